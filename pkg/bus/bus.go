@@ -1,0 +1,194 @@
+// Package bus is the platform's one way onto NATS JetStream: idempotent stream
+// setup, publishing protobuf events as protojson with a deterministic
+// Nats-Msg-Id, and durable consumers whose handler results map to
+// Ack / NakWithDelay / Term with dead-lettering.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/proto/subjects"
+)
+
+// Header names carried by every message the platform publishes.
+const (
+	HeaderEventType     = "Claw-Event-Type"
+	HeaderSchemaVersion = "Claw-Schema-Version"
+	HeaderSagaID        = "Claw-Saga-Id"
+	HeaderCustomerID    = "Claw-Customer-Id"
+	HeaderStripeEventID = "Claw-Stripe-Event-Id"
+	HeaderService       = "Claw-Service"
+
+	// Dead-letter headers describe why and where a message died.
+	HeaderDeadReason   = "Claw-Dead-Reason"
+	HeaderDeadSubject  = "Claw-Dead-Subject"
+	HeaderDeadSequence = "Claw-Dead-Sequence"
+	HeaderDeadConsumer = "Claw-Dead-Consumer"
+)
+
+// SchemaVersion is the version of the contracts in proto/clawdbot/v1.
+const SchemaVersion = "1"
+
+// Bus is a connection to NATS with JetStream. It is safe for concurrent use.
+type Bus struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	service string
+	m       *metrics
+}
+
+// Connect dials url and returns a Bus for service. Metrics are registered on reg.
+func Connect(ctx context.Context, url, service string, log *slog.Logger, reg prometheus.Registerer) (*Bus, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(service),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Bus{nc: nc, js: js, log: log, service: service, m: m}, nil
+}
+
+// StreamOptions tunes the streams Setup creates.
+type StreamOptions struct {
+	// Replicas is the number of stream replicas (1 embedded, 3 in a cluster).
+	Replicas int
+}
+
+// Setup creates or updates the event stream and the dead-letter stream. It is
+// idempotent and every service calls it at start.
+func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	streams := []jetstream.StreamConfig{{
+		Name:        subjects.Stream,
+		Description: "Clawdbot Cloud domain events and commands (history kept for replay)",
+		Subjects:    subjects.StreamSubjects,
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  2 * time.Minute,
+		Replicas:    opts.Replicas,
+	}, {
+		Name:        subjects.DeadLetterStream,
+		Description: "Messages a consumer terminated or gave up on; inspect and re-drive",
+		Subjects:    []string{subjects.DeadLetterPrefix + ">"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+	}}
+	for _, cfg := range streams {
+		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// JetStream exposes the underlying JetStream context for tools and tests.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Conn exposes the underlying NATS connection.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// Ready reports whether the connection to NATS is up.
+func (b *Bus) Ready() error {
+	if !b.nc.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	return nil
+}
+
+// Close drains the connection: pending publishes are flushed and
+// subscriptions finish before it closes.
+func (b *Bus) Close() {
+	if err := b.nc.Drain(); err != nil {
+		b.nc.Close()
+	}
+}
+
+// Envelope carries a message's identity and correlation ids.
+type Envelope struct {
+	// MsgID is the deterministic Nats-Msg-Id: the same logical message always
+	// has the same id, so a redelivered handler republishes harmlessly.
+	MsgID         string
+	SagaID        string
+	CustomerID    string
+	StripeEventID string
+}
+
+// Publish encodes msg as protojson and publishes it on subject, waiting for
+// the stream's acknowledgement. duplicate reports that the stream had already
+// stored a message with the same id.
+func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, env Envelope) (duplicate bool, err error) {
+	if env.MsgID == "" {
+		return false, fmt.Errorf("publish %s: empty message id", subject)
+	}
+	want := subjects.New(subject)
+	if want == nil || want.ProtoReflect().Descriptor() != msg.ProtoReflect().Descriptor() {
+		return false, fmt.Errorf("publish %s: message %s does not belong on this subject", subject, msg.ProtoReflect().Descriptor().FullName())
+	}
+	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+	if err != nil {
+		return false, fmt.Errorf("publish %s: encode: %w", subject, err)
+	}
+	m := nats.NewMsg(subject)
+	m.Data = data
+	m.Header.Set(HeaderEventType, string(msg.ProtoReflect().Descriptor().FullName()))
+	m.Header.Set(HeaderSchemaVersion, SchemaVersion)
+	m.Header.Set(HeaderService, b.service)
+	setIf(m.Header, HeaderSagaID, env.SagaID)
+	setIf(m.Header, HeaderCustomerID, env.CustomerID)
+	setIf(m.Header, HeaderStripeEventID, env.StripeEventID)
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(env.MsgID))
+	if err != nil {
+		b.m.published.WithLabelValues(subject, "error").Inc()
+		return false, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	result := "stored"
+	if ack.Duplicate {
+		result = "duplicate"
+	}
+	b.m.published.WithLabelValues(subject, result).Inc()
+	return ack.Duplicate, nil
+}
+
+func setIf(h nats.Header, k, v string) {
+	if v != "" {
+		h.Set(k, v)
+	}
+}
+
+// Decode decodes a protojson payload, ignoring fields this build does not
+// know (a newer producer may add fields).
+func Decode(data []byte, dst proto.Message) error {
+	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, dst)
+}

@@ -1,0 +1,257 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"clawdbot.cloud/proto/subjects"
+)
+
+// ConsumerConfig configures a durable pull consumer on the event stream.
+type ConsumerConfig struct {
+	// Name of the durable consumer; replicas of a service share it.
+	Name string
+	// MaxDeliver is how many deliveries a message gets before it is
+	// dead-lettered. Default 8.
+	MaxDeliver int
+	// AckWait is how long the server waits for an ack before redelivering.
+	// Handlers running longer send InProgress automatically. Default 30s.
+	AckWait time.Duration
+	// MaxAckPending bounds unacknowledged messages. Default 64.
+	MaxAckPending int
+	// Workers is how many handlers run at once. Default 8.
+	Workers int
+	// RetryBase and RetryMax shape the NakWithDelay backoff. Defaults 200ms, 30s.
+	RetryBase, RetryMax time.Duration
+	// HandlerTimeout bounds one handler run. Default 2m.
+	HandlerTimeout time.Duration
+	// ShutdownGrace is how long in-flight handlers may finish after the
+	// context ends before their contexts are cancelled. Default 10s.
+	ShutdownGrace time.Duration
+	// DeliverNew starts a new consumer at new messages instead of the whole
+	// history (for followers that only care about the present).
+	DeliverNew bool
+}
+
+func (c *ConsumerConfig) defaults() {
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 8
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 64
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = 200 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.HandlerTimeout == 0 {
+		c.HandlerTimeout = 2 * time.Minute
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+}
+
+// Run creates (or updates) the durable consumer and handles its messages
+// until ctx ends. Then it stops pulling, lets in-flight handlers finish
+// within ShutdownGrace, and returns nil.
+func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
+	cfg.defaults()
+	if cfg.Name == "" {
+		return errors.New("bus: consumer needs a name")
+	}
+	deliver := jetstream.DeliverAllPolicy
+	if cfg.DeliverNew {
+		deliver = jetstream.DeliverNewPolicy
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, subjects.Stream, jetstream.ConsumerConfig{
+		Durable:        cfg.Name,
+		FilterSubjects: r.Subjects(),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		DeliverPolicy:  deliver,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     cfg.MaxDeliver,
+		MaxAckPending:  cfg.MaxAckPending,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", cfg.Name, err)
+	}
+
+	// Handlers outlive ctx by up to ShutdownGrace so in-flight work finishes.
+	hctx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range work {
+				b.handle(hctx, cfg, r, msg)
+			}
+		}()
+	}
+
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case work <- msg:
+		case <-ctx.Done():
+			// Shutting down: leave it unacked; it is redelivered after AckWait.
+		}
+	}, jetstream.PullMaxMessages(cfg.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+			b.log.Debug("consume", "consumer", cfg.Name, "err", err)
+		}
+	}))
+	if err != nil {
+		close(work)
+		wg.Wait()
+		return fmt.Errorf("consume %s: %w", cfg.Name, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	close(work)
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownGrace):
+		b.log.Warn("handlers still running at shutdown; cancelling", "consumer", cfg.Name)
+		cancelHandlers()
+		<-done
+	}
+	return nil
+}
+
+// handle runs one message through its handler and maps the result onto the
+// JetStream ack vocabulary.
+func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jetstream.Msg) {
+	subject := msg.Subject()
+	meta, _ := msg.Metadata()
+	attempt := 1
+	if meta != nil {
+		attempt = int(meta.NumDelivered)
+	}
+	h, ok := r.handlers[subject]
+	if !ok {
+		b.deadLetter(ctx, cfg, msg, meta, "no handler for subject")
+		return
+	}
+	b.m.inFlight.WithLabelValues(cfg.Name).Inc()
+	defer b.m.inFlight.WithLabelValues(cfg.Name).Dec()
+
+	hctx, cancel := context.WithTimeout(withDelivery(ctx, msg, meta), cfg.HandlerTimeout)
+	stopProgress := keepInProgress(msg, cfg.AckWait)
+	start := time.Now()
+	err := h(hctx, msg.Data())
+	stopProgress()
+	cancel()
+	b.m.duration.WithLabelValues(cfg.Name, subject).Observe(time.Since(start).Seconds())
+
+	log := b.log.With("consumer", cfg.Name, "subject", subject, "attempt", attempt,
+		"saga_id", msg.Headers().Get(HeaderSagaID), "customer_id", msg.Headers().Get(HeaderCustomerID))
+	switch {
+	case err == nil:
+		// Ack: the message is done; it is never delivered to this consumer again.
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn("ack failed; message will be redelivered", "err", aerr)
+		}
+		b.m.handled.WithLabelValues(cfg.Name, subject, "ack").Inc()
+	case IsPermanent(err):
+		log.Error("handler failed permanently", "err", err)
+		b.deadLetter(ctx, cfg, msg, meta, err.Error())
+	case attempt >= cfg.MaxDeliver:
+		log.Error("handler failed on its last delivery", "err", err)
+		b.deadLetter(ctx, cfg, msg, meta, fmt.Sprintf("max deliveries (%d) reached: %v", cfg.MaxDeliver, err))
+	default:
+		delay := Backoff(attempt, cfg.RetryBase, cfg.RetryMax)
+		var re *retryError
+		if errors.As(err, &re) {
+			delay = re.delay
+		}
+		log.Warn("handler failed; will retry", "err", err, "delay", delay)
+		// NakWithDelay: redeliver this message after delay, counting a delivery.
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			log.Warn("nak failed; message will be redelivered after AckWait", "err", nerr)
+		}
+		b.m.handled.WithLabelValues(cfg.Name, subject, "retry").Inc()
+	}
+}
+
+// keepInProgress tells the server the handler is still working (InProgress
+// resets AckWait) until the returned stop is called.
+func keepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// deadLetter copies msg to the dead-letter stream with why it died, then
+// terminates it (Term: never redelivered). If the copy cannot be stored the
+// message is Nak'ed instead, so nothing is lost.
+func (b *Bus) deadLetter(ctx context.Context, cfg ConsumerConfig, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	var seq uint64
+	if meta != nil {
+		seq = meta.Sequence.Stream
+	}
+	dl := nats.NewMsg(subjects.DeadLetterPrefix + cfg.Name)
+	dl.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		if k == nats.MsgIdHdr {
+			continue
+		}
+		dl.Header[k] = v
+	}
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	dl.Header.Set(HeaderDeadReason, reason)
+	dl.Header.Set(HeaderDeadSubject, msg.Subject())
+	dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(seq, 10))
+	dl.Header.Set(HeaderDeadConsumer, cfg.Name)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.js.PublishMsg(pctx, dl, jetstream.WithMsgID(fmt.Sprintf("dlq-%s-%d", cfg.Name, seq))); err != nil {
+		b.log.Error("dead-letter publish failed; will retry", "consumer", cfg.Name, "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(cfg.RetryMax)
+		b.m.handled.WithLabelValues(cfg.Name, msg.Subject(), "retry").Inc()
+		return
+	}
+	if err := msg.TermWithReason(reason); err != nil {
+		b.log.Warn("term failed", "consumer", cfg.Name, "err", err)
+	}
+	b.m.handled.WithLabelValues(cfg.Name, msg.Subject(), "term").Inc()
+	b.m.deadLetters.WithLabelValues(cfg.Name, msg.Subject()).Inc()
+}

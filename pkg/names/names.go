@@ -1,0 +1,44 @@
+// Package names derives every per-customer resource name and secret
+// reference from the customer and saga ids, deterministically, so a retried
+// create finds what already exists.
+package names
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Slug is a short, lowercase, identifier-safe name for a customer: readable
+// letters from the id plus a hash, so distinct ids never collide (Stripe ids
+// are case-sensitive) and the result is a valid Postgres identifier.
+func Slug(customerID string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(customerID) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+		if b.Len() == 16 {
+			break
+		}
+	}
+	sum := sha256.Sum256([]byte(customerID))
+	return b.String() + "_" + hex.EncodeToString(sum[:5])
+}
+
+// Database is the customer's database (and role) name.
+func Database(customerID string) string { return "claw_" + Slug(customerID) }
+
+// Service is the customer's compute service name.
+func Service(customerID string) string {
+	return "claw-" + strings.ReplaceAll(Slug(customerID), "_", "-")
+}
+
+// DatabaseRef is the secret reference of the customer's database URL.
+func DatabaseRef(customerID string) string { return "db/" + customerID }
+
+// APIKeyRevealRef is the secret reference of a saga's one-time key reveal.
+func APIKeyRevealRef(sagaID string) string { return "apikey/" + sagaID }
+
+// SignupSagaID is the saga id of the signup started by a checkout session.
+func SignupSagaID(checkoutSessionID string) string { return "signup-" + checkoutSessionID }

@@ -1,0 +1,149 @@
+// Package secrets stores the platform's secrets (customer database URLs,
+// one-time API key reveals) encrypted with AES-256-GCM in the control-plane
+// database. Events carry only a secret's reference.
+package secrets
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned for a reference with no stored secret.
+var ErrNotFound = errors.New("secret not found")
+
+// KeySize is the size of the encryption key: AES-256.
+const KeySize = 32
+
+// Store reads and writes encrypted secrets.
+type Store struct {
+	db   *pgxpool.Pool
+	aead cipher.AEAD
+}
+
+// ParseKey decodes a base64 (standard or URL, padded or not) 32-byte key.
+func ParseKey(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != KeySize {
+				return nil, fmt.Errorf("encryption key is %d bytes, want %d", len(k), KeySize)
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("encryption key is not base64")
+}
+
+// NewKey returns a fresh random key, base64-encoded.
+func NewKey() (string, error) {
+	k := make([]byte, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(k), nil
+}
+
+// Open prepares the store's table and returns a Store using key.
+func Open(ctx context.Context, db *pgxpool.Pool, key []byte) (*Store, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	_, err = db.Exec(ctx, `
+		CREATE SCHEMA IF NOT EXISTS secrets;
+		CREATE TABLE IF NOT EXISTS secrets.secrets (
+			ref        text PRIMARY KEY,
+			ciphertext bytea NOT NULL,
+			created_at timestamptz NOT NULL DEFAULT now()
+		)`)
+	if err != nil {
+		// Two services starting at once may race on CREATE; the loser sees a
+		// unique violation on the catalog and the table exists anyway.
+		if _, err2 := db.Exec(ctx, `SELECT 1 FROM secrets.secrets LIMIT 0`); err2 != nil {
+			return nil, fmt.Errorf("secrets: create table: %w", err)
+		}
+	}
+	return &Store{db: db, aead: aead}, nil
+}
+
+func (s *Store) seal(ref string, plaintext []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	// The reference is authenticated data: a ciphertext moved to another
+	// reference does not decrypt.
+	return s.aead.Seal(nonce, nonce, plaintext, []byte(ref)), nil
+}
+
+func (s *Store) open(ref string, ct []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(ct) < n {
+		return nil, fmt.Errorf("secret %s: ciphertext too short", ref)
+	}
+	pt, err := s.aead.Open(nil, ct[:n], ct[n:], []byte(ref))
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: cannot decrypt (wrong CLAW_ENCRYPTION_KEY?): %w", ref, err)
+	}
+	return pt, nil
+}
+
+// Put stores plaintext under ref, replacing any earlier value.
+func (s *Store) Put(ctx context.Context, ref string, plaintext []byte) error {
+	ct, err := s.seal(ref, plaintext)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO secrets.secrets (ref, ciphertext) VALUES ($1, $2)
+		ON CONFLICT (ref) DO UPDATE SET ciphertext = excluded.ciphertext`, ref, ct)
+	if err != nil {
+		return fmt.Errorf("put secret %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Get returns the secret stored under ref, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, ref string) ([]byte, error) {
+	var ct []byte
+	err := s.db.QueryRow(ctx, `SELECT ciphertext FROM secrets.secrets WHERE ref = $1`, ref).Scan(&ct)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("secret %s: %w", ref, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get secret %s: %w", ref, err)
+	}
+	return s.open(ref, ct)
+}
+
+// Take returns the secret under ref and deletes it in the same statement, so
+// exactly one caller ever sees it; later calls get ErrNotFound.
+func (s *Store) Take(ctx context.Context, ref string) ([]byte, error) {
+	var ct []byte
+	err := s.db.QueryRow(ctx, `DELETE FROM secrets.secrets WHERE ref = $1 RETURNING ciphertext`, ref).Scan(&ct)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("secret %s: %w", ref, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take secret %s: %w", ref, err)
+	}
+	return s.open(ref, ct)
+}
+
+// Delete removes the secret under ref; deleting a missing secret is not an error.
+func (s *Store) Delete(ctx context.Context, ref string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM secrets.secrets WHERE ref = $1`, ref); err != nil {
+		return fmt.Errorf("delete secret %s: %w", ref, err)
+	}
+	return nil
+}

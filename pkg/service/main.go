@@ -1,0 +1,132 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/secrets"
+)
+
+// Main runs one service as its own process, configured from the
+// environment: NATS_URL, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR,
+// LOG_FORMAT, NATS_REPLICAS, DATA_DIR. It returns the process exit code.
+func Main(name string, svc Service) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := NewLogger(os.Getenv("LOG_FORMAT"), name)
+	if err := runMain(ctx, name, svc, log); err != nil {
+		log.Error("exit", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// NewLogger returns a slog logger: JSON unless format is "text".
+func NewLogger(format, service string) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+	if format == "text" {
+		h = slog.NewTextHandler(os.Stderr, nil)
+	}
+	return slog.New(h).With("service", service)
+}
+
+func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) error {
+	cfg := config.FromEnv()
+	natsURL := cfg.URL("NATS_URL", "nats://127.0.0.1:4222", "nats", "tls")
+	dbURL := cfg.Required("DATABASE_URL", "the control-plane Postgres (postgres://user:pass@host/db)")
+	keyText := cfg.Required("CLAW_ENCRYPTION_KEY", "base64 of 32 random bytes (openssl rand -base64 32) encrypting stored secrets")
+	opsAddr := cfg.Addr("OPS_ADDR", "0.0.0.0:9090")
+	replicas := cfg.Int("NATS_REPLICAS", 1)
+	dataDir := cfg.String("DATA_DIR", os.TempDir())
+	var key []byte
+	if keyText != "" {
+		var err error
+		if key, err = secrets.ParseKey(keyText); err != nil {
+			cfg.Problem("CLAW_ENCRYPTION_KEY: %v", err)
+		}
+	}
+	if err := cfg.Err(); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg})
+	if err != nil {
+		return err
+	}
+	defer env.Bus.Close()
+	ops, err := ListenOps(opsAddr, env)
+	if err != nil {
+		return err
+	}
+	log.Info("started", "ops", ops.Addr())
+	return RunWithOps(ctx, env, svc, ops)
+}
+
+// EnvOptions describes how to build an Env.
+type EnvOptions struct {
+	Name     string
+	Log      *slog.Logger
+	NATSURL  string
+	DB       *pgxpool.Pool
+	Key      []byte
+	Replicas int
+	DataDir  string
+	Config   *config.Loader
+	Now      func() time.Time
+}
+
+// NewEnv connects a service to the bus (creating the streams), opens the
+// secret store and gives it a metrics registry.
+func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Setup(ctx, bus.StreamOptions{Replicas: o.Replicas}); err != nil {
+		b.Close()
+		return nil, err
+	}
+	sec, err := secrets.Open(ctx, o.DB, o.Key)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if o.Config == nil {
+		o.Config = config.FromEnv()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Env{Name: o.Name, Log: o.Log, Bus: b, DB: o.DB, Secrets: sec, Metrics: reg, Config: o.Config, Now: o.Now, DataDir: o.DataDir}, nil
+}
+
+// RunWithOps runs svc and its ops server until ctx ends or one fails.
+func RunWithOps(ctx context.Context, env *Env, svc Service, ops *OpsServer) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ops.Serve(gctx) })
+	g.Go(func() error {
+		if err := svc(gctx, env); err != nil {
+			return fmt.Errorf("%s: %w", env.Name, err)
+		}
+		return nil
+	})
+	return g.Wait()
+}

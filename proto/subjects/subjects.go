@@ -1,0 +1,96 @@
+// Package subjects names every subject on the bus, once, and maps each to the
+// protobuf message it carries. Nothing else in the repository spells a subject.
+package subjects
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+)
+
+// Stream names.
+const (
+	// Stream is the Limits-retention stream of every domain event and command;
+	// its history is what operators replay.
+	Stream = "CLAW"
+	// DeadLetterStream holds messages a consumer terminated or gave up on.
+	DeadLetterStream = "CLAW_DLQ"
+	// DeadLetterPrefix prefixes dead-letter subjects: deadletter.<consumer>.
+	DeadLetterPrefix = "deadletter."
+)
+
+// Domain events.
+const (
+	CustomerSignedUp   = "customer.signed_up"
+	DatabaseCreated    = "database.created"
+	DatabaseDeleted    = "database.deleted"
+	DatabaseFailed     = "database.failed"
+	WorkspaceBuilt     = "workspace.built"
+	WorkspaceDeleted   = "workspace.deleted"
+	WorkspaceFailed    = "workspace.failed"
+	ComputeProvisioned = "compute.provisioned"
+	ComputeDeleted     = "compute.deleted"
+	ComputeFailed      = "compute.failed"
+	InstanceReady      = "instance.ready"
+	InstanceFailed     = "instance.failed"
+	SagaStepStarted    = "saga.step_started"
+	SagaCompleted      = "saga.completed"
+	SagaCompensated    = "saga.compensated"
+)
+
+// Commands the coordinator sends to step services.
+const (
+	CmdDatabaseCreate   = "cmd.database.create"
+	CmdDatabaseDelete   = "cmd.database.delete"
+	CmdWorkspaceBuild   = "cmd.workspace.build"
+	CmdWorkspaceDelete  = "cmd.workspace.delete"
+	CmdComputeProvision = "cmd.compute.provision"
+	CmdComputeDelete    = "cmd.compute.delete"
+	CmdInstanceCheck    = "cmd.instance.check"
+)
+
+// StreamSubjects are the subject filters of Stream.
+var StreamSubjects = []string{"customer.>", "database.>", "workspace.>", "compute.>", "instance.>", "saga.>", "cmd.>"}
+
+var registry = map[string]func() proto.Message{
+	CustomerSignedUp:    func() proto.Message { return &pb.CustomerSignedUp{} },
+	DatabaseCreated:     func() proto.Message { return &pb.DatabaseCreated{} },
+	DatabaseDeleted:     func() proto.Message { return &pb.DatabaseDeleted{} },
+	DatabaseFailed:      func() proto.Message { return &pb.StepFailed{} },
+	WorkspaceBuilt:      func() proto.Message { return &pb.WorkspaceBuilt{} },
+	WorkspaceDeleted:    func() proto.Message { return &pb.WorkspaceDeleted{} },
+	WorkspaceFailed:     func() proto.Message { return &pb.StepFailed{} },
+	ComputeProvisioned:  func() proto.Message { return &pb.ComputeProvisioned{} },
+	ComputeDeleted:      func() proto.Message { return &pb.ComputeDeleted{} },
+	ComputeFailed:       func() proto.Message { return &pb.StepFailed{} },
+	InstanceReady:       func() proto.Message { return &pb.InstanceReady{} },
+	InstanceFailed:      func() proto.Message { return &pb.StepFailed{} },
+	SagaStepStarted:     func() proto.Message { return &pb.SagaStepStarted{} },
+	SagaCompleted:       func() proto.Message { return &pb.SagaCompleted{} },
+	SagaCompensated:     func() proto.Message { return &pb.SagaCompensated{} },
+	CmdDatabaseCreate:   func() proto.Message { return &pb.CreateDatabase{} },
+	CmdDatabaseDelete:   func() proto.Message { return &pb.DeleteDatabase{} },
+	CmdWorkspaceBuild:   func() proto.Message { return &pb.BuildWorkspace{} },
+	CmdWorkspaceDelete:  func() proto.Message { return &pb.DeleteWorkspace{} },
+	CmdComputeProvision: func() proto.Message { return &pb.ProvisionCompute{} },
+	CmdComputeDelete:    func() proto.Message { return &pb.DeleteCompute{} },
+	CmdInstanceCheck:    func() proto.Message { return &pb.CheckInstance{} },
+}
+
+// New returns an empty message of the type subject carries, or nil for a
+// subject the platform does not know.
+func New(subject string) proto.Message {
+	if f, ok := registry[subject]; ok {
+		return f()
+	}
+	return nil
+}
+
+// All returns every known subject.
+func All() []string {
+	out := make([]string, 0, len(registry))
+	for s := range registry {
+		out = append(out, s)
+	}
+	return out
+}
