@@ -1,0 +1,143 @@
+// Package servicetest builds a real service.Env for tests: an embedded NATS
+// JetStream server, a fresh Postgres database, a secret store with a random
+// key and a private metrics registry.
+package servicetest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/natstest"
+	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/service"
+)
+
+// Platform is one test's shared infrastructure: services built from it talk
+// to the same NATS server and control-plane database, as in production.
+type Platform struct {
+	NATSURL string
+	DBURL   string
+	DB      *pgxpool.Pool
+	Key     []byte
+	Log     *slog.Logger
+}
+
+// New starts an embedded NATS server and creates a fresh database.
+func New(t testing.TB) *Platform {
+	t.Helper()
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i * 7)
+	}
+	url := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("servicetest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	level := slog.LevelWarn
+	if os.Getenv("TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return &Platform{
+		NATSURL: natstest.URL(t),
+		DBURL:   url,
+		DB:      pool,
+		Key:     key,
+		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+}
+
+// Env builds an Env for service name with settings from vars.
+func (p *Platform) Env(t testing.TB, name string, vars map[string]string) *service.Env {
+	t.Helper()
+	env, err := service.NewEnv(context.Background(), service.EnvOptions{
+		Name:    name,
+		Log:     p.Log.With("service", name),
+		NATSURL: p.NATSURL,
+		DB:      p.DB,
+		Key:     p.Key,
+		DataDir: t.TempDir(),
+		Config:  config.FromMap(vars),
+	})
+	if err != nil {
+		t.Fatalf("servicetest: env for %s: %v", name, err)
+	}
+	t.Cleanup(env.Bus.Close)
+	return env
+}
+
+// Start runs svc in the background until the test ends (or stop is called)
+// and fails the test if it returns an error.
+func Start(t testing.TB, env *service.Env, svc service.Service) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc(ctx, env) }()
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s returned: %v", env.Name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop within 30s", env.Name)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// Eventually polls cond every 20ms until it returns true or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Counter returns the value of a counter in reg matching name and labels.
+func Counter(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue metric
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
