@@ -1,0 +1,104 @@
+package customerdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// File is one file of a customer's workspace.
+type File struct {
+	// Path is relative to the workspace root, slash-separated, e.g.
+	// "AGENTS.md" or "memory/2026-01-31.md".
+	Path string
+	// Content is the file's text.
+	Content string
+}
+
+// ErrInvalidFiles reports a file set that cannot be stored: an empty path or
+// the same path twice.
+var ErrInvalidFiles = errors.New("customerdb: invalid workspace files")
+
+// upsertFiles writes every file in a single statement, hence atomically even
+// outside a transaction. updated_at moves only when the content changes, so
+// delivering the same workspace again is a no-op.
+const upsertFiles = `
+INSERT INTO workspace_files (path, content, updated_at)
+SELECT p, c, now() FROM unnest($1::text[], $2::text[]) AS f(p, c)
+ON CONFLICT (path) DO UPDATE
+SET content = excluded.content, updated_at = excluded.updated_at
+WHERE workspace_files.content IS DISTINCT FROM excluded.content`
+
+// ReplaceWorkspace delivers a rendered workspace: every file in files is
+// created or overwritten, all of them or none. Files not in the set (memories
+// the assistant wrote, for example) are kept. It is what the workspace service
+// calls on signup and after a plan change; replaying it changes nothing.
+func ReplaceWorkspace(ctx context.Context, db DB, files []File) error {
+	if err := writeFiles(ctx, db, files); err != nil {
+		return fmt.Errorf("replace workspace: %w", err)
+	}
+	return nil
+}
+
+// PutFiles creates or overwrites the given files atomically and leaves the
+// others alone. It is ReplaceWorkspace for a handful of files, as the runtime
+// writes them one at a time.
+func PutFiles(ctx context.Context, db DB, files ...File) error {
+	if err := writeFiles(ctx, db, files); err != nil {
+		return fmt.Errorf("put workspace files: %w", err)
+	}
+	return nil
+}
+
+func writeFiles(ctx context.Context, db DB, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	paths := make([]string, len(files))
+	contents := make([]string, len(files))
+	seen := make(map[string]bool, len(files))
+	for i, f := range files {
+		if f.Path == "" {
+			return fmt.Errorf("%w: file %d has an empty path", ErrInvalidFiles, i)
+		}
+		if seen[f.Path] {
+			return fmt.Errorf("%w: path %q appears twice", ErrInvalidFiles, f.Path)
+		}
+		seen[f.Path] = true
+		paths[i], contents[i] = f.Path, f.Content
+	}
+	if _, err := db.Exec(ctx, upsertFiles, paths, contents); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReadWorkspace returns every workspace file, ordered by path.
+func ReadWorkspace(ctx context.Context, db DB) ([]File, error) {
+	rows, err := db.Query(ctx, "SELECT path, content FROM workspace_files ORDER BY path")
+	if err != nil {
+		return nil, fmt.Errorf("read workspace: %w", err)
+	}
+	defer rows.Close()
+	var files []File
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.Path, &f.Content); err != nil {
+			return nil, fmt.Errorf("read workspace: %w", err)
+		}
+		files = append(files, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read workspace: %w", err)
+	}
+	return files, nil
+}
+
+// DeleteWorkspace removes every workspace file. Deleting an empty workspace is
+// not an error.
+func DeleteWorkspace(ctx context.Context, db DB) error {
+	if _, err := db.Exec(ctx, "DELETE FROM workspace_files"); err != nil {
+		return fmt.Errorf("delete workspace: %w", err)
+	}
+	return nil
+}
