@@ -1,0 +1,175 @@
+// Package postgres is the embedded database driver: on a Postgres server it
+// administers as a superuser, each customer gets a LOGIN role and a database
+// cloned from a template that carries the customer schema (pkg/customerdb),
+// owned by that role and closed to every other role — the local analogue of
+// a Neon branch.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/url"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Secrets is where the driver keeps each customer's connection URL.
+// *secrets.Store satisfies it; Get reports a missing secret with an error
+// wrapping secrets.ErrNotFound.
+type Secrets interface {
+	Get(ctx context.Context, ref string) ([]byte, error)
+	Put(ctx context.Context, ref string, plaintext []byte) error
+	Delete(ctx context.Context, ref string) error
+}
+
+// Config configures the driver.
+type Config struct {
+	// AdminURL is a postgres:// URL of a superuser on the server that hosts
+	// the customer databases. Its sslmode carries over to customers' URLs.
+	AdminURL string
+	// CustomerHost, when set, replaces the admin URL's host in customers'
+	// URLs: a host keeps the admin URL's port, a host:port replaces both.
+	CustomerHost string
+	// Secrets stores the customers' connection URLs.
+	Secrets Secrets
+	// Log receives the driver's own messages; never a credential.
+	Log *slog.Logger
+}
+
+// Driver provisions customer databases on one Postgres server. It is safe
+// for concurrent use, also by several processes: every change to a customer
+// or to the template happens under a Postgres advisory lock.
+type Driver struct {
+	admin   *pgxpool.Pool
+	connCfg *pgx.ConnConfig // the admin's; copied to reach other databases
+	host    string          // host:port customers' URLs name
+	sslmode string          // of the admin URL, "" when it sets none
+	secrets Secrets
+	log     *slog.Logger
+}
+
+// Open connects to the server and makes sure the template database exists
+// and carries every customerdb migration of this build.
+func Open(ctx context.Context, cfg Config) (*Driver, error) {
+	if cfg.Secrets == nil {
+		return nil, errors.New("no secret store")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	u, err := url.Parse(cfg.AdminURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// The parse error would quote the URL, password included.
+		return nil, errors.New("admin URL is not a postgres://user:password@host:port/database URL")
+	}
+	connCfg, err := pgx.ParseConfig(cfg.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("admin URL: %w", err) // pgconn redacts the password
+	}
+	host, err := customerHost(u.Host, connCfg.Port, cfg.CustomerHost)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := pgxpool.New(ctx, cfg.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("admin pool: %w", err)
+	}
+	d := &Driver{
+		admin:   admin,
+		connCfg: connCfg,
+		host:    host,
+		sslmode: u.Query().Get("sslmode"),
+		secrets: cfg.Secrets,
+		log:     cfg.Log,
+	}
+	if err := d.ensureTemplate(ctx); err != nil {
+		admin.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// customerHost is the host:port customers' URLs name.
+func customerHost(adminHost string, adminPort uint16, override string) (string, error) {
+	if override == "" {
+		return adminHost, nil
+	}
+	if _, _, err := net.SplitHostPort(override); err == nil {
+		return override, nil
+	}
+	h := override
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	if h == "" {
+		return "", fmt.Errorf("customer host %q is empty", override)
+	}
+	return net.JoinHostPort(h, fmt.Sprint(adminPort)), nil
+}
+
+// Close closes the admin connections.
+func (d *Driver) Close() { d.admin.Close() }
+
+// Ping reports whether the server answers.
+func (d *Driver) Ping(ctx context.Context) error { return d.admin.Ping(ctx) }
+
+// withLock runs fn on one admin connection while holding the session
+// advisory lock named key. Everything fn does runs on that connection, so
+// concurrent holders never compete for a second pooled connection.
+func (d *Driver) withLock(ctx context.Context, key string, fn func(c *pgxpool.Conn) error) error {
+	c, err := d.admin.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("admin connection: %w", err)
+	}
+	defer c.Release()
+	unlock, err := lock(ctx, c, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(c)
+}
+
+// lock takes the session advisory lock named key on c, waiting for it.
+func lock(ctx context.Context, c *pgxpool.Conn, key string) (unlock func(), err error) {
+	id := lockID(key)
+	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1)", id); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() {
+		// The lock belongs to the session: if unlocking fails, close the
+		// connection rather than pool it still holding the lock.
+		bg := context.WithoutCancel(ctx)
+		if _, err := c.Exec(bg, "SELECT pg_advisory_unlock($1)", id); err != nil {
+			c.Conn().Close(bg) //nolint:errcheck
+		}
+	}, nil
+}
+
+// lockID maps a lock name onto Postgres's 64-bit advisory lock space.
+// Advisory locks are per database: every process takes them on the admin
+// URL's database, so they all meet.
+func lockID(key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("claw-neon:" + key))
+	return int64(h.Sum64())
+}
+
+// connect opens a connection to database as user (the admin when user is
+// empty). The caller closes it.
+func (d *Driver) connect(ctx context.Context, database, user, password string) (*pgx.Conn, error) {
+	cfg := d.connCfg.Copy()
+	cfg.Database = database
+	if user != "" {
+		cfg.User, cfg.Password = user, password
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// ident quotes a name for SQL.
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }

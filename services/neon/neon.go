@@ -1,0 +1,70 @@
+// Package neon is the database service: it answers cmd.database.create and
+// cmd.database.delete by giving each customer an isolated Postgres database
+// and role, storing the connection URL encrypted in the secret store, and
+// publishing database.created / database.deleted / database.failed.
+//
+// The database comes from a driver chosen by DATABASE_DRIVER. The embedded
+// default, "postgres", clones each customer's database from a migrated
+// template on a Postgres server the service administers (DATABASE_ADMIN_URL).
+// A "neon" driver (Neon branches) slots in behind the same app.Driver port.
+package neon
+
+import (
+	"context"
+	"fmt"
+
+	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/neon/internal/adapters/postgres"
+	"clawdbot.cloud/services/neon/internal/app"
+)
+
+// Run is the service: it validates its configuration, prepares the driver
+// (for postgres: the template database), then handles database commands
+// until ctx ends.
+func Run(ctx context.Context, env *service.Env) error {
+	cfg, err := loadConfig(env.Config)
+	if err != nil {
+		return err
+	}
+	drv, err := openDriver(ctx, cfg, env)
+	if err != nil {
+		return err
+	}
+	defer drv.Close()
+	env.AddReadiness(drv.Ping)
+
+	a, err := app.New(drv, env)
+	if err != nil {
+		return err
+	}
+	env.Log.Info("database service ready", "driver", cfg.Driver)
+	return a.Run(ctx)
+}
+
+// driver is what Run needs of a driver beyond the app's port: shutdown and
+// a readiness check.
+type driver interface {
+	app.Driver
+	Ping(ctx context.Context) error
+	Close()
+}
+
+// openDriver builds the configured driver.
+func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, error) {
+	switch cfg.Driver {
+	case driverPostgres:
+		d, err := postgres.Open(ctx, postgres.Config{
+			AdminURL:     cfg.AdminURL,
+			CustomerHost: cfg.CustomerHost,
+			Secrets:      env.Secrets,
+			Log:          env.Log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("postgres driver: %w", err)
+		}
+		return d, nil
+	default:
+		// loadConfig accepts only known drivers.
+		return nil, fmt.Errorf("unknown database driver %q", cfg.Driver)
+	}
+}
