@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"clawdbot.cloud/pkg/apikey"
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/secrets"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/workspace/internal/adapters/customerconn"
+	"clawdbot.cloud/services/workspace/internal/adapters/ledger"
+	"clawdbot.cloud/services/workspace/internal/render"
+)
+
+// Build renders the customer's workspace into their database, issues their
+// first API key and publishes workspace.built.
+//
+// It is idempotent: a saga already built is reported again from the ledger
+// without touching anything; a build interrupted half way finds its reveal
+// secret and finishes with the same key, and the file writes are upserts.
+func (a *App) Build(ctx context.Context, cmd *pb.BuildWorkspace) error {
+	start := time.Now()
+	outcome, err := a.build(ctx, cmd)
+	a.m.build(outcome, time.Since(start))
+	return err
+}
+
+func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (string, error) {
+	step := cmd.GetStep()
+	if err := checkStep(step); err != nil {
+		// Without a saga id nobody waits for an answer: dead-letter it.
+		return outcomeFailed, bus.Permanent(err)
+	}
+	log := a.log.With("saga_id", step.GetSagaId(), "customer_id", step.GetCustomerId())
+	defer a.locks.lock(step.GetSagaId())()
+
+	rec, found, err := a.ledger.Get(ctx, step.GetSagaId())
+	if err != nil {
+		return a.buildRetry(ctx, step, err)
+	}
+	switch {
+	case found && rec.Deleted():
+		return outcomeFailed, a.fail(ctx, step, "the workspace of this saga was deleted; a new saga must build a new one")
+	case found && rec.Built():
+		log.Info("workspace already built; reporting it again", "files", rec.Files)
+		if err := a.publishBuilt(ctx, step, rec.Files, rec.APIKeyPrefix); err != nil {
+			return outcomeRetry, err
+		}
+		return outcomeReplayed, nil
+	}
+
+	plan, err := plans.Lookup(cmd.GetPlan())
+	if err != nil {
+		return outcomeFailed, a.fail(ctx, step, err.Error())
+	}
+	ref, err := databaseRef(cmd.GetDatabaseRef(), step.GetCustomerId())
+	if err != nil {
+		return outcomeFailed, a.fail(ctx, step, err.Error())
+	}
+	files, err := render.Render(render.Input{
+		CustomerID: step.GetCustomerId(),
+		Name:       cmd.GetName(),
+		Email:      cmd.GetEmail(),
+		Timezone:   cmd.GetTimezone(),
+		Plan:       plan,
+		Now:        a.now(),
+	})
+	if err != nil {
+		return outcomeFailed, a.fail(ctx, step, err.Error())
+	}
+
+	db, err := a.open(ctx, ref)
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		return outcomeFailed, a.fail(ctx, step, "no database URL is stored under "+ref)
+	case errors.Is(err, customerconn.ErrGone), errors.Is(err, customerconn.ErrBadURL):
+		return outcomeFailed, a.fail(ctx, step, err.Error())
+	case err != nil:
+		return a.buildRetry(ctx, step, err)
+	}
+	defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only from here on if it fails
+
+	prefix, err := a.deliver(ctx, db, step.GetSagaId(), files)
+	if errors.Is(err, customerdb.ErrInvalidFiles) {
+		return outcomeFailed, a.fail(ctx, step, err.Error())
+	}
+	if err != nil {
+		return a.buildRetry(ctx, step, err)
+	}
+
+	ok, err := a.ledger.MarkBuilt(ctx, ledger.Record{
+		SagaID: step.GetSagaId(), CustomerID: step.GetCustomerId(), Files: len(files), APIKeyPrefix: prefix,
+	})
+	if err != nil {
+		return a.buildRetry(ctx, step, err)
+	}
+	if !ok {
+		// cmd.workspace.delete ran while we built: undo what we wrote, as
+		// its own cleanup may have run before our writes.
+		if err := a.wipe(ctx, db, step.GetSagaId()); err != nil {
+			return outcomeRetry, err
+		}
+		return outcomeFailed, a.fail(ctx, step, "the workspace of this saga was deleted while it was being built")
+	}
+	if err := a.publishBuilt(ctx, step, len(files), prefix); err != nil {
+		return outcomeRetry, err
+	}
+	log.Info("workspace built", "files", len(files), "plan", plan.ID, "api_key_prefix", prefix)
+	return outcomeDone, nil
+}
+
+// deliver writes the files into the customer's database and makes sure the
+// saga's API key works there. It returns the key's displayable prefix.
+func (a *App) deliver(ctx context.Context, db CustomerDB, sagaID string, files []render.File) (string, error) {
+	// The database is normally cloned from a migrated template; migrating
+	// again is a cheap no-op that also covers a bare database.
+	if err := customerdb.Migrate(ctx, db); err != nil {
+		return "", err
+	}
+	out := make([]customerdb.File, len(files))
+	for i, f := range files {
+		out[i] = customerdb.File{Path: f.Path, Content: f.Content}
+	}
+	if err := customerdb.ReplaceWorkspace(ctx, db, out); err != nil {
+		return "", err
+	}
+	key, err := a.revealableKey(ctx, sagaID)
+	if err != nil {
+		return "", err
+	}
+	// Only the hash reaches the customer's database. Adding it again is a
+	// no-op, so a retry after a crash here is harmless.
+	if err := customerdb.AddAPIKey(ctx, db, apikey.Hash(key), apikey.Prefix(key)); err != nil {
+		return "", err
+	}
+	return apikey.Prefix(key), nil
+}
+
+// revealableKey returns the saga's API key: the one already waiting in the
+// reveal secret (an earlier attempt made it), or a new one, stored for the
+// one-time reveal before its hash is ever added, so that no working key
+// exists that the customer could not be shown.
+func (a *App) revealableKey(ctx context.Context, sagaID string) (string, error) {
+	ref := names.APIKeyRevealRef(sagaID)
+	stored, err := a.secrets.Get(ctx, ref)
+	switch {
+	case err == nil && apikey.Valid(string(stored)):
+		return string(stored), nil
+	case err != nil && !errors.Is(err, secrets.ErrNotFound):
+		return "", err
+	}
+	key, err := apikey.Generate()
+	if err != nil {
+		return "", err
+	}
+	if err := a.secrets.Put(ctx, ref, []byte(key)); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+func (a *App) publishBuilt(ctx context.Context, step *pb.Step, files int, prefix string) error {
+	_, err := a.bus.Publish(ctx, subjects.WorkspaceBuilt, &pb.WorkspaceBuilt{
+		Step:         step,
+		Files:        int32(files),
+		ApiKeyRef:    names.APIKeyRevealRef(step.GetSagaId()),
+		ApiKeyPrefix: prefix,
+	}, envelope(subjects.WorkspaceBuilt, step))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", subjects.WorkspaceBuilt, err)
+	}
+	return nil
+}
+
+// buildRetry asks for redelivery of a build that failed for now, or gives
+// up with workspace.failed on the last delivery.
+func (a *App) buildRetry(ctx context.Context, step *pb.Step, err error) (string, error) {
+	if lastDelivery(ctx) {
+		return outcomeFailed, a.fail(ctx, step, fmt.Sprintf("gave up after %d attempts: %v", MaxDeliver, err))
+	}
+	return outcomeRetry, err
+}
+
+// fail publishes workspace.failed, so the saga compensates, and returns the
+// permanent error that dead-letters the command. If the event cannot be
+// published the command is retried instead, so the saga is not left waiting.
+func (a *App) fail(ctx context.Context, step *pb.Step, reason string) error {
+	_, err := a.bus.Publish(ctx, subjects.WorkspaceFailed, &pb.StepFailed{Step: step, Reason: reason},
+		envelope(subjects.WorkspaceFailed, step))
+	if err != nil {
+		return fmt.Errorf("publish %s (%s): %w", subjects.WorkspaceFailed, reason, err)
+	}
+	return bus.Permanent(errors.New(reason))
+}

@@ -1,0 +1,62 @@
+// Package workspace is the workspace service: it renders each customer's
+// OpenClaw workspace (the Markdown files the assistant reads, the skills its
+// plan grants and the gateway config) and delivers it into the customer's
+// own database, where their runtime reads it; it issues the customer's first
+// API key (only its hash is stored; the plaintext waits, encrypted, for a
+// one-time reveal); and it deletes both when the saga compensates.
+//
+// Settings (environment):
+//
+//	WORKSPACE_DB_CONNECT_TIMEOUT  how long to wait for a customer database (default 10s)
+//	WORKSPACE_RETRY_BASE          first redelivery delay after a failure for now (default 200ms)
+//	WORKSPACE_RETRY_MAX           longest redelivery delay (default 30s); after 8 deliveries
+//	                              the build fails for good with workspace.failed
+package workspace
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/workspace/internal/adapters/customerconn"
+	"clawdbot.cloud/services/workspace/internal/adapters/ledger"
+	"clawdbot.cloud/services/workspace/internal/app"
+)
+
+// Run runs the workspace service until ctx ends. It is a service.Service.
+func Run(ctx context.Context, env *service.Env) error {
+	connectTimeout := env.Config.Duration("WORKSPACE_DB_CONNECT_TIMEOUT", 10*time.Second)
+	if connectTimeout <= 0 {
+		env.Config.Problem("WORKSPACE_DB_CONNECT_TIMEOUT must be positive")
+	}
+	consumer := app.ConsumerConfig()
+	consumer.RetryBase = env.Config.Duration("WORKSPACE_RETRY_BASE", 200*time.Millisecond)
+	consumer.RetryMax = env.Config.Duration("WORKSPACE_RETRY_MAX", 30*time.Second)
+	if err := env.Config.Err(); err != nil {
+		return err
+	}
+	led, err := ledger.Open(ctx, env.DB)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(app.Options{
+		Log:     env.Log,
+		Bus:     env.Bus,
+		Secrets: env.Secrets,
+		Ledger:  led,
+		Connect: app.PgxConnector(func(ctx context.Context, url string) (*pgx.Conn, error) {
+			return customerconn.Connect(ctx, url, env.Name, connectTimeout)
+		}),
+		Now:     env.Now,
+		Metrics: env.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	r := bus.NewRouter()
+	a.Register(r)
+	return env.Bus.Run(ctx, consumer, r)
+}
