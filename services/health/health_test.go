@@ -1,0 +1,122 @@
+package health_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"clawdbot.cloud/pkg/servicetest"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+)
+
+// instance is a stand-in runtime whose /health answers 503 until it has been
+// asked failures times, then 200.
+func instance(t *testing.T, failures int64) (url string, hits *atomic.Int64) {
+	t.Helper()
+	hits = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		if hits.Add(1) <= failures {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, hits
+}
+
+func TestReadyAfterStartingUp(t *testing.T) {
+	f := newFixture(t, nil)
+	url, hits := instance(t, 3)
+
+	f.check("signup-up", url)
+	ready := wait[*pb.InstanceReady](t, f.events, subjects.InstanceReady, "signup-up")
+
+	if ready.GetInstanceUrl() != url {
+		t.Errorf("instance_url = %q, want %q", ready.GetInstanceUrl(), url)
+	}
+	if ready.GetStep().GetName() != "instance" || ready.GetStep().GetAttempt() != 1 {
+		t.Errorf("step not echoed: %v", ready.GetStep())
+	}
+	if ready.GetLatencyMs() < 0 || ready.GetLatencyMs() > 2000 {
+		t.Errorf("latency_ms = %d", ready.GetLatencyMs())
+	}
+	if n := hits.Load(); n != 4 {
+		t.Errorf("instance probed %d times, want 4 (3 unhealthy, then ready)", n)
+	}
+	if n := len(all[*pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-up")); n != 0 {
+		t.Errorf("%d instance.failed for a healthy instance", n)
+	}
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "ready"}); got != 1 {
+		t.Errorf("checks ready = %v, want 1", got)
+	}
+}
+
+func TestNotReadyInTime(t *testing.T) {
+	f := newFixture(t, map[string]string{"HEALTH_CHECK_TIMEOUT": "400ms", "HEALTH_PROBE_TIMEOUT": "100ms"})
+
+	down, _ := instance(t, 1<<40)
+	hanging := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(hanging.Close)
+	redirecting := httptest.NewServer(http.RedirectHandler("https://example.com/", http.StatusFound))
+	t.Cleanup(redirecting.Close)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there any more
+
+	tests := []struct {
+		name, url, wantReason string
+	}{
+		{"unhealthy", down, "HTTP 503"},
+		{"hanging", hanging.URL, "error:"},
+		{"redirecting", redirecting.URL, "HTTP 302"},
+		{"unreachable", gone.URL, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			saga := "signup-" + tt.name
+			f.check(saga, tt.url)
+			failed := wait[*pb.StepFailed](t, f.events, subjects.InstanceFailed, saga)
+			if !strings.Contains(failed.GetReason(), tt.wantReason) {
+				t.Errorf("reason = %q, want it to contain %q", failed.GetReason(), tt.wantReason)
+			}
+			if failed.GetStep().GetSagaId() != saga {
+				t.Errorf("step not echoed: %v", failed.GetStep())
+			}
+			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return f.events.deadLetters(saga) == 1 })
+			if n := len(all[*pb.InstanceReady](t, f.events, subjects.InstanceReady, saga)); n != 0 {
+				t.Errorf("%d instance.ready for an instance that never became healthy", n)
+			}
+		})
+	}
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "failed"}); got != float64(len(tests)) {
+		t.Errorf("checks failed = %v, want %d", got, len(tests))
+	}
+}
+
+func TestInvalidInstanceURL(t *testing.T) {
+	f := newFixture(t, nil)
+	for i, url := range []string{"", "not a url", "/health", "ftp://instance.example", "http://user:secret@instance.example", "http://"} {
+		saga := "signup-invalid-" + string(rune('a'+i))
+		t.Run(url, func(t *testing.T) {
+			f.check(saga, url)
+			failed := wait[*pb.StepFailed](t, f.events, subjects.InstanceFailed, saga)
+			if !strings.Contains(failed.GetReason(), "invalid instance URL") {
+				t.Errorf("reason = %q", failed.GetReason())
+			}
+			if strings.Contains(failed.GetReason(), "secret") {
+				t.Errorf("reason repeats the URL's password: %q", failed.GetReason())
+			}
+			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return f.events.deadLetters(saga) == 1 })
+		})
+	}
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "invalid"}); got != 6 {
+		t.Errorf("checks invalid = %v, want 6", got)
+	}
+}

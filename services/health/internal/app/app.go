@@ -1,0 +1,94 @@
+// Package app holds the health service's use cases. Today that is the
+// readiness check of a freshly provisioned instance (cmd.instance.check).
+// The continuous monitoring of live instances (latency and uptime, restarts
+// after repeated failures, alerts, quota notices) belongs beside it as its
+// own use case, reusing the same probe.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/health/internal/probe"
+)
+
+// ConsumerName is the durable consumer the service's replicas share.
+const ConsumerName = "health"
+
+// Publisher publishes results on the bus; *bus.Bus satisfies it.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (bool, error)
+}
+
+// Prober makes one health probe; *probe.Prober satisfies it.
+type Prober interface {
+	Probe(ctx context.Context, healthURL string) probe.Result
+}
+
+// Options configure the App.
+type Options struct {
+	Log    *slog.Logger
+	Bus    Publisher
+	Prober Prober
+	// CheckTimeout is how long a new instance has to answer 200.
+	CheckTimeout time.Duration
+	// MinInterval and MaxInterval bound the pause between probes, which
+	// doubles from the first to the second. Defaults 25ms and 500ms.
+	MinInterval, MaxInterval time.Duration
+	// Metrics is where the service's metrics are registered.
+	Metrics prometheus.Registerer
+}
+
+// App handles the health commands.
+type App struct {
+	log     *slog.Logger
+	bus     Publisher
+	prober  Prober
+	timeout time.Duration
+	minWait time.Duration
+	maxWait time.Duration
+	m       *metrics
+}
+
+// New returns an App and registers its metrics.
+func New(o Options) (*App, error) {
+	if o.CheckTimeout <= 0 {
+		return nil, fmt.Errorf("health: check timeout must be positive, got %v", o.CheckTimeout)
+	}
+	if o.MinInterval <= 0 {
+		o.MinInterval = 25 * time.Millisecond
+	}
+	if o.MaxInterval < o.MinInterval {
+		o.MaxInterval = max(500*time.Millisecond, o.MinInterval)
+	}
+	m, err := newMetrics(o.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &App{log: o.Log, bus: o.Bus, prober: o.Prober, timeout: o.CheckTimeout,
+		minWait: o.MinInterval, maxWait: o.MaxInterval, m: m}, nil
+}
+
+// Register adds the App's handlers to r.
+func (a *App) Register(r *bus.Router) {
+	bus.Handle(r, subjects.CmdInstanceCheck, a.Check)
+}
+
+// ConsumerConfig is the consumer the handlers run under. Checks mostly
+// wait, so many run at once; a handler may outlive its own deadline only by
+// the time it takes to publish the result.
+func (a *App) ConsumerConfig(workers int) bus.ConsumerConfig {
+	return bus.ConsumerConfig{
+		Name:           ConsumerName,
+		Workers:        workers,
+		MaxAckPending:  4 * workers,
+		HandlerTimeout: a.timeout + 30*time.Second,
+	}
+}
