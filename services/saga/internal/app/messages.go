@@ -1,0 +1,75 @@
+package app
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/saga/internal/domain"
+	"clawdbot.cloud/services/saga/internal/store"
+)
+
+// messagesFor turns a transition's outcome into the outbox messages it
+// causes: each command with its saga.step_started, then saga.completed or
+// saga.compensated when the saga reached one.
+func messagesFor(s *domain.Saga, out domain.Outcome) ([]store.Message, error) {
+	var msgs []store.Message
+	add := func(subject, msgID string, m proto.Message) error {
+		data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", subject, err)
+		}
+		msgs = append(msgs, store.Message{SagaID: s.ID, CustomerID: s.CustomerID, Subject: subject, MsgID: msgID, Payload: data})
+		return nil
+	}
+	for _, c := range out.Sends {
+		step := &pb.Step{SagaId: s.ID, CustomerId: s.CustomerID, Name: string(c.Step), Attempt: int32(c.Attempt)}
+		if err := add(c.Subject(), c.MsgID(s.ID), command(s, c, step)); err != nil {
+			return nil, err
+		}
+		if err := add(subjects.SagaStepStarted, c.StartedMsgID(s.ID), &pb.SagaStepStarted{Step: step, Compensation: c.Compensation}); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	switch out.Finished {
+	case domain.Completed:
+		err = add(subjects.SagaCompleted, domain.FinishedMsgID(s.ID, out.Finished), &pb.SagaCompleted{
+			SagaId: s.ID, CustomerId: s.CustomerID, CheckoutSessionId: s.CheckoutSessionID,
+			InstanceUrl: s.InstanceURL, ApiKeyRef: s.APIKeyRef, DurationMs: s.CompletedAt.Sub(s.CreatedAt).Milliseconds(),
+		})
+	case domain.Compensated:
+		err = add(subjects.SagaCompensated, domain.FinishedMsgID(s.ID, out.Finished), &pb.SagaCompensated{
+			SagaId: s.ID, CustomerId: s.CustomerID, CheckoutSessionId: s.CheckoutSessionID,
+			FailedStep: string(s.FailedStep), Reason: s.Reason,
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// command builds the command c for saga s.
+func command(s *domain.Saga, c domain.Send, step *pb.Step) proto.Message {
+	switch c.Subject() {
+	case subjects.CmdDatabaseCreate:
+		return &pb.CreateDatabase{Step: step, Plan: s.Plan}
+	case subjects.CmdWorkspaceBuild:
+		return &pb.BuildWorkspace{Step: step, Plan: s.Plan, Name: s.Name, Email: s.Email, Timezone: s.Timezone, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdComputeProvision:
+		return &pb.ProvisionCompute{Step: step, Plan: s.Plan, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdInstanceCheck:
+		return &pb.CheckInstance{Step: step, InstanceUrl: s.InstanceURL}
+	case subjects.CmdDatabaseDelete:
+		return &pb.DeleteDatabase{Step: step}
+	case subjects.CmdWorkspaceDelete:
+		return &pb.DeleteWorkspace{Step: step, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdComputeDelete:
+		return &pb.DeleteCompute{Step: step}
+	}
+	panic(fmt.Sprintf("saga: no command for step %s (compensation %v)", c.Step, c.Compensation))
+}

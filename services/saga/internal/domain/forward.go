@@ -1,0 +1,208 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Signup is what starting a signup saga needs, taken from customer.signed_up.
+type Signup struct {
+	SagaID            string
+	CustomerID        string
+	CheckoutSessionID string
+	Plan              string
+	Email             string
+	Name              string
+	Timezone          string
+}
+
+// Start returns a new running saga whose database step has been sent.
+func Start(in Signup, now time.Time, p Policy) (*Saga, Outcome) {
+	s := &Saga{
+		ID: in.SagaID, Kind: Kind, CustomerID: in.CustomerID, CheckoutSessionID: in.CheckoutSessionID,
+		Plan: in.Plan, Email: in.Email, Name: in.Name, Timezone: in.Timezone,
+		Status: Running, CreatedAt: now, UpdatedAt: now,
+	}
+	for _, n := range Order {
+		s.Steps = append(s.Steps, Step{Name: n, Status: StepPending})
+	}
+	out := Outcome{Changed: true}
+	s.send(Database, now, p, &out)
+	return s, out
+}
+
+// Result is a step's success event (database.created, workspace.built,
+// compute.provisioned, instance.ready) with what the saga keeps from it.
+type Result struct {
+	Step    StepName
+	Attempt int
+	// DatabaseRef comes with database.created.
+	DatabaseRef string
+	// APIKeyRef comes with workspace.built.
+	APIKeyRef string
+	// InstanceURL comes with compute.provisioned.
+	InstanceURL string
+}
+
+// Succeeded applies a step's success event.
+func (s *Saga) Succeeded(r Result, now time.Time, p Policy) Outcome {
+	var out Outcome
+	st := s.forwardInFlight(r.Step, r.Attempt, &out)
+	if st == nil {
+		return out
+	}
+	s.settle(st, StepDone, now)
+	out.Changed = true
+	out.note(Note{Kind: NoteStepDone, Step: st.Name, Duration: now.Sub(st.StartedAt)})
+	switch st.Name {
+	case Database:
+		s.DatabaseRef = r.DatabaseRef
+		s.send(Workspace, now, p, &out)
+		s.send(Compute, now, p, &out)
+	case Workspace:
+		s.APIKeyRef = r.APIKeyRef
+		if s.Step(Compute).Status == StepDone {
+			s.send(Instance, now, p, &out)
+		}
+	case Compute:
+		s.InstanceURL = r.InstanceURL
+		if s.Step(Workspace).Status == StepDone {
+			s.send(Instance, now, p, &out)
+		}
+	case Instance:
+		s.finish(Completed, now, &out)
+	}
+	s.touch(now, &out)
+	return out
+}
+
+// StepFailed applies a step's <domain>.failed event. For a forward step it
+// starts compensating; for a compensation in flight it retries the
+// compensation (or gives up when its attempts are spent).
+func (s *Saga) StepFailed(n StepName, attempt int, reason string, now time.Time, p Policy) Outcome {
+	var out Outcome
+	if s.Status == Compensating {
+		st := s.Step(n)
+		if st == nil || st.Status != StepCompensating || st.CompensationAttempt != attempt {
+			out.ignore("%s.failed attempt %d does not match the compensation in flight", n, attempt)
+			return out
+		}
+		out.note(Note{Kind: NoteStepFailure, Step: n, FailKind: FailCompensation})
+		s.retryCompensation(st, reason, now, p, &out)
+		s.touch(now, &out)
+		return out
+	}
+	st := s.forwardInFlight(n, attempt, &out)
+	if st == nil {
+		return out
+	}
+	out.note(Note{Kind: NoteStepFailure, Step: n, FailKind: FailReported})
+	st.Error = reason
+	s.settle(st, StepFailed, now)
+	s.compensate(st.Name, reason, now, p, &out)
+	s.touch(now, &out)
+	return out
+}
+
+// Expire handles every deadline due at now: a forward attempt that timed out
+// is re-sent, or, once its attempts are spent, fails the step and starts
+// compensating; a compensation that timed out is re-sent or gives up.
+func (s *Saga) Expire(now time.Time, p Policy) Outcome {
+	var out Outcome
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Deadline.IsZero() || now.Before(st.Deadline) {
+			continue
+		}
+		switch {
+		case s.Status == Running && st.Status == StepRunning:
+			out.note(Note{Kind: NoteStepFailure, Step: st.Name, FailKind: FailTimeout})
+			if st.Attempt < p.MaxAttempts {
+				st.Error = fmt.Sprintf("attempt %d timed out", st.Attempt)
+				s.send(st.Name, now, p, &out)
+				break
+			}
+			st.Error = fmt.Sprintf("timed out after %d attempts", st.Attempt)
+			s.settle(st, StepFailed, now)
+			s.compensate(st.Name, st.Error, now, p, &out)
+		case s.Status == Compensating && st.Status == StepCompensating:
+			out.note(Note{Kind: NoteStepFailure, Step: st.Name, FailKind: FailCompensation})
+			s.retryCompensation(st, fmt.Sprintf("attempt %d timed out", st.CompensationAttempt), now, p, &out)
+		default:
+			// A deadline left behind by an earlier state: drop it.
+			st.Deadline = time.Time{}
+			out.Changed = true
+		}
+	}
+	if !out.Changed {
+		out.ignore("no deadline due")
+		return out
+	}
+	s.touch(now, &out)
+	return out
+}
+
+// forwardInFlight returns step n if a result for its attempt applies now:
+// the saga runs, the step runs, and attempt is the one in flight.
+func (s *Saga) forwardInFlight(n StepName, attempt int, out *Outcome) *Step {
+	st := s.Step(n)
+	switch {
+	case st == nil:
+		out.ignore("unknown step %q", n)
+	case s.Status != Running:
+		out.ignore("saga is %s", s.Status)
+	case st.Status != StepRunning:
+		out.ignore("step %s is %s", n, st.Status)
+	case attempt != st.Attempt:
+		out.ignore("step %s: result of attempt %d, attempt %d in flight", n, attempt, st.Attempt)
+	default:
+		return st
+	}
+	return nil
+}
+
+// send sends the next forward attempt of step n.
+func (s *Saga) send(n StepName, now time.Time, p Policy, out *Outcome) {
+	st := s.Step(n)
+	st.Status = StepRunning
+	st.Attempt++
+	if st.Attempt == 1 {
+		st.StartedAt = now
+	}
+	st.Deadline = now.Add(p.timeout(n, false))
+	out.Sends = append(out.Sends, Send{Step: n, Attempt: st.Attempt})
+	out.Changed = true
+}
+
+// settle ends the step's command in flight with status.
+func (s *Saga) settle(st *Step, status StepStatus, now time.Time) {
+	st.Status = status
+	st.FinishedAt = now
+	st.Deadline = time.Time{}
+	if st.DoneOrder == 0 {
+		st.DoneOrder = s.nextOrder()
+	}
+}
+
+func (s *Saga) nextOrder() int {
+	max := 0
+	for _, st := range s.Steps {
+		if st.DoneOrder > max {
+			max = st.DoneOrder
+		}
+	}
+	return max + 1
+}
+
+func (s *Saga) finish(st Status, now time.Time, out *Outcome) {
+	s.Status = st
+	s.CompletedAt = now
+	out.Finished = st
+	out.Changed = true
+}
+
+func (s *Saga) touch(now time.Time, out *Outcome) {
+	if out.Changed {
+		s.UpdatedAt = now
+	}
+}

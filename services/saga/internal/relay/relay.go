@@ -1,0 +1,109 @@
+// Package relay publishes the saga outbox: messages the coordinator wrote
+// in the same transaction as the transition that caused them. Because the
+// transition and its messages commit together, a crash between commit and
+// publish loses nothing: the next relay (this process after restart, or
+// another replica) publishes what is left. Message ids are deterministic, so
+// a message published twice (crash after publish, before marking it sent) is
+// dropped by the stream as a duplicate.
+package relay
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/saga/internal/store"
+)
+
+// Outbox is the store side of the relay (store.Store).
+type Outbox interface {
+	Relay(ctx context.Context, limit int, now time.Time, publish func(context.Context, store.Message) error) (int, error)
+}
+
+// Publisher publishes one message (bus.Bus).
+type Publisher interface {
+	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (bool, error)
+}
+
+// batch is how many messages one transaction relays.
+const batch = 100
+
+// Relay moves outbox messages onto the bus.
+type Relay struct {
+	out      Outbox
+	pub      Publisher
+	now      func() time.Time
+	interval time.Duration
+	log      *slog.Logger
+	kick     chan struct{}
+}
+
+// New returns a relay that polls every interval and whenever kicked.
+func New(out Outbox, pub Publisher, now func() time.Time, interval time.Duration, log *slog.Logger) *Relay {
+	return &Relay{out: out, pub: pub, now: now, interval: interval, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Kick asks the relay to publish now. It never blocks.
+func (r *Relay) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx ends, then makes one last bounded attempt so
+// messages of the final transitions are not left for the next start.
+func (r *Relay) Run(ctx context.Context) error {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := r.Flush(fctx); err != nil {
+				r.log.Warn("outbox left unsent at shutdown; the next start publishes it", "err", err)
+			}
+			return nil
+		case <-r.kick:
+		case <-t.C:
+		}
+		if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+			// Retried at the next tick.
+			r.log.Warn("outbox relay", "err", err)
+		}
+	}
+}
+
+// Flush publishes every pending message, in order, until none is left or a
+// publish fails.
+func (r *Relay) Flush(ctx context.Context) error {
+	for {
+		n, err := r.out.Relay(ctx, batch, r.now(), r.publish)
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}
+
+func (r *Relay) publish(ctx context.Context, m store.Message) error {
+	msg := subjects.New(m.Subject)
+	if msg == nil {
+		return fmt.Errorf("outbox message %s: unknown subject %s", m.MsgID, m.Subject)
+	}
+	if err := bus.Decode(m.Payload, msg); err != nil {
+		return fmt.Errorf("outbox message %s: %w", m.MsgID, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := r.pub.Publish(pctx, m.Subject, msg, bus.Envelope{MsgID: m.MsgID, SagaID: m.SagaID, CustomerID: m.CustomerID})
+	return err
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"clawdbot.cloud/services/saga/internal/domain"
+)
+
+func subFS() (fs.FS, error) { return fs.Sub(migrations, "migrations") }
+
+// load reads saga id and its steps, locking the saga's row when lock is set.
+func load(ctx context.Context, tx pgx.Tx, id string, lock bool) (*domain.Saga, error) {
+	q := `SELECT id, kind, customer_id, checkout_session_id, plan, email, name, timezone, status, failed_step,
+		reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at
+		FROM saga.sagas WHERE id = $1`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	var s domain.Saga
+	var completed *time.Time
+	err := tx.QueryRow(ctx, q, id).Scan(&s.ID, &s.Kind, &s.CustomerID, &s.CheckoutSessionID, &s.Plan, &s.Email,
+		&s.Name, &s.Timezone, &s.Status, &s.FailedStep, &s.Reason, &s.DatabaseRef, &s.InstanceURL, &s.APIKeyRef,
+		&s.CreatedAt, &s.UpdatedAt, &completed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.CompletedAt = deref(completed)
+	rows, err := tx.Query(ctx, `SELECT name, status, attempt, compensation_attempt, done_order, started_at,
+		finished_at, deadline, error FROM saga.saga_steps WHERE saga_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return nil, err
+	}
+	s.Steps, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Step, error) {
+		var st domain.Step
+		var started, finished, deadline *time.Time
+		err := row.Scan(&st.Name, &st.Status, &st.Attempt, &st.CompensationAttempt, &st.DoneOrder,
+			&started, &finished, &deadline, &st.Error)
+		st.StartedAt, st.FinishedAt, st.Deadline = deref(started), deref(finished), deref(deadline)
+		return st, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// saveSteps upserts every step of s.
+func saveSteps(ctx context.Context, tx pgx.Tx, s *domain.Saga) error {
+	var b pgx.Batch
+	for i, st := range s.Steps {
+		b.Queue(`INSERT INTO saga.saga_steps (saga_id, name, position, status, attempt, compensation_attempt,
+			done_order, started_at, finished_at, deadline, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+			ON CONFLICT (saga_id, name) DO UPDATE SET status=$4, attempt=$5, compensation_attempt=$6,
+			done_order=$7, started_at=$8, finished_at=$9, deadline=$10, error=$11`,
+			s.ID, st.Name, i, st.Status, st.Attempt, st.CompensationAttempt, st.DoneOrder,
+			nullTime(st.StartedAt), nullTime(st.FinishedAt), nullTime(st.Deadline), st.Error)
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// insertOutbox queues out for the relay. A message id already queued is
+// kept as it is: the same logical message is never queued twice.
+func insertOutbox(ctx context.Context, tx pgx.Tx, out []Message, now time.Time) error {
+	if len(out) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, m := range out {
+		b.Queue(`INSERT INTO saga.outbox (saga_id, customer_id, subject, msg_id, payload, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (msg_id) DO NOTHING`,
+			m.SagaID, m.CustomerID, m.Subject, m.MsgID, string(m.Payload), now)
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}

@@ -1,0 +1,158 @@
+// Package store keeps sagas, their steps and the outbox in Postgres, schema
+// "saga". Every change to a saga happens in one transaction holding the
+// saga's row lock (SELECT ... FOR UPDATE), together with the outbox messages
+// it causes, so concurrent or duplicate deliveries apply at most once and a
+// crash never loses a command.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clawdbot.cloud/pkg/migrate"
+	"clawdbot.cloud/services/saga/internal/domain"
+)
+
+// Schema is the Postgres schema owned by the saga service.
+const Schema = "saga"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned for a saga id with no saga.
+var ErrNotFound = errors.New("saga not found")
+
+// Message is an outbox message: a protojson payload to publish on Subject
+// with the deterministic MsgID.
+type Message struct {
+	SagaID     string
+	CustomerID string
+	Subject    string
+	MsgID      string
+	Payload    []byte
+}
+
+// Store reads and writes sagas.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+// Open applies the schema's migrations and returns a Store.
+func Open(ctx context.Context, db *pgxpool.Pool) (*Store, error) {
+	sub, err := subFS()
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate.Apply(ctx, db, Schema, sub); err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Create inserts s, its steps and out, unless a saga with the same id or
+// checkout session exists; created reports which.
+func (st *Store) Create(ctx context.Context, s *domain.Saga, out []Message, now time.Time) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO saga.sagas (id, kind, customer_id, checkout_session_id, plan, email, name, timezone,
+			status, failed_step, reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT DO NOTHING`,
+			s.ID, s.Kind, s.CustomerID, s.CheckoutSessionID, s.Plan, s.Email, s.Name, s.Timezone,
+			s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.CreatedAt, s.UpdatedAt, nullTime(s.CompletedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		created = true
+		if err := saveSteps(ctx, tx, s); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, out, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("create saga %s: %w", s.ID, err)
+	}
+	return created, nil
+}
+
+// Update locks saga id, loads it and calls fn with it. When fn returns
+// save, the saga (as fn left it) and out are written in the same
+// transaction. It returns ErrNotFound for an unknown id.
+func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Saga) (out []Message, save bool, err error)) error {
+	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
+		s, err := load(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		out, save, err := fn(s)
+		if err != nil || !save {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE saga.sagas SET status=$2, failed_step=$3, reason=$4, database_ref=$5,
+			instance_url=$6, api_key_ref=$7, updated_at=$8, completed_at=$9 WHERE id=$1`,
+			s.ID, s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.UpdatedAt, nullTime(s.CompletedAt)); err != nil {
+			return err
+		}
+		if err := saveSteps(ctx, tx, s); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, out, now)
+	})
+	if err != nil {
+		return fmt.Errorf("update saga %s: %w", id, err)
+	}
+	return nil
+}
+
+// Get returns saga id without locking it.
+func (st *Store) Get(ctx context.Context, id string) (*domain.Saga, error) {
+	var s *domain.Saga
+	err := pgx.BeginTxFunc(ctx, st.db, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		s, err = load(ctx, tx, id, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get saga %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// Due returns the ids of sagas with a step deadline at or before now, at
+// most limit of them, earliest first.
+func (st *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := st.db.Query(ctx, `SELECT saga_id FROM saga.saga_steps WHERE deadline <= $1
+		GROUP BY saga_id ORDER BY min(deadline) LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due sagas: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("due sagas: %w", err)
+	}
+	return ids, nil
+}
+
+// CountActive counts sagas that are running or compensating.
+func (st *Store) CountActive(ctx context.Context) (int, error) {
+	var n int
+	err := st.db.QueryRow(ctx, `SELECT count(*) FROM saga.sagas WHERE status IN ('running', 'compensating')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count active sagas: %w", err)
+	}
+	return n, nil
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
