@@ -112,7 +112,9 @@ func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
 		select {
 		case work <- msg:
 		case <-ctx.Done():
-			// Shutting down: leave it unacked; it is redelivered after AckWait.
+			// Shutting down before a worker took it: Nak so another replica
+			// (or the next run) gets it at once instead of after AckWait.
+			_ = msg.Nak()
 		}
 	}, jetstream.PullMaxMessages(cfg.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrNoHeartbeat) {

@@ -36,6 +36,7 @@ const (
 	SagaStepStarted    = "saga.step_started"
 	SagaCompleted      = "saga.completed"
 	SagaCompensated    = "saga.compensated"
+	SagaFailed         = "saga.failed"
 )
 
 // Commands the coordinator sends to step services.
@@ -68,6 +69,7 @@ var registry = map[string]func() proto.Message{
 	SagaStepStarted:     func() proto.Message { return &pb.SagaStepStarted{} },
 	SagaCompleted:       func() proto.Message { return &pb.SagaCompleted{} },
 	SagaCompensated:     func() proto.Message { return &pb.SagaCompensated{} },
+	SagaFailed:          func() proto.Message { return &pb.SagaFailed{} },
 	CmdDatabaseCreate:   func() proto.Message { return &pb.CreateDatabase{} },
 	CmdDatabaseDelete:   func() proto.Message { return &pb.DeleteDatabase{} },
 	CmdWorkspaceBuild:   func() proto.Message { return &pb.BuildWorkspace{} },

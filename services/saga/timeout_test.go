@@ -88,6 +88,12 @@ func TestTimeouts(t *testing.T) {
 		if f.count(subjects.SagaCompensated) != 0 {
 			t.Error("saga.compensated published for a failed saga")
 		}
+		servicetest.Eventually(t, 10*time.Second, "saga.failed", func() bool { return f.count(subjects.SagaFailed) == 1 })
+		var ev pb.SagaFailed
+		f.last(subjects.SagaFailed, &ev)
+		if ev.SagaId != id || ev.FailedStep != "instance" || ev.Reason == "" {
+			t.Errorf("saga.failed = %v", &ev)
+		}
 		if got := servicetest.Counter(t, env.Metrics, "claw_saga_finished_total", map[string]string{"status": "failed"}); got != 1 {
 			t.Errorf("finished{failed} = %v", got)
 		}

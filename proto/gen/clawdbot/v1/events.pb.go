@@ -1286,6 +1286,86 @@ func (x *SagaStepStarted) GetCompensation() bool {
 	return false
 }
 
+// SagaFailed reports a saga that could not finish its compensation: some of
+// its resources may remain and an operator must look (retry or
+// force-deprovision).
+type SagaFailed struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	SagaId            string                 `protobuf:"bytes,1,opt,name=saga_id,json=sagaId,proto3" json:"saga_id,omitempty"`
+	CustomerId        string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	CheckoutSessionId string                 `protobuf:"bytes,3,opt,name=checkout_session_id,json=checkoutSessionId,proto3" json:"checkout_session_id,omitempty"`
+	// The step whose failure started the compensation.
+	FailedStep    string `protobuf:"bytes,4,opt,name=failed_step,json=failedStep,proto3" json:"failed_step,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SagaFailed) Reset() {
+	*x = SagaFailed{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SagaFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SagaFailed) ProtoMessage() {}
+
+func (x *SagaFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SagaFailed.ProtoReflect.Descriptor instead.
+func (*SagaFailed) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SagaFailed) GetSagaId() string {
+	if x != nil {
+		return x.SagaId
+	}
+	return ""
+}
+
+func (x *SagaFailed) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *SagaFailed) GetCheckoutSessionId() string {
+	if x != nil {
+		return x.CheckoutSessionId
+	}
+	return ""
+}
+
+func (x *SagaFailed) GetFailedStep() string {
+	if x != nil {
+		return x.FailedStep
+	}
+	return ""
+}
+
+func (x *SagaFailed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_clawdbot_v1_events_proto protoreflect.FileDescriptor
 
 const file_clawdbot_v1_events_proto_rawDesc = "" +
@@ -1384,7 +1464,16 @@ const file_clawdbot_v1_events_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\"\\\n" +
 	"\x0fSagaStepStarted\x12%\n" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\"\n" +
-	"\fcompensation\x18\x02 \x01(\bR\fcompensationB1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
+	"\fcompensation\x18\x02 \x01(\bR\fcompensation\"\xaf\x01\n" +
+	"\n" +
+	"SagaFailed\x12\x17\n" +
+	"\asaga_id\x18\x01 \x01(\tR\x06sagaId\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12.\n" +
+	"\x13checkout_session_id\x18\x03 \x01(\tR\x11checkoutSessionId\x12\x1f\n" +
+	"\vfailed_step\x18\x04 \x01(\tR\n" +
+	"failedStep\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reasonB1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
 
 var (
 	file_clawdbot_v1_events_proto_rawDescOnce sync.Once
@@ -1398,7 +1487,7 @@ func file_clawdbot_v1_events_proto_rawDescGZIP() []byte {
 	return file_clawdbot_v1_events_proto_rawDescData
 }
 
-var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*CustomerSignedUp)(nil),      // 0: clawdbot.v1.CustomerSignedUp
 	(*Step)(nil),                  // 1: clawdbot.v1.Step
@@ -1420,10 +1509,11 @@ var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*SagaCompleted)(nil),         // 17: clawdbot.v1.SagaCompleted
 	(*SagaCompensated)(nil),       // 18: clawdbot.v1.SagaCompensated
 	(*SagaStepStarted)(nil),       // 19: clawdbot.v1.SagaStepStarted
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*SagaFailed)(nil),            // 20: clawdbot.v1.SagaFailed
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 }
 var file_clawdbot_v1_events_proto_depIdxs = []int32{
-	20, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
+	21, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: clawdbot.v1.CreateDatabase.step:type_name -> clawdbot.v1.Step
 	1,  // 2: clawdbot.v1.DatabaseCreated.step:type_name -> clawdbot.v1.Step
 	1,  // 3: clawdbot.v1.DeleteDatabase.step:type_name -> clawdbot.v1.Step
@@ -1458,7 +1548,7 @@ func file_clawdbot_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clawdbot_v1_events_proto_rawDesc), len(file_clawdbot_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

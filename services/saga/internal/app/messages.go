@@ -46,6 +46,11 @@ func messagesFor(s *domain.Saga, out domain.Outcome) ([]store.Message, error) {
 			SagaId: s.ID, CustomerId: s.CustomerID, CheckoutSessionId: s.CheckoutSessionID,
 			FailedStep: string(s.FailedStep), Reason: s.Reason,
 		})
+	case domain.Failed:
+		err = add(subjects.SagaFailed, domain.FinishedMsgID(s.ID, out.Finished), &pb.SagaFailed{
+			SagaId: s.ID, CustomerId: s.CustomerID, CheckoutSessionId: s.CheckoutSessionID,
+			FailedStep: string(s.FailedStep), Reason: s.Reason,
+		})
 	}
 	if err != nil {
 		return nil, err
