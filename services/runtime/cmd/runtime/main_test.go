@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"clawdbot.cloud/pkg/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// buildBinary compiles this command into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(goruntime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "runtime")
+	out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// servingAddr returns the address of the "serving" log line, if written yet.
+func servingAddr(logs string) string {
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
+			return line.Addr
+		}
+	}
+	return ""
+}
+
+// start runs the binary with stdin as its standard input and without
+// RUNTIME_CONFIG_JSON in its environment.
+func start(t *testing.T, bin, stdin string) (*exec.Cmd, *lockedBuffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		// Kills only a process the test left running (it failed early).
+		_ = cmd.Process.Kill()
+		<-waited
+	})
+	return cmd, logs, exited
+}
+
+func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	dbURL := pgtest.NewDatabase(t)
+	cfg, err := json.Marshal(map[string]string{
+		"customer_id":  "cus_BINARY",
+		"plan":         "starter",
+		"listen_addr":  "127.0.0.1:0",
+		"database_url": dbURL,
+		"instance_id":  "bin-1",
+		"version":      "v-bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, logs, exited := start(t, bin, string(cfg))
+
+	var addr string
+	deadline := time.Now().Add(30 * time.Second)
+	for addr = servingAddr(logs.String()); addr == ""; addr = servingAddr(logs.String()) {
+		select {
+		case err := <-exited:
+			t.Fatalf("runtime exited before serving: %v\n%s", err, logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no serving line within 30s:\n%s", logs)
+		}
+	}
+
+	// The database URL (with its password) must not be on the command line.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(cmdline, []byte("postgres")) || bytes.Contains(cmdline, []byte("cus_BINARY")) {
+		t.Errorf("config visible in /proc/<pid>/cmdline: %q", cmdline)
+	}
+
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct{ Status string }
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || health.Status != "ok" {
+		t.Fatalf("GET /health = %d %+v %v", resp.StatusCode, health, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("runtime still running 30s after SIGTERM\n%s", logs)
+	}
+	if strings.Contains(logs.String(), dbURL) {
+		t.Errorf("logs contain the database URL:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop logged:\n%s", logs)
+	}
+}
+
+func TestBinaryRejectsIncompleteConfig(t *testing.T) {
+	bin := buildBinary(t)
+	_, logs, exited := start(t, bin, `{"plan":"pro"}`)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("runtime did not exit on a bad config")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want status 1\n%s", err, logs)
+	}
+	for _, field := range []string{"customer_id", "listen_addr", "database_url", "instance_id", "version"} {
+		if !strings.Contains(logs.String(), field+" is required") {
+			t.Errorf("output does not report %s:\n%s", field, logs)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+// Package config defines the runtime's configuration, reads it from standard
+// input (or, where there is no supervisor to write it, one environment
+// variable) and validates it.
+//
+// Why stdin: the process compute driver starts one runtime per customer on a
+// shared host. Command-line arguments are world-readable in /proc/<pid>/cmdline,
+// and the configuration holds the customer's database URL with its password,
+// so it is written to the child's stdin instead. On Railway there is no
+// supervisor to write stdin; there the whole document is the service variable
+// RUNTIME_CONFIG_JSON (the environment, /proc/<pid>/environ, is readable only
+// by the process owner and root).
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"clawdbot.cloud/pkg/plans"
+)
+
+// Config is everything a runtime instance needs to know about whose it is and
+// where its resources are. It is one JSON document.
+type Config struct {
+	// CustomerID is the platform customer id (the Stripe customer id, cus_...).
+	CustomerID string `json:"customer_id"`
+	// Plan is the id of the customer's plan in pkg/plans ("starter", ...).
+	Plan string `json:"plan"`
+	// ListenAddr is the host:port to serve HTTP on, chosen by the supervisor.
+	// Port 0 picks a free port (tests).
+	ListenAddr string `json:"listen_addr"`
+	// DatabaseURL is the customer's own Postgres database. It is a secret.
+	DatabaseURL string `json:"database_url"`
+	// InstanceID identifies this instance (deployment) of the customer's
+	// runtime, for logs and the supervisor.
+	InstanceID string `json:"instance_id"`
+	// Version is the platform release the instance runs, reported by /status.
+	Version string `json:"version"`
+}
+
+// LogValue keeps the database URL (which holds a password) out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("customer_id", c.CustomerID),
+		slog.String("plan", c.Plan),
+		slog.String("listen_addr", c.ListenAddr),
+		slog.String("instance_id", c.InstanceID),
+		slog.String("version", c.Version),
+	)
+}
+
+// Validate reports every problem with c in one error (errors.Join), so a
+// misconfigured instance is fixed in one round. Messages never contain the
+// database URL.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.CustomerID == "" {
+		add("customer_id is required")
+	} else if !isID(c.CustomerID) {
+		add("customer_id %q: want 1-255 letters, digits, '_' or '-'", c.CustomerID)
+	}
+	if c.Plan == "" {
+		add("plan is required")
+	} else if _, err := plans.Lookup(c.Plan); err != nil {
+		add("plan: %w", err)
+	}
+	if c.ListenAddr == "" {
+		add("listen_addr is required")
+	} else if err := checkAddr(c.ListenAddr); err != nil {
+		add("listen_addr %q: %v", c.ListenAddr, err)
+	}
+	if c.DatabaseURL == "" {
+		add("database_url is required")
+	} else if _, err := pgx.ParseConfig(c.DatabaseURL); err != nil {
+		// pgx's message quotes the (redacted) URL; say less to be sure.
+		add("database_url is not a valid PostgreSQL connection string")
+	}
+	if c.InstanceID == "" {
+		add("instance_id is required")
+	} else if !isID(c.InstanceID) {
+		add("instance_id %q: want 1-255 letters, digits, '_' or '-'", c.InstanceID)
+	}
+	if strings.TrimSpace(c.Version) == "" {
+		add("version is required")
+	} else if len(c.Version) > 128 {
+		add("version is longer than 128 bytes")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid runtime config: %w", errors.Join(errs...))
+}
+
+// isID reports whether s is a short identifier safe to put in logs and names.
+func isID(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAddr accepts "host:port" and ":port" with a numeric port.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// unmarshal decodes one JSON config document strictly: unknown fields are an
+// error, so a typo in a field name does not silently leave it empty.
+func unmarshal(dec *json.Decoder) (Config, error) {
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

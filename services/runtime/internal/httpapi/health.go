@@ -1,0 +1,35 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"clawdbot.cloud/services/runtime/internal/respond"
+)
+
+// pingTimeout bounds the database check of /health, so a hung database makes
+// the probe fail fast instead of timing the prober out.
+const pingTimeout = 2 * time.Second
+
+// healthBody is the body of GET /health.
+type healthBody struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// health answers GET /health without authentication: 200 {"status":"ok"}
+// when the customer's database answers, 503 otherwise. The platform's health
+// service probes it.
+func health(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+		defer cancel()
+		if err := o.DB.Ping(ctx); err != nil {
+			o.Log.WarnContext(r.Context(), "health: database ping failed", "err", err)
+			respond.JSON(w, http.StatusServiceUnavailable, healthBody{Status: "unavailable", Error: "database unavailable"})
+			return
+		}
+		respond.JSON(w, http.StatusOK, healthBody{Status: "ok"})
+	})
+}

@@ -1,0 +1,273 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clawdbot.cloud/pkg/apikey"
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// instance is a runtime serving in-process on its own fresh database.
+type instance struct {
+	url  string
+	pool *pgxpool.Pool // the instance's database, for arranging test data
+}
+
+func startInstance(t *testing.T, customerID, plan string) *instance {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runtime.Config{
+		CustomerID:  customerID,
+		Plan:        plan,
+		ListenAddr:  ln.Addr().String(),
+		DatabaseURL: dbURL,
+		InstanceID:  "test-instance",
+		Version:     "v-test",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	go func() { done <- runtime.Serve(ctx, cfg, ln, log) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v after cancel, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Serve did not return within 30s of cancel")
+		}
+	})
+	in := &instance{url: "http://" + ln.Addr().String(), pool: pool}
+	waitHealthy(t, in.url, done)
+	return in
+}
+
+// waitHealthy polls /health until it answers 200, failing if the server
+// exits or the deadline passes.
+func waitHealthy(t *testing.T, url string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("server exited before becoming healthy: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/health not 200 within 30s (last error %v)", url, err)
+		}
+	}
+}
+
+// addKey stores a fresh key in the instance's database and returns it.
+func (in *instance) addKey(t *testing.T) string {
+	t.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := customerdb.AddAPIKey(t.Context(), in.pool, apikey.Hash(k), apikey.Prefix(k)); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// get calls path with the key (none if empty) and decodes the JSON body.
+func (in *instance) get(t *testing.T, path, key string, body any) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, in.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("GET %s: Content-Type = %q", path, ct)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(body); err != nil {
+		t.Fatalf("GET %s: decode body: %v", path, err)
+	}
+	return resp
+}
+
+type statusBody struct {
+	CustomerID string `json:"customer_id"`
+	Plan       string `json:"plan"`
+	Usage      struct {
+		Messages     int64     `json:"messages"`
+		InputTokens  int64     `json:"input_tokens"`
+		OutputTokens int64     `json:"output_tokens"`
+		PeriodStart  time.Time `json:"period_start"`
+		PeriodEnd    time.Time `json:"period_end"`
+	} `json:"usage"`
+	Quota struct {
+		MonthlyMessages int64 `json:"monthly_messages"`
+	} `json:"quota"`
+	Version string `json:"version"`
+	Error   string `json:"error"`
+}
+
+func TestHealth(t *testing.T) {
+	in := startInstance(t, "cus_HEALTH", plans.Starter)
+	var body struct{ Status string }
+	if resp := in.get(t, "/health", "", &body); resp.StatusCode != http.StatusOK || body.Status != "ok" {
+		t.Errorf("GET /health = %d %+v, want 200 ok", resp.StatusCode, body)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	in := startInstance(t, "cus_STATUS", plans.Pro)
+	key := in.addKey(t)
+	now := time.Now()
+	if err := customerdb.AddUsage(t.Context(), in.pool, now, customerdb.UsageTotals{Messages: 3, InputTokens: 300, OutputTokens: 900}); err != nil {
+		t.Fatal(err)
+	}
+	var got statusBody
+	resp := in.get(t, "/status", key, &got)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /status = %d %+v", resp.StatusCode, got)
+	}
+	pro, err := plans.Lookup(plans.Pro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CustomerID != "cus_STATUS" || got.Plan != "pro" || got.Version != "v-test" {
+		t.Errorf("identity = %q %q %q", got.CustomerID, got.Plan, got.Version)
+	}
+	if got.Quota.MonthlyMessages != pro.MonthlyMessages {
+		t.Errorf("quota = %d, want %d", got.Quota.MonthlyMessages, pro.MonthlyMessages)
+	}
+	u := got.Usage
+	if u.Messages != 3 || u.InputTokens != 300 || u.OutputTokens != 900 {
+		t.Errorf("usage = %+v", u)
+	}
+	if now.Before(u.PeriodStart) || !now.Before(u.PeriodEnd) || u.PeriodStart.Day() != 1 {
+		t.Errorf("period %v..%v does not contain now (%v)", u.PeriodStart, u.PeriodEnd, now)
+	}
+}
+
+func TestStatusRejectsBadKeys(t *testing.T) {
+	a := startInstance(t, "cus_A", plans.Starter)
+	b := startInstance(t, "cus_B", plans.Team)
+	keyA, keyB := a.addKey(t), b.addKey(t)
+	revoked := a.addKey(t)
+	if err := customerdb.RevokeAPIKeys(t.Context(), a.pool); err != nil {
+		t.Fatal(err)
+	}
+	keyA2 := a.addKey(t) // issued after the revocation: valid
+	unknown, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   *instance
+		key  string
+		want int
+	}{
+		{"no key", a, "", http.StatusUnauthorized},
+		{"malformed key", a, "claw_nope", http.StatusUnauthorized},
+		{"unknown key", a, unknown, http.StatusUnauthorized},
+		{"revoked key", a, revoked, http.StatusUnauthorized},
+		{"revoked before rotation", a, keyA, http.StatusUnauthorized},
+		{"other customer's key on A", a, keyB, http.StatusUnauthorized},
+		{"A's key on other customer", b, keyA2, http.StatusUnauthorized},
+		{"A's new key", a, keyA2, http.StatusOK},
+		{"B's key", b, keyB, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body statusBody
+			resp := tc.in.get(t, "/status", tc.key, &body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("GET /status = %d %+v, want %d", resp.StatusCode, body, tc.want)
+			}
+			if tc.want != http.StatusUnauthorized {
+				return
+			}
+			if body.Error == "" {
+				t.Error("401 without a JSON error")
+			}
+			if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	err := runtime.Run(t.Context(), runtime.Config{Plan: "gold"}, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("Run accepted an empty config")
+	}
+	for _, want := range []string{"customer_id", "unknown plan", "listen_addr", "database_url", "instance_id", "version"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestRunFailsWithoutDatabase(t *testing.T) {
+	// A port nothing listens on: take one, then free it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	ln.Close()
+	cfg := runtime.Config{
+		CustomerID:  "cus_NODB",
+		Plan:        plans.Starter,
+		ListenAddr:  "127.0.0.1:0",
+		DatabaseURL: fmt.Sprintf("postgres://u:secretpw@%s/db?connect_timeout=5", deadAddr),
+		InstanceID:  "i",
+		Version:     "v",
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err = runtime.Run(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("Run succeeded without a database")
+	}
+	if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
