@@ -57,10 +57,14 @@ var logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level:
 
 // Main runs the tests of m, then stops the PostgreSQL server that the tests
 // started, if any, and exits with the tests' code (or 1 if they passed but
-// the server could not be stopped). Call it from TestMain.
-func Main(m *testing.M) {
+// the server could not be stopped). Call it from TestMain. cleanups run
+// after the tests, before the exit (a deferred call in TestMain would not).
+func Main(m *testing.M, cleanups ...func()) {
 	mainCalled.Store(true)
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if err := shutdown(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		if code == 0 {

@@ -1,0 +1,130 @@
+package process
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"clawdbot.cloud/services/railway/internal/store"
+)
+
+// MarkerEnv is the environment variable naming the instance a child runs
+// for. With the binary on its command line it identifies our runtimes in
+// /proc across restarts of the service (a recorded pid may have been reused).
+const MarkerEnv = "CLAW_SERVICE_ID"
+
+// runtimeConfig is the JSON document a runtime reads on its standard input
+// (services/runtime/internal/config.Config).
+type runtimeConfig struct {
+	CustomerID  string `json:"customer_id"`
+	Plan        string `json:"plan"`
+	ListenAddr  string `json:"listen_addr"`
+	DatabaseURL string `json:"database_url"`
+	InstanceID  string `json:"instance_id"`
+	Version     string `json:"version"`
+}
+
+// child is one started runtime process.
+type child struct {
+	pid  int
+	port int
+	gen  int
+	// exited is closed once the process has exited and been reaped; err is
+	// its exit status then.
+	exited chan struct{}
+	err    error
+}
+
+// startChild starts the runtime of in on port, in a process group of its
+// own, with its configuration on stdin.
+func startChild(o Options, in store.Instance, port int, dbURL string, log *slog.Logger) (*child, error) {
+	cfg, err := json.Marshal(runtimeConfig{
+		CustomerID:  in.CustomerID,
+		Plan:        in.Plan,
+		ListenAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		DatabaseURL: dbURL,
+		InstanceID:  in.ServiceName,
+		Version:     o.Version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dir string
+	if o.WorkDir != "" {
+		dir = filepath.Join(o.WorkDir, in.ServiceName)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("runtime work dir: %w", err)
+		}
+	}
+	redact := secretsOf(dbURL)
+	stdout := newLineLogger(log, "stdout", redact)
+	stderr := newLineLogger(log, "stderr", redact)
+	cmd := &exec.Cmd{
+		Path:   o.Binary,
+		Args:   []string{o.Binary}, // nothing else: argv is world-readable
+		Env:    childEnv(o.Env, in),
+		Dir:    dir,
+		Stdin:  bytes.NewReader(cfg),
+		Stdout: stdout,
+		Stderr: stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			// Its own group, so stopping it stops what it started.
+			Setpgid: true,
+			// Killed when this service dies, even by SIGKILL. The signal is
+			// tied to the spawning OS thread; Go keeps its threads alive
+			// unless a goroutine exits while locked to one, which this
+			// service never does.
+			Pdeathsig: syscall.SIGKILL,
+		},
+		// Bounds the wait for the output pipes once the process is gone.
+		WaitDelay: o.StopGrace,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start runtime: %w", err)
+	}
+	c := &child{pid: cmd.Process.Pid, port: port, exited: make(chan struct{})}
+	go func() { // ends when the process does; supervisors always wait for exited
+		c.err = cmd.Wait()
+		// Whatever the runtime left in its group goes with it.
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		stdout.Flush()
+		stderr.Flush()
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+// terminate stops the child's process group: SIGTERM, then SIGKILL after
+// grace. It returns once the child has exited.
+func (c *child) terminate(grace time.Duration) {
+	_ = syscall.Kill(-c.pid, syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+	case <-t.C:
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		<-c.exited
+	}
+}
+
+// secretsOf lists the strings of a database URL that must never reach a
+// log: the URL itself and its password.
+func secretsOf(dbURL string) []string {
+	out := []string{dbURL}
+	if u, err := url.Parse(dbURL); err == nil {
+		if pw, ok := u.User.Password(); ok && len(pw) >= 6 {
+			out = append(out, pw)
+		}
+	}
+	return out
+}

@@ -1,0 +1,228 @@
+// Package process is the embedded compute driver: it runs each customer's
+// runtime as a supervised child process of the compute service, on a port of
+// 127.0.0.1 that stays the same across restarts.
+//
+// A child gets its configuration, database URL included, as one JSON
+// document on its standard input: never on its command line (world-readable
+// in /proc/<pid>/cmdline) and never in a log. It runs in a process group of
+// its own, so stopping it stops everything it started, and it dies with the
+// compute service (Pdeathsig), so a crashed service leaves no orphans.
+//
+// The instances are persisted (package store); a stopped service leaves them
+// wanting to run, and the next Start brings them back. Only one compute
+// service per control-plane database runs processes (store.Lock).
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/services/railway/internal/app"
+	"clawdbot.cloud/services/railway/internal/store"
+)
+
+// SecretReader reads a secret by reference (pkg/secrets.Store does).
+type SecretReader interface {
+	Get(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Options configure a Driver. Zero durations take the documented defaults.
+type Options struct {
+	// Binary is the runtime executable; it is made absolute.
+	Binary string
+	// Version is the platform release the runtimes report.
+	Version string
+	// Store persists the instances.
+	Store *store.Store
+	// Secrets holds the customers' database URLs.
+	Secrets SecretReader
+	// Log receives the driver's logs and, at debug level, the runtimes' output.
+	Log *slog.Logger
+	// Metrics receives the instance and restart metrics; nil registers none.
+	Metrics prometheus.Registerer
+	// Env is the children's base environment ("KEY=value"), such as the
+	// model-provider settings. Never put the service's own secrets here.
+	Env []string
+	// WorkDir holds one working directory per instance; empty means none.
+	WorkDir string
+	// StartTimeout bounds how long Provision and Restart wait for a runtime
+	// to answer /health. Default 60s.
+	StartTimeout time.Duration
+	// StopGrace is how long a runtime has to exit after SIGTERM before it
+	// is killed. Default 15s: longer than the runtime's own 10s shutdown.
+	StopGrace time.Duration
+	// MinBackoff and MaxBackoff bound the delay before restarting a crashed
+	// runtime (doubling from min to max); a runtime that ran StableAfter
+	// starts again from MinBackoff. Defaults 100ms, 30s, 1m.
+	MinBackoff, MaxBackoff, StableAfter time.Duration
+	// StartFailures is how many exits before answering /health make a
+	// Provision give up early. Default 3.
+	StartFailures int
+	// Now is the clock of recorded timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.StartTimeout, time.Minute)
+	def(&o.StopGrace, 15*time.Second)
+	def(&o.MinBackoff, 100*time.Millisecond)
+	def(&o.MaxBackoff, 30*time.Second)
+	def(&o.StableAfter, time.Minute)
+	if o.StartFailures == 0 {
+		o.StartFailures = 3
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Driver runs customers' runtimes as child processes. It implements app.Driver.
+type Driver struct {
+	o   Options
+	log *slog.Logger
+	m   *metrics
+	// ctx bounds the supervisors' own work (database writes, secret reads);
+	// Close cancels it after every child has stopped.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	sups   map[string]*supervisor // by customer id
+	locks  map[string]*sync.Mutex // serialise operations per customer
+	closed bool
+}
+
+var _ app.Driver = (*Driver)(nil)
+
+// New checks the options and returns a Driver that runs nothing yet: call
+// Start to bring back the persisted instances, and Close to stop them all.
+func New(o Options) (*Driver, error) {
+	o.defaults()
+	if o.Store == nil || o.Secrets == nil || o.Log == nil {
+		return nil, errors.New("process driver: Store, Secrets and Log are required")
+	}
+	abs, err := filepath.Abs(o.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("process driver: runtime binary: %w", err)
+	}
+	o.Binary = abs
+	if err := checkExecutable(o.Binary); err != nil {
+		return nil, fmt.Errorf("process driver: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Driver{
+		o: o, log: o.Log, ctx: ctx, cancel: cancel,
+		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
+	}
+	if d.m, err = newMetrics(o.Metrics, d.phases); err != nil {
+		cancel()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkExecutable reports a path that is not an executable regular file.
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("runtime binary: %w", err)
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("runtime binary %s is not an executable file", path)
+	}
+	return nil
+}
+
+// lock serialises the operations on one customer's instance.
+func (d *Driver) lock(customerID string) (unlock func()) {
+	d.mu.Lock()
+	l, ok := d.locks[customerID]
+	if !ok {
+		l = &sync.Mutex{}
+		d.locks[customerID] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (d *Driver) supervisorOf(customerID string) *supervisor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sups[customerID]
+}
+
+// supervise starts supervising in; the caller holds the customer's lock.
+func (d *Driver) supervise(in store.Instance) (*supervisor, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errors.New("process driver is closed")
+	}
+	s := newSupervisor(d, in)
+	d.sups[in.CustomerID] = s
+	d.wg.Go(s.run)
+	return s, nil
+}
+
+// Status is a snapshot of one instance under supervision.
+type Status struct {
+	// Phase is starting, running or backoff.
+	Phase string
+	// PID is the live child, 0 between children.
+	PID int
+	// Port and URL are where the instance answers.
+	Port int
+	URL  string
+	// Generation counts the children started since supervision began.
+	Generation int
+}
+
+// Status returns the supervised instance of customerID, if any.
+func (d *Driver) Status(customerID string) (Status, bool) {
+	s := d.supervisorOf(customerID)
+	if s == nil {
+		return Status{}, false
+	}
+	return s.status(), true
+}
+
+// Close stops every child (SIGTERM, then SIGKILL after StopGrace) and waits
+// for them. The instances keep wanting to run, so the next Start brings
+// them back. Close is for shutdown; Delete is for customers leaving.
+func (d *Driver) Close() {
+	d.mu.Lock()
+	d.closed = true
+	sups := make([]*supervisor, 0, len(d.sups))
+	for _, s := range d.sups {
+		sups = append(sups, s)
+	}
+	d.sups = map[string]*supervisor{}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range sups {
+		wg.Go(s.stop)
+	}
+	wg.Wait()
+	d.wg.Wait()
+	d.cancel()
+	d.m.unregister()
+}
+
+// service returns the instance name of customerID.
+func service(customerID string) string { return names.Service(customerID) }

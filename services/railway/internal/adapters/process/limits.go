@@ -1,0 +1,42 @@
+package process
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"clawdbot.cloud/services/railway/internal/store"
+)
+
+// childEnv is a runtime's environment: the configured base (model-provider
+// settings and the like; never the service's own environment, which holds
+// the control-plane database URL and the encryption key), then the plan's
+// limits and the instance marker. Later entries win over earlier ones.
+//
+// Plan limits a child process can honour without privileges:
+//   - memory: GOMEMLIMIT at 90% of the plan's MemoryMB, a soft limit that
+//     makes the Go runtime collect harder before it exceeds the plan;
+//   - CPU: GOMAXPROCS at the plan's vCPUs rounded up, bounding parallelism.
+//
+// Hard limits (a cgroup's memory.max and cpu.max) need a delegated cgroup
+// subtree, which the embedded default cannot count on; RLIMIT_AS does not
+// fit Go programs, which reserve far more address space than they use. The
+// Railway driver applies the plan as the service's real resource limits.
+func childEnv(base []string, in store.Instance) []string {
+	env := make([]string, 0, len(base)+3)
+	env = append(env, base...)
+	env = append(env, limitEnv(in.VCPUs, in.MemoryMB)...)
+	return append(env, MarkerEnv+"="+in.ServiceName)
+}
+
+// limitEnv maps a plan's compute size onto Go runtime settings.
+func limitEnv(vcpus float64, memoryMB int) []string {
+	var env []string
+	if memoryMB > 0 {
+		env = append(env, fmt.Sprintf("GOMEMLIMIT=%dMiB", memoryMB*9/10))
+	}
+	if vcpus > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(1, int(math.Ceil(vcpus)))))
+	}
+	return env
+}

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/proto/subjects"
+)
+
+// ConsumerName is the durable consumer of the compute service; its replicas
+// share it.
+const ConsumerName = "railway"
+
+// Options are the dependencies of App.
+type Options struct {
+	// Bus carries the commands and the results.
+	Bus *bus.Bus
+	// Log receives one line per handled command.
+	Log *slog.Logger
+	// Metrics receives the operation metrics; nil registers none.
+	Metrics prometheus.Registerer
+	// Consumer tunes the bus consumer; Name is always ConsumerName and
+	// MaxDeliver defaults to 8.
+	Consumer bus.ConsumerConfig
+}
+
+// App answers the compute commands with a Driver.
+type App struct {
+	bus      *bus.Bus
+	log      *slog.Logger
+	drv      Driver
+	consumer bus.ConsumerConfig
+	ops      *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New returns the compute service's command handlers over drv. This is also
+// the seam where tests inject a failing driver.
+func New(o Options, drv Driver) (*App, error) {
+	o.Consumer.Name = ConsumerName
+	if o.Consumer.MaxDeliver == 0 {
+		o.Consumer.MaxDeliver = 8
+	}
+	a := &App{
+		bus:      o.Bus,
+		log:      o.Log,
+		drv:      drv,
+		consumer: o.Consumer,
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_compute_operations_total",
+			Help: "Compute commands handled by operation (provision, delete) and result (ok, retry, failed).",
+		}, []string{"operation", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "claw_compute_operation_duration_seconds",
+			Help:    "Time to handle a compute command, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"operation"}),
+	}
+	if o.Metrics != nil {
+		var err error
+		if a.ops, err = register(o.Metrics, a.ops); err != nil {
+			return nil, err
+		}
+		if a.duration, err = register(o.Metrics, a.duration); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// register registers c, or returns the equal collector already registered
+// (a service restarted on the same registry keeps counting).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.As(err, &are):
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register compute metrics: %w", err)
+}
+
+// Router routes the compute commands to their handlers.
+func (a *App) Router() *bus.Router {
+	r := bus.NewRouter()
+	bus.Handle(r, subjects.CmdComputeProvision, a.provision)
+	bus.Handle(r, subjects.CmdComputeDelete, a.delete)
+	return r
+}
+
+// Run consumes the compute commands until ctx ends, then lets in-flight
+// handlers finish (see bus.ConsumerConfig.ShutdownGrace) and returns.
+func (a *App) Run(ctx context.Context) error {
+	return a.bus.Run(ctx, a.consumer, a.Router())
+}
+
+// observe records one handled command. result is derived from the error the
+// handler returns.
+func (a *App) observe(op string, start time.Time, err error) {
+	result := "ok"
+	switch {
+	case bus.IsPermanent(err):
+		result = "failed"
+	case err != nil:
+		result = "retry"
+	}
+	a.ops.WithLabelValues(op, result).Inc()
+	a.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+// lastAttempt reports whether the message being handled will not be
+// delivered again if this attempt fails.
+func (a *App) lastAttempt(ctx context.Context) bool {
+	d, ok := bus.DeliveryFrom(ctx)
+	return ok && d.Attempt >= a.consumer.MaxDeliver
+}

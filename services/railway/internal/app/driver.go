@@ -1,0 +1,54 @@
+// Package app holds the compute service's use cases: the handlers of
+// cmd.compute.provision and cmd.compute.delete, written against Driver, the
+// port every compute backend implements (the embedded process driver today,
+// Railway's GraphQL API later).
+package app
+
+import (
+	"context"
+	"errors"
+
+	"clawdbot.cloud/pkg/plans"
+)
+
+// Driver runs customers' runtimes on some compute backend. Every method is
+// idempotent and safe for concurrent use; calls for one customer may be
+// serialised by the driver.
+type Driver interface {
+	// Provision makes sure the customer's runtime runs with the request's
+	// plan and database, and returns where it answers once it does. An
+	// instance that already runs is returned as is.
+	Provision(ctx context.Context, req ProvisionRequest) (Instance, error)
+	// Delete stops the customer's runtime for good. Deleting an instance
+	// that does not exist (any more) succeeds.
+	Delete(ctx context.Context, customerID string) error
+	// Restart replaces the customer's running runtime by a fresh one at the
+	// same address and returns once it answers. It returns an error wrapping
+	// ErrNotFound when the customer has no running instance.
+	Restart(ctx context.Context, customerID string) error
+}
+
+// ProvisionRequest describes the runtime a customer should have.
+type ProvisionRequest struct {
+	// CustomerID is the platform customer id (cus_...).
+	CustomerID string
+	// Plan sizes the instance (VCPUs, MemoryMB).
+	Plan plans.Plan
+	// DatabaseRef names the customer's database URL in the secret store.
+	DatabaseRef string
+}
+
+// Instance is a provisioned runtime.
+type Instance struct {
+	// ServiceID is the backend's name for the customer's service.
+	ServiceID string
+	// URL is the runtime's base URL (GET URL+"/health" answers).
+	URL string
+}
+
+// ErrRejected marks a request that the driver can never satisfy as given
+// (for example a plan it cannot size), so retrying the same command is useless.
+var ErrRejected = errors.New("compute request rejected")
+
+// ErrNotFound reports a customer without a running instance.
+var ErrNotFound = errors.New("no running compute instance")

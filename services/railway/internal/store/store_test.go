@@ -1,0 +1,101 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/services/railway/internal/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func instance(customer string, port int) store.Instance {
+	return store.Instance{CustomerID: customer, ServiceName: "claw-" + customer, Port: port, Plan: "starter",
+		DatabaseRef: "db/" + customer, VCPUs: 0.5, MemoryMB: 512}
+}
+
+func TestPortsAndTombstones(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st, err := store.Open(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(ctx, pool); err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	if err := st.Put(ctx, instance("cus_a", 40001)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, instance("cus_b", 40001)); !errors.Is(err, store.ErrPortTaken) {
+		t.Fatalf("Put on a running instance's port = %v, want ErrPortTaken", err)
+	}
+	if err := st.Started(ctx, "cus_a", 4242, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Exited(ctx, "cus_a", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDeleted(ctx, "cus_a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDeleted(ctx, "cus_unknown"); err != nil {
+		t.Fatalf("MarkDeleted of an unknown customer: %v", err)
+	}
+	// A tombstone frees its port and comes back to life with no restarts.
+	if err := st.Put(ctx, instance("cus_b", 40001)); err != nil {
+		t.Fatalf("Put on a deleted instance's port: %v", err)
+	}
+	a, err := st.Get(ctx, "cus_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Desired != store.Deleted || a.PID != 0 || a.Restarts != 1 {
+		t.Errorf("deleted row = %+v", a)
+	}
+	if err := st.Put(ctx, instance("cus_a", 40002)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = st.Get(ctx, "cus_a"); a.Desired != store.Running || a.Restarts != 0 || a.Port != 40002 {
+		t.Errorf("revived row = %+v", a)
+	}
+	active, err := st.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 2 {
+		t.Errorf("Active = %+v, want both instances", active)
+	}
+	if _, err := st.Get(ctx, "cus_unknown"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get of an unknown customer = %v, want ErrNotFound", err)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.NewPool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := st.Lock(ctx, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := st.Lock(waiting, quiet); err == nil {
+		t.Fatal("a second owner got the lock")
+	}
+	release()
+	again, err := st.Lock(ctx, quiet)
+	if err != nil {
+		t.Fatalf("Lock after release: %v", err)
+	}
+	again()
+}
