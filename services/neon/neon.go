@@ -6,14 +6,19 @@
 // The database comes from a driver chosen by DATABASE_DRIVER. The embedded
 // default, "postgres", clones each customer's database from a migrated
 // template on a Postgres server the service administers (DATABASE_ADMIN_URL).
-// A "neon" driver (Neon branches) slots in behind the same app.Driver port.
+// The "neon" driver gives each customer a Neon branch of a parent branch
+// that holds the migrated schema (NEON_* settings; see README.md), behind
+// the same app.Driver port.
 package neon
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"clawdbot.cloud/pkg/service"
+	neondriver "clawdbot.cloud/services/neon/internal/adapters/neon"
 	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 	"clawdbot.cloud/services/neon/internal/app"
 )
@@ -61,6 +66,26 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)
+		}
+		return d, nil
+	case driverNeon:
+		var reg prometheus.Registerer // a nil *Registry must not become a non-nil interface
+		if env.Metrics != nil {
+			reg = env.Metrics
+		}
+		d, err := neondriver.Open(ctx, neondriver.Config{
+			APIURL:         cfg.Neon.APIURL,
+			APIKey:         cfg.Neon.APIKey,
+			ProjectID:      cfg.Neon.ProjectID,
+			ParentBranchID: cfg.Neon.ParentBranchID,
+			DatabaseName:   cfg.Neon.DatabaseName,
+			RoleName:       cfg.Neon.RoleName,
+			Secrets:        env.Secrets,
+			Log:            env.Log.With("driver", driverNeon),
+			Metrics:        reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("neon driver: %w", err)
 		}
 		return d, nil
 	default:

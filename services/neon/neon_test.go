@@ -27,13 +27,35 @@ import (
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/neon"
+	"clawdbot.cloud/services/neon/internal/neontest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestDatabaseLifecycleThroughTheBus(t *testing.T) {
+	lifecycle(t, map[string]string{"DATABASE_ADMIN_URL": pgtest.AdminURL(t)})
+}
+
+// TestNeonDriverLifecycleThroughTheBus runs the service as configured for
+// production (DATABASE_DRIVER=neon and the NEON_* settings, no
+// DATABASE_ADMIN_URL) against the Neon test server, on the real clock.
+func TestNeonDriverLifecycleThroughTheBus(t *testing.T) {
+	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), AutoTick: true})
+	env := lifecycle(t, srv.Settings())
+	calls := len(srv.Calls())
+	got := servicetest.Counter(t, env.Metrics, "claw_neon_api_requests_total", map[string]string{"code": "200"}) +
+		servicetest.Counter(t, env.Metrics, "claw_neon_api_requests_total", map[string]string{"code": "201"})
+	if int(got) != calls {
+		t.Errorf("claw_neon_api_requests_total counts %v successful requests, the server answered %d", got, calls)
+	}
+	t.Logf("Neon API calls for start + create + delete: %d", calls)
+}
+
+// lifecycle creates and deletes a customer's database through the bus with
+// the service configured by vars.
+func lifecycle(t *testing.T, vars map[string]string) *service.Env {
 	p := servicetest.New(t)
-	env := p.Env(t, "neon", map[string]string{"DATABASE_ADMIN_URL": pgtest.AdminURL(t)})
+	env := p.Env(t, "neon", vars)
 	servicetest.Start(t, env, neon.Run)
 	saga := p.Env(t, "saga", nil)
 	js := env.Bus.JetStream()
@@ -103,6 +125,7 @@ func TestDatabaseLifecycleThroughTheBus(t *testing.T) {
 	}
 
 	checkMetrics(t, env, step.CustomerId)
+	return env
 }
 
 // checkMetrics checks the operations were counted and that no metric
@@ -137,7 +160,14 @@ func TestConfigurationProblemsStopTheService(t *testing.T) {
 		want []string
 	}{
 		{"no admin URL", map[string]string{}, []string{"DATABASE_ADMIN_URL is required"}},
-		{"unknown driver", map[string]string{"DATABASE_DRIVER": "neon", "DATABASE_ADMIN_URL": admin}, []string{"DATABASE_DRIVER"}},
+		{"unknown driver", map[string]string{"DATABASE_DRIVER": "mysql", "DATABASE_ADMIN_URL": admin}, []string{"DATABASE_DRIVER"}},
+		{"neon without its settings", map[string]string{"DATABASE_DRIVER": "neon"}, []string{
+			"NEON_API_KEY is required", "NEON_PROJECT_ID is required", "NEON_PARENT_BRANCH_ID is required",
+			"NEON_DATABASE_NAME is required", "NEON_ROLE_NAME is required"}},
+		{"neon with malformed settings", map[string]string{"DATABASE_DRIVER": "neon", "NEON_API_KEY": "hunter2",
+			"NEON_PROJECT_ID": "Bad_Project", "NEON_PARENT_BRANCH_ID": "br-ok-1", "NEON_DATABASE_NAME": "clawdbot",
+			"NEON_ROLE_NAME": "claw_app", "NEON_API_URL": "http://neon.example.com/api/v2"},
+			[]string{"NEON_PROJECT_ID=\"Bad_Project\"", "NEON_API_URL must use https"}},
 		{"not a postgres URL", map[string]string{"DATABASE_ADMIN_URL": "mysql://root:hunter2@db/x"}, []string{"DATABASE_ADMIN_URL"}},
 		{"bad customer host", map[string]string{"DATABASE_ADMIN_URL": admin, "CUSTOMER_DB_HOST": "user@host/db"}, []string{"CUSTOMER_DB_HOST"}},
 		{"all at once", map[string]string{"DATABASE_DRIVER": "mysql", "CUSTOMER_DB_HOST": "a/b"}, []string{"DATABASE_DRIVER"}},
@@ -154,6 +184,9 @@ func TestConfigurationProblemsStopTheService(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			if tc.vars["DATABASE_DRIVER"] == "neon" && strings.Contains(err.Error(), "DATABASE_ADMIN_URL") {
+				t.Errorf("the neon driver asks for DATABASE_ADMIN_URL: %q", err)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("the configuration error quotes a password: %q", err)

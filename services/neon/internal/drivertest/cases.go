@@ -15,8 +15,12 @@ func testCreate(t *testing.T, s Subject) {
 	if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&current); err != nil {
 		t.Fatal(err)
 	}
-	if current != db.Name {
-		t.Errorf("the stored URL opens database %q, want %q", current, db.Name)
+	want := db.Name
+	if s.Database != nil {
+		want = s.Database(id)
+	}
+	if current != want {
+		t.Errorf("the stored URL opens database %q, want %q", current, want)
 	}
 }
 
@@ -37,11 +41,11 @@ func testCrossConnect(t *testing.T, s Subject) {
 	a, b := customer(t, s), customer(t, s)
 	dbA, dbB := create(t, s, a), create(t, s, b)
 	urlA, urlB := storedURL(t, s, dbA), storedURL(t, s, dbB)
-	for _, tc := range []struct{ who, connURL, database string }{
-		{"A", urlA, dbB.Name},
-		{"B", urlB, dbA.Name},
+	for _, tc := range []struct{ who, credsURL, targetURL, database string }{
+		{"A", urlA, urlB, dbB.Name},
+		{"B", urlB, urlA, dbA.Name},
 	} {
-		conn, err := tryConnect(t, withDatabase(t, tc.connURL, tc.database))
+		conn, err := tryConnect(t, aim(t, s, tc.credsURL, tc.targetURL))
 		if err == nil {
 			conn.Close(t.Context()) //nolint:errcheck
 			t.Fatalf("%s's credentials opened database %s", tc.who, tc.database)

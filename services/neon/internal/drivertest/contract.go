@@ -1,6 +1,6 @@
 // Package drivertest is the contract every database driver passes: the
-// embedded postgres driver today, the Neon driver later. A driver's tests
-// call RunDriverContract with a constructor for a fresh driver.
+// embedded postgres driver and the Neon driver. A driver's tests call
+// RunDriverContract with a constructor for a fresh driver.
 package drivertest
 
 import (
@@ -34,6 +34,17 @@ type Subject struct {
 	// exist on the provider, so that deletion is checked directly and not
 	// only by the old credentials failing.
 	Exists func(ctx context.Context, customerID string) (database, role bool, err error)
+	// Database, when set, is the name current_database() reports through
+	// the customer's stored URL; nil means Database.Name (one server, one
+	// database per customer). On Neon every branch has the parent's
+	// database name.
+	Database func(customerID string) string
+	// Aim returns the URL with which the credentials in credsURL try to
+	// open the database targetURL opens; nil means credsURL naming that
+	// database, for drivers whose customers share one server. Where each
+	// customer has a server (endpoint) of its own, as on Neon, it is
+	// targetURL with credsURL's credentials.
+	Aim func(t *testing.T, credsURL, targetURL string) string
 }
 
 // RunDriverContract runs the driver contract against subjects built by
@@ -87,6 +98,19 @@ func create(t *testing.T, s Subject, customerID string) app.Database {
 		t.Fatalf("Create(%s) = %+v, want %+v", customerID, db, want)
 	}
 	return db
+}
+
+// aim is s.Aim or its default.
+func aim(t *testing.T, s Subject, credsURL, targetURL string) string {
+	t.Helper()
+	if s.Aim != nil {
+		return s.Aim(t, credsURL, targetURL)
+	}
+	u, err := url.Parse(targetURL)
+	if err != nil {
+		t.Fatal("stored URL does not parse")
+	}
+	return withDatabase(t, credsURL, strings.TrimPrefix(u.Path, "/"))
 }
 
 // storedURL returns the connection URL the driver stored for db.

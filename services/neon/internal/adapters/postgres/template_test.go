@@ -98,14 +98,15 @@ func TestConcurrentOpens(t *testing.T) {
 func TestOpenMigratesAnOutdatedTemplate(t *testing.T) {
 	f := newFixture(t, "")
 	// Make the template look like one from an older build that lacked
-	// migration 0001: its tables gone, its version unrecorded. The open connection also keeps
-	// anyone from cloning the damaged template meanwhile.
+	// migration 0001: its tables gone, its version unrecorded (later
+	// migrations stay recorded, so only 0001 is applied again). The open
+	// connection also keeps anyone from cloning the damaged template meanwhile.
 	ctx := t.Context()
 	if _, err := f.admin.Exec(ctx, "ALTER DATABASE "+postgres.TemplateDatabase+" WITH ALLOW_CONNECTIONS true"); err != nil {
 		t.Fatal(err)
 	}
 	conn := adminConn(t, postgres.TemplateDatabase)
-	for _, q := range []string{"DROP TABLE api_keys, workspace_files, usage_tracking", "DELETE FROM schema_migrations"} {
+	for _, q := range []string{"DROP TABLE api_keys, workspace_files, usage_tracking", "DELETE FROM schema_migrations WHERE version = 1"} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -1,0 +1,169 @@
+package neon_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/url"
+	"sync"
+	"testing"
+
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/services/neon/internal/adapters/neon"
+	"clawdbot.cloud/services/neon/internal/drivertest"
+	"clawdbot.cloud/services/neon/internal/neontest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	drivertest.RunDriverContract(t, func(t *testing.T) drivertest.Subject {
+		f := newFixture(t, nil)
+		return drivertest.Subject{
+			Driver:  f.driver,
+			Secrets: f.secrets,
+			Exists:  f.exists,
+			// Every branch has the parent's database; the Postgres database
+			// behind the customer's branch is what its URL must open.
+			Database: func(customerID string) string {
+				bs := f.srv.Branches(names.Database(customerID))
+				if len(bs) != 1 {
+					t.Fatalf("%d branches for %s, want 1", len(bs), customerID)
+				}
+				return bs[0].Database[dbName]
+			},
+			// Isolation is by branch: each has an endpoint of its own, so
+			// A's credentials are tried on B's endpoint and database.
+			Aim: func(t *testing.T, credsURL, targetURL string) string {
+				creds, err := url.Parse(credsURL)
+				if err != nil {
+					t.Fatal("stored URL does not parse")
+				}
+				target, err := url.Parse(targetURL)
+				if err != nil {
+					t.Fatal("stored URL does not parse")
+				}
+				target.User = creds.User
+				return target.String()
+			},
+		}
+	})
+}
+
+// Names on the parent branch in every test.
+const (
+	dbName   = "clawdbot"
+	roleName = "claw_app"
+)
+
+// fixture is a driver on its own test server and secret store.
+type fixture struct {
+	srv     *neontest.Server
+	driver  *neon.Driver
+	secrets *secrets.Store
+	logs    *syncBuffer
+}
+
+// newFixture starts a test server and opens a driver on it, waiting on the
+// server's fake clock; configure may adjust the driver's configuration.
+func newFixture(t *testing.T, configure func(*neon.Config)) *fixture {
+	t.Helper()
+	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), DatabaseName: dbName, RoleName: roleName})
+	f := &fixture{srv: srv, secrets: newStore(t), logs: &syncBuffer{}}
+	cfg := neon.Config{
+		APIURL:         srv.URL,
+		APIKey:         srv.Settings()["NEON_API_KEY"],
+		ProjectID:      srv.Settings()["NEON_PROJECT_ID"],
+		ParentBranchID: srv.ParentBranchID(),
+		DatabaseName:   dbName,
+		RoleName:       roleName,
+		Secrets:        f.secrets,
+		Log:            slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Timing:         neon.Timing{Sleep: srv.Sleep},
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	d, err := neon.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(d.Close)
+	f.driver = d
+	return f
+}
+
+func newStore(t *testing.T) *secrets.Store {
+	t.Helper()
+	key, err := secrets.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := secrets.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := secrets.Open(t.Context(), pgtest.NewPool(t), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// exists reports whether the customer's branch holds the database and the
+// role (both go with the branch).
+func (f *fixture) exists(_ context.Context, customerID string) (database, role bool, err error) {
+	for _, b := range f.srv.Branches(names.Database(customerID)) {
+		_, database = b.Database[dbName]
+		_, role = b.Passwords[roleName]
+	}
+	return database, role, nil
+}
+
+// newCustomer returns a fresh customer id whose branch is deleted when the
+// test ends.
+func (f *fixture) newCustomer(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := "cus_N" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		if err := f.driver.Delete(context.WithoutCancel(t.Context()), id); err != nil {
+			t.Errorf("cleanup: delete %s: %v", id, err)
+		}
+	})
+	return id
+}
+
+// storedURL returns the customer's stored connection URI.
+func (f *fixture) storedURL(t *testing.T, customerID string) string {
+	t.Helper()
+	u, err := f.secrets.Get(t.Context(), names.DatabaseRef(customerID))
+	if err != nil {
+		t.Fatalf("stored URL: %v", err)
+	}
+	return string(u)
+}
+
+// syncBuffer is a log sink the driver's goroutines share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
