@@ -1,0 +1,164 @@
+// Package ingress is the platform's public edge. It verifies Stripe webhooks
+// and turns a completed subscription checkout into customer.signed_up on
+// JetStream, answering Stripe 2xx only once the event is durable; and it
+// serves the provisioning API that the checkout success page polls, fed by
+// a projector that follows the signup saga on the bus.
+//
+// HTTP API:
+//
+//	POST /webhooks/stripe                         Stripe webhook (Stripe-Signature verified)
+//	GET  /v1/provisioning/{checkout_session_id}   signup status, steps, one-time API key
+//
+// The Stripe endpoint must be configured with API version 2023-10-16
+// (stripeevent.APIVersion) and at least the event checkout.session.completed
+// (plus checkout.session.async_payment_succeeded when asynchronous payment
+// methods are enabled).
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/ingress/internal/httpapi"
+	"clawdbot.cloud/services/ingress/internal/projector"
+	"clawdbot.cloud/services/ingress/internal/store"
+	"clawdbot.cloud/services/ingress/internal/stripeevent"
+)
+
+// Run is the ingress as a service.Service: it serves until ctx ends, then
+// stops accepting connections, lets in-flight requests and projections
+// finish, and returns.
+func Run(ctx context.Context, env *service.Env) error {
+	s, err := New(ctx, env)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// Server is a started ingress: its listener is bound, so Addr is known
+// before Serve (tests and `clawctl dev` bind port 0).
+type Server struct {
+	env  *service.Env
+	cfg  Config
+	ln   net.Listener
+	http *http.Server
+	proj *projector.Projector
+}
+
+// New validates the configuration, migrates schema "ingress", registers the
+// metrics and binds the listener. The caller must call Serve, which closes
+// the listener.
+func New(ctx context.Context, env *service.Env) (*Server, error) {
+	cfg, err := LoadConfig(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, env.DB)
+	if err != nil {
+		return nil, err
+	}
+	m, err := httpapi.NewMetrics(env.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	handler := httpapi.New(httpapi.Deps{
+		Log:            env.Log,
+		Verifier:       stripeevent.NewVerifier(cfg.WebhookSecret),
+		Publisher:      env.Bus,
+		Store:          st,
+		Secrets:        env.Secrets,
+		Metrics:        m,
+		PublishTimeout: cfg.PublishTimeout,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ingress: listen on %s: %w", cfg.Addr, err)
+	}
+	return &Server{
+		env: env,
+		cfg: cfg,
+		ln:  ln,
+		http: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			// Longer than a webhook may take (publish included), so a slow
+			// bus gets its 503 written rather than a cut connection.
+			WriteTimeout:   45 * time.Second,
+			IdleTimeout:    2 * time.Minute,
+			MaxHeaderBytes: 64 << 10,
+			ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
+		},
+		proj: projector.New(st, env.Now),
+	}, nil
+}
+
+// Addr is the address the public server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve runs the HTTP server and the projector until ctx ends or either
+// fails. On shutdown the server stops accepting, in-flight requests get
+// ShutdownTimeout to finish, and the projector drains its handlers.
+func (s *Server) Serve(ctx context.Context) error {
+	log := s.env.Log
+	webhookURL := s.cfg.PublicURL + "/webhooks/stripe"
+	if s.cfg.PublicURL == "" {
+		webhookURL = "http://" + s.Addr() + "/webhooks/stripe"
+	}
+	log.Info("ingress listening", "addr", s.Addr(), "webhook_url", webhookURL, "stripe_api_version", stripeevent.APIVersion)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { s.runProjector(gctx); return nil })
+	g.Go(func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- s.http.Serve(s.ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("ingress http: %w", err)
+		case <-gctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		err := s.http.Shutdown(sctx)
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		if err != nil {
+			return fmt.Errorf("ingress http shutdown: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// runProjector runs the projector's consumer until ctx ends. A consumer that
+// cannot start (NATS unreachable at boot, say) is retried with backoff
+// rather than failing the service: the webhook must keep answering (503 at
+// worst) whatever happens to the read model's feed.
+func (s *Server) runProjector(ctx context.Context) {
+	for attempt := 1; ; attempt++ {
+		err := s.env.Bus.Run(ctx, bus.ConsumerConfig{Name: projector.ConsumerName}, s.proj.Router())
+		if ctx.Err() != nil {
+			return
+		}
+		delay := bus.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
+		s.env.Log.Error("projector stopped; restarting", "err", err, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

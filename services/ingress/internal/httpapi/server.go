@@ -1,0 +1,138 @@
+// Package httpapi is the ingress's public HTTP surface: the Stripe webhook
+// (POST /webhooks/stripe) and the provisioning API
+// (GET /v1/provisioning/{checkout_session_id}), with request metrics and
+// JSON errors.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/services/ingress/internal/store"
+	"clawdbot.cloud/services/ingress/internal/stripeevent"
+)
+
+// Route patterns, also the values of the route label.
+const (
+	RouteWebhook      = "POST /webhooks/stripe"
+	RouteProvisioning = "GET /v1/provisioning/{checkout_session_id}"
+	routeOther        = "other"
+)
+
+// Publisher puts domain events on the bus: *bus.Bus.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (duplicate bool, err error)
+	Ready() error
+}
+
+// Store is the read model the handlers use: *store.Store.
+type Store interface {
+	Processed(ctx context.Context, eventID string) (bool, error)
+	MarkProcessed(ctx context.Context, eventID, eventType, sagaID string) error
+	RecordSignup(ctx context.Context, su store.Signup) error
+	RecordRejected(ctx context.Context, eventID, eventType, reason string) error
+	Lookup(ctx context.Context, checkoutSessionID string) (store.Provisioning, error)
+	MarkRevealed(ctx context.Context, checkoutSessionID string) error
+}
+
+// Secrets hands out one-time secrets: *secrets.Store.
+type Secrets interface {
+	Take(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Deps is what the handlers need.
+type Deps struct {
+	Log       *slog.Logger
+	Verifier  *stripeevent.Verifier
+	Publisher Publisher
+	Store     Store
+	Secrets   Secrets
+	Metrics   *Metrics
+	// PublishTimeout bounds waiting for the stream's acknowledgement; past
+	// it the webhook answers 503 and Stripe retries.
+	PublishTimeout time.Duration
+}
+
+// New returns the ingress's HTTP handler.
+func New(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(RouteWebhook, &webhookHandler{Deps: d})
+	mux.Handle(RouteProvisioning, &provisioningHandler{Deps: d})
+	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))
+	mux.Handle("/v1/provisioning/{checkout_session_id}", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return instrument(d.Log, d.Metrics, mux)
+}
+
+// methodNotAllowed answers 405 with a JSON body on a known path.
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed; use "+allow)
+	})
+}
+
+// instrument counts and times every request by route pattern and turns a
+// handler panic into a 500 with a JSON body.
+func instrument(log *slog.Logger, m *Metrics, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("handler panic", "route", r.Pattern, "panic", v)
+				if !rec.wrote {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			route := r.Pattern // set by the mux on this request
+			if route == "" || route == "/" {
+				route = routeOther
+			}
+			code := rec.code
+			if !rec.wrote {
+				code = http.StatusOK
+			}
+			m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}()
+		mux.ServeHTTP(rec, r)
+	})
+}
+
+// recorder remembers the status code a handler wrote.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+// WriteHeader records the first status code written.
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the implicit 200 of a body written without a status.
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.code, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

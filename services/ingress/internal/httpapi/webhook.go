@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/ingress/internal/store"
+	"clawdbot.cloud/services/ingress/internal/stripeevent"
+)
+
+// MaxBody is the largest webhook body accepted. Stripe's events are a few
+// kilobytes; a megabyte leaves room for big line-item lists and bounds what
+// an unauthenticated caller can make the service read and hash.
+const MaxBody = 1 << 20
+
+// webhookTimeout bounds a whole delivery: Stripe gives up waiting long
+// before this and retries, which is harmless.
+const webhookTimeout = 15 * time.Second
+
+// webhookHandler serves POST /webhooks/stripe.
+//
+// Status codes, as Stripe reads them (any non-2xx is retried for up to
+// three days):
+//   - 200: the event is durably on the stream (or was already), or it is
+//     authentic and needs nothing from the platform ({"ignored": true});
+//   - 400: missing, malformed, forged or expired signature, or an authentic
+//     body the platform cannot read;
+//   - 413: body over MaxBody;
+//   - 422: a signup for a plan that is not in the catalog (or none). The
+//     event is recorded in ingress.rejected_events and counted, and Stripe's
+//     retries give an operator three days to add the plan and have the
+//     signup go through by itself;
+//   - 503: the database or the bus could not make the event durable.
+type webhookHandler struct {
+	Deps
+}
+
+// ServeHTTP reads and verifies one delivery, then dispatches it by event type.
+func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			// Do not read the rest of an oversized body to reuse the connection.
+			w.Header().Set("Connection", "close")
+			h.refuse(w, http.StatusRequestEntityTooLarge, stripeevent.OtherType, OutcomeTooLarge, "body larger than 1 MiB")
+			return
+		}
+		h.refuse(w, http.StatusBadRequest, stripeevent.OtherType, OutcomeBadPayload, "cannot read body")
+		return
+	}
+	header := r.Header.Get("Stripe-Signature") // a credential of sorts: never logged
+	if header == "" {
+		h.refuse(w, http.StatusBadRequest, stripeevent.OtherType, OutcomeBadSignature, "missing Stripe-Signature")
+		return
+	}
+	evt, err := h.Verifier.Verify(body, header)
+	if err != nil {
+		outcome := OutcomeBadPayload
+		if errors.Is(err, stripeevent.ErrSignature) {
+			outcome = OutcomeBadSignature
+		}
+		h.refuse(w, http.StatusBadRequest, stripeevent.OtherType, outcome, err.Error())
+		return
+	}
+	label := stripeevent.TypeLabel(evt.Type)
+	log := h.Log.With("event_id", evt.ID, "event_type", string(evt.Type))
+	if evt.APIVersionMismatch {
+		h.Metrics.apiVersionMismatch.Inc()
+		log.Warn("webhook API version differs from the one the ingress is built for; set the endpoint's API version",
+			"api_version", evt.APIVersion, "want", stripeevent.APIVersion)
+	}
+	if !stripeevent.IsSignup(evt.Type) {
+		h.ignore(w, label, log, "not a signup event")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), webhookTimeout)
+	defer cancel()
+	h.signup(ctx, w, evt, label, log)
+}
+
+// signup turns an authentic checkout event into customer.signed_up and
+// answers 200 only once the stream has acknowledged it.
+func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt stripeevent.Verified, label string, log *slog.Logger) {
+	if evt.Data == nil {
+		h.refuse(w, http.StatusBadRequest, label, OutcomeBadPayload, "event has no data.object")
+		return
+	}
+	cs, err := stripeevent.ParseCheckoutSession(evt.Data.Raw)
+	if err != nil {
+		log.Warn("unusable checkout session", "err", err)
+		h.refuse(w, http.StatusBadRequest, label, OutcomeBadPayload, err.Error())
+		return
+	}
+	msg, err := stripeevent.Signup(evt, cs)
+	switch {
+	case errors.Is(err, stripeevent.ErrNotSignup):
+		h.ignore(w, label, log, err.Error())
+		return
+	case errors.Is(err, plans.ErrUnknownPlan):
+		log.Error("signup refused: plan not in the catalog; recorded in ingress.rejected_events", "err", err, "customer_id", cs.CustomerID)
+		if rerr := h.Store.RecordRejected(ctx, evt.ID, string(evt.Type), err.Error()); rerr != nil {
+			log.Error("cannot record rejected event", "err", rerr)
+		}
+		h.refuse(w, http.StatusUnprocessableEntity, label, OutcomeUnknownPlan, err.Error())
+		return
+	case err != nil:
+		log.Warn("unusable checkout session", "err", err)
+		h.refuse(w, http.StatusBadRequest, label, OutcomeBadPayload, err.Error())
+		return
+	}
+	log = log.With("saga_id", msg.GetSagaId(), "customer_id", msg.GetCustomerId())
+
+	done, err := h.Store.Processed(ctx, evt.ID)
+	if err != nil {
+		h.unavailable(w, label, log, "read processed events", err)
+		return
+	}
+	if done {
+		h.Metrics.webhooks.WithLabelValues(label, OutcomeDuplicate).Inc()
+		log.Info("duplicate delivery of a processed event")
+		writeJSON(w, http.StatusOK, map[string]bool{"received": true, "duplicate": true})
+		return
+	}
+	err = h.Store.RecordSignup(ctx, store.Signup{
+		CheckoutSessionID: cs.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(),
+		Plan: msg.GetPlan(), StripeEventID: evt.ID,
+	})
+	if err != nil {
+		h.unavailable(w, label, log, "record signup", err)
+		return
+	}
+	if err := h.Publisher.Ready(); err != nil {
+		// Fail fast rather than wait for a reconnect Stripe will not wait for.
+		h.unavailable(w, label, log, "bus", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, h.PublishTimeout)
+	dup, err := h.Publisher.Publish(pctx, subjects.CustomerSignedUp, msg, bus.Envelope{
+		MsgID: evt.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(), StripeEventID: evt.ID,
+	})
+	cancel()
+	if err != nil {
+		h.unavailable(w, label, log, "publish", err)
+		return
+	}
+	// The event is durable; failing to note it only costs a harmless
+	// republish (same Nats-Msg-Id, and the saga dedups by state).
+	if err := h.Store.MarkProcessed(ctx, evt.ID, string(evt.Type), msg.GetSagaId()); err != nil {
+		log.Warn("cannot mark event processed", "err", err)
+	}
+	outcome := OutcomePublished
+	if dup {
+		outcome = OutcomeDuplicate
+	}
+	h.Metrics.webhooks.WithLabelValues(label, outcome).Inc()
+	log.Info("signup published", "duplicate", dup, "plan", msg.GetPlan())
+	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "duplicate": dup})
+}
+
+func (h *webhookHandler) refuse(w http.ResponseWriter, code int, label, outcome, msg string) {
+	h.Metrics.webhooks.WithLabelValues(label, outcome).Inc()
+	writeError(w, code, msg)
+}
+
+func (h *webhookHandler) ignore(w http.ResponseWriter, label string, log *slog.Logger, why string) {
+	h.Metrics.webhooks.WithLabelValues(label, OutcomeIgnored).Inc()
+	log.Debug("webhook ignored", "why", why)
+	writeJSON(w, http.StatusOK, map[string]bool{"ignored": true})
+}
+
+func (h *webhookHandler) unavailable(w http.ResponseWriter, label string, log *slog.Logger, what string, err error) {
+	log.Error("webhook not made durable; answering 503 so Stripe retries", "stage", what, "err", err)
+	w.Header().Set("Retry-After", "5")
+	h.refuse(w, http.StatusServiceUnavailable, label, OutcomeUnavailable, "temporarily unavailable; retry")
+}

@@ -1,0 +1,150 @@
+// Package projector follows signup sagas on the bus and keeps the ingress
+// read model (store.Progress) current, so the provisioning API can answer
+// without asking any other service. Every handler is an idempotent upsert:
+// replaying the stream, or receiving events out of order, converges on the
+// same rows.
+package projector
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/names"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/ingress/internal/store"
+)
+
+// ConsumerName is the durable consumer the projector reads through; the
+// replicas of the ingress share it.
+const ConsumerName = "ingress-projector"
+
+// maxReason bounds a failure reason shown to the customer.
+const maxReason = 500
+
+// Applier records progress: *store.Store.
+type Applier interface {
+	Apply(ctx context.Context, p store.Progress) error
+}
+
+// Projector maps saga events onto read-model progress.
+type Projector struct {
+	store Applier
+	now   func() time.Time
+}
+
+// New returns a Projector writing to st, stamping steps with now.
+func New(st Applier, now func() time.Time) *Projector {
+	return &Projector{store: st, now: now}
+}
+
+// Router returns the routes of every subject the projector follows.
+func (p *Projector) Router() *bus.Router {
+	r := bus.NewRouter()
+	bus.Handle(r, subjects.SagaStepStarted, func(ctx context.Context, m *pb.SagaStepStarted) error {
+		return p.step(ctx, m.GetStep(), m.GetCompensation(), store.StepStarted, store.Progress{})
+	})
+	bus.Handle(r, subjects.DatabaseCreated, func(ctx context.Context, m *pb.DatabaseCreated) error {
+		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{})
+	})
+	bus.Handle(r, subjects.WorkspaceBuilt, func(ctx context.Context, m *pb.WorkspaceBuilt) error {
+		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{APIKeyRef: m.GetApiKeyRef()})
+	})
+	bus.Handle(r, subjects.ComputeProvisioned, func(ctx context.Context, m *pb.ComputeProvisioned) error {
+		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{InstanceURL: m.GetInstanceUrl()})
+	})
+	bus.Handle(r, subjects.InstanceReady, func(ctx context.Context, m *pb.InstanceReady) error {
+		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{InstanceURL: m.GetInstanceUrl()})
+	})
+	for _, subj := range []string{subjects.DatabaseFailed, subjects.WorkspaceFailed, subjects.ComputeFailed, subjects.InstanceFailed} {
+		bus.Handle(r, subj, func(ctx context.Context, m *pb.StepFailed) error {
+			reason := clip(m.GetStep().GetName() + ": " + m.GetReason())
+			return p.step(ctx, m.GetStep(), false, store.StepFailed, store.Progress{Status: store.StatusFailed, FailureReason: reason})
+		})
+	}
+	// Compensations: the undoing of a step is done.
+	bus.Handle(r, subjects.DatabaseDeleted, func(ctx context.Context, m *pb.DatabaseDeleted) error {
+		return p.step(ctx, m.GetStep(), true, store.StepDone, store.Progress{})
+	})
+	bus.Handle(r, subjects.WorkspaceDeleted, func(ctx context.Context, m *pb.WorkspaceDeleted) error {
+		return p.step(ctx, m.GetStep(), true, store.StepDone, store.Progress{})
+	})
+	bus.Handle(r, subjects.ComputeDeleted, func(ctx context.Context, m *pb.ComputeDeleted) error {
+		return p.step(ctx, m.GetStep(), true, store.StepDone, store.Progress{})
+	})
+	bus.Handle(r, subjects.SagaCompleted, func(ctx context.Context, m *pb.SagaCompleted) error {
+		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
+			Status: store.StatusReady, InstanceURL: m.GetInstanceUrl(), APIKeyRef: m.GetApiKeyRef(),
+		})
+	})
+	bus.Handle(r, subjects.SagaCompensated, func(ctx context.Context, m *pb.SagaCompensated) error {
+		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
+			Status: store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
+		})
+	})
+	// The compensation could not finish; for the customer the signup failed
+	// all the same (operators are alerted elsewhere).
+	bus.Handle(r, subjects.SagaFailed, func(ctx context.Context, m *pb.SagaFailed) error {
+		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
+			Status: store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
+		})
+	})
+	return r
+}
+
+// step records one step state of the saga st belongs to, with pr's other facts.
+func (p *Projector) step(ctx context.Context, st *pb.Step, compensation bool, status string, pr store.Progress) error {
+	name := st.GetName()
+	if name == "" {
+		// An older producer may leave the name out: the subject's domain is the step.
+		if d, ok := bus.DeliveryFrom(ctx); ok {
+			name, _, _ = strings.Cut(d.Subject, ".")
+		}
+	}
+	var seq uint64
+	if d, ok := bus.DeliveryFrom(ctx); ok {
+		seq = d.Sequence
+	}
+	pr.Step = &store.Step{Name: name, Compensation: compensation, Status: status, Seq: seq, At: p.now().UTC()}
+	return p.apply(ctx, st.GetSagaId(), st.GetCustomerId(), pr)
+}
+
+// apply records pr for sagaID when it is a signup saga; other sagas (plan
+// changes, cancellations) have no provisioning page and are skipped.
+func (p *Projector) apply(ctx context.Context, sagaID, customerID string, pr store.Progress) error {
+	if sagaID == "" {
+		return bus.Permanent(errors.New("event without a saga id"))
+	}
+	cs, ok := CheckoutSessionOf(sagaID)
+	if !ok {
+		return nil
+	}
+	pr.CheckoutSessionID, pr.SagaID, pr.CustomerID = cs, sagaID, customerID
+	return p.store.Apply(ctx, pr)
+}
+
+// CheckoutSessionOf inverts names.SignupSagaID: it returns the checkout
+// session a signup saga id was derived from, and false for other sagas.
+func CheckoutSessionOf(sagaID string) (string, bool) {
+	cs, ok := strings.CutPrefix(sagaID, names.SignupSagaID(""))
+	if !ok || cs == "" {
+		return "", false
+	}
+	return cs, true
+}
+
+func clip(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	// Cut on a rune boundary so the text stays valid UTF-8.
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

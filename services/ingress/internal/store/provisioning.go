@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Provisioning is a signup as the provisioning API shows it.
+type Provisioning struct {
+	CheckoutSessionID string
+	SagaID            string
+	Status            string
+	InstanceURL       string
+	APIKeyRef         string
+	APIKeyRevealed    bool
+	FailureReason     string
+	// Steps lists each step (and each compensation) once, at its most
+	// advanced status, in the order the steps began.
+	Steps []StepState
+}
+
+// StepState is a step at its most advanced status.
+type StepState struct {
+	Name         string
+	Compensation bool
+	Status       string
+	At           time.Time
+}
+
+// Lookup returns the signup of a checkout session, or ErrNotFound. The row
+// and its steps come from one snapshot, so a step and the facts recorded
+// with it are seen together.
+func (s *Store) Lookup(ctx context.Context, checkoutSessionID string) (Provisioning, error) {
+	var p Provisioning
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			SELECT checkout_session_id, saga_id, status, instance_url, api_key_ref, api_key_revealed, failure_reason
+			FROM ingress.provisioning WHERE checkout_session_id = $1`, checkoutSessionID).
+			Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed, &p.FailureReason)
+		if err != nil {
+			return notFound(err, "checkout session "+checkoutSessionID)
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT name, compensation, status, at FROM ingress.provisioning_steps
+			WHERE saga_id = $1 ORDER BY seq, name, status`, p.SagaID)
+		if err != nil {
+			return fmt.Errorf("steps of %s: %w", p.SagaID, err)
+		}
+		states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StepState])
+		if err != nil {
+			return fmt.Errorf("steps of %s: %w", p.SagaID, err)
+		}
+		p.Steps = collapse(states)
+		return nil
+	})
+	if err != nil {
+		return Provisioning{}, err
+	}
+	return p, nil
+}
+
+// rank orders step statuses: a later report of an earlier status (events
+// arrive out of order) never hides a more advanced one.
+var rank = map[string]int{StepStarted: 1, StepDone: 2, StepFailed: 3}
+
+// collapse keeps one entry per (name, compensation), at its highest-ranked
+// status, in the order of first appearance.
+func collapse(states []StepState) []StepState {
+	type key struct {
+		name string
+		comp bool
+	}
+	idx := map[key]int{}
+	out := []StepState{}
+	for _, st := range states {
+		k := key{st.Name, st.Compensation}
+		i, seen := idx[k]
+		if !seen {
+			idx[k] = len(out)
+			out = append(out, st)
+			continue
+		}
+		if rank[st.Status] > rank[out[i].Status] {
+			out[i].Status, out[i].At = st.Status, st.At
+		}
+	}
+	return out
+}
+
+// MarkRevealed records that the session's API key has been handed out (or
+// is gone), so later reads say so without asking the secret store.
+func (s *Store) MarkRevealed(ctx context.Context, checkoutSessionID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE ingress.provisioning SET api_key_revealed = true, updated_at = now()
+		WHERE checkout_session_id = $1 AND NOT api_key_revealed`, checkoutSessionID)
+	if err != nil {
+		return fmt.Errorf("mark key of %s revealed: %w", checkoutSessionID, err)
+	}
+	return nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

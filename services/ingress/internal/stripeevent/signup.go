@@ -1,0 +1,87 @@
+package stripeevent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+)
+
+// Metadata keys the platform's checkout sets on every session it creates.
+const (
+	// MetadataPlan is the plan id from the catalog (starter, pro, team).
+	MetadataPlan = "plan"
+	// MetadataTimezone is the customer's IANA timezone, when the checkout
+	// page could tell it. Optional.
+	MetadataTimezone = "timezone"
+)
+
+// ErrNotSignup is wrapped when a session is authentic and well formed but is
+// not (yet) a signup: not a subscription, or its payment is still pending.
+// Such a delivery is acknowledged and ignored.
+var ErrNotSignup = errors.New("not a signup")
+
+// Signup checks that cs completes a subscription checkout for a plan in the
+// catalog and returns the customer.signed_up event for it. Errors wrap
+// ErrNotSignup, ErrPayload or plans.ErrUnknownPlan.
+func Signup(evt Verified, cs CheckoutSession) (*pb.CustomerSignedUp, error) {
+	if cs.Mode != "subscription" {
+		return nil, fmt.Errorf("%w: checkout session mode %q", ErrNotSignup, clip(cs.Mode))
+	}
+	switch cs.PaymentStatus {
+	case "paid", "no_payment_required":
+	case "unpaid":
+		// An asynchronous payment method: checkout.session.async_payment_succeeded follows.
+		return nil, fmt.Errorf("%w: payment still pending", ErrNotSignup)
+	default:
+		return nil, fmt.Errorf("%w: payment_status %q", ErrPayload, clip(cs.PaymentStatus))
+	}
+	if !ValidCustomerID(cs.CustomerID) {
+		return nil, fmt.Errorf("%w: customer %q", ErrPayload, clip(cs.CustomerID))
+	}
+	if !ValidSubscriptionID(cs.SubscriptionID) {
+		return nil, fmt.Errorf("%w: subscription %q", ErrPayload, clip(cs.SubscriptionID))
+	}
+	planID, ok := cs.Metadata[MetadataPlan]
+	if !ok {
+		return nil, fmt.Errorf("%w: checkout session %s has no metadata.plan", plans.ErrUnknownPlan, cs.ID)
+	}
+	plan, err := plans.Lookup(planID)
+	if err != nil {
+		return nil, fmt.Errorf("checkout session %s: %w", cs.ID, err)
+	}
+	msg := &pb.CustomerSignedUp{
+		StripeEventId:     evt.ID,
+		CheckoutSessionId: cs.ID,
+		CustomerId:        cs.CustomerID,
+		SubscriptionId:    cs.SubscriptionID,
+		Email:             cs.Email,
+		Name:              cs.Name,
+		Plan:              plan.ID,
+		Timezone:          timezone(cs.Metadata[MetadataTimezone]),
+		SagaId:            names.SignupSagaID(cs.ID),
+	}
+	if evt.Created > 0 {
+		msg.OccurredAt = timestamppb.New(time.Unix(evt.Created, 0))
+	}
+	return msg, nil
+}
+
+// timezone returns tz when it names an IANA zone this host knows, else "":
+// a wrong or missing timezone only costs the workspace its default (UTC), it
+// is no reason to refuse a paying customer.
+func timezone(tz string) string {
+	// LoadLocation itself refuses paths ("..", a leading slash).
+	if tz == "" || len(tz) > 64 || tz == "Local" {
+		return ""
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return ""
+	}
+	return tz
+}

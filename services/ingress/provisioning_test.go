@@ -1,0 +1,285 @@
+package ingress_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/servicetest"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+)
+
+// sagaBus publishes what the saga and the step services would.
+type sagaBus struct {
+	t   *testing.T
+	b   *bus.Bus
+	seq int
+}
+
+func (h *harness) sagaBus(t *testing.T) *sagaBus {
+	return &sagaBus{t: t, b: h.p.Env(t, "saga", nil).Bus}
+}
+
+func (s *sagaBus) publish(subject string, msg proto.Message) {
+	s.t.Helper()
+	s.seq++
+	if _, err := s.b.Publish(context.Background(), subject, msg, bus.Envelope{MsgID: fmt.Sprintf("test-%s-%d", subject, s.seq)}); err != nil {
+		s.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// steps renders a provisioning response's steps as "name:status" strings.
+func steps(body map[string]any) []string {
+	var out []string
+	list, _ := body["steps"].([]any)
+	for _, s := range list {
+		m := s.(map[string]any)
+		e := fmt.Sprintf("%s:%s", m["name"], m["status"])
+		if m["compensation"] == true {
+			e = "undo-" + e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// waitProjected waits until the projector has acknowledged every event sb
+// published (it handles them in parallel, in no particular order).
+func (h *harness) waitProjected(t *testing.T, sb *sagaBus) {
+	t.Helper()
+	servicetest.Eventually(t, 10*time.Second, "the projector to handle every event", func() bool {
+		return servicetest.Counter(t, h.env.Metrics, "claw_bus_handled_total",
+			map[string]string{"consumer": "ingress-projector", "outcome": "ack"}) >= float64(sb.seq)
+	})
+}
+
+// waitFor polls the provisioning API until cond holds and returns that response.
+func (h *harness) waitFor(t *testing.T, cs, what string, cond func(response) bool) response {
+	t.Helper()
+	var last response
+	servicetest.Eventually(t, 10*time.Second, what, func() bool {
+		last = h.get(t, "/v1/provisioning/"+cs)
+		return cond(last)
+	})
+	return last
+}
+
+func TestProvisioningFollowsTheSaga(t *testing.T) {
+	h := start(t)
+	const cs = "cs_test_follow0001"
+	saga := names.SignupSagaID(cs)
+	if res := h.deliver(t, checkout{EventID: "evt_follow", SessionID: cs, Customer: "cus_F1", Plan: "pro"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d %v", res.Code, res.Body)
+	}
+	sb := h.sagaBus(t)
+	step := func(name string) *pb.Step {
+		return &pb.Step{SagaId: saga, CustomerId: "cus_F1", Name: name, Attempt: 1}
+	}
+
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("database")})
+	h.waitFor(t, cs, "database started", func(r response) bool {
+		return strings.Join(steps(r.Body), ",") == "database:started"
+	})
+	sb.publish(subjects.DatabaseCreated, &pb.DatabaseCreated{Step: step("database"), DatabaseRef: names.DatabaseRef("cus_F1")})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("workspace")})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("compute")})
+	sb.publish(subjects.WorkspaceBuilt, &pb.WorkspaceBuilt{Step: step("workspace"), ApiKeyRef: names.APIKeyRevealRef(saga)})
+	sb.publish(subjects.ComputeProvisioned, &pb.ComputeProvisioned{Step: step("compute"), InstanceUrl: "http://127.0.0.1:41001"})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("instance")})
+	res := h.waitFor(t, cs, "three steps done", func(r response) bool {
+		return strings.Join(steps(r.Body), ",") == "database:done,workspace:done,compute:done,instance:started"
+	})
+	if res.Body["status"] != "provisioning" || res.Body["instance_url"] != "http://127.0.0.1:41001" || res.Body["api_key"] != nil {
+		t.Fatalf("mid-saga: %v", res.Body)
+	}
+
+	// The workspace service stored the one-time reveal; the saga completes.
+	if err := h.env.Secrets.Put(context.Background(), names.APIKeyRevealRef(saga), []byte("claw_s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	sb.publish(subjects.InstanceReady, &pb.InstanceReady{Step: step("instance"), InstanceUrl: "http://127.0.0.1:41001"})
+	completed := &pb.SagaCompleted{SagaId: saga, CustomerId: "cus_F1", CheckoutSessionId: cs,
+		InstanceUrl: "http://127.0.0.1:41001", ApiKeyRef: names.APIKeyRevealRef(saga)}
+	sb.publish(subjects.SagaCompleted, completed)
+
+	servicetest.Eventually(t, 10*time.Second, "the signup to be ready", func() bool {
+		var status string
+		err := h.env.DB.QueryRow(context.Background(),
+			`SELECT status FROM ingress.provisioning WHERE checkout_session_id = $1`, cs).Scan(&status)
+		return err == nil && status == "ready"
+	})
+	// A HEAD has no body to carry the key: it must not burn it.
+	head, err := http.Head(h.base + "/v1/provisioning/" + cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if head.StatusCode != 200 || head.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("HEAD: %d %v", head.StatusCode, head.Header)
+	}
+
+	// Whoever reads first after ready gets the key, exactly once, however
+	// many read at the same time.
+	var (
+		mu   sync.Mutex
+		keys []string
+		wg   sync.WaitGroup
+	)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.get(t, "/v1/provisioning/"+cs)
+			mu.Lock()
+			defer mu.Unlock()
+			if k, ok := r.Body["api_key"].(string); ok {
+				keys = append(keys, k)
+			}
+			if r.Body["status"] != "ready" || r.Body["api_key_revealed"] != true {
+				t.Errorf("concurrent read: %v", r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if strings.Contains(h.logs.String(), "claw_s3cret") {
+		t.Error("the API key was logged")
+	}
+	if len(keys) != 1 || keys[0] != "claw_s3cret" {
+		t.Fatalf("keys handed out: %q, want exactly [claw_s3cret]", keys)
+	}
+	// The projector's workers may apply saga.completed before instance.ready.
+	final := h.waitFor(t, cs, "every step done", func(r response) bool {
+		return strings.Join(steps(r.Body), ",") == "database:done,workspace:done,compute:done,instance:done"
+	})
+	if final.Body["api_key"] != nil || final.Body["api_key_revealed"] != true || final.Body["status"] != "ready" {
+		t.Fatalf("after the reveal: %v", final.Body)
+	}
+	if final.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", final.Header.Get("Cache-Control"))
+	}
+
+	// Replays (an operator re-drives the stream; events arrive again, out of
+	// order) change nothing, and the secret stays gone.
+	sb.publish(subjects.SagaCompleted, completed)
+	sb.publish(subjects.InstanceReady, &pb.InstanceReady{Step: step("instance"), InstanceUrl: "http://127.0.0.1:41001"})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("database")})
+	sb.publish(subjects.DatabaseCreated, &pb.DatabaseCreated{Step: step("database")})
+	h.waitProjected(t, sb)
+	again := h.get(t, "/v1/provisioning/"+cs)
+	if got := strings.Join(steps(again.Body), ","); got != "database:done,workspace:done,compute:done,instance:done" {
+		t.Errorf("steps after replay: %s", got)
+	}
+	if again.Body["status"] != "ready" || again.Body["api_key"] != nil || again.Body["api_key_revealed"] != true {
+		t.Fatalf("after replay: %v", again.Body)
+	}
+
+	// A stray failure report cannot undo a finished signup.
+	sb.publish(subjects.InstanceFailed, &pb.StepFailed{Step: step("instance"), Reason: "stray"})
+	h.waitProjected(t, sb)
+	late := h.get(t, "/v1/provisioning/"+cs)
+	if late.Body["status"] != "ready" || late.Body["failure_reason"] != "" {
+		t.Fatalf("after a stray failure: %v", late.Body)
+	}
+}
+
+func TestProvisioningFailure(t *testing.T) {
+	h := start(t)
+	const cs = "cs_test_fail00001"
+	saga := names.SignupSagaID(cs)
+	if res := h.deliver(t, checkout{EventID: "evt_fail", SessionID: cs, Plan: "team"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d", res.Code)
+	}
+	sb := h.sagaBus(t)
+	step := func(name string) *pb.Step { return &pb.Step{SagaId: saga, Name: name, Attempt: 1} }
+	sb.publish(subjects.DatabaseCreated, &pb.DatabaseCreated{Step: step("database")})
+	sb.publish(subjects.ComputeFailed, &pb.StepFailed{Step: step("compute"), Reason: "no capacity"})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: step("database"), Compensation: true})
+	sb.publish(subjects.DatabaseDeleted, &pb.DatabaseDeleted{Step: step("database")})
+	sb.publish(subjects.SagaCompensated, &pb.SagaCompensated{SagaId: saga, CheckoutSessionId: cs, FailedStep: "compute", Reason: "no capacity"})
+	h.waitProjected(t, sb)
+	res := h.get(t, "/v1/provisioning/"+cs)
+	if got := strings.Join(steps(res.Body), ","); got != "database:done,compute:failed,undo-database:done" {
+		t.Errorf("steps: %s", got)
+	}
+	if res.Body["status"] != "failed" || res.Body["failure_reason"] != "compute: no capacity" || res.Body["api_key_revealed"] != false {
+		t.Fatalf("failed signup: %v", res.Body)
+	}
+	// A late success report cannot resurrect a failed signup.
+	sb.publish(subjects.SagaCompleted, &pb.SagaCompleted{SagaId: saga, CheckoutSessionId: cs, ApiKeyRef: "apikey/x"})
+	h.waitProjected(t, sb)
+	res = h.get(t, "/v1/provisioning/"+cs)
+	if res.Body["status"] != "failed" || res.Body["api_key"] != nil {
+		t.Fatalf("after a late completion: %v", res.Body)
+	}
+}
+
+func TestProvisioningRequests(t *testing.T) {
+	h := start(t)
+	tests := []struct {
+		path string
+		code int
+	}{
+		{"/v1/provisioning/cs_test_unknown0001", http.StatusNotFound},
+		{"/v1/provisioning/ch_123", http.StatusBadRequest},
+		{"/v1/provisioning/cs_" + strings.Repeat("a", 300), http.StatusBadRequest},
+		{"/v1/provisioning/cs_a%27%20OR%201=1", http.StatusBadRequest},
+		{"/v1/provisioning/cs_%C3%A9t%C3%A9", http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		res := h.get(t, tc.path)
+		if res.Code != tc.code || res.Body["error"] == nil {
+			t.Errorf("GET %s: %d %v, want %d with an error", tc.path, res.Code, res.Body, tc.code)
+		}
+		if res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q", tc.path, res.Header.Get("Cache-Control"))
+		}
+	}
+	if res := h.get(t, "/v1/elsewhere"); res.Code != 404 || res.Body["error"] != "not found" {
+		t.Errorf("unknown route: %d %v", res.Code, res.Body)
+	}
+	if res := h.get(t, "/webhooks/stripe"); res.Code != 405 || res.Header.Get("Allow") != "POST" {
+		t.Errorf("GET on the webhook: %d %v", res.Code, res.Header)
+	}
+}
+
+// A signup saga the ingress never saw the webhook of (a replay into a fresh
+// read model) still gets a provisioning page; other sagas do not.
+func TestProjectorWithoutWebhook(t *testing.T) {
+	h := start(t)
+	sb := h.sagaBus(t)
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: "plan-change-cus_1-2", Name: "compute"}})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: names.SignupSagaID("cs_test_orphan001"), Name: "database"}})
+	h.waitProjected(t, sb)
+	if res := h.get(t, "/v1/provisioning/cs_test_orphan001"); res.Code != 200 || res.Body["status"] != "provisioning" {
+		t.Fatalf("orphan signup: %d %v", res.Code, res.Body)
+	}
+	var n int
+	if err := h.env.DB.QueryRow(context.Background(), `SELECT count(*) FROM ingress.provisioning_steps`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d step rows (err %v), want only the signup's", n, err)
+	}
+}
+
+func TestProvisioningSagaFailed(t *testing.T) {
+	h := start(t)
+	const cs = "cs_test_sagafail1"
+	saga := names.SignupSagaID(cs)
+	if res := h.deliver(t, checkout{EventID: "evt_sagafail", SessionID: cs, Plan: "pro"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d", res.Code)
+	}
+	sb := h.sagaBus(t)
+	sb.publish(subjects.SagaFailed, &pb.SagaFailed{SagaId: saga, CheckoutSessionId: cs, FailedStep: "instance", Reason: "timed out"})
+	h.waitProjected(t, sb)
+	res := h.get(t, "/v1/provisioning/"+cs)
+	if res.Body["status"] != "failed" || res.Body["failure_reason"] != "instance: timed out" {
+		t.Fatalf("after saga.failed: %v", res.Body)
+	}
+}
