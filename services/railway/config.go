@@ -1,6 +1,8 @@
 package railway
 
 import (
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,7 +14,7 @@ import (
 // environment (the platform-wide settings are read by pkg/service).
 type Config struct {
 	// Driver is the compute backend (COMPUTE_DRIVER): "process", the
-	// embedded default, is the only one so far.
+	// embedded default, or "railway".
 	Driver string
 	// RuntimeBinary is the customer runtime executable the process driver
 	// runs (RUNTIME_BINARY), absolute.
@@ -26,6 +28,34 @@ type Config struct {
 	// RuntimeEnv is the runtimes' environment: the variables of
 	// ForwardedVars that are set.
 	RuntimeEnv []string
+	// Railway configures the railway driver.
+	Railway RailwayConfig
+}
+
+// RailwayConfig is the railway driver's configuration (RAILWAY_*).
+type RailwayConfig struct {
+	// APIURL is Railway's GraphQL endpoint (RAILWAY_API_URL).
+	APIURL string
+	// Token (RAILWAY_TOKEN) and TokenKind (RAILWAY_TOKEN_KIND: account,
+	// team or project) authenticate the driver.
+	Token, TokenKind string
+	// ProjectID and EnvironmentID (RAILWAY_PROJECT_ID,
+	// RAILWAY_ENVIRONMENT_ID) are where customers' services are created.
+	ProjectID, EnvironmentID string
+	// Image is the runtime's container image (RAILWAY_RUNTIME_IMAGE).
+	Image string
+	// Region is the deployment region (RAILWAY_REGION); empty is Railway's
+	// default.
+	Region string
+	// RatePerSecond and RatePerHour are this replica's request budget
+	// (RAILWAY_RATE_PER_SECOND, RAILWAY_RATE_PER_HOUR).
+	RatePerSecond, RatePerHour int
+	// PollInterval and DeployTimeout pace and bound the wait for a
+	// deployment (RAILWAY_POLL_INTERVAL, RAILWAY_DEPLOY_TIMEOUT).
+	PollInterval, DeployTimeout time.Duration
+	// Vars are the variables of RailwayForwardedVars that are set: they
+	// become variables of every customer service.
+	Vars map[string]string
 }
 
 // ForwardedVars are the settings of the compute service that reach every
@@ -39,11 +69,23 @@ var ForwardedVars = []string{
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 }
 
+// RailwayForwardedVars are the settings of the compute service that become
+// variables of every customer's Railway service: the model-provider
+// settings and the log format. Process basics (PATH, HOME, ...) are the
+// container's own.
+var RailwayForwardedVars = []string{
+	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LOG_FORMAT",
+}
+
+// DefaultRailwayAPIURL is Railway's public GraphQL endpoint
+// (../shared/reference/railway/SOURCE.md).
+const DefaultRailwayAPIURL = "https://backboard.railway.com/graphql/v2"
+
 // LoadConfig reads the configuration from l, recording every problem in l
 // (the caller returns l.Err()).
 func LoadConfig(l *config.Loader) Config {
 	c := Config{
-		Driver:         l.OneOf("COMPUTE_DRIVER", "process", "process"),
+		Driver:         l.OneOf("COMPUTE_DRIVER", "process", "process", "railway"),
 		RuntimeVersion: l.String("RUNTIME_VERSION", "dev"),
 		StartTimeout:   l.Duration("RUNTIME_START_TIMEOUT", time.Minute),
 		StopGrace:      l.Duration("RUNTIME_STOP_GRACE", 15*time.Second),
@@ -60,7 +102,63 @@ func LoadConfig(l *config.Loader) Config {
 			c.RuntimeEnv = append(c.RuntimeEnv, k+"="+v)
 		}
 	}
+	if c.Driver == "railway" {
+		c.Railway = loadRailway(l)
+	}
 	return c
+}
+
+// loadRailway reads the railway driver's settings; every missing one is a
+// problem of its own, so one start lists them all.
+func loadRailway(l *config.Loader) RailwayConfig {
+	c := RailwayConfig{
+		APIURL: l.URL("RAILWAY_API_URL", DefaultRailwayAPIURL, "https", "http"),
+		Token: l.Required("RAILWAY_TOKEN",
+			"a Railway account, team or project token for the railway compute driver"),
+		ProjectID: l.Required("RAILWAY_PROJECT_ID",
+			"the Railway project that holds the customers' services"),
+		EnvironmentID: l.Required("RAILWAY_ENVIRONMENT_ID",
+			"the environment of RAILWAY_PROJECT_ID the services are created in"),
+		Image: l.Required("RAILWAY_RUNTIME_IMAGE",
+			"the runtime's container image (deploy/runtime/Dockerfile), e.g. ghcr.io/you/clawdbot-runtime:v1"),
+		Region:        l.String("RAILWAY_REGION", ""),
+		RatePerSecond: l.Int("RAILWAY_RATE_PER_SECOND", 10),
+		RatePerHour:   l.Int("RAILWAY_RATE_PER_HOUR", 1000),
+		PollInterval:  l.Duration("RAILWAY_POLL_INTERVAL", 2*time.Second),
+		DeployTimeout: l.Duration("RAILWAY_DEPLOY_TIMEOUT", 10*time.Minute),
+	}
+	if _, ok := l.Lookup("RAILWAY_TOKEN_KIND"); !ok {
+		l.Problem("RAILWAY_TOKEN_KIND is required: account, team (both sent as Authorization: Bearer) or project (sent as Project-Access-Token)")
+	} else {
+		c.TokenKind = l.OneOf("RAILWAY_TOKEN_KIND", "", "account", "team", "project")
+	}
+	// The token must not cross the network in clear: plain http only to
+	// this machine (a test server).
+	if u, err := url.Parse(c.APIURL); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+		l.Problem("RAILWAY_API_URL must use https (http is for a local test server only)")
+	}
+	if c.RatePerSecond <= 0 || c.RatePerHour <= 0 {
+		l.Problem("RAILWAY_RATE_PER_SECOND and RAILWAY_RATE_PER_HOUR must be positive")
+	}
+	if c.PollInterval <= 0 || c.DeployTimeout <= 0 {
+		l.Problem("RAILWAY_POLL_INTERVAL and RAILWAY_DEPLOY_TIMEOUT must be positive")
+	}
+	c.Vars = map[string]string{}
+	for _, k := range RailwayForwardedVars {
+		if v, ok := l.Lookup(k); ok {
+			c.Vars[k] = v
+		}
+	}
+	return c
+}
+
+// loopback reports whether host is this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkBinary returns path made absolute, recording a problem unless it is

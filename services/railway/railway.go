@@ -1,9 +1,10 @@
 // Package railway is the compute service. It answers cmd.compute.provision
 // with a running customer runtime (compute.provisioned, or compute.failed
 // when it never can) and cmd.compute.delete by removing it
-// (compute.deleted). Its backend is a Driver: the embedded "process" driver
-// runs each runtime as a supervised child process; a Railway driver is to
-// come.
+// (compute.deleted). Its backend is a Driver, chosen by COMPUTE_DRIVER: the
+// embedded "process" driver runs each runtime as a supervised child
+// process; the "railway" driver runs it as a Railway service deployed from
+// the runtime's container image.
 package railway
 
 import (
@@ -11,13 +12,15 @@ import (
 
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
+	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
 )
 
 // Run runs the compute service until ctx ends. Shutdown is ordered: the
-// consumer stops taking commands and lets in-flight ones finish, then every
-// runtime is stopped. Runtimes stay wanted, so the next Run starts them again.
+// consumer stops taking commands and lets in-flight ones finish, then (with
+// the process driver) every runtime is stopped. Runtimes stay wanted, so
+// the next Run starts them again.
 func Run(ctx context.Context, env *service.Env) error {
 	return run(ctx, env, nil)
 }
@@ -29,10 +32,20 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 	if err := env.Config.Err(); err != nil {
 		return err
 	}
+	// The store holds the deleted-saga journal every driver needs, and the
+	// process driver's instances.
 	st, err := store.Open(ctx, env.DB)
 	if err != nil {
 		return err
 	}
+	if cfg.Driver == "railway" {
+		drv, err := newRailwayDriver(cfg, env)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, env, st, drv, wrap)
+	}
+
 	// One process driver per control plane: a second service waits here
 	// instead of starting duplicate runtimes.
 	release, err := st.Lock(ctx, env.Log)
@@ -67,11 +80,39 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		}
 		return err
 	}
-	var d app.Driver = drv
+	return serve(ctx, env, st, drv, wrap)
+}
+
+// newRailwayDriver builds the railway driver. It keeps no state of its own
+// (Railway is the record, found by service name), so replicas need no lock.
+func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, error) {
+	r := cfg.Railway
+	return railwaydriver.New(railwaydriver.Options{
+		APIURL:        r.APIURL,
+		Token:         r.Token,
+		TokenKind:     railwaydriver.TokenKind(r.TokenKind),
+		ProjectID:     r.ProjectID,
+		EnvironmentID: r.EnvironmentID,
+		Image:         r.Image,
+		Region:        r.Region,
+		Version:       cfg.RuntimeVersion,
+		Vars:          r.Vars,
+		Secrets:       env.Secrets,
+		Log:           env.Log,
+		Metrics:       env.Metrics,
+		RatePerSecond: r.RatePerSecond,
+		RatePerHour:   r.RatePerHour,
+		PollInterval:  r.PollInterval,
+		DeployTimeout: r.DeployTimeout,
+	})
+}
+
+// serve answers the compute commands with d until ctx ends.
+func serve(ctx context.Context, env *service.Env, journal app.Journal, d app.Driver, wrap func(app.Driver) app.Driver) error {
 	if wrap != nil {
 		d = wrap(d)
 	}
-	a, err := app.New(app.Options{Bus: env.Bus, Log: env.Log, Metrics: env.Metrics}, d)
+	a, err := app.New(app.Options{Bus: env.Bus, Log: env.Log, Metrics: env.Metrics, Journal: journal}, d)
 	if err != nil {
 		return err
 	}

@@ -183,12 +183,12 @@ func TestUnknownPlanFailsTheStep(t *testing.T) {
 
 func TestConfigurationProblemsAreReportedTogether(t *testing.T) {
 	w := newWorld(t)
-	env := w.p.Env(t, "railway", map[string]string{"COMPUTE_DRIVER": "railway"})
+	env := w.p.Env(t, "railway", map[string]string{"COMPUTE_DRIVER": "docker"})
 	err := Run(context.Background(), env)
 	if err == nil {
 		t.Fatal("Run accepted an unknown driver")
 	}
-	wantContains(t, err.Error(), `COMPUTE_DRIVER="railway" must be one of process`)
+	wantContains(t, err.Error(), `COMPUTE_DRIVER="docker" must be one of process, railway`)
 
 	env = w.p.Env(t, "railway", map[string]string{"RUNTIME_BINARY": "/nonexistent/runtime", "RUNTIME_STOP_GRACE": "soon"})
 	err = Run(context.Background(), env)

@@ -28,6 +28,16 @@ type Options struct {
 	// Consumer tunes the bus consumer; Name is always ConsumerName and
 	// MaxDeliver defaults to 8.
 	Consumer bus.ConsumerConfig
+	// Journal remembers deleted sagas; nil keeps none (tests of one command).
+	Journal Journal
+}
+
+// Journal remembers which sagas' compute was deleted, so that a provision
+// arriving or finishing after its saga's delete never leaves a runtime
+// behind (the saga has already moved on and would never delete it again).
+type Journal interface {
+	MarkSagaDeleted(ctx context.Context, sagaID string) error
+	SagaDeleted(ctx context.Context, sagaID string) (bool, error)
 }
 
 // App answers the compute commands with a Driver.
@@ -35,6 +45,7 @@ type App struct {
 	bus      *bus.Bus
 	log      *slog.Logger
 	drv      Driver
+	journal  Journal
 	consumer bus.ConsumerConfig
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -51,6 +62,7 @@ func New(o Options, drv Driver) (*App, error) {
 		bus:      o.Bus,
 		log:      o.Log,
 		drv:      drv,
+		journal:  o.Journal,
 		consumer: o.Consumer,
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_compute_operations_total",
@@ -123,4 +135,12 @@ func (a *App) observe(op string, start time.Time, err error) {
 func (a *App) lastAttempt(ctx context.Context) bool {
 	d, ok := bus.DeliveryFrom(ctx)
 	return ok && d.Attempt >= a.consumer.MaxDeliver
+}
+
+// sagaDeleted reports whether sagaID's compute was deleted.
+func (a *App) sagaDeleted(ctx context.Context, sagaID string) (bool, error) {
+	if a.journal == nil {
+		return false, nil
+	}
+	return a.journal.SagaDeleted(ctx, sagaID)
 }

@@ -62,6 +62,29 @@ func (f *fakeDriver) calls() (provisions, deletes int) {
 
 const maxDeliver = 3
 
+// memJournal is the deleted-saga journal in memory (the SQL one is tested
+// in internal/store).
+type memJournal struct {
+	mu      sync.Mutex
+	deleted map[string]bool
+}
+
+func (j *memJournal) MarkSagaDeleted(_ context.Context, sagaID string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.deleted == nil {
+		j.deleted = map[string]bool{}
+	}
+	j.deleted[sagaID] = true
+	return nil
+}
+
+func (j *memJournal) SagaDeleted(_ context.Context, sagaID string) (bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.deleted[sagaID], nil
+}
+
 // fixture is an App over a fake driver on an embedded NATS server.
 type fixture struct {
 	bus    *bus.Bus
@@ -82,7 +105,7 @@ func start(t *testing.T, drv app.Driver) *fixture {
 	if err := b.Setup(ctx, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Options{Bus: b, Log: log, Metrics: reg, Consumer: bus.ConsumerConfig{
+	a, err := app.New(app.Options{Bus: b, Log: log, Metrics: reg, Journal: &memJournal{}, Consumer: bus.ConsumerConfig{
 		MaxDeliver: maxDeliver, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 	}}, drv)
 	if err != nil {

@@ -19,12 +19,17 @@ func (a *App) delete(ctx context.Context, cmd *pb.DeleteCompute) (err error) {
 	if err := checkStep(step); err != nil {
 		return bus.Permanent(fmt.Errorf("delete compute: %w", err))
 	}
+	if a.journal != nil {
+		if err := a.journal.MarkSagaDeleted(ctx, step.GetSagaId()); err != nil {
+			return err
+		}
+	}
 	if err := a.drv.Delete(ctx, step.GetCustomerId()); err != nil {
 		err = fmt.Errorf("delete compute: %w", err)
 		if permanent(err) || a.lastAttempt(ctx) {
 			return a.fail(ctx, "delete", step, err)
 		}
-		return err
+		return retry(err)
 	}
 	if _, err := a.bus.Publish(ctx, subjects.ComputeDeleted, &pb.ComputeDeleted{Step: step},
 		envelope(subjects.ComputeDeleted, step)); err != nil {

@@ -50,5 +50,10 @@ type Instance struct {
 // (for example a plan it cannot size), so retrying the same command is useless.
 var ErrRejected = errors.New("compute request rejected")
 
+// ErrDeployFailed marks a runtime the backend tried to start and could not
+// (a deployment that ended FAILED or CRASHED): the same command would fail
+// the same way, so the failure is reported for the saga to compensate.
+var ErrDeployFailed = errors.New("compute deployment failed")
+
 // ErrNotFound reports a customer without a running instance.
 var ErrNotFound = errors.New("no running compute instance")

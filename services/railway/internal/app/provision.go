@@ -31,6 +31,12 @@ func (a *App) provision(ctx context.Context, cmd *pb.ProvisionCompute) (err erro
 	if cmd.GetDatabaseRef() == "" {
 		return a.fail(ctx, "provision", step, errors.New("provision compute: database_ref is empty"))
 	}
+	if gone, err := a.sagaDeleted(ctx, step.GetSagaId()); err != nil {
+		return err
+	} else if gone {
+		log.Info("provision of a saga whose compute was deleted: ignored")
+		return nil
+	}
 	inst, err := a.drv.Provision(ctx, ProvisionRequest{
 		CustomerID:  step.GetCustomerId(),
 		Plan:        plan,
@@ -39,7 +45,7 @@ func (a *App) provision(ctx context.Context, cmd *pb.ProvisionCompute) (err erro
 	if err != nil {
 		err = fmt.Errorf("provision compute: %w", err)
 		if !permanent(err) && !a.lastAttempt(ctx) {
-			return err
+			return retry(err)
 		}
 		// The saga compensates only steps that succeeded, so a half-started
 		// instance would stay behind: remove it before reporting the failure.
@@ -49,6 +55,14 @@ func (a *App) provision(ctx context.Context, cmd *pb.ProvisionCompute) (err erro
 			log.Warn("cleanup after failed provisioning", "err", derr)
 		}
 		return a.fail(ctx, "provision", step, err)
+	}
+	// The saga's delete may have run while this provision was in flight:
+	// then what was just started must go again.
+	if gone, err := a.sagaDeleted(ctx, step.GetSagaId()); err != nil {
+		return err
+	} else if gone {
+		log.Info("compute deleted while provisioning: removing the new runtime")
+		return a.drv.Delete(ctx, step.GetCustomerId())
 	}
 	_, err = a.bus.Publish(ctx, subjects.ComputeProvisioned, &pb.ComputeProvisioned{
 		Step:        step,
@@ -64,7 +78,21 @@ func (a *App) provision(ctx context.Context, cmd *pb.ProvisionCompute) (err erro
 
 // permanent reports whether retrying the command that produced err is useless.
 func permanent(err error) bool {
-	return errors.Is(err, ErrRejected) || errors.Is(err, secrets.ErrNotFound) || errors.Is(err, plans.ErrUnknownPlan)
+	return errors.Is(err, ErrRejected) || errors.Is(err, ErrDeployFailed) ||
+		errors.Is(err, secrets.ErrNotFound) || errors.Is(err, plans.ErrUnknownPlan)
+}
+
+// delayed is an error that knows when trying again makes sense (a provider's
+// rate limit).
+type delayed interface{ Delay() time.Duration }
+
+// retry returns a retryable err, with the delay it asks for if any.
+func retry(err error) error {
+	var d delayed
+	if errors.As(err, &d) && d.Delay() > 0 {
+		return bus.RetryAfter(err, d.Delay())
+	}
+	return err
 }
 
 // checkStep rejects a command the service cannot act on or answer.

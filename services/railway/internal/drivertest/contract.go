@@ -1,7 +1,7 @@
 // Package drivertest is the contract every compute driver (app.Driver)
 // passes, whatever its backend: the process driver runs it against real
-// child processes, the Railway driver will run it against a server that
-// answers like Railway.
+// child processes, the Railway driver against a server that answers like
+// Railway (package railwaytest).
 package drivertest
 
 import (
@@ -27,6 +27,19 @@ type Subject struct {
 	// Running counts the backend's live units (processes, deployments)
 	// running customerID's runtime.
 	Running func(t *testing.T, customerID string) int
+	// Health is GET url+"/health": its status, or an error when nothing
+	// answers. Nil means a real HTTP request (testkit.Health); a backend
+	// whose addresses are not reachable from the test (Railway's public
+	// domains) answers for them.
+	Health func(url string) (int, error)
+}
+
+// health asks s's Health, or the real instance.
+func (s Subject) health(url string) (int, error) {
+	if s.Health != nil {
+		return s.Health(url)
+	}
+	return testkit.Health(url)
 }
 
 // timeout bounds every wait of the contract.
@@ -42,7 +55,7 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		if inst.ServiceID != names.Service(req.CustomerID) {
 			t.Errorf("ServiceID = %q, want %q", inst.ServiceID, names.Service(req.CustomerID))
 		}
-		if code, err := testkit.Health(inst.URL); err != nil || code != http.StatusOK {
+		if code, err := s.health(inst.URL); err != nil || code != http.StatusOK {
 			t.Errorf("GET %s/health = %d, %v; want 200", inst.URL, code, err)
 		}
 		wantRunning(t, s, req.CustomerID, 1)
@@ -91,7 +104,8 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			}
 		}
 		servicetest.Eventually(t, timeout, "the deleted runtime to stop answering", func() bool {
-			return testkit.Refused(inst.URL)
+			_, err := s.health(inst.URL)
+			return err != nil
 		})
 		wantRunning(t, s, req.CustomerID, 0)
 	})
@@ -111,7 +125,7 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			t.Fatalf("Delete: %v", err)
 		}
 		inst := provision(t, s, req)
-		if code, err := testkit.Health(inst.URL); err != nil || code != http.StatusOK {
+		if code, err := s.health(inst.URL); err != nil || code != http.StatusOK {
 			t.Errorf("GET %s/health = %d, %v; want 200", inst.URL, code, err)
 		}
 		wantRunning(t, s, req.CustomerID, 1)
@@ -124,7 +138,7 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		if err := s.Driver.Restart(ctx(t), req.CustomerID); err != nil {
 			t.Fatalf("Restart: %v", err)
 		}
-		if code, err := testkit.Health(inst.URL); err != nil || code != http.StatusOK {
+		if code, err := s.health(inst.URL); err != nil || code != http.StatusOK {
 			t.Errorf("after restart GET %s/health = %d, %v; want 200", inst.URL, code, err)
 		}
 		if again := provision(t, s, req); again != inst {

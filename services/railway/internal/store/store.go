@@ -189,3 +189,20 @@ func portErr(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 }
+
+// MarkSagaDeleted records that sagaID's compute was deleted. Idempotent.
+func (s *Store) MarkSagaDeleted(ctx context.Context, sagaID string) error {
+	if _, err := s.db.Exec(ctx, `INSERT INTO railway.deleted_sagas (saga_id) VALUES ($1) ON CONFLICT DO NOTHING`, sagaID); err != nil {
+		return fmt.Errorf("mark saga %s deleted: %w", sagaID, err)
+	}
+	return nil
+}
+
+// SagaDeleted reports whether sagaID's compute was deleted.
+func (s *Store) SagaDeleted(ctx context.Context, sagaID string) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM railway.deleted_sagas WHERE saga_id = $1)`, sagaID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("saga %s deleted: %w", sagaID, err)
+	}
+	return ok, nil
+}

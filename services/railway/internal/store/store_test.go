@@ -99,3 +99,25 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 	again()
 }
+
+func TestDeletedSagaJournal(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.NewPool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := st.SagaDeleted(ctx, "signup-cs_1"); err != nil || gone {
+		t.Fatalf("SagaDeleted before = %v, %v", gone, err)
+	}
+	for range 2 { // idempotent
+		if err := st.MarkSagaDeleted(ctx, "signup-cs_1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gone, err := st.SagaDeleted(ctx, "signup-cs_1"); err != nil || !gone {
+		t.Fatalf("SagaDeleted after = %v, %v", gone, err)
+	}
+	if gone, _ := st.SagaDeleted(ctx, "signup-cs_2"); gone {
+		t.Error("another saga counts as deleted")
+	}
+}
