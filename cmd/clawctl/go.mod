@@ -1,0 +1,3 @@
+module clawdbot.cloud/cmd/clawctl
+
+go 1.26

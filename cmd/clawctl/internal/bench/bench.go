@@ -1,0 +1,107 @@
+// Package bench measures signup → instance ready latency against a running
+// platform.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"clawdbot.cloud/cmd/clawctl/internal/signup"
+	"clawdbot.cloud/pkg/stripeevent"
+)
+
+// Result summarises one phase.
+type Result struct {
+	Ready          int
+	P50, P99, Max  time.Duration
+	Wall           time.Duration
+	LatencySamples []time.Duration
+}
+
+// Signups runs n signups, concurrency at a time, and reports their latency.
+// Every signup must become ready; the first failure is returned.
+func Signups(ctx context.Context, ingressURL, secret string, n, concurrency int) (Result, error) {
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, concurrency)
+	)
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := signup.Run(ctx, signup.Options{
+				IngressURL: ingressURL, Secret: secret, Poll: 10 * time.Millisecond,
+				Checkout: stripeevent.Checkout{Email: fmt.Sprintf("bench%d@example.com", i), Name: "Bench", Plan: "starter"},
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			lats = append(lats, res.Latency)
+		}()
+	}
+	wg.Wait()
+	r := Result{Ready: len(lats), Wall: time.Since(start), LatencySamples: lats}
+	if len(errs) > 0 {
+		return r, fmt.Errorf("%d of %d signups failed; first: %w", len(errs), n, errs[0])
+	}
+	slices.Sort(lats)
+	r.P50, r.P99, r.Max = Percentile(lats, 50), Percentile(lats, 99), lats[len(lats)-1]
+	return r, nil
+}
+
+// Percentile returns the p-th percentile (nearest rank) of sorted samples.
+func Percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (p*len(sorted) + 99) / 100
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1].Round(time.Millisecond)
+}
+
+// IsolatedEnv returns a configuration source for a throwaway platform in
+// dir: free ports for NATS and the ingress, everything else from the
+// process environment.
+func IsolatedEnv(dir string) (func(string) (string, bool), error) {
+	natsAddr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	ingressAddr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	over := map[string]string{"EMBEDDED_NATS_ADDR": natsAddr, "INGRESS_ADDR": ingressAddr, "CLAW_DATA_DIR": dir}
+	return func(k string) (string, bool) {
+		if v, ok := over[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	}, nil
+}
+
+// FreeAddr returns a loopback address with a port free right now.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

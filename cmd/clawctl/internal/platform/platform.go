@@ -1,0 +1,309 @@
+// Package platform runs the whole Clawdbot Cloud platform in one process:
+// embedded NATS JetStream (unless NATS_URL is set), a private Postgres
+// cluster (unless DATABASE_URL is set) and every service, each with its own
+// bus connection, metrics registry and ops endpoints, talking only through
+// NATS. It backs `clawctl dev`, `clawctl bench` and the end-to-end tests.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/sync/errgroup"
+
+	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/natsembed"
+	"clawdbot.cloud/pkg/pgcluster"
+	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/health"
+	"clawdbot.cloud/services/ingress"
+	"clawdbot.cloud/services/neon"
+	"clawdbot.cloud/services/railway"
+	"clawdbot.cloud/services/saga"
+	"clawdbot.cloud/services/workspace"
+)
+
+// DevWebhookSecret is the Stripe webhook secret dev mode runs with when
+// STRIPE_WEBHOOK_SECRET is unset. It is printed at start and known to
+// `clawctl signup`; never use it in production.
+const DevWebhookSecret = "whsec_clawdbot_dev_only_not_a_secret"
+
+// Services lists the services in start order with their run functions.
+var Services = []struct {
+	Name string
+	Run  service.Service
+}{
+	{"neon", neon.Run},
+	{"workspace", workspace.Run},
+	{"railway", railway.Run},
+	{"health", health.Run},
+	{"saga", saga.Run},
+	{"ingress", ingress.Run},
+}
+
+// Options configures a platform run.
+type Options struct {
+	// DataDir holds embedded NATS, the private Postgres cluster and the dev
+	// encryption key. Created if missing.
+	DataDir string
+	// Env is the configuration source (the process environment in dev mode).
+	Env func(string) (string, bool)
+	Log *slog.Logger
+	// OpsPortBase, when positive, gives service i the ops port base+i;
+	// otherwise ops endpoints listen on free ports.
+	OpsPortBase int
+}
+
+// Platform is a running platform.
+type Platform struct {
+	// IngressURL is the public edge (webhooks, provisioning API).
+	IngressURL string
+	// WebhookSecret is the Stripe webhook secret the ingress verifies with.
+	WebhookSecret string
+	// NATSURL is the bus the services share.
+	NATSURL string
+	// DatabaseURL is the control-plane database.
+	DatabaseURL string
+	// Ops maps service name to its ops address (/metrics, /healthz, /readyz).
+	Ops map[string]string
+
+	log     *slog.Logger
+	cleanup []func()
+	group   *errgroup.Group
+	cancel  context.CancelFunc
+}
+
+// settings are the dev-mode settings after defaults.
+type settings struct {
+	webhookSecret, ingressAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
+}
+
+func load(o Options) (settings, error) {
+	l := config.New(o.Env)
+	s := settings{
+		webhookSecret: l.String("STRIPE_WEBHOOK_SECRET", DevWebhookSecret),
+		ingressAddr:   l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
+		dataDir:       l.String("CLAW_DATA_DIR", o.DataDir),
+		databaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
+		natsURL:       l.URL("NATS_URL", "", "nats", "tls"),
+		natsAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
+		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
+		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
+	}
+	if s.dataDir == "" {
+		l.Problem("CLAW_DATA_DIR is empty")
+	}
+	if _, err := os.Stat(s.runtimeBinary); err != nil {
+		l.Problem("RUNTIME_BINARY %s: %v (run `make build`, or set RUNTIME_BINARY to the runtime executable)", s.runtimeBinary, err)
+	}
+	return s, l.Err()
+}
+
+// defaultRuntimeBinary is bin/runtime beside the clawctl executable.
+func defaultRuntimeBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "bin/runtime"
+	}
+	return filepath.Join(filepath.Dir(exe), "runtime")
+}
+
+// Start brings up the infrastructure and every service, and returns once the
+// ingress accepts connections.
+func Start(ctx context.Context, o Options) (p *Platform, err error) {
+	s, err := load(o)
+	if err != nil {
+		return nil, err
+	}
+	p = &Platform{log: o.Log, WebhookSecret: s.webhookSecret, Ops: map[string]string{}}
+	defer func() {
+		if err != nil {
+			p.runCleanup()
+		}
+	}()
+	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if p.NATSURL, err = p.startNATS(s); err != nil {
+		return nil, err
+	}
+	if p.DatabaseURL, err = p.startPostgres(ctx, s); err != nil {
+		return nil, err
+	}
+	adminURL := p.DatabaseURL
+	key, err := loadKey(s)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.New(ctx, p.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("control-plane database: %w", err)
+	}
+	p.cleanup = append(p.cleanup, pool.Close)
+
+	// Every service reads the same configuration, with dev defaults on top
+	// of the process environment.
+	overrides := map[string]string{
+		"STRIPE_WEBHOOK_SECRET": s.webhookSecret,
+		"INGRESS_ADDR":          s.ingressAddr,
+		"DATABASE_ADMIN_URL":    adminURL,
+		"RUNTIME_BINARY":        s.runtimeBinary,
+	}
+	lookup := func(k string) (string, bool) {
+		if v, ok := o.Env(k); ok && v != "" {
+			return v, true
+		}
+		v, ok := overrides[k]
+		return v, ok
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	g, gctx := errgroup.WithContext(runCtx)
+	p.group = g
+	for i, svc := range Services {
+		env, err := service.NewEnv(ctx, service.EnvOptions{
+			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pool, Key: key,
+			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup),
+		})
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		opsAddr := "127.0.0.1:0"
+		if o.OpsPortBase > 0 {
+			opsAddr = "127.0.0.1:" + strconv.Itoa(o.OpsPortBase+i)
+		}
+		ops, err := service.ListenOps(opsAddr, env)
+		if err != nil {
+			cancel()
+			env.Bus.Close()
+			return nil, err
+		}
+		p.Ops[svc.Name] = ops.Addr()
+		run := svc.Run
+		g.Go(func() error {
+			defer env.Bus.Close()
+			return service.RunWithOps(gctx, env, run, ops)
+		})
+	}
+	p.IngressURL = "http://" + s.ingressAddr
+	if err := waitTCP(ctx, s.ingressAddr, 15*time.Second); err != nil {
+		cancel()
+		_ = g.Wait()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Wait blocks until a service fails or Stop is called, returning the first error.
+func (p *Platform) Wait() error { return p.group.Wait() }
+
+// Stop shuts every service down (the compute service stops its customer
+// processes), then the bus and the database.
+func (p *Platform) Stop() error {
+	p.cancel()
+	err := p.group.Wait()
+	p.runCleanup()
+	return err
+}
+
+func (p *Platform) runCleanup() {
+	for i := len(p.cleanup) - 1; i >= 0; i-- {
+		p.cleanup[i]()
+	}
+	p.cleanup = nil
+}
+
+func (p *Platform) startNATS(s settings) (string, error) {
+	if s.natsURL != "" {
+		return s.natsURL, nil
+	}
+	host, portText, _ := net.SplitHostPort(s.natsAddr)
+	port, _ := strconv.Atoi(portText)
+	srv, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats")})
+	if err != nil {
+		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.natsAddr, err)
+	}
+	p.cleanup = append(p.cleanup, func() { shutdownNATS(srv) })
+	return srv.ClientURL(), nil
+}
+
+func shutdownNATS(srv *server.Server) {
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}
+
+// startPostgres returns the control-plane database URL, creating the
+// "clawdbot" database on a private cluster when DATABASE_URL is unset.
+func (p *Platform) startPostgres(ctx context.Context, s settings) (string, error) {
+	if s.databaseURL != "" {
+		return s.databaseURL, nil
+	}
+	c, err := pgcluster.Start(ctx, filepath.Join(s.dataDir, "postgres"), p.log)
+	if err != nil {
+		return "", err
+	}
+	p.cleanup = append(p.cleanup, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Stop(sctx); err != nil {
+			p.log.Warn("stop postgres", "err", err)
+		}
+	})
+	admin := c.AdminURL()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'clawdbot')`).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, `CREATE DATABASE clawdbot`); err != nil {
+			return "", err
+		}
+	}
+	// Customer roles live on this server too: by default every role may
+	// connect to every database, so close the platform's own databases.
+	if _, err := conn.Exec(ctx, `REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
+		REVOKE CONNECT, TEMPORARY ON DATABASE clawdbot FROM PUBLIC`); err != nil {
+		return "", fmt.Errorf("close platform databases to customer roles: %w", err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/clawdbot"
+	return u.String(), nil
+}
+
+func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ingress did not listen on %s within %v: %w", addr, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
