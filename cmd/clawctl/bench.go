@@ -28,6 +28,11 @@ func runBench(ctx context.Context, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
+		// The private Postgres runs as an unprivileged user when we are
+		// root; it must be able to traverse into the directory.
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return err
+		}
 		env, err := bench.IsolatedEnv(dir)
 		if err != nil {
 			return err

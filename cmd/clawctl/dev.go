@@ -17,10 +17,12 @@ func runDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := service.NewLogger(os.Getenv("LOG_FORMAT"), "clawctl")
-	if os.Getenv("LOG_FORMAT") == "" {
-		log = service.NewLogger("text", "clawctl")
+	// Each service adds its own "service" attribute.
+	format := os.Getenv("LOG_FORMAT")
+	if format == "" {
+		format = "text"
 	}
+	log := service.NewLogger(format, "")
 	p, err := platform.Start(ctx, platform.Options{DataDir: *dataDir, Env: os.LookupEnv, Log: log, OpsPortBase: *opsBase})
 	if err != nil {
 		return err

@@ -89,6 +89,10 @@ func writeConf(dataDir string, port int, o options, id identity) error {
 	// TCP only: socket paths are limited to ~100 bytes and the peer
 	// authentication they imply is of no use to the programs connecting.
 	b.WriteString("unix_socket_directories = ''\n")
+	// One server hosts every customer database in dev mode, and each
+	// customer runtime keeps a connection or two: the default of 100 caps
+	// the platform at a few dozen customers.
+	b.WriteString("max_connections = 1000\n")
 	if o.noSync {
 		b.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
 	}

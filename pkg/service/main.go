@@ -33,13 +33,18 @@ func Main(name string, svc Service) int {
 	return 0
 }
 
-// NewLogger returns a slog logger: JSON unless format is "text".
+// NewLogger returns a slog logger: JSON unless format is "text", with a
+// service attribute unless service is empty.
 func NewLogger(format, service string) *slog.Logger {
 	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 	if format == "text" {
 		h = slog.NewTextHandler(os.Stderr, nil)
 	}
-	return slog.New(h).With("service", service)
+	log := slog.New(h)
+	if service != "" {
+		log = log.With("service", service)
+	}
+	return log
 }
 
 func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) error {

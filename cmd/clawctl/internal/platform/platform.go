@@ -121,14 +121,15 @@ func defaultRuntimeBinary() string {
 // Start brings up the infrastructure and every service, and returns once the
 // ingress accepts connections.
 func Start(ctx context.Context, o Options) (p *Platform, err error) {
-	s, err := load(o)
-	if err != nil {
-		return nil, err
+	s, lerr := load(o)
+	if lerr != nil {
+		return nil, lerr
 	}
 	p = &Platform{log: o.Log, WebhookSecret: s.webhookSecret, Ops: map[string]string{}}
 	defer func() {
 		if err != nil {
 			p.runCleanup()
+			p = nil
 		}
 	}()
 	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
