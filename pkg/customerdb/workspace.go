@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // File is one file of a customer's workspace.
@@ -90,6 +92,24 @@ func ReadWorkspace(ctx context.Context, db DB) ([]File, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read workspace: %w", err)
+	}
+	return files, nil
+}
+
+// ReadFiles returns the workspace files with the given paths that exist, in
+// path order; missing paths are left out.
+func ReadFiles(ctx context.Context, db DB, paths ...string) ([]File, error) {
+	rows, err := db.Query(ctx, "SELECT path, content FROM workspace_files WHERE path = ANY($1) ORDER BY path", paths)
+	if err != nil {
+		return nil, fmt.Errorf("read workspace files: %w", err)
+	}
+	files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) {
+		var f File
+		err := r.Scan(&f.Path, &f.Content)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read workspace files: %w", err)
 	}
 	return files, nil
 }

@@ -9,8 +9,16 @@
 // the operator's dev mode call Run or Serve in-process instead.
 //
 // On start it migrates the customer's database (customerdb.Migrate, a no-op
-// when up to date), then serves GET /health (no auth) and GET /status
-// (Bearer API key) until its context is canceled.
+// when up to date), then serves the API of package httpapi — chat with the
+// customer's workspace and memories, memory search, skills, workspace
+// export, /health and /status — until its context is canceled.
+//
+// The model provider is chosen from the process environment the compute
+// service forwards (ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL, or
+// OPENAI_BASE_URL and OPENAI_API_KEY for an OpenAI-compatible server) and
+// the optional provider and model fields of the configuration. With none
+// configured the instance still serves everything but chat, which answers
+// 503 naming what to set.
 package runtime
 
 import (
@@ -27,13 +35,17 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
+	"clawdbot.cloud/services/runtime/internal/ratelimit"
 )
 
 // Config is the runtime's configuration, one JSON document:
-// {"customer_id","plan","listen_addr","database_url","instance_id","version"}.
-// See the fields for their meaning and Config.Validate for the rules.
+// {"customer_id","plan","listen_addr","database_url","instance_id","version"}
+// and the optional "provider", "model", "dashboard_origin",
+// "instance_token", "rate_per_second", "rate_burst". See the fields for
+// their meaning and Config.Validate for the rules.
 type Config = config.Config
 
 // Server limits. WriteTimeout is generous because responses stream model
@@ -51,7 +63,29 @@ const (
 	// maxDBConns keeps one customer's instance from hogging its database
 	// server's connections.
 	maxDBConns = 4
+	// modelTimeout bounds one model call, streamed or not.
+	modelTimeout = 2 * time.Minute
+	// maxReplyTokens bounds one reply.
+	maxReplyTokens = 4096
+	// Per-key rate limit: a burst of 30 requests, then 5 per second. A
+	// dashboard loading several lists fits in the burst; a leaked key in a
+	// loop does not hammer the database or the model.
+	rateBurst     = 30
+	ratePerSecond = 5
 )
+
+// Options tune an instance beyond its Config; tests and benchmarks use
+// them. The zero value is production's.
+type Options struct {
+	// ModelTimeout bounds one model call (default 2 minutes).
+	ModelTimeout time.Duration
+	// RatePerSecond and RateBurst override the configuration's per-key
+	// rate limit; a negative RatePerSecond disables it.
+	RatePerSecond float64
+	RateBurst     int
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
 // canceled, then shuts down gracefully and returns nil. It returns an error
@@ -72,6 +106,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // Serve is Run on a listener the caller opened (port 0 in tests); it ignores
 // cfg.ListenAddr and closes ln when it returns.
 func Serve(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) error {
+	return ServeWith(ctx, cfg, ln, log, Options{})
+}
+
+// ServeWith is Serve with Options.
+func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, opts Options) error {
 	defer ln.Close()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -96,13 +135,43 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) e
 		return err
 	}
 
+	opts = opts.withDefaults(cfg)
+	// Model calls outlive their client's request (package chat) but not
+	// the instance: canceled once shutdown has given requests their time.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	provider, hint := newProvider(cfg)
+	model := cfg.Model
+	if model == "" {
+		model = plan.Model
+	}
+	if provider == nil {
+		log.Warn("no model provider configured: chat answers 503", "hint", hint)
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Options{
-			CustomerID: cfg.CustomerID,
-			Version:    cfg.Version,
-			Plan:       plan,
-			DB:         pool,
-			Log:        log,
+			CustomerID:      cfg.CustomerID,
+			InstanceID:      cfg.InstanceID,
+			Version:         cfg.Version,
+			Plan:            plan,
+			DB:              pool,
+			InstanceToken:   cfg.InstanceToken,
+			DashboardOrigin: cfg.DashboardOrigin,
+			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
+			Log:             log,
+			Now:             opts.Now,
+			Chat: &chat.Service{
+				DB:         pool,
+				Plan:       plan,
+				Model:      model,
+				Provider:   provider,
+				Hint:       hint,
+				Timeout:    opts.ModelTimeout,
+				MaxTokens:  maxReplyTokens,
+				Now:        opts.Now,
+				Log:        log,
+				Background: life,
+			},
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -111,7 +180,12 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) e
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "plan", plan.ID, "version", cfg.Version)
+	providerName := ""
+	if provider != nil {
+		providerName = provider.Name()
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "plan", plan.ID, "version", cfg.Version,
+		"provider", providerName, "model", model)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -125,7 +199,9 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) e
 		// ctx is done; shutdown gets its own bounded context.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
+		err := srv.Shutdown(sctx)
+		endLife()
+		if err != nil {
 			return fmt.Errorf("shut down http server: %w", err)
 		}
 		log.Info("stopped")

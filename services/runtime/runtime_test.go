@@ -2,7 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clawdbot.cloud/pkg/apikey"
 	"clawdbot.cloud/pkg/customerdb"
@@ -21,113 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// instance is a runtime serving in-process on its own fresh database.
-type instance struct {
-	url  string
-	pool *pgxpool.Pool // the instance's database, for arranging test data
-}
-
-func startInstance(t *testing.T, customerID, plan string) *instance {
-	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := runtime.Config{
-		CustomerID:  customerID,
-		Plan:        plan,
-		ListenAddr:  ln.Addr().String(),
-		DatabaseURL: dbURL,
-		InstanceID:  "test-instance",
-		Version:     "v-test",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	go func() { done <- runtime.Serve(ctx, cfg, ln, log) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v after cancel, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Serve did not return within 30s of cancel")
-		}
-	})
-	in := &instance{url: "http://" + ln.Addr().String(), pool: pool}
-	waitHealthy(t, in.url, done)
-	return in
-}
-
-// waitHealthy polls /health until it answers 200, failing if the server
-// exits or the deadline passes.
-func waitHealthy(t *testing.T, url string, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("server exited before becoming healthy: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/health not 200 within 30s (last error %v)", url, err)
-		}
-	}
-}
-
-// addKey stores a fresh key in the instance's database and returns it.
-func (in *instance) addKey(t *testing.T) string {
-	t.Helper()
-	k, err := apikey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := customerdb.AddAPIKey(t.Context(), in.pool, apikey.Hash(k), apikey.Prefix(k)); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// get calls path with the key (none if empty) and decodes the JSON body.
-func (in *instance) get(t *testing.T, path, key string, body any) *http.Response {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, in.url+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("GET %s: Content-Type = %q", path, ct)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(body); err != nil {
-		t.Fatalf("GET %s: decode body: %v", path, err)
-	}
-	return resp
-}
 
 type statusBody struct {
 	CustomerID string `json:"customer_id"`
@@ -140,8 +30,15 @@ type statusBody struct {
 		PeriodEnd    time.Time `json:"period_end"`
 	} `json:"usage"`
 	Quota struct {
-		MonthlyMessages int64 `json:"monthly_messages"`
+		MonthlyMessages int64     `json:"monthly_messages"`
+		Remaining       int64     `json:"remaining"`
+		Exceeded        bool      `json:"exceeded"`
+		ResetAt         time.Time `json:"reset_at"`
 	} `json:"quota"`
+	Model struct {
+		Provider string `json:"provider"`
+		Model    string `json:"model"`
+	} `json:"model"`
 	Version string `json:"version"`
 	Error   string `json:"error"`
 }

@@ -20,21 +20,44 @@ import (
 	"clawdbot.cloud/pkg/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// binDir holds the binary the tests share; removed after them.
+var binDir string
 
-// buildBinary compiles this command into a temporary directory.
-func buildBinary(t *testing.T) string {
+func TestMain(m *testing.M) {
+	pgtest.Main(m, func() {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	})
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// buildBinary compiles this command, once per test binary.
+func buildBinary(t testing.TB) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(goruntime.GOROOT(), "bin", "go")
+	buildOnce.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(goruntime.GOROOT(), "bin", "go")
+		}
+		if binDir, buildErr = os.MkdirTemp("", "runtime-bin-"); buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(binDir, "runtime")
+		out, err := exec.Command(goTool, "build", "-o", buildBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	bin := filepath.Join(t.TempDir(), "runtime")
-	out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return buildBin
 }
 
 // lockedBuffer collects a child's output while the test reads it.
@@ -68,12 +91,12 @@ func servingAddr(logs string) string {
 }
 
 // start runs the binary with stdin as its standard input and without
-// RUNTIME_CONFIG_JSON in its environment.
-func start(t *testing.T, bin, stdin string) (*exec.Cmd, *lockedBuffer, <-chan error) {
+// RUNTIME_CONFIG_JSON in its environment; env adds variables.
+func start(t testing.TB, bin, stdin string, env ...string) (*exec.Cmd, *lockedBuffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

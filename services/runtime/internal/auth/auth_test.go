@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -90,3 +91,59 @@ func TestRequire(t *testing.T) {
 		t.Errorf("logs lack the prefix of the rejected key:\n%s", logs.String())
 	}
 }
+
+func TestRequireKeyOrToken(t *testing.T) {
+	const token = "tok_0123456789abcdef0123456789abcdef"
+	good, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(_ context.Context, hash []byte) (bool, error) { return bytes.Equal(hash, apikey.Hash(good)), nil }
+	var logs bytes.Buffer
+	var who string
+	h := RequireKeyOrToken(check, token, slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who = Identity(r.Context())
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for _, tc := range []struct {
+		name, header string
+		status       int
+		identity     string
+	}{
+		{"instance token", "Bearer " + token, http.StatusTeapot, InstanceIdentity},
+		{"lowercase scheme", "bearer " + token, http.StatusTeapot, InstanceIdentity},
+		{"api key", "Bearer " + good, http.StatusTeapot, "key:" + hexPrefix(apikey.Hash(good))},
+		{"token prefix", "Bearer " + token[:len(token)-1], http.StatusUnauthorized, ""},
+		{"token longer", "Bearer " + token + "x", http.StatusUnauthorized, ""},
+		{"empty", "", http.StatusUnauthorized, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			who = ""
+			r := httptest.NewRequest(http.MethodGet, "/status", nil)
+			if tc.header != "" {
+				r.Header.Set("Authorization", tc.header)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.status || who != tc.identity {
+				t.Errorf("status %d identity %q, want %d %q", w.Code, who, tc.status, tc.identity)
+			}
+		})
+	}
+	// Without a configured token, the token is just a malformed key.
+	plain := Require(check, slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/status", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	plain.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("token accepted where none is configured: %d", w.Code)
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Errorf("logs contain the instance token:\n%s", logs.String())
+	}
+}
+
+func hexPrefix(hash []byte) string { return hex.EncodeToString(hash[:8]) }

@@ -42,9 +42,79 @@ type Config struct {
 	InstanceID string `json:"instance_id"`
 	// Version is the platform release the instance runs, reported by /status.
 	Version string `json:"version"`
+
+	// The fields below are optional; a supervisor that does not know them
+	// (an older compute service) starts a working instance without them.
+
+	// Provider chooses the model provider: ProviderAnthropic,
+	// ProviderOpenAI, or empty for the first one configured in Env
+	// (Anthropic when ANTHROPIC_API_KEY is set, else the OpenAI-compatible
+	// endpoint when OPENAI_BASE_URL is set).
+	Provider string `json:"provider,omitempty"`
+	// Model overrides the plan's model id. OpenAI-compatible servers need
+	// it (an Ollama server knows "llama3.2", not the plan's Claude model).
+	Model string `json:"model,omitempty"`
+	// DashboardOrigin is the one browser origin (scheme://host[:port])
+	// allowed to call the API cross-origin: the platform's dashboard. No
+	// CORS headers are sent for any other origin, or at all when empty.
+	DashboardOrigin string `json:"dashboard_origin,omitempty"`
+	// InstanceToken is a secret the platform holds to read /status (usage
+	// against quota) without the customer's API key and without touching
+	// the customer's database. It opens /status only. Empty disables it.
+	InstanceToken string `json:"instance_token,omitempty"`
+	// RatePerSecond and RateBurst set the per-API-key rate limit: a burst
+	// of RateBurst requests, then RatePerSecond. Zero means the default
+	// (5 per second, burst 30); a negative RatePerSecond turns the limit
+	// off (benchmarks).
+	RatePerSecond float64 `json:"rate_per_second,omitempty"`
+	RateBurst     int     `json:"rate_burst,omitempty"`
+
+	// Env holds the model-provider settings of the process environment
+	// (see EnvFrom). It is never part of the JSON document: the compute
+	// service passes provider credentials as environment variables.
+	Env ProviderEnv `json:"-"`
 }
 
-// LogValue keeps the database URL (which holds a password) out of logs.
+// Model providers (Config.Provider).
+const (
+	// ProviderAnthropic is the Anthropic Messages API.
+	ProviderAnthropic = "anthropic"
+	// ProviderOpenAI is an OpenAI-compatible chat completions endpoint
+	// (Ollama, vLLM, llama.cpp's server, ...).
+	ProviderOpenAI = "openai"
+)
+
+// MinInstanceTokenLen is the shortest instance token accepted: 32
+// characters, e.g. 24 random bytes in base64.
+const MinInstanceTokenLen = 32
+
+// ProviderEnv is the model-provider part of the process environment, the
+// variables the compute service forwards to every runtime.
+type ProviderEnv struct {
+	// AnthropicAPIKey is ANTHROPIC_API_KEY. Secret.
+	AnthropicAPIKey string
+	// AnthropicBaseURL is ANTHROPIC_BASE_URL (a proxy; default the API).
+	AnthropicBaseURL string
+	// OpenAIAPIKey is OPENAI_API_KEY. Secret.
+	OpenAIAPIKey string
+	// OpenAIBaseURL is OPENAI_BASE_URL, the API root with its version,
+	// e.g. http://127.0.0.1:11434/v1.
+	OpenAIBaseURL string
+}
+
+// EnvFrom reads the provider settings with getenv (os.Getenv).
+func EnvFrom(getenv func(string) string) ProviderEnv {
+	return ProviderEnv{
+		AnthropicAPIKey:  strings.TrimSpace(getenv("ANTHROPIC_API_KEY")),
+		AnthropicBaseURL: strings.TrimSpace(getenv("ANTHROPIC_BASE_URL")),
+		OpenAIAPIKey:     strings.TrimSpace(getenv("OPENAI_API_KEY")),
+		OpenAIBaseURL:    strings.TrimSpace(getenv("OPENAI_BASE_URL")),
+	}
+}
+
+// LogValue keeps the database URL (which holds a password), the instance
+// token and the provider keys out of logs: secrets appear only as whether
+// they are set.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("customer_id", c.CustomerID),
@@ -52,6 +122,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen_addr", c.ListenAddr),
 		slog.String("instance_id", c.InstanceID),
 		slog.String("version", c.Version),
+		slog.String("provider", c.Provider),
+		slog.String("model", c.Model),
+		slog.String("dashboard_origin", c.DashboardOrigin),
+		slog.Bool("instance_token_set", c.InstanceToken != ""),
+		slog.Bool("anthropic_api_key_set", c.Env.AnthropicAPIKey != ""),
+		slog.Bool("openai_base_url_set", c.Env.OpenAIBaseURL != ""),
 	)
 }
 
@@ -93,6 +169,7 @@ func (c Config) Validate() error {
 	} else if len(c.Version) > 128 {
 		add("version is longer than 128 bytes")
 	}
+	errs = append(errs, c.validateOptional()...)
 	if len(errs) == 0 {
 		return nil
 	}

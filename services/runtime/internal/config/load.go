@@ -23,9 +23,22 @@ var ErrNoConfig = errors.New("no runtime config: write the JSON document to stdi
 // stdin is a pipe or file it must hold one JSON document (the rest of the
 // stream is not read, so the supervisor may keep the pipe open). When stdin is
 // a terminal or /dev/null (a character device), or is empty, the document is
-// taken from the environment variable EnvVar instead. getenv is os.Getenv
-// outside tests.
+// taken from the environment variable EnvVar instead. The model-provider
+// settings (Config.Env) always come from the environment. getenv is
+// os.Getenv outside tests.
 func Load(stdin *os.File, getenv func(string) string) (Config, error) {
+	c, err := load(stdin, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Env = EnvFrom(getenv)
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func load(stdin *os.File, getenv func(string) string) (Config, error) {
 	if stdin != nil && !isCharDevice(stdin) {
 		c, err := Decode(stdin)
 		if !errors.Is(err, ErrNoConfig) {

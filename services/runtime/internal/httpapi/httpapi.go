@@ -1,70 +1,132 @@
-// Package httpapi is the runtime's HTTP API: the routes customers and the
-// platform's health prober call, with their middleware.
+// Package httpapi is the runtime's HTTP API: the routes customers, their
+// dashboard and the platform's prober call, with their middleware.
+//
+//	GET    /health                   liveness and database check (no auth)
+//	GET    /status                   plan, usage against quota, version (key or instance token)
+//	POST   /api/chat                 one chat turn, streamed as server-sent events on request
+//	GET    /api/conversations        conversations, most recently active first
+//	GET    /api/conversations/{id}   one conversation with its messages
+//	DELETE /api/conversations/{id}   delete a conversation
+//	POST   /api/memory               store a memory (also appended to today's daily note)
+//	GET    /api/memory               memories, newest first
+//	GET    /api/memory/search?q=     full-text search, ranked, with highlights
+//	DELETE /api/memory/{id}          delete a memory (and its daily-note entry)
+//	GET    /api/skills               the plan's skills and which are enabled
+//	PUT    /api/skills/{name}        {"enabled": bool}, within the plan
+//	GET    /api/workspace/export     the OpenClaw state directory as a tar.gz
+//
+// Every route but /health needs "Authorization: Bearer claw_…" and is rate
+// limited per key. Every answer is JSON (the export and the chat stream
+// excepted), errors as {"error": "..."}.
 package httpapi
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/auth"
+	"clawdbot.cloud/services/runtime/internal/chat"
+	"clawdbot.cloud/services/runtime/internal/ratelimit"
 	"clawdbot.cloud/services/runtime/internal/respond"
 )
 
-// MaxBodyBytes bounds every request body. Chat requests (a later route) are
-// the largest legitimate bodies; 1 MiB leaves them ample room.
+// MaxBodyBytes bounds every request body. Chat requests are the largest
+// legitimate bodies (32,000 characters of up to 4 bytes, JSON-escaped);
+// 1 MiB leaves them ample room.
 const MaxBodyBytes = 1 << 20
 
 // Store is the customer's database as the API uses it: *pgxpool.Pool.
 type Store interface {
-	customerdb.DB
+	customerdb.TxBeginner
 	Ping(ctx context.Context) error
 }
 
 // Options are the dependencies of the API.
 type Options struct {
-	// CustomerID and Version describe the instance in /status.
-	CustomerID, Version string
-	// Plan is the customer's plan, the source of quotas.
+	// CustomerID, InstanceID and Version describe the instance in /status.
+	CustomerID, InstanceID, Version string
+	// Plan is the customer's plan, the source of quotas and skills.
 	Plan plans.Plan
 	// DB is the customer's own database.
 	DB Store
+	// Chat runs chat turns.
+	Chat *chat.Service
+	// InstanceToken, when set, also opens /status (the platform's reads).
+	InstanceToken string
+	// DashboardOrigin is the one origin CORS allows; none when empty.
+	DashboardOrigin string
+	// Limiter limits requests per API key; nil means no limit.
+	Limiter *ratelimit.Limiter
 	// Log receives access and error logs.
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
+// methods are those the API routes use; the 404/405 fallback probes them.
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
 // New returns the API's handler.
 func New(o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	requireKey := auth.Require(func(ctx context.Context, hash []byte) (bool, error) {
+	check := func(ctx context.Context, hash []byte) (bool, error) {
 		return customerdb.CheckAPIKey(ctx, o.DB, hash)
-	}, o.Log)
+	}
+	key := func(h http.Handler) http.Handler {
+		return auth.Require(check, o.Log)(rateLimit(o.Limiter, h))
+	}
+	keyOrToken := func(h http.Handler) http.Handler {
+		return auth.RequireKeyOrToken(check, o.InstanceToken, o.Log)(rateLimit(o.Limiter, h))
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", health(o))
-	mux.Handle("GET /status", requireKey(status(o)))
-	// A path that exists but was called with another method gets a JSON 405
-	// instead of the mux's plain-text one ("GET /x" is the more specific
-	// pattern, so only other methods reach "/x").
-	for _, path := range []string{"/health", "/status"} {
-		mux.Handle(path, methodNotAllowed("GET, HEAD"))
-	}
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		respond.Error(w, http.StatusNotFound, "not found")
-	}))
-	return accessLog(o.Log, limitBody(mux))
+	mux.Handle("GET /status", keyOrToken(status(o)))
+	mux.Handle("POST /api/chat", key(chatHandler(o)))
+	mux.Handle("GET /api/conversations", key(listConversations(o)))
+	mux.Handle("GET /api/conversations/{id}", key(getConversation(o)))
+	mux.Handle("DELETE /api/conversations/{id}", key(deleteConversation(o)))
+	mux.Handle("POST /api/memory", key(addMemory(o)))
+	mux.Handle("GET /api/memory", key(listMemories(o)))
+	mux.Handle("GET /api/memory/search", key(searchMemories(o)))
+	mux.Handle("DELETE /api/memory/{id}", key(deleteMemory(o)))
+	mux.Handle("GET /api/skills", key(listSkills(o)))
+	mux.Handle("PUT /api/skills/{name}", key(setSkill(o)))
+	mux.Handle("PATCH /api/skills/{name}", key(setSkill(o)))
+	mux.Handle("GET /api/workspace/export", key(export(o)))
+	mux.Handle("/", fallback(mux))
+	return accessLog(o.Log, limitBody(cors(o.DashboardOrigin, mux)))
 }
 
-func methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", allow)
+// fallback answers requests no route takes: 405 with an Allow header when
+// the path exists for other methods, 404 otherwise, both as JSON. (With a
+// catch-all registered the mux never answers 405 itself.)
+func fallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			respond.Error(w, http.StatusNotFound, "not found")
+			return
+		}
+		if slices.Contains(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		respond.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 	})
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // downDB is a database that does not answer.
-type downDB struct{ customerdb.DB }
+type downDB struct{ customerdb.TxBeginner }
 
 func (downDB) Ping(context.Context) error { return errors.New("connection refused") }
 

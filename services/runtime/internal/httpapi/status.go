@@ -4,16 +4,20 @@ import (
 	"net/http"
 	"time"
 
-	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/respond"
 )
 
-// StatusBody is the body of GET /status.
+// StatusBody is the body of GET /status. The platform's health service may
+// read it with the instance token, to learn usage without touching the
+// customer's database.
 type StatusBody struct {
 	CustomerID string    `json:"customer_id"`
+	InstanceID string    `json:"instance_id"`
 	Plan       string    `json:"plan"`
 	Usage      UsageBody `json:"usage"`
 	Quota      QuotaBody `json:"quota"`
+	Model      ModelBody `json:"model"`
 	Version    string    `json:"version"`
 }
 
@@ -28,42 +32,62 @@ type UsageBody struct {
 	PeriodEnd time.Time `json:"period_end"`
 }
 
-// QuotaBody is what the plan allows per period.
+// QuotaBody is what the plan allows per period and what is left.
 type QuotaBody struct {
 	MonthlyMessages int64 `json:"monthly_messages"`
+	// Remaining is the number of messages left this period.
+	Remaining int64 `json:"remaining"`
+	// Exceeded reports that chat turns are refused until ResetAt.
+	Exceeded bool `json:"exceeded"`
+	// ResetAt is when usage starts again from zero (the period's end).
+	ResetAt time.Time `json:"reset_at"`
 }
 
-// Period returns the quota period containing t: the calendar month in UTC.
-// (Quotas follow the calendar month for now, not the Stripe billing cycle.)
-func Period(t time.Time) (start, end time.Time) {
-	t = t.UTC()
-	start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	return start, start.AddDate(0, 1, 0)
+// ModelBody says which model answers, and whether a provider is set up at
+// all (Provider is empty when not: chat turns answer 503).
+type ModelBody struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
 }
+
+// Period returns the quota period containing t (see quota.Period).
+func Period(t time.Time) (start, end time.Time) { return quota.Period(t) }
 
 // status answers GET /status: the customer's usage this period against the
 // plan's quota.
 func status(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start, end := Period(o.Now())
-		u, err := customerdb.Usage(r.Context(), o.DB, start, end)
+		q, err := quota.Read(r.Context(), o.DB, o.Plan, o.Now())
 		if err != nil {
 			o.Log.ErrorContext(r.Context(), "status: read usage", "err", err)
 			respond.Error(w, http.StatusServiceUnavailable, "usage unavailable, try again")
 			return
 		}
-		respond.JSON(w, http.StatusOK, StatusBody{
+		body := StatusBody{
 			CustomerID: o.CustomerID,
+			InstanceID: o.InstanceID,
 			Plan:       o.Plan.ID,
 			Usage: UsageBody{
-				Messages:     u.Messages,
-				InputTokens:  u.InputTokens,
-				OutputTokens: u.OutputTokens,
-				PeriodStart:  start,
-				PeriodEnd:    end,
+				Messages:     q.Used.Messages,
+				InputTokens:  q.Used.InputTokens,
+				OutputTokens: q.Used.OutputTokens,
+				PeriodStart:  q.Start,
+				PeriodEnd:    q.ResetAt,
 			},
-			Quota:   QuotaBody{MonthlyMessages: o.Plan.MonthlyMessages},
+			Quota: QuotaBody{
+				MonthlyMessages: q.Limit,
+				Remaining:       q.Remaining(),
+				Exceeded:        q.Exceeded(),
+				ResetAt:         q.ResetAt,
+			},
 			Version: o.Version,
-		})
+		}
+		if o.Chat != nil {
+			body.Model.Model = o.Chat.Model
+			if o.Chat.Provider != nil {
+				body.Model.Provider = o.Chat.Provider.Name()
+			}
+		}
+		respond.JSON(w, http.StatusOK, body)
 	})
 }

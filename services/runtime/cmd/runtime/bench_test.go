@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// statusKB reads a "VmRSS:"-style field of /proc/<pid>/status, in kB.
+func statusKB(tb testing.TB, pid int, field string) float64 {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// BenchmarkBinaryMemory starts the real runtime binary (as the process
+// compute driver does: config on stdin, provider in the environment, the
+// Starter plan's GOMEMLIMIT and GOMAXPROCS) and reports its resident
+// memory idle, after serving 1,000 chat turns against a fake Messages API,
+// and its peak. The timed loop is further chat turns, so ns/op is the
+// client-side latency of a turn against an instant model.
+func BenchmarkBinaryMemory(b *testing.B) {
+	c := startChatInstance(b, "starter")
+	resp, err := http.Get(c.url + "/health")
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	idle := statusKB(b, c.pid, "VmRSS")
+
+	var lat []time.Duration
+	conv := ""
+	for i := range 1000 {
+		if i%20 == 0 {
+			conv = "" // a new conversation every 20 turns
+		}
+		start := time.Now()
+		conv = c.chat(b, fmt.Sprintf("turn %d: what did we talk about before?", i), conv)
+		lat = append(lat, time.Since(start))
+		if i%100 == 99 {
+			c.model.Reset() // the fake's own record of requests
+		}
+	}
+	after := statusKB(b, c.pid, "VmRSS")
+	peak := statusKB(b, c.pid, "VmHWM")
+
+	b.ResetTimer()
+	for b.Loop() {
+		conv = c.chat(b, "one more", conv)
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(idle/1024, "idle-RSS-MB")
+	b.ReportMetric(after/1024, "RSS-after-1000-turns-MB")
+	b.ReportMetric(peak/1024, "peak-RSS-MB")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "turn-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "turn-p99-ms")
+}

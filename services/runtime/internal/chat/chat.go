@@ -1,0 +1,239 @@
+// Package chat is the runtime's chat turn: check the message and the quota,
+// store the customer's message, build the prompt from the workspace, the
+// relevant memories and the conversation's history, ask the model, and
+// store the reply together with its usage.
+//
+// The customer's message is stored before the model is called, so a failed
+// call loses nothing: the conversation keeps the message, and the error
+// names the conversation to continue. The model call is detached from the
+// client's request: a client that goes away mid-stream still finds the whole
+// reply in the conversation, and its tokens are counted.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/llm"
+	"clawdbot.cloud/services/runtime/internal/quota"
+)
+
+// Limits of a turn.
+const (
+	// MaxMessageChars bounds the customer's message, in characters.
+	MaxMessageChars = 32_000
+	// historyMessages is how many earlier messages are sent at most.
+	historyMessages = 40
+	// historyChars bounds the history sent, in characters; the oldest
+	// messages go first.
+	historyChars = 100_000
+	// relevantMemories is how many memories the prompt carries.
+	relevantMemories = 5
+	// titleChars bounds a conversation title taken from its first message.
+	titleChars = 80
+	// storeTimeout bounds storing a reply after the model answered.
+	storeTimeout = 10 * time.Second
+)
+
+// Errors of a turn that the client caused; each maps to a 4xx.
+var (
+	// ErrEmptyMessage is a message of only white space.
+	ErrEmptyMessage = errors.New("message is empty")
+	// ErrInvalidMessage is a message that is not valid UTF-8 or holds NUL.
+	ErrInvalidMessage = errors.New("message is not valid UTF-8 text")
+	// ErrConversationNotFound is a conversation_id that names nothing.
+	ErrConversationNotFound = errors.New("conversation not found")
+)
+
+// TooLongError is a message over MaxMessageChars.
+type TooLongError struct{ Chars, Limit int }
+
+func (e *TooLongError) Error() string {
+	return fmt.Sprintf("message is %d characters, the limit is %d", e.Chars, e.Limit)
+}
+
+// QuotaError is a turn refused because the plan's messages for the month
+// are used up.
+type QuotaError struct{ Status quota.Status }
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("monthly message quota reached (%d of %d); it resets on %s",
+		e.Status.Used.Messages, e.Status.Limit, e.Status.ResetAt.Format(time.DateOnly))
+}
+
+// NotConfiguredError is a turn refused because no model provider is set up.
+type NotConfiguredError struct{ Hint string }
+
+func (e *NotConfiguredError) Error() string { return "no model provider is configured: " + e.Hint }
+
+// Service runs chat turns for one customer.
+type Service struct {
+	// DB is the customer's database.
+	DB customerdb.TxBeginner
+	// Plan is the customer's plan: quota and skills.
+	Plan plans.Plan
+	// Model is the model id sent to the provider.
+	Model string
+	// Provider answers; nil when none is configured.
+	Provider llm.Provider
+	// Hint says what to set when Provider is nil.
+	Hint string
+	// Timeout bounds one model call.
+	Timeout time.Duration
+	// MaxTokens bounds one reply.
+	MaxTokens int64
+	// Now is the clock.
+	Now func() time.Time
+	// Log receives errors; never message content.
+	Log *slog.Logger
+	// Background is what model calls and the storing of their replies run
+	// under instead of the client's request (see the package comment): the
+	// instance's lifetime, canceled when it stops. context.Background()
+	// when nil.
+	Background context.Context
+}
+
+// Request is a turn as the client asks for it.
+type Request struct {
+	// Message is the customer's message.
+	Message string
+	// ConversationID continues a conversation; empty starts one.
+	ConversationID string
+}
+
+// Result is a turn's outcome. ConversationID and UserMessageID are set as
+// soon as the customer's message is stored, also when the turn then fails.
+type Result struct {
+	ConversationID string
+	UserMessageID  int64
+	// MessageID is the stored reply.
+	MessageID                 int64
+	Reply                     string
+	Model                     string
+	InputTokens, OutputTokens int64
+}
+
+// Check validates a message without storing anything.
+func Check(message string) error {
+	switch n := utf8.RuneCountInString(message); {
+	case !utf8.ValidString(message) || strings.ContainsRune(message, 0):
+		return ErrInvalidMessage
+	case strings.TrimSpace(message) == "":
+		return ErrEmptyMessage
+	case n > MaxMessageChars:
+		return &TooLongError{Chars: n, Limit: MaxMessageChars}
+	}
+	return nil
+}
+
+// Turn answers req. When onText is not nil the reply is streamed to it as
+// it is written, with the turn's Result so far (conversation and stored
+// message); an error from onText stops the streaming but not the turn.
+func (s *Service) Turn(ctx context.Context, req Request, onText func(Result, string) error) (Result, error) {
+	if err := Check(req.Message); err != nil {
+		return Result{}, err
+	}
+	if s.Provider == nil {
+		return Result{}, &NotConfiguredError{Hint: s.Hint}
+	}
+	now := s.Now()
+	q, err := quota.Read(ctx, s.DB, s.Plan, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if q.Exceeded() {
+		return Result{}, &QuotaError{Status: q}
+	}
+	res, err := s.storeMessage(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	llmReq, err := s.request(ctx, res, req.Message, now)
+	if err != nil {
+		return res, err
+	}
+
+	// Detached from the client: see the package comment.
+	mctx, cancel := context.WithTimeout(s.background(), s.Timeout)
+	defer cancel()
+	reply, err := s.Provider.Chat(mctx, llmReq, forward(res, onText))
+	if err != nil {
+		return res, err
+	}
+	sctx, cancelStore := context.WithTimeout(s.background(), storeTimeout)
+	defer cancelStore()
+	model := reply.Model
+	if model == "" {
+		model = s.Model
+	}
+	stored, err := customerdb.RecordReply(sctx, s.DB, customerdb.Message{
+		ConversationID: res.ConversationID, Content: reply.Text, Model: model,
+		InputTokens: reply.InputTokens, OutputTokens: reply.OutputTokens,
+	}, s.Now())
+	if err != nil {
+		return res, err
+	}
+	res.MessageID, res.Reply, res.Model = stored.ID, reply.Text, model
+	res.InputTokens, res.OutputTokens = reply.InputTokens, reply.OutputTokens
+	return res, nil
+}
+
+func (s *Service) background() context.Context {
+	if s.Background == nil {
+		return context.Background()
+	}
+	return s.Background
+}
+
+// forward passes text to onText until it first fails (the client went
+// away), then drops the rest: the turn goes on without it.
+func forward(res Result, onText func(Result, string) error) func(string) error {
+	if onText == nil {
+		return nil
+	}
+	var failed bool
+	return func(s string) error {
+		if !failed && onText(res, s) != nil {
+			failed = true
+		}
+		return nil
+	}
+}
+
+// storeMessage stores the customer's message, in a new conversation unless
+// req continues one. Either way it is a single statement.
+func (s *Service) storeMessage(ctx context.Context, req Request) (Result, error) {
+	if req.ConversationID == "" {
+		c, m, err := customerdb.StartConversation(ctx, s.DB, title(req.Message), req.Message)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{ConversationID: c.ID, UserMessageID: m.ID}, nil
+	}
+	m, err := customerdb.AddMessage(ctx, s.DB, customerdb.Message{ConversationID: req.ConversationID, Role: customerdb.RoleUser, Content: req.Message})
+	if errors.Is(err, customerdb.ErrNotFound) {
+		return Result{}, ErrConversationNotFound
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{ConversationID: req.ConversationID, UserMessageID: m.ID}, nil
+}
+
+// title is the first line of a message, cut to titleChars.
+func title(message string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(message), "\n")
+	line = strings.Join(strings.Fields(line), " ")
+	if utf8.RuneCountInString(line) <= titleChars {
+		return line
+	}
+	r := []rune(line)
+	return string(r[:titleChars-1]) + "…"
+}

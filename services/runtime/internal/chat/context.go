@@ -1,0 +1,94 @@
+package chat
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/services/runtime/internal/llm"
+	"clawdbot.cloud/services/runtime/internal/prompt"
+	"clawdbot.cloud/services/runtime/internal/skills"
+)
+
+// request builds the model call: the system prompt and the history ending
+// with the customer's new message.
+func (s *Service) request(ctx context.Context, res Result, message string, now time.Time) (llm.Request, error) {
+	in, err := s.context(ctx, message, now)
+	if err != nil {
+		return llm.Request{}, err
+	}
+	msgs, err := customerdb.Messages(ctx, s.DB, res.ConversationID, historyMessages+1)
+	if err != nil {
+		return llm.Request{}, err
+	}
+	return llm.Request{
+		Model:     s.Model,
+		System:    prompt.System(in),
+		Messages:  history(msgs, res.UserMessageID),
+		MaxTokens: s.MaxTokens,
+	}, nil
+}
+
+// context reads what the system prompt is built from.
+func (s *Service) context(ctx context.Context, message string, now time.Time) (prompt.Input, error) {
+	// The customer's zone decides which daily notes are today's and
+	// yesterday's; it is in USER.md, so read every note that could be
+	// either in any zone (UTC-12 to UTC+14), and pick after. The skills'
+	// SKILL.md files come in the same read.
+	paths := prompt.Paths(now.UTC())
+	for _, d := range []int{-2, 1} {
+		paths = append(paths, customerdb.NotePath(now.UTC().AddDate(0, 0, d)))
+	}
+	for _, name := range s.Plan.Skills {
+		paths = append(paths, prompt.SkillPath(name))
+	}
+	files, err := customerdb.ReadFiles(ctx, s.DB, paths...)
+	if err != nil {
+		return prompt.Input{}, err
+	}
+	settings, err := customerdb.SkillSettings(ctx, s.DB)
+	if err != nil {
+		return prompt.Input{}, err
+	}
+	mems, err := customerdb.RelevantMemories(ctx, s.DB, message, relevantMemories)
+	if err != nil {
+		return prompt.Input{}, err
+	}
+	loc := time.UTC
+	for _, f := range files {
+		if f.Path == "USER.md" {
+			loc = prompt.Timezone(f.Content)
+		}
+	}
+	list := skills.FromFiles(s.Plan, settings, files)
+	return prompt.Input{Now: now.In(loc), Files: files, Skills: skills.Enabled(list), Memories: mems}, nil
+}
+
+// history turns stored messages into the model's conversation: at most
+// historyChars characters, oldest dropped first, starting with a customer's
+// message, ending with the new one (id last). Empty messages are skipped:
+// the API rejects empty content.
+func history(msgs []customerdb.Message, last int64) []llm.Message {
+	var out []llm.Message
+	chars := 0
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.ID > last || strings.TrimSpace(m.Content) == "" {
+			continue // a later turn running concurrently
+		}
+		chars += utf8.RuneCountInString(m.Content)
+		if chars > historyChars && len(out) > 0 {
+			break
+		}
+		out = append(out, llm.Message{Role: llm.Role(m.Role), Content: m.Content})
+	}
+	for len(out) > 0 && out[len(out)-1].Role != llm.User {
+		out = out[:len(out)-1] // drop leading assistant turns (reversed)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
