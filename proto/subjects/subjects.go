@@ -37,6 +37,23 @@ const (
 	SagaCompleted      = "saga.completed"
 	SagaCompensated    = "saga.compensated"
 	SagaFailed         = "saga.failed"
+
+	CustomerPlanChanged      = "customer.plan_changed"
+	CustomerTrialWillEnd     = "customer.trial_will_end"
+	CustomerPaymentFailed    = "customer.payment_failed"
+	CustomerPaymentSucceeded = "customer.payment_succeeded"
+	CustomerCanceled         = "customer.canceled"
+	CustomerStateChanged     = "customer.state_changed"
+	CustomerNotice           = "customer.notice"
+
+	ComputeResized   = "compute.resized"
+	ComputeStopped   = "compute.stopped"
+	ComputeStarted   = "compute.started"
+	SkillsRendered   = "workspace.skills_rendered"
+	KeysRevoked      = "workspace.keys_revoked"
+	DatabaseArchived = "database.archived"
+	DatabaseRestored = "database.restored"
+	ArchiveDeleted   = "database.archive_deleted"
 )
 
 // Commands the coordinator sends to step services.
@@ -48,6 +65,15 @@ const (
 	CmdComputeProvision = "cmd.compute.provision"
 	CmdComputeDelete    = "cmd.compute.delete"
 	CmdInstanceCheck    = "cmd.instance.check"
+
+	CmdComputeResize       = "cmd.compute.resize"
+	CmdComputeStop         = "cmd.compute.stop"
+	CmdComputeStart        = "cmd.compute.start"
+	CmdWorkspaceSkills     = "cmd.workspace.render_skills"
+	CmdWorkspaceRevoke     = "cmd.workspace.revoke_keys"
+	CmdDatabaseArchive     = "cmd.database.archive"
+	CmdDatabaseRestore     = "cmd.database.restore"
+	CmdDatabaseDropArchive = "cmd.database.delete_archive"
 )
 
 // StreamSubjects are the subject filters of Stream.
@@ -77,6 +103,30 @@ var registry = map[string]func() proto.Message{
 	CmdComputeProvision: func() proto.Message { return &pb.ProvisionCompute{} },
 	CmdComputeDelete:    func() proto.Message { return &pb.DeleteCompute{} },
 	CmdInstanceCheck:    func() proto.Message { return &pb.CheckInstance{} },
+
+	CustomerPlanChanged:      func() proto.Message { return &pb.CustomerPlanChanged{} },
+	CustomerTrialWillEnd:     func() proto.Message { return &pb.CustomerTrialWillEnd{} },
+	CustomerPaymentFailed:    func() proto.Message { return &pb.CustomerPaymentFailed{} },
+	CustomerPaymentSucceeded: func() proto.Message { return &pb.CustomerPaymentSucceeded{} },
+	CustomerCanceled:         func() proto.Message { return &pb.CustomerCanceled{} },
+	CustomerStateChanged:     func() proto.Message { return &pb.CustomerStateChanged{} },
+	CustomerNotice:           func() proto.Message { return &pb.CustomerNotice{} },
+	ComputeResized:           func() proto.Message { return &pb.ComputeResized{} },
+	ComputeStopped:           func() proto.Message { return &pb.ComputeStopped{} },
+	ComputeStarted:           func() proto.Message { return &pb.ComputeStarted{} },
+	SkillsRendered:           func() proto.Message { return &pb.SkillsRendered{} },
+	KeysRevoked:              func() proto.Message { return &pb.KeysRevoked{} },
+	DatabaseArchived:         func() proto.Message { return &pb.DatabaseArchived{} },
+	DatabaseRestored:         func() proto.Message { return &pb.DatabaseRestored{} },
+	ArchiveDeleted:           func() proto.Message { return &pb.ArchiveDeleted{} },
+	CmdComputeResize:         func() proto.Message { return &pb.ResizeCompute{} },
+	CmdComputeStop:           func() proto.Message { return &pb.StopCompute{} },
+	CmdComputeStart:          func() proto.Message { return &pb.StartCompute{} },
+	CmdWorkspaceSkills:       func() proto.Message { return &pb.RenderSkills{} },
+	CmdWorkspaceRevoke:       func() proto.Message { return &pb.RevokeKeys{} },
+	CmdDatabaseArchive:       func() proto.Message { return &pb.ArchiveDatabase{} },
+	CmdDatabaseRestore:       func() proto.Message { return &pb.RestoreDatabase{} },
+	CmdDatabaseDropArchive:   func() proto.Message { return &pb.DeleteArchive{} },
 }
 
 // New returns an empty message of the type subject carries, or nil for a

@@ -1366,6 +1366,1450 @@ func (x *SagaFailed) GetReason() string {
 	return ""
 }
 
+// StripeRef identifies the Stripe event behind a lifecycle event. Stripe
+// delivers out of order; created orders events of one subscription.
+type StripeRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stripe event id (evt_...), also the publish's Nats-Msg-Id.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Stripe's event creation time.
+	Created        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	SubscriptionId string                 `protobuf:"bytes,3,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StripeRef) Reset() {
+	*x = StripeRef{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StripeRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StripeRef) ProtoMessage() {}
+
+func (x *StripeRef) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StripeRef.ProtoReflect.Descriptor instead.
+func (*StripeRef) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StripeRef) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *StripeRef) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *StripeRef) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+// CustomerPlanChanged: customer.subscription.updated with a price that maps
+// to another plan (upgrade or downgrade).
+type CustomerPlanChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stripe        *StripeRef             `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	Plan          string                 `protobuf:"bytes,3,opt,name=plan,proto3" json:"plan,omitempty"`
+	PreviousPlan  string                 `protobuf:"bytes,4,opt,name=previous_plan,json=previousPlan,proto3" json:"previous_plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerPlanChanged) Reset() {
+	*x = CustomerPlanChanged{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerPlanChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerPlanChanged) ProtoMessage() {}
+
+func (x *CustomerPlanChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerPlanChanged.ProtoReflect.Descriptor instead.
+func (*CustomerPlanChanged) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CustomerPlanChanged) GetStripe() *StripeRef {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *CustomerPlanChanged) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerPlanChanged) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+func (x *CustomerPlanChanged) GetPreviousPlan() string {
+	if x != nil {
+		return x.PreviousPlan
+	}
+	return ""
+}
+
+// CustomerTrialWillEnd: customer.subscription.trial_will_end.
+type CustomerTrialWillEnd struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stripe        *StripeRef             `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	TrialEnd      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=trial_end,json=trialEnd,proto3" json:"trial_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerTrialWillEnd) Reset() {
+	*x = CustomerTrialWillEnd{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerTrialWillEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerTrialWillEnd) ProtoMessage() {}
+
+func (x *CustomerTrialWillEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerTrialWillEnd.ProtoReflect.Descriptor instead.
+func (*CustomerTrialWillEnd) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CustomerTrialWillEnd) GetStripe() *StripeRef {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *CustomerTrialWillEnd) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerTrialWillEnd) GetTrialEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TrialEnd
+	}
+	return nil
+}
+
+// CustomerPaymentFailed: invoice.payment_failed.
+type CustomerPaymentFailed struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Stripe       *StripeRef             `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	CustomerId   string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	InvoiceId    string                 `protobuf:"bytes,3,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	AttemptCount int32                  `protobuf:"varint,4,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// When Stripe retries next, if it will.
+	NextPaymentAttempt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next_payment_attempt,json=nextPaymentAttempt,proto3" json:"next_payment_attempt,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CustomerPaymentFailed) Reset() {
+	*x = CustomerPaymentFailed{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerPaymentFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerPaymentFailed) ProtoMessage() {}
+
+func (x *CustomerPaymentFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerPaymentFailed.ProtoReflect.Descriptor instead.
+func (*CustomerPaymentFailed) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CustomerPaymentFailed) GetStripe() *StripeRef {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *CustomerPaymentFailed) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerPaymentFailed) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *CustomerPaymentFailed) GetAttemptCount() int32 {
+	if x != nil {
+		return x.AttemptCount
+	}
+	return 0
+}
+
+func (x *CustomerPaymentFailed) GetNextPaymentAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextPaymentAttempt
+	}
+	return nil
+}
+
+// CustomerPaymentSucceeded: invoice.paid.
+type CustomerPaymentSucceeded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stripe        *StripeRef             `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	InvoiceId     string                 `protobuf:"bytes,3,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerPaymentSucceeded) Reset() {
+	*x = CustomerPaymentSucceeded{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerPaymentSucceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerPaymentSucceeded) ProtoMessage() {}
+
+func (x *CustomerPaymentSucceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerPaymentSucceeded.ProtoReflect.Descriptor instead.
+func (*CustomerPaymentSucceeded) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CustomerPaymentSucceeded) GetStripe() *StripeRef {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *CustomerPaymentSucceeded) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerPaymentSucceeded) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+// CustomerCanceled: customer.subscription.deleted.
+type CustomerCanceled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stripe        *StripeRef             `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerCanceled) Reset() {
+	*x = CustomerCanceled{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerCanceled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerCanceled) ProtoMessage() {}
+
+func (x *CustomerCanceled) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerCanceled.ProtoReflect.Descriptor instead.
+func (*CustomerCanceled) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CustomerCanceled) GetStripe() *StripeRef {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *CustomerCanceled) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// CustomerStateChanged reports the customer's lifecycle state as the
+// coordinator moves it (active, past_due, suspended, canceled, archived,
+// deleted), for notifications, the health service and operators.
+type CustomerStateChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId    string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	PreviousState string                 `protobuf:"bytes,3,opt,name=previous_state,json=previousState,proto3" json:"previous_state,omitempty"`
+	Plan          string                 `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
+	// Why: the Stripe event type or timer behind the change.
+	Cause         string                 `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	SagaId        string                 `protobuf:"bytes,6,opt,name=saga_id,json=sagaId,proto3" json:"saga_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerStateChanged) Reset() {
+	*x = CustomerStateChanged{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerStateChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerStateChanged) ProtoMessage() {}
+
+func (x *CustomerStateChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerStateChanged.ProtoReflect.Descriptor instead.
+func (*CustomerStateChanged) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CustomerStateChanged) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetPreviousState() string {
+	if x != nil {
+		return x.PreviousState
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetSagaId() string {
+	if x != nil {
+		return x.SagaId
+	}
+	return ""
+}
+
+func (x *CustomerStateChanged) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// ResizeCompute applies a plan's compute size and quota to the runtime.
+type ResizeCompute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizeCompute) Reset() {
+	*x = ResizeCompute{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizeCompute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizeCompute) ProtoMessage() {}
+
+func (x *ResizeCompute) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizeCompute.ProtoReflect.Descriptor instead.
+func (*ResizeCompute) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ResizeCompute) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ResizeCompute) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+// ComputeResized answers ResizeCompute.
+type ComputeResized struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeResized) Reset() {
+	*x = ComputeResized{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeResized) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeResized) ProtoMessage() {}
+
+func (x *ComputeResized) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeResized.ProtoReflect.Descriptor instead.
+func (*ComputeResized) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ComputeResized) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ComputeResized) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+// StopCompute stops the customer's runtime but keeps it for a later start
+// (suspension, cancellation). Requests to the instance answer "suspended".
+type StopCompute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Step  *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// Shown to API callers while stopped: suspended or canceled.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopCompute) Reset() {
+	*x = StopCompute{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopCompute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopCompute) ProtoMessage() {}
+
+func (x *StopCompute) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopCompute.ProtoReflect.Descriptor instead.
+func (*StopCompute) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *StopCompute) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *StopCompute) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ComputeStopped answers StopCompute.
+type ComputeStopped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeStopped) Reset() {
+	*x = ComputeStopped{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeStopped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeStopped) ProtoMessage() {}
+
+func (x *ComputeStopped) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeStopped.ProtoReflect.Descriptor instead.
+func (*ComputeStopped) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ComputeStopped) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// StartCompute starts a stopped runtime again (resume, resubscribe).
+type StartCompute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	DatabaseRef   string                 `protobuf:"bytes,3,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCompute) Reset() {
+	*x = StartCompute{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCompute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCompute) ProtoMessage() {}
+
+func (x *StartCompute) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCompute.ProtoReflect.Descriptor instead.
+func (*StartCompute) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *StartCompute) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *StartCompute) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+func (x *StartCompute) GetDatabaseRef() string {
+	if x != nil {
+		return x.DatabaseRef
+	}
+	return ""
+}
+
+// ComputeStarted answers StartCompute.
+type ComputeStarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	InstanceUrl   string                 `protobuf:"bytes,2,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeStarted) Reset() {
+	*x = ComputeStarted{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeStarted) ProtoMessage() {}
+
+func (x *ComputeStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeStarted.ProtoReflect.Descriptor instead.
+func (*ComputeStarted) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ComputeStarted) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ComputeStarted) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
+// RenderSkills re-renders the plan's skills and openclaw.json in the
+// customer's workspace without touching their own files and memories.
+type RenderSkills struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	DatabaseRef   string                 `protobuf:"bytes,3,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderSkills) Reset() {
+	*x = RenderSkills{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderSkills) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderSkills) ProtoMessage() {}
+
+func (x *RenderSkills) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderSkills.ProtoReflect.Descriptor instead.
+func (*RenderSkills) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RenderSkills) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *RenderSkills) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+func (x *RenderSkills) GetDatabaseRef() string {
+	if x != nil {
+		return x.DatabaseRef
+	}
+	return ""
+}
+
+// SkillsRendered answers RenderSkills.
+type SkillsRendered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Files         int32                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkillsRendered) Reset() {
+	*x = SkillsRendered{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkillsRendered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkillsRendered) ProtoMessage() {}
+
+func (x *SkillsRendered) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkillsRendered.ProtoReflect.Descriptor instead.
+func (*SkillsRendered) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SkillsRendered) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *SkillsRendered) GetFiles() int32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+// RevokeKeys revokes every API key of the customer.
+type RevokeKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	DatabaseRef   string                 `protobuf:"bytes,2,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeKeys) Reset() {
+	*x = RevokeKeys{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeKeys) ProtoMessage() {}
+
+func (x *RevokeKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeKeys.ProtoReflect.Descriptor instead.
+func (*RevokeKeys) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RevokeKeys) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *RevokeKeys) GetDatabaseRef() string {
+	if x != nil {
+		return x.DatabaseRef
+	}
+	return ""
+}
+
+// KeysRevoked answers RevokeKeys.
+type KeysRevoked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysRevoked) Reset() {
+	*x = KeysRevoked{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysRevoked) ProtoMessage() {}
+
+func (x *KeysRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysRevoked.ProtoReflect.Descriptor instead.
+func (*KeysRevoked) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *KeysRevoked) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// ArchiveDatabase dumps the customer's database (pg_dump; it holds the
+// workspace too) to archive storage, then removes the live database.
+type ArchiveDatabase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveDatabase) Reset() {
+	*x = ArchiveDatabase{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveDatabase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveDatabase) ProtoMessage() {}
+
+func (x *ArchiveDatabase) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveDatabase.ProtoReflect.Descriptor instead.
+func (*ArchiveDatabase) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ArchiveDatabase) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// DatabaseArchived answers ArchiveDatabase. archive_ref names the archive in
+// archive storage.
+type DatabaseArchived struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	ArchiveRef    string                 `protobuf:"bytes,2,opt,name=archive_ref,json=archiveRef,proto3" json:"archive_ref,omitempty"`
+	Bytes         int64                  `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseArchived) Reset() {
+	*x = DatabaseArchived{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseArchived) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseArchived) ProtoMessage() {}
+
+func (x *DatabaseArchived) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseArchived.ProtoReflect.Descriptor instead.
+func (*DatabaseArchived) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DatabaseArchived) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *DatabaseArchived) GetArchiveRef() string {
+	if x != nil {
+		return x.ArchiveRef
+	}
+	return ""
+}
+
+func (x *DatabaseArchived) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+// RestoreDatabase recreates the customer's database from an archive (a
+// customer who subscribes again before day 30).
+type RestoreDatabase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	ArchiveRef    string                 `protobuf:"bytes,2,opt,name=archive_ref,json=archiveRef,proto3" json:"archive_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreDatabase) Reset() {
+	*x = RestoreDatabase{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreDatabase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreDatabase) ProtoMessage() {}
+
+func (x *RestoreDatabase) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreDatabase.ProtoReflect.Descriptor instead.
+func (*RestoreDatabase) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RestoreDatabase) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *RestoreDatabase) GetArchiveRef() string {
+	if x != nil {
+		return x.ArchiveRef
+	}
+	return ""
+}
+
+// DatabaseRestored answers RestoreDatabase.
+type DatabaseRestored struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	DatabaseRef   string                 `protobuf:"bytes,2,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseRestored) Reset() {
+	*x = DatabaseRestored{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseRestored) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseRestored) ProtoMessage() {}
+
+func (x *DatabaseRestored) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseRestored.ProtoReflect.Descriptor instead.
+func (*DatabaseRestored) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *DatabaseRestored) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *DatabaseRestored) GetDatabaseRef() string {
+	if x != nil {
+		return x.DatabaseRef
+	}
+	return ""
+}
+
+// DeleteArchive deletes the customer's archive for good (day 30).
+type DeleteArchive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	ArchiveRef    string                 `protobuf:"bytes,2,opt,name=archive_ref,json=archiveRef,proto3" json:"archive_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteArchive) Reset() {
+	*x = DeleteArchive{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteArchive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteArchive) ProtoMessage() {}
+
+func (x *DeleteArchive) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteArchive.ProtoReflect.Descriptor instead.
+func (*DeleteArchive) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DeleteArchive) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *DeleteArchive) GetArchiveRef() string {
+	if x != nil {
+		return x.ArchiveRef
+	}
+	return ""
+}
+
+// ArchiveDeleted answers DeleteArchive.
+type ArchiveDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveDeleted) Reset() {
+	*x = ArchiveDeleted{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveDeleted) ProtoMessage() {}
+
+func (x *ArchiveDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveDeleted.ProtoReflect.Descriptor instead.
+func (*ArchiveDeleted) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ArchiveDeleted) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// CustomerNotice asks for a message to the customer (email): welcome,
+// trial ending, payment failed, suspended, canceled, quota warnings. The
+// health service's notifier sends it once per notice_id.
+type CustomerNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deterministic id: kind + customer + the event or period behind it.
+	NoticeId   string `protobuf:"bytes,1,opt,name=notice_id,json=noticeId,proto3" json:"notice_id,omitempty"`
+	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// welcome, trial_will_end, payment_failed, suspended, resumed, canceled,
+	// quota_80, quota_100, deleted.
+	Kind        string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Email       string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Name        string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	InstanceUrl string                 `protobuf:"bytes,6,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	Plan        string                 `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
+	At          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=at,proto3" json:"at,omitempty"`
+	// Kind-specific values (trial end date, grace period end, reset date...).
+	Details       map[string]string `protobuf:"bytes,9,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerNotice) Reset() {
+	*x = CustomerNotice{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerNotice) ProtoMessage() {}
+
+func (x *CustomerNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerNotice.ProtoReflect.Descriptor instead.
+func (*CustomerNotice) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CustomerNotice) GetNoticeId() string {
+	if x != nil {
+		return x.NoticeId
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+func (x *CustomerNotice) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *CustomerNotice) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 var File_clawdbot_v1_events_proto protoreflect.FileDescriptor
 
 const file_clawdbot_v1_events_proto_rawDesc = "" +
@@ -1473,7 +2917,114 @@ const file_clawdbot_v1_events_proto_rawDesc = "" +
 	"\x13checkout_session_id\x18\x03 \x01(\tR\x11checkoutSessionId\x12\x1f\n" +
 	"\vfailed_step\x18\x04 \x01(\tR\n" +
 	"failedStep\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reasonB1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x85\x01\n" +
+	"\tStripeRef\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x124\n" +
+	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12'\n" +
+	"\x0fsubscription_id\x18\x03 \x01(\tR\x0esubscriptionId\"\x9f\x01\n" +
+	"\x13CustomerPlanChanged\x12.\n" +
+	"\x06stripe\x18\x01 \x01(\v2\x16.clawdbot.v1.StripeRefR\x06stripe\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x12\n" +
+	"\x04plan\x18\x03 \x01(\tR\x04plan\x12#\n" +
+	"\rprevious_plan\x18\x04 \x01(\tR\fpreviousPlan\"\xa0\x01\n" +
+	"\x14CustomerTrialWillEnd\x12.\n" +
+	"\x06stripe\x18\x01 \x01(\v2\x16.clawdbot.v1.StripeRefR\x06stripe\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x127\n" +
+	"\ttrial_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\btrialEnd\"\xfa\x01\n" +
+	"\x15CustomerPaymentFailed\x12.\n" +
+	"\x06stripe\x18\x01 \x01(\v2\x16.clawdbot.v1.StripeRefR\x06stripe\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x1d\n" +
+	"\n" +
+	"invoice_id\x18\x03 \x01(\tR\tinvoiceId\x12#\n" +
+	"\rattempt_count\x18\x04 \x01(\x05R\fattemptCount\x12L\n" +
+	"\x14next_payment_attempt\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x12nextPaymentAttempt\"\x8a\x01\n" +
+	"\x18CustomerPaymentSucceeded\x12.\n" +
+	"\x06stripe\x18\x01 \x01(\v2\x16.clawdbot.v1.StripeRefR\x06stripe\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x1d\n" +
+	"\n" +
+	"invoice_id\x18\x03 \x01(\tR\tinvoiceId\"c\n" +
+	"\x10CustomerCanceled\x12.\n" +
+	"\x06stripe\x18\x01 \x01(\v2\x16.clawdbot.v1.StripeRefR\x06stripe\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\"\xe3\x01\n" +
+	"\x14CustomerStateChanged\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12%\n" +
+	"\x0eprevious_state\x18\x03 \x01(\tR\rpreviousState\x12\x12\n" +
+	"\x04plan\x18\x04 \x01(\tR\x04plan\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x17\n" +
+	"\asaga_id\x18\x06 \x01(\tR\x06sagaId\x12*\n" +
+	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"J\n" +
+	"\rResizeCompute\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
+	"\x04plan\x18\x02 \x01(\tR\x04plan\"K\n" +
+	"\x0eComputeResized\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
+	"\x04plan\x18\x02 \x01(\tR\x04plan\"L\n" +
+	"\vStopCompute\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"7\n" +
+	"\x0eComputeStopped\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\"l\n" +
+	"\fStartCompute\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
+	"\x04plan\x18\x02 \x01(\tR\x04plan\x12!\n" +
+	"\fdatabase_ref\x18\x03 \x01(\tR\vdatabaseRef\"Z\n" +
+	"\x0eComputeStarted\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12!\n" +
+	"\finstance_url\x18\x02 \x01(\tR\vinstanceUrl\"l\n" +
+	"\fRenderSkills\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
+	"\x04plan\x18\x02 \x01(\tR\x04plan\x12!\n" +
+	"\fdatabase_ref\x18\x03 \x01(\tR\vdatabaseRef\"M\n" +
+	"\x0eSkillsRendered\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x14\n" +
+	"\x05files\x18\x02 \x01(\x05R\x05files\"V\n" +
+	"\n" +
+	"RevokeKeys\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12!\n" +
+	"\fdatabase_ref\x18\x02 \x01(\tR\vdatabaseRef\"4\n" +
+	"\vKeysRevoked\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\"8\n" +
+	"\x0fArchiveDatabase\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\"p\n" +
+	"\x10DatabaseArchived\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x1f\n" +
+	"\varchive_ref\x18\x02 \x01(\tR\n" +
+	"archiveRef\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\"Y\n" +
+	"\x0fRestoreDatabase\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x1f\n" +
+	"\varchive_ref\x18\x02 \x01(\tR\n" +
+	"archiveRef\"\\\n" +
+	"\x10DatabaseRestored\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12!\n" +
+	"\fdatabase_ref\x18\x02 \x01(\tR\vdatabaseRef\"W\n" +
+	"\rDeleteArchive\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x1f\n" +
+	"\varchive_ref\x18\x02 \x01(\tR\n" +
+	"archiveRef\"7\n" +
+	"\x0eArchiveDeleted\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\"\xef\x02\n" +
+	"\x0eCustomerNotice\x12\x1b\n" +
+	"\tnotice_id\x18\x01 \x01(\tR\bnoticeId\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12!\n" +
+	"\finstance_url\x18\x06 \x01(\tR\vinstanceUrl\x12\x12\n" +
+	"\x04plan\x18\a \x01(\tR\x04plan\x12*\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12B\n" +
+	"\adetails\x18\t \x03(\v2(.clawdbot.v1.CustomerNotice.DetailsEntryR\adetails\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
 
 var (
 	file_clawdbot_v1_events_proto_rawDescOnce sync.Once
@@ -1487,33 +3038,58 @@ func file_clawdbot_v1_events_proto_rawDescGZIP() []byte {
 	return file_clawdbot_v1_events_proto_rawDescData
 }
 
-var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_clawdbot_v1_events_proto_goTypes = []any{
-	(*CustomerSignedUp)(nil),      // 0: clawdbot.v1.CustomerSignedUp
-	(*Step)(nil),                  // 1: clawdbot.v1.Step
-	(*CreateDatabase)(nil),        // 2: clawdbot.v1.CreateDatabase
-	(*DatabaseCreated)(nil),       // 3: clawdbot.v1.DatabaseCreated
-	(*DeleteDatabase)(nil),        // 4: clawdbot.v1.DeleteDatabase
-	(*DatabaseDeleted)(nil),       // 5: clawdbot.v1.DatabaseDeleted
-	(*BuildWorkspace)(nil),        // 6: clawdbot.v1.BuildWorkspace
-	(*WorkspaceBuilt)(nil),        // 7: clawdbot.v1.WorkspaceBuilt
-	(*DeleteWorkspace)(nil),       // 8: clawdbot.v1.DeleteWorkspace
-	(*WorkspaceDeleted)(nil),      // 9: clawdbot.v1.WorkspaceDeleted
-	(*ProvisionCompute)(nil),      // 10: clawdbot.v1.ProvisionCompute
-	(*ComputeProvisioned)(nil),    // 11: clawdbot.v1.ComputeProvisioned
-	(*DeleteCompute)(nil),         // 12: clawdbot.v1.DeleteCompute
-	(*ComputeDeleted)(nil),        // 13: clawdbot.v1.ComputeDeleted
-	(*CheckInstance)(nil),         // 14: clawdbot.v1.CheckInstance
-	(*InstanceReady)(nil),         // 15: clawdbot.v1.InstanceReady
-	(*StepFailed)(nil),            // 16: clawdbot.v1.StepFailed
-	(*SagaCompleted)(nil),         // 17: clawdbot.v1.SagaCompleted
-	(*SagaCompensated)(nil),       // 18: clawdbot.v1.SagaCompensated
-	(*SagaStepStarted)(nil),       // 19: clawdbot.v1.SagaStepStarted
-	(*SagaFailed)(nil),            // 20: clawdbot.v1.SagaFailed
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*CustomerSignedUp)(nil),         // 0: clawdbot.v1.CustomerSignedUp
+	(*Step)(nil),                     // 1: clawdbot.v1.Step
+	(*CreateDatabase)(nil),           // 2: clawdbot.v1.CreateDatabase
+	(*DatabaseCreated)(nil),          // 3: clawdbot.v1.DatabaseCreated
+	(*DeleteDatabase)(nil),           // 4: clawdbot.v1.DeleteDatabase
+	(*DatabaseDeleted)(nil),          // 5: clawdbot.v1.DatabaseDeleted
+	(*BuildWorkspace)(nil),           // 6: clawdbot.v1.BuildWorkspace
+	(*WorkspaceBuilt)(nil),           // 7: clawdbot.v1.WorkspaceBuilt
+	(*DeleteWorkspace)(nil),          // 8: clawdbot.v1.DeleteWorkspace
+	(*WorkspaceDeleted)(nil),         // 9: clawdbot.v1.WorkspaceDeleted
+	(*ProvisionCompute)(nil),         // 10: clawdbot.v1.ProvisionCompute
+	(*ComputeProvisioned)(nil),       // 11: clawdbot.v1.ComputeProvisioned
+	(*DeleteCompute)(nil),            // 12: clawdbot.v1.DeleteCompute
+	(*ComputeDeleted)(nil),           // 13: clawdbot.v1.ComputeDeleted
+	(*CheckInstance)(nil),            // 14: clawdbot.v1.CheckInstance
+	(*InstanceReady)(nil),            // 15: clawdbot.v1.InstanceReady
+	(*StepFailed)(nil),               // 16: clawdbot.v1.StepFailed
+	(*SagaCompleted)(nil),            // 17: clawdbot.v1.SagaCompleted
+	(*SagaCompensated)(nil),          // 18: clawdbot.v1.SagaCompensated
+	(*SagaStepStarted)(nil),          // 19: clawdbot.v1.SagaStepStarted
+	(*SagaFailed)(nil),               // 20: clawdbot.v1.SagaFailed
+	(*StripeRef)(nil),                // 21: clawdbot.v1.StripeRef
+	(*CustomerPlanChanged)(nil),      // 22: clawdbot.v1.CustomerPlanChanged
+	(*CustomerTrialWillEnd)(nil),     // 23: clawdbot.v1.CustomerTrialWillEnd
+	(*CustomerPaymentFailed)(nil),    // 24: clawdbot.v1.CustomerPaymentFailed
+	(*CustomerPaymentSucceeded)(nil), // 25: clawdbot.v1.CustomerPaymentSucceeded
+	(*CustomerCanceled)(nil),         // 26: clawdbot.v1.CustomerCanceled
+	(*CustomerStateChanged)(nil),     // 27: clawdbot.v1.CustomerStateChanged
+	(*ResizeCompute)(nil),            // 28: clawdbot.v1.ResizeCompute
+	(*ComputeResized)(nil),           // 29: clawdbot.v1.ComputeResized
+	(*StopCompute)(nil),              // 30: clawdbot.v1.StopCompute
+	(*ComputeStopped)(nil),           // 31: clawdbot.v1.ComputeStopped
+	(*StartCompute)(nil),             // 32: clawdbot.v1.StartCompute
+	(*ComputeStarted)(nil),           // 33: clawdbot.v1.ComputeStarted
+	(*RenderSkills)(nil),             // 34: clawdbot.v1.RenderSkills
+	(*SkillsRendered)(nil),           // 35: clawdbot.v1.SkillsRendered
+	(*RevokeKeys)(nil),               // 36: clawdbot.v1.RevokeKeys
+	(*KeysRevoked)(nil),              // 37: clawdbot.v1.KeysRevoked
+	(*ArchiveDatabase)(nil),          // 38: clawdbot.v1.ArchiveDatabase
+	(*DatabaseArchived)(nil),         // 39: clawdbot.v1.DatabaseArchived
+	(*RestoreDatabase)(nil),          // 40: clawdbot.v1.RestoreDatabase
+	(*DatabaseRestored)(nil),         // 41: clawdbot.v1.DatabaseRestored
+	(*DeleteArchive)(nil),            // 42: clawdbot.v1.DeleteArchive
+	(*ArchiveDeleted)(nil),           // 43: clawdbot.v1.ArchiveDeleted
+	(*CustomerNotice)(nil),           // 44: clawdbot.v1.CustomerNotice
+	nil,                              // 45: clawdbot.v1.CustomerNotice.DetailsEntry
+	(*timestamppb.Timestamp)(nil),    // 46: google.protobuf.Timestamp
 }
 var file_clawdbot_v1_events_proto_depIdxs = []int32{
-	21, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
+	46, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: clawdbot.v1.CreateDatabase.step:type_name -> clawdbot.v1.Step
 	1,  // 2: clawdbot.v1.DatabaseCreated.step:type_name -> clawdbot.v1.Step
 	1,  // 3: clawdbot.v1.DeleteDatabase.step:type_name -> clawdbot.v1.Step
@@ -1530,11 +3106,38 @@ var file_clawdbot_v1_events_proto_depIdxs = []int32{
 	1,  // 14: clawdbot.v1.InstanceReady.step:type_name -> clawdbot.v1.Step
 	1,  // 15: clawdbot.v1.StepFailed.step:type_name -> clawdbot.v1.Step
 	1,  // 16: clawdbot.v1.SagaStepStarted.step:type_name -> clawdbot.v1.Step
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	46, // 17: clawdbot.v1.StripeRef.created:type_name -> google.protobuf.Timestamp
+	21, // 18: clawdbot.v1.CustomerPlanChanged.stripe:type_name -> clawdbot.v1.StripeRef
+	21, // 19: clawdbot.v1.CustomerTrialWillEnd.stripe:type_name -> clawdbot.v1.StripeRef
+	46, // 20: clawdbot.v1.CustomerTrialWillEnd.trial_end:type_name -> google.protobuf.Timestamp
+	21, // 21: clawdbot.v1.CustomerPaymentFailed.stripe:type_name -> clawdbot.v1.StripeRef
+	46, // 22: clawdbot.v1.CustomerPaymentFailed.next_payment_attempt:type_name -> google.protobuf.Timestamp
+	21, // 23: clawdbot.v1.CustomerPaymentSucceeded.stripe:type_name -> clawdbot.v1.StripeRef
+	21, // 24: clawdbot.v1.CustomerCanceled.stripe:type_name -> clawdbot.v1.StripeRef
+	46, // 25: clawdbot.v1.CustomerStateChanged.at:type_name -> google.protobuf.Timestamp
+	1,  // 26: clawdbot.v1.ResizeCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 27: clawdbot.v1.ComputeResized.step:type_name -> clawdbot.v1.Step
+	1,  // 28: clawdbot.v1.StopCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 29: clawdbot.v1.ComputeStopped.step:type_name -> clawdbot.v1.Step
+	1,  // 30: clawdbot.v1.StartCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 31: clawdbot.v1.ComputeStarted.step:type_name -> clawdbot.v1.Step
+	1,  // 32: clawdbot.v1.RenderSkills.step:type_name -> clawdbot.v1.Step
+	1,  // 33: clawdbot.v1.SkillsRendered.step:type_name -> clawdbot.v1.Step
+	1,  // 34: clawdbot.v1.RevokeKeys.step:type_name -> clawdbot.v1.Step
+	1,  // 35: clawdbot.v1.KeysRevoked.step:type_name -> clawdbot.v1.Step
+	1,  // 36: clawdbot.v1.ArchiveDatabase.step:type_name -> clawdbot.v1.Step
+	1,  // 37: clawdbot.v1.DatabaseArchived.step:type_name -> clawdbot.v1.Step
+	1,  // 38: clawdbot.v1.RestoreDatabase.step:type_name -> clawdbot.v1.Step
+	1,  // 39: clawdbot.v1.DatabaseRestored.step:type_name -> clawdbot.v1.Step
+	1,  // 40: clawdbot.v1.DeleteArchive.step:type_name -> clawdbot.v1.Step
+	1,  // 41: clawdbot.v1.ArchiveDeleted.step:type_name -> clawdbot.v1.Step
+	46, // 42: clawdbot.v1.CustomerNotice.at:type_name -> google.protobuf.Timestamp
+	45, // 43: clawdbot.v1.CustomerNotice.details:type_name -> clawdbot.v1.CustomerNotice.DetailsEntry
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_clawdbot_v1_events_proto_init() }
@@ -1548,7 +3151,7 @@ func file_clawdbot_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clawdbot_v1_events_proto_rawDesc), len(file_clawdbot_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
