@@ -42,3 +42,10 @@ func APIKeyRevealRef(sagaID string) string { return "apikey/" + sagaID }
 
 // SignupSagaID is the saga id of the signup started by a checkout session.
 func SignupSagaID(checkoutSessionID string) string { return "signup-" + checkoutSessionID }
+
+// InstanceTokenRef is the secret reference of the token the platform uses to
+// read an instance's /status (usage) without a customer key.
+func InstanceTokenRef(customerID string) string { return "instance-token/" + customerID }
+
+// ArchiveRef is the reference of the customer's archive in archive storage.
+func ArchiveRef(customerID string) string { return "archive/" + Slug(customerID) }
