@@ -89,6 +89,9 @@ func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
 		MaxAckPending:  cfg.MaxAckPending,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("create consumer %s: %w", cfg.Name, err)
 	}
 

@@ -126,18 +126,42 @@ func (s *Store) Get(ctx context.Context, ref string) ([]byte, error) {
 	return s.open(ref, ct)
 }
 
-// Take returns the secret under ref and deletes it in the same statement, so
-// exactly one caller ever sees it; later calls get ErrNotFound.
+// Take returns the secret under ref and deletes it, so exactly one caller
+// ever sees it; later calls get ErrNotFound. The delete commits only once
+// the secret decrypts, so a wrong key never destroys it.
 func (s *Store) Take(ctx context.Context, ref string) ([]byte, error) {
-	var ct []byte
-	err := s.db.QueryRow(ctx, `DELETE FROM secrets.secrets WHERE ref = $1 RETURNING ciphertext`, ref).Scan(&ct)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("secret %s: %w", ref, ErrNotFound)
-	}
+	var pt []byte
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var ct []byte
+		err := tx.QueryRow(ctx, `DELETE FROM secrets.secrets WHERE ref = $1 RETURNING ciphertext`, ref).Scan(&ct)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("secret %s: %w", ref, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("take secret %s: %w", ref, err)
+		}
+		pt, err = s.open(ref, ct)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("take secret %s: %w", ref, err)
+		return nil, err
 	}
-	return s.open(ref, ct)
+	return pt, nil
+}
+
+// PutIfAbsent stores plaintext under ref unless a secret is already there,
+// and returns the secret stored under ref afterwards: concurrent callers
+// all get the same value.
+func (s *Store) PutIfAbsent(ctx context.Context, ref string, plaintext []byte) ([]byte, error) {
+	ct, err := s.seal(ref, plaintext)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO secrets.secrets (ref, ciphertext) VALUES ($1, $2)
+		ON CONFLICT (ref) DO NOTHING`, ref, ct); err != nil {
+		return nil, fmt.Errorf("put secret %s: %w", ref, err)
+	}
+	return s.Get(ctx, ref)
 }
 
 // Delete removes the secret under ref; deleting a missing secret is not an error.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,21 +82,19 @@ func Start(t testing.TB, env *service.Env, svc service.Service) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc(ctx, env) }()
-	var stopped bool
+	var once sync.Once
 	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s returned: %v", env.Name, err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s returned: %v", env.Name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("%s did not stop within 30s", env.Name)
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not stop within 30s", env.Name)
-		}
+		})
 	}
 	t.Cleanup(stop)
 	return stop
