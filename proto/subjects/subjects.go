@@ -54,6 +54,10 @@ const (
 	DatabaseArchived = "database.archived"
 	DatabaseRestored = "database.restored"
 	ArchiveDeleted   = "database.archive_deleted"
+
+	InstanceUnhealthy = "instance.unhealthy"
+	InstanceRecovered = "instance.recovered"
+	ComputeRestarted  = "compute.restarted"
 )
 
 // Commands the coordinator sends to step services.
@@ -74,6 +78,9 @@ const (
 	CmdDatabaseArchive     = "cmd.database.archive"
 	CmdDatabaseRestore     = "cmd.database.restore"
 	CmdDatabaseDropArchive = "cmd.database.delete_archive"
+
+	// CmdComputeRestart is sent by the health service, not the coordinator.
+	CmdComputeRestart = "cmd.compute.restart"
 )
 
 // StreamSubjects are the subject filters of Stream.
@@ -127,6 +134,10 @@ var registry = map[string]func() proto.Message{
 	CmdDatabaseArchive:       func() proto.Message { return &pb.ArchiveDatabase{} },
 	CmdDatabaseRestore:       func() proto.Message { return &pb.RestoreDatabase{} },
 	CmdDatabaseDropArchive:   func() proto.Message { return &pb.DeleteArchive{} },
+	InstanceUnhealthy:        func() proto.Message { return &pb.InstanceUnhealthy{} },
+	InstanceRecovered:        func() proto.Message { return &pb.InstanceRecovered{} },
+	ComputeRestarted:         func() proto.Message { return &pb.ComputeRestarted{} },
+	CmdComputeRestart:        func() proto.Message { return &pb.RestartCompute{} },
 }
 
 // New returns an empty message of the type subject carries, or nil for a
@@ -146,3 +157,20 @@ func All() []string {
 	}
 	return out
 }
+
+// Admin request/reply subjects (core NATS, not the stream): the saga
+// coordinator answers them with JSON; the ingress admin endpoints and the
+// CLI call them. Request and response shapes: services/saga/README.md.
+const (
+	// AdminSagaCustomerGet shows one customer: plan, state, instance,
+	// resources, timers due, recent sagas.
+	AdminSagaCustomerGet = "admin.saga.customer.get"
+	// AdminSagaCustomerDeprovision force-deprovisions a customer.
+	AdminSagaCustomerDeprovision = "admin.saga.customer.deprovision"
+	// AdminSagaList lists sagas, filtered by status, kind or customer.
+	AdminSagaList = "admin.saga.sagas.list"
+	// AdminSagaGet shows one saga with its steps, timings and errors.
+	AdminSagaGet = "admin.saga.saga.get"
+	// AdminSagaRetry retries a saga that ended compensated or failed.
+	AdminSagaRetry = "admin.saga.saga.retry"
+)

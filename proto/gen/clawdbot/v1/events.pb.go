@@ -2810,6 +2810,294 @@ func (x *CustomerNotice) GetDetails() map[string]string {
 	return nil
 }
 
+// InstanceUnhealthy reports that a live instance went down: its /health
+// failed several probes in a row. One per incident; incident_id is also part
+// of the publish's Nats-Msg-Id.
+type InstanceUnhealthy struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId  string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	InstanceUrl string                 `protobuf:"bytes,2,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	// Deterministic id of the outage: customer id + when it started.
+	IncidentId string `protobuf:"bytes,3,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
+	// Health state entered: down.
+	State               string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	ConsecutiveFailures int32  `protobuf:"varint,5,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// The last probe's outcome (HTTP status or transport error), no secrets.
+	LastError string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the first failing probe of the outage ran.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceUnhealthy) Reset() {
+	*x = InstanceUnhealthy{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceUnhealthy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceUnhealthy) ProtoMessage() {}
+
+func (x *InstanceUnhealthy) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceUnhealthy.ProtoReflect.Descriptor instead.
+func (*InstanceUnhealthy) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *InstanceUnhealthy) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *InstanceUnhealthy) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
+func (x *InstanceUnhealthy) GetIncidentId() string {
+	if x != nil {
+		return x.IncidentId
+	}
+	return ""
+}
+
+func (x *InstanceUnhealthy) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *InstanceUnhealthy) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *InstanceUnhealthy) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *InstanceUnhealthy) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// InstanceRecovered reports that an instance that was down answers its
+// /health again (several probes in a row). It closes incident_id.
+type InstanceRecovered struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId  string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	InstanceUrl string                 `protobuf:"bytes,2,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	IncidentId  string                 `protobuf:"bytes,3,opt,name=incident_id,json=incidentId,proto3" json:"incident_id,omitempty"`
+	// How long the outage lasted.
+	DownForMs     int64                  `protobuf:"varint,4,opt,name=down_for_ms,json=downForMs,proto3" json:"down_for_ms,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceRecovered) Reset() {
+	*x = InstanceRecovered{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceRecovered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceRecovered) ProtoMessage() {}
+
+func (x *InstanceRecovered) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceRecovered.ProtoReflect.Descriptor instead.
+func (*InstanceRecovered) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *InstanceRecovered) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *InstanceRecovered) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
+func (x *InstanceRecovered) GetIncidentId() string {
+	if x != nil {
+		return x.IncidentId
+	}
+	return ""
+}
+
+func (x *InstanceRecovered) GetDownForMs() int64 {
+	if x != nil {
+		return x.DownForMs
+	}
+	return 0
+}
+
+func (x *InstanceRecovered) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// RestartCompute asks the compute service to restart the customer's runtime
+// in place (same URL, same configuration) because it stopped answering its
+// health checks. step.saga_id is "health-" + incident_id, step.name
+// "restart", step.attempt counts the restarts asked for in this incident.
+// Not part of a saga: nobody waits for the answer, it is informational.
+type RestartCompute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartCompute) Reset() {
+	*x = RestartCompute{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartCompute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartCompute) ProtoMessage() {}
+
+func (x *RestartCompute) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartCompute.ProtoReflect.Descriptor instead.
+func (*RestartCompute) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RestartCompute) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *RestartCompute) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ComputeRestarted answers RestartCompute, echoing its step.
+type ComputeRestarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	InstanceUrl   string                 `protobuf:"bytes,2,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeRestarted) Reset() {
+	*x = ComputeRestarted{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeRestarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeRestarted) ProtoMessage() {}
+
+func (x *ComputeRestarted) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeRestarted.ProtoReflect.Descriptor instead.
+func (*ComputeRestarted) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ComputeRestarted) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ComputeRestarted) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
 var File_clawdbot_v1_events_proto protoreflect.FileDescriptor
 
 const file_clawdbot_v1_events_proto_rawDesc = "" +
@@ -3024,7 +3312,32 @@ const file_clawdbot_v1_events_proto_rawDesc = "" +
 	"\adetails\x18\t \x03(\v2(.clawdbot.v1.CustomerNotice.DetailsEntryR\adetails\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x02\n" +
+	"\x11InstanceUnhealthy\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12!\n" +
+	"\finstance_url\x18\x02 \x01(\tR\vinstanceUrl\x12\x1f\n" +
+	"\vincident_id\x18\x03 \x01(\tR\n" +
+	"incidentId\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x121\n" +
+	"\x14consecutive_failures\x18\x05 \x01(\x05R\x13consecutiveFailures\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x120\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xc4\x01\n" +
+	"\x11InstanceRecovered\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12!\n" +
+	"\finstance_url\x18\x02 \x01(\tR\vinstanceUrl\x12\x1f\n" +
+	"\vincident_id\x18\x03 \x01(\tR\n" +
+	"incidentId\x12\x1e\n" +
+	"\vdown_for_ms\x18\x04 \x01(\x03R\tdownForMs\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"O\n" +
+	"\x0eRestartCompute\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\\\n" +
+	"\x10ComputeRestarted\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12!\n" +
+	"\finstance_url\x18\x02 \x01(\tR\vinstanceUrlB1Z/clawdbot.cloud/proto/gen/clawdbot/v1;clawdbotv1b\x06proto3"
 
 var (
 	file_clawdbot_v1_events_proto_rawDescOnce sync.Once
@@ -3038,7 +3351,7 @@ func file_clawdbot_v1_events_proto_rawDescGZIP() []byte {
 	return file_clawdbot_v1_events_proto_rawDescData
 }
 
-var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*CustomerSignedUp)(nil),         // 0: clawdbot.v1.CustomerSignedUp
 	(*Step)(nil),                     // 1: clawdbot.v1.Step
@@ -3085,11 +3398,15 @@ var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*DeleteArchive)(nil),            // 42: clawdbot.v1.DeleteArchive
 	(*ArchiveDeleted)(nil),           // 43: clawdbot.v1.ArchiveDeleted
 	(*CustomerNotice)(nil),           // 44: clawdbot.v1.CustomerNotice
-	nil,                              // 45: clawdbot.v1.CustomerNotice.DetailsEntry
-	(*timestamppb.Timestamp)(nil),    // 46: google.protobuf.Timestamp
+	(*InstanceUnhealthy)(nil),        // 45: clawdbot.v1.InstanceUnhealthy
+	(*InstanceRecovered)(nil),        // 46: clawdbot.v1.InstanceRecovered
+	(*RestartCompute)(nil),           // 47: clawdbot.v1.RestartCompute
+	(*ComputeRestarted)(nil),         // 48: clawdbot.v1.ComputeRestarted
+	nil,                              // 49: clawdbot.v1.CustomerNotice.DetailsEntry
+	(*timestamppb.Timestamp)(nil),    // 50: google.protobuf.Timestamp
 }
 var file_clawdbot_v1_events_proto_depIdxs = []int32{
-	46, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
+	50, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: clawdbot.v1.CreateDatabase.step:type_name -> clawdbot.v1.Step
 	1,  // 2: clawdbot.v1.DatabaseCreated.step:type_name -> clawdbot.v1.Step
 	1,  // 3: clawdbot.v1.DeleteDatabase.step:type_name -> clawdbot.v1.Step
@@ -3106,15 +3423,15 @@ var file_clawdbot_v1_events_proto_depIdxs = []int32{
 	1,  // 14: clawdbot.v1.InstanceReady.step:type_name -> clawdbot.v1.Step
 	1,  // 15: clawdbot.v1.StepFailed.step:type_name -> clawdbot.v1.Step
 	1,  // 16: clawdbot.v1.SagaStepStarted.step:type_name -> clawdbot.v1.Step
-	46, // 17: clawdbot.v1.StripeRef.created:type_name -> google.protobuf.Timestamp
+	50, // 17: clawdbot.v1.StripeRef.created:type_name -> google.protobuf.Timestamp
 	21, // 18: clawdbot.v1.CustomerPlanChanged.stripe:type_name -> clawdbot.v1.StripeRef
 	21, // 19: clawdbot.v1.CustomerTrialWillEnd.stripe:type_name -> clawdbot.v1.StripeRef
-	46, // 20: clawdbot.v1.CustomerTrialWillEnd.trial_end:type_name -> google.protobuf.Timestamp
+	50, // 20: clawdbot.v1.CustomerTrialWillEnd.trial_end:type_name -> google.protobuf.Timestamp
 	21, // 21: clawdbot.v1.CustomerPaymentFailed.stripe:type_name -> clawdbot.v1.StripeRef
-	46, // 22: clawdbot.v1.CustomerPaymentFailed.next_payment_attempt:type_name -> google.protobuf.Timestamp
+	50, // 22: clawdbot.v1.CustomerPaymentFailed.next_payment_attempt:type_name -> google.protobuf.Timestamp
 	21, // 23: clawdbot.v1.CustomerPaymentSucceeded.stripe:type_name -> clawdbot.v1.StripeRef
 	21, // 24: clawdbot.v1.CustomerCanceled.stripe:type_name -> clawdbot.v1.StripeRef
-	46, // 25: clawdbot.v1.CustomerStateChanged.at:type_name -> google.protobuf.Timestamp
+	50, // 25: clawdbot.v1.CustomerStateChanged.at:type_name -> google.protobuf.Timestamp
 	1,  // 26: clawdbot.v1.ResizeCompute.step:type_name -> clawdbot.v1.Step
 	1,  // 27: clawdbot.v1.ComputeResized.step:type_name -> clawdbot.v1.Step
 	1,  // 28: clawdbot.v1.StopCompute.step:type_name -> clawdbot.v1.Step
@@ -3131,13 +3448,17 @@ var file_clawdbot_v1_events_proto_depIdxs = []int32{
 	1,  // 39: clawdbot.v1.DatabaseRestored.step:type_name -> clawdbot.v1.Step
 	1,  // 40: clawdbot.v1.DeleteArchive.step:type_name -> clawdbot.v1.Step
 	1,  // 41: clawdbot.v1.ArchiveDeleted.step:type_name -> clawdbot.v1.Step
-	46, // 42: clawdbot.v1.CustomerNotice.at:type_name -> google.protobuf.Timestamp
-	45, // 43: clawdbot.v1.CustomerNotice.details:type_name -> clawdbot.v1.CustomerNotice.DetailsEntry
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	50, // 42: clawdbot.v1.CustomerNotice.at:type_name -> google.protobuf.Timestamp
+	49, // 43: clawdbot.v1.CustomerNotice.details:type_name -> clawdbot.v1.CustomerNotice.DetailsEntry
+	50, // 44: clawdbot.v1.InstanceUnhealthy.since:type_name -> google.protobuf.Timestamp
+	50, // 45: clawdbot.v1.InstanceRecovered.at:type_name -> google.protobuf.Timestamp
+	1,  // 46: clawdbot.v1.RestartCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 47: clawdbot.v1.ComputeRestarted.step:type_name -> clawdbot.v1.Step
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_clawdbot_v1_events_proto_init() }
@@ -3151,7 +3472,7 @@ func file_clawdbot_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clawdbot_v1_events_proto_rawDesc), len(file_clawdbot_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

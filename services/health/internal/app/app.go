@@ -1,8 +1,7 @@
-// Package app holds the health service's use cases. Today that is the
-// readiness check of a freshly provisioned instance (cmd.instance.check).
-// The continuous monitoring of live instances (latency and uptime, restarts
-// after repeated failures, alerts, quota notices) belongs beside it as its
-// own use case, reusing the same probe.
+// Package app holds the health service's bus handlers: the readiness check
+// of a freshly provisioned instance (cmd.instance.check, check.go) and the
+// events the monitoring side follows (events.go) to keep its table of live
+// instances, raise alerts and send customer notices.
 package app
 
 import (

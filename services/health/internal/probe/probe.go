@@ -1,6 +1,6 @@
 // Package probe makes single HTTP health probes of customer instances. The
 // readiness check of a new instance (cmd.instance.check) polls with it; the
-// continuous monitoring of live instances is meant to reuse it.
+// continuous monitoring of live instances probes with it too.
 package probe
 
 import (

@@ -1,0 +1,155 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/names"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/health/internal/store"
+)
+
+// ErrNoToken reports an instance whose token is not in the secret store
+// (an instance started by a compute service that does not issue tokens).
+var ErrNoToken = errors.New("no instance token")
+
+// Secrets reads secrets by reference; *secrets.Store satisfies it.
+type Secrets interface {
+	Get(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Usage is the part of an instance's GET /status the quota notices need
+// (services/runtime/internal/httpapi/status.go).
+type Usage struct {
+	Plan  string `json:"plan"`
+	Usage struct {
+		Messages    int64     `json:"messages"`
+		PeriodStart time.Time `json:"period_start"`
+	} `json:"usage"`
+	Quota struct {
+		MonthlyMessages int64     `json:"monthly_messages"`
+		ResetAt         time.Time `json:"reset_at"`
+	} `json:"quota"`
+}
+
+// UsageReader reads instances' /status with their instance token.
+type UsageReader struct {
+	Client  *http.Client
+	Secrets Secrets
+	// IsNotFound tells a missing secret from a failing store.
+	IsNotFound func(error) bool
+}
+
+// Read returns the usage the instance at instanceURL reports.
+func (u *UsageReader) Read(ctx context.Context, customer, instanceURL string) (Usage, error) {
+	var out Usage
+	token, err := u.Secrets.Get(ctx, names.InstanceTokenRef(customer))
+	if err != nil {
+		if u.IsNotFound != nil && u.IsNotFound(err) {
+			return out, ErrNoToken
+		}
+		return out, err
+	}
+	base, err := url.Parse(instanceURL)
+	if err != nil {
+		return out, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.JoinPath("status").String(), nil)
+	if err != nil {
+		return out, err
+	}
+	req.Header.Set("Authorization", "Bearer "+string(token))
+	req.Header.Set("User-Agent", "clawdbot-health")
+	resp, err := u.Client.Do(req)
+	if err != nil {
+		return out, fmt.Errorf("GET /status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("GET /status: HTTP %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return out, fmt.Errorf("GET /status: %w", err)
+	}
+	return out, nil
+}
+
+// quotaLevels are the notices, highest first.
+var quotaLevels = []struct {
+	kind    string
+	percent int64
+}{{"quota_100", 100}, {"quota_80", 80}}
+
+// QuotaNoticeID is the id of a quota notice: one per kind, customer and
+// period (the month, from the instance's period start).
+func QuotaNoticeID(kind, customer string, periodStart time.Time) string {
+	return fmt.Sprintf("%s-%s-%s", kind, customer, periodStart.UTC().Format("2006-01"))
+}
+
+// quota publishes the highest quota notice the instance's usage reached
+// this period, once. A customer who jumps past 100% gets only the 100%
+// notice: the 80% one is marked done without being sent.
+func (m *Monitor) quota(ctx context.Context, c store.Customer, now time.Time) error {
+	u, err := m.o.Usage.Read(ctx, c.ID, c.InstanceURL)
+	if errors.Is(err, ErrNoToken) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	limit := u.Quota.MonthlyMessages
+	if limit <= 0 {
+		return nil // unlimited
+	}
+	period := u.Usage.PeriodStart
+	if period.IsZero() {
+		period = now
+	}
+	reached := false
+	for _, l := range quotaLevels {
+		if u.Usage.Messages*100 < l.percent*limit {
+			continue
+		}
+		id := QuotaNoticeID(l.kind, c.ID, period)
+		done, err := m.o.Store.QuotaNoticePublished(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !done && !reached {
+			plan := u.Plan
+			if plan == "" {
+				plan = c.Plan
+			}
+			notice := &pb.CustomerNotice{
+				NoticeId: id, CustomerId: c.ID, Kind: l.kind, Email: c.Email, Name: c.Name,
+				InstanceUrl: c.InstanceURL, Plan: plan, At: timestamppb.New(now),
+				Details: map[string]string{
+					"messages":         fmt.Sprint(u.Usage.Messages),
+					"monthly_messages": fmt.Sprint(limit),
+					"reset_at":         u.Quota.ResetAt.UTC().Format(time.RFC3339),
+				},
+			}
+			if _, err := m.o.Bus.Publish(ctx, subjects.CustomerNotice, notice,
+				bus.Envelope{MsgID: subjects.CustomerNotice + "-" + id, CustomerID: c.ID}); err != nil {
+				return fmt.Errorf("publish %s: %w", id, err)
+			}
+		}
+		if !done {
+			if err := m.o.Store.RecordQuotaNotice(ctx, id, now); err != nil {
+				return err
+			}
+		}
+		reached = true
+	}
+	return nil
+}
