@@ -30,6 +30,9 @@ type settings struct {
 	// URLs name when they reach the server differently from this service
 	// (postgres driver).
 	CustomerHost string
+	// ArchiveDir is ARCHIVE_DIR: where the postgres driver keeps database
+	// archives (a local filesystem store). Default <data dir>/archives.
+	ArchiveDir string
 	// Neon is the neon driver's settings (NEON_*).
 	Neon neonSettings
 }
@@ -56,6 +59,7 @@ func loadConfig(l *config.Loader) (settings, error) {
 		if c.AdminURL != "" {
 			l.URL("DATABASE_ADMIN_URL", "", "postgres", "postgresql")
 		}
+		c.ArchiveDir = l.String("ARCHIVE_DIR", "")
 		c.CustomerHost = l.String("CUSTOMER_DB_HOST", "")
 		if c.CustomerHost != "" && !validHost(c.CustomerHost) {
 			l.Problem("CUSTOMER_DB_HOST=%q is not a host or host:port", c.CustomerHost)

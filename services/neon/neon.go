@@ -1,7 +1,10 @@
 // Package neon is the database service: it answers cmd.database.create and
 // cmd.database.delete by giving each customer an isolated Postgres database
 // and role, storing the connection URL encrypted in the secret store, and
-// publishing database.created / database.deleted / database.failed.
+// publishing database.created / database.deleted / database.failed. Over a
+// customer's lifecycle it archives the database (cmd.database.archive:
+// pg_dump to archive storage, then the live database goes), restores it
+// (cmd.database.restore) and deletes the archive (cmd.database.delete_archive).
 //
 // The database comes from a driver chosen by DATABASE_DRIVER. The embedded
 // default, "postgres", clones each customer's database from a migrated
@@ -14,10 +17,13 @@ package neon
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"clawdbot.cloud/pkg/pgcluster"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/neon/internal/adapters/archive"
 	neondriver "clawdbot.cloud/services/neon/internal/adapters/neon"
 	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 	"clawdbot.cloud/services/neon/internal/app"
@@ -54,15 +60,46 @@ type driver interface {
 	Close()
 }
 
+// archiveStorage opens the postgres driver's archive store (ARCHIVE_DIR,
+// default <data dir>/archives) and finds pg_dump and pg_restore. Without a
+// directory or the binaries the service still runs; archive and restore
+// commands then fail with the reason.
+func archiveStorage(cfg settings, env *service.Env) (postgres.Archives, string, error) {
+	dir := cfg.ArchiveDir
+	if dir == "" && env.DataDir != "" {
+		dir = filepath.Join(env.DataDir, "archives")
+	}
+	binDir, err := pgcluster.FindBinDir()
+	if err != nil {
+		env.Log.Warn("pg_dump and pg_restore not found: archive and restore are refused", "err", err)
+		binDir = ""
+	}
+	if dir == "" {
+		env.Log.Warn("no ARCHIVE_DIR and no data dir: archive and restore are refused")
+		return nil, binDir, nil
+	}
+	store, err := archive.NewDir(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, binDir, nil
+}
+
 // openDriver builds the configured driver.
 func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, error) {
 	switch cfg.Driver {
 	case driverPostgres:
+		archives, binDir, err := archiveStorage(cfg, env)
+		if err != nil {
+			return nil, err
+		}
 		d, err := postgres.Open(ctx, postgres.Config{
 			AdminURL:     cfg.AdminURL,
 			CustomerHost: cfg.CustomerHost,
 			Secrets:      env.Secrets,
 			Log:          env.Log,
+			Archives:     archives,
+			BinDir:       binDir,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)

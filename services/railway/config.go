@@ -25,6 +25,11 @@ type Config struct {
 	StartTimeout time.Duration
 	// StopGrace is a runtime's time to exit after SIGTERM (RUNTIME_STOP_GRACE).
 	StopGrace time.Duration
+	// RuntimeProvider and RuntimeModel (RUNTIME_PROVIDER: anthropic or
+	// openai; RUNTIME_MODEL) go into every runtime's configuration when
+	// set; empty leaves the runtime's defaults (provider from the
+	// environment, the plan's model).
+	RuntimeProvider, RuntimeModel string
 	// RuntimeEnv is the runtimes' environment: the variables of
 	// ForwardedVars that are set.
 	RuntimeEnv []string
@@ -89,7 +94,9 @@ func LoadConfig(l *config.Loader) Config {
 		RuntimeVersion: l.String("RUNTIME_VERSION", "dev"),
 		StartTimeout:   l.Duration("RUNTIME_START_TIMEOUT", time.Minute),
 		StopGrace:      l.Duration("RUNTIME_STOP_GRACE", 15*time.Second),
+		RuntimeModel:   l.String("RUNTIME_MODEL", ""),
 	}
+	c.RuntimeProvider = l.OneOf("RUNTIME_PROVIDER", "", "", "anthropic", "openai")
 	if c.Driver == "process" {
 		c.RuntimeBinary = l.Required("RUNTIME_BINARY",
 			"the customer runtime executable the process compute driver runs (`make build` produces bin/runtime)")

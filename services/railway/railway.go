@@ -1,7 +1,10 @@
 // Package railway is the compute service. It answers cmd.compute.provision
 // with a running customer runtime (compute.provisioned, or compute.failed
 // when it never can) and cmd.compute.delete by removing it
-// (compute.deleted). Its backend is a Driver, chosen by COMPUTE_DRIVER: the
+// (compute.deleted); over a customer's lifecycle it resizes the runtime to a
+// new plan (cmd.compute.resize), stops it while telling callers why
+// (cmd.compute.stop) and starts it again at the same address
+// (cmd.compute.start). Its backend is a Driver, chosen by COMPUTE_DRIVER: the
 // embedded "process" driver runs each runtime as a supervised child
 // process; the "railway" driver runs it as a Railway service deployed from
 // the runtime's container image.
@@ -69,6 +72,8 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		StartTimeout: cfg.StartTimeout,
 		StopGrace:    cfg.StopGrace,
 		Now:          env.Now,
+		Provider:     cfg.RuntimeProvider,
+		Model:        cfg.RuntimeModel,
 	})
 	if err != nil {
 		return err
@@ -98,6 +103,8 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 		Version:       cfg.RuntimeVersion,
 		Vars:          r.Vars,
 		Secrets:       env.Secrets,
+		Provider:      cfg.RuntimeProvider,
+		Model:         cfg.RuntimeModel,
 		Log:           env.Log,
 		Metrics:       env.Metrics,
 		RatePerSecond: r.RatePerSecond,

@@ -3,7 +3,9 @@
 // plan grants and the gateway config) and delivers it into the customer's
 // own database, where their runtime reads it; it issues the customer's first
 // API key (only its hash is stored; the plaintext waits, encrypted, for a
-// one-time reveal); and it deletes both when the saga compensates.
+// one-time reveal); it deletes both when the saga compensates; on a plan
+// change it re-renders the skills and openclaw.json without touching the
+// customer's own files; on cancellation it revokes every key.
 //
 // Settings (environment):
 //

@@ -29,6 +29,27 @@ type Driver interface {
 	// Delete removes the customer's database, role and stored URL. Deleting
 	// what does not exist succeeds.
 	Delete(ctx context.Context, customerID string) error
+	// Archive dumps the customer's database into archive storage under
+	// names.ArchiveRef, then removes the live database, role and stored
+	// URL. Archiving again after that returns the archive as it is.
+	// Neither database nor archive: an error wrapping ErrRejected.
+	Archive(ctx context.Context, customerID string) (Archive, error)
+	// Restore recreates the customer's database and role from the archive
+	// ref with a new password, stored like Create stores it. A database
+	// that is already restored is returned as is; the archive is kept
+	// (DeleteArchive removes it).
+	Restore(ctx context.Context, customerID, ref string) (Database, error)
+	// DeleteArchive removes the archive ref for good. Deleting a missing
+	// archive succeeds.
+	DeleteArchive(ctx context.Context, customerID, ref string) error
+}
+
+// Archive describes a customer's database archive.
+type Archive struct {
+	// Ref names it in archive storage (names.ArchiveRef).
+	Ref string
+	// Bytes is its size.
+	Bytes int64
 }
 
 // Database describes a customer's database without its credentials.
@@ -83,6 +104,9 @@ func (a *App) Run(ctx context.Context) error {
 	r := bus.NewRouter()
 	bus.Handle(r, subjects.CmdDatabaseCreate, a.create)
 	bus.Handle(r, subjects.CmdDatabaseDelete, a.delete)
+	bus.Handle(r, subjects.CmdDatabaseArchive, a.archive)
+	bus.Handle(r, subjects.CmdDatabaseRestore, a.restore)
+	bus.Handle(r, subjects.CmdDatabaseDropArchive, a.deleteArchive)
 	if err := a.bus.Run(ctx, a.consumer, r); err != nil {
 		return fmt.Errorf("consume database commands: %w", err)
 	}

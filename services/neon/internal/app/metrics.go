@@ -11,6 +11,10 @@ import (
 const (
 	opCreate = "create"
 	opDelete = "delete"
+	// Lifecycle operations.
+	opArchive       = "archive"
+	opRestore       = "restore"
+	opDeleteArchive = "delete_archive"
 
 	resultOK     = "ok"     // done; the result event is published
 	resultRetry  = "retry"  // failed; the command is redelivered later

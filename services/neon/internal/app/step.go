@@ -56,8 +56,8 @@ func (a *App) lastDelivery(ctx context.Context) bool {
 
 // settle decides what a failed operation becomes, the one place errors are
 // classified: a rejection, an invalid command or a failure on the last
-// delivery ends the step for good (after publishing database.failed for a
-// create, so the saga compensates); anything else is retried with backoff.
+// delivery ends the step for good (after publishing database.failed for
+// every command but a delete, so the saga compensates); anything else is retried with backoff.
 func (a *App) settle(ctx context.Context, op string, step *pb.Step, err error, start time.Time) error {
 	permanent := errors.Is(err, ErrRejected) || errors.Is(err, errInvalid) || a.lastDelivery(ctx)
 	// The bus logs the outcome with the message's ids; no second log here.
@@ -65,11 +65,13 @@ func (a *App) settle(ctx context.Context, op string, step *pb.Step, err error, s
 		a.metrics.done(op, resultRetry, start)
 		return err
 	}
-	if op == opCreate && step.GetSagaId() != "" {
+	if op != opDelete && step.GetSagaId() != "" {
 		if perr := a.publishFailed(ctx, step, err); perr != nil {
 			a.metrics.done(op, resultRetry, start)
 			return fmt.Errorf("%w (publish %s: %v)", err, subjects.DatabaseFailed, perr)
 		}
+	}
+	if op == opCreate && step.GetSagaId() != "" {
 		// The saga compensates on database.failed; a replay of this command
 		// must not create a database nobody will delete. (A failed delete is
 		// not recorded: re-driving its dead letter is how an operator

@@ -107,6 +107,9 @@ func (a *App) Router() *bus.Router {
 	r := bus.NewRouter()
 	bus.Handle(r, subjects.CmdComputeProvision, a.provision)
 	bus.Handle(r, subjects.CmdComputeDelete, a.delete)
+	bus.Handle(r, subjects.CmdComputeResize, a.resize)
+	bus.Handle(r, subjects.CmdComputeStop, a.stop)
+	bus.Handle(r, subjects.CmdComputeStart, a.start)
 	return r
 }
 

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"clawdbot.cloud/pkg/plans"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,14 @@ func (f *fakeDriver) Delete(context.Context, string) error {
 }
 
 func (f *fakeDriver) Restart(context.Context, string) error { return nil }
+
+func (f *fakeDriver) Resize(context.Context, string, plans.Plan) error { return nil }
+
+func (f *fakeDriver) Stop(context.Context, string, string) error { return nil }
+
+func (f *fakeDriver) Resume(_ context.Context, req app.ProvisionRequest) (app.Instance, error) {
+	return app.Instance{ServiceID: "svc-" + req.CustomerID, URL: "http://127.0.0.1:1"}, nil
+}
 
 func (f *fakeDriver) calls() (provisions, deletes int) {
 	f.mu.Lock()

@@ -1,5 +1,6 @@
 // Package app holds the compute service's use cases: the handlers of
-// cmd.compute.provision and cmd.compute.delete, written against Driver, the
+// cmd.compute.provision and cmd.compute.delete and of the lifecycle commands
+// cmd.compute.resize, cmd.compute.stop and cmd.compute.start, written against Driver, the
 // port every compute backend implements (the embedded process driver today,
 // Railway's GraphQL API later).
 package app
@@ -26,7 +27,31 @@ type Driver interface {
 	// same address and returns once it answers. It returns an error wrapping
 	// ErrNotFound when the customer has no running instance.
 	Restart(ctx context.Context, customerID string) error
+	// Resize applies plan (compute size, quota: the runtime's plan) to the
+	// customer's instance. A running instance runs the new plan when Resize
+	// returns; a stopped one starts with it. Resizing to the current plan
+	// changes nothing. No instance: an error wrapping ErrNotFound.
+	Resize(ctx context.Context, customerID string, plan plans.Plan) error
+	// Stop stops the customer's runtime and keeps the instance (address,
+	// database, plan) for a later Resume. reason (StopSuspended or
+	// StopCanceled) is what callers are told while it is stopped, where the
+	// backend can say it. Stopping a stopped or deleted instance succeeds;
+	// no instance at all is an error wrapping ErrNotFound.
+	Stop(ctx context.Context, customerID, reason string) error
+	// Resume (cmd.compute.start) runs a stopped instance again at the same address and returns
+	// once it answers; a running one is returned as is. A non-zero
+	// req.Plan is applied; an empty req.DatabaseRef keeps the recorded
+	// one. No instance (or a deleted one): an error wrapping ErrNotFound.
+	Resume(ctx context.Context, req ProvisionRequest) (Instance, error)
 }
+
+// Stop reasons (StopCompute.reason).
+const (
+	// StopSuspended: the customer's payment failed past the grace period.
+	StopSuspended = "suspended"
+	// StopCanceled: the customer canceled the subscription.
+	StopCanceled = "canceled"
+)
 
 // ProvisionRequest describes the runtime a customer should have.
 type ProvisionRequest struct {

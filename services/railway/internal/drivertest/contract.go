@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/servicetest"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/testkit"
@@ -145,6 +146,89 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 			t.Errorf("provision after restart = %+v, want %+v", again, inst)
 		}
 		wantRunning(t, s, req.CustomerID, 1)
+	})
+
+	t.Run("stop then resume keeps the address, twice each", func(t *testing.T) {
+		s := newSubject(t)
+		req := s.NewRequest(t)
+		inst := provision(t, s, req)
+		for range 2 {
+			if err := s.Driver.Stop(ctx(t), req.CustomerID, app.StopSuspended); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+		}
+		wantRunning(t, s, req.CustomerID, 0)
+		for range 2 {
+			again, err := s.Driver.Resume(ctx(t), req)
+			if err != nil {
+				t.Fatalf("Resume: %v", err)
+			}
+			if again != inst {
+				t.Errorf("Resume = %+v, want %+v", again, inst)
+			}
+		}
+		if code, err := s.health(inst.URL); err != nil || code != http.StatusOK {
+			t.Errorf("after resume GET %s/health = %d, %v; want 200", inst.URL, code, err)
+		}
+		wantRunning(t, s, req.CustomerID, 1)
+		if err := s.Driver.Delete(ctx(t), req.CustomerID); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	})
+
+	t.Run("delete of a stopped instance", func(t *testing.T) {
+		s := newSubject(t)
+		req := s.NewRequest(t)
+		inst := provision(t, s, req)
+		if err := s.Driver.Stop(ctx(t), req.CustomerID, app.StopCanceled); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if err := s.Driver.Delete(ctx(t), req.CustomerID); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		servicetest.Eventually(t, timeout, "the deleted instance to stop answering", func() bool {
+			_, err := s.health(inst.URL)
+			return err != nil
+		})
+		if _, err := s.Driver.Resume(ctx(t), req); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("Resume after Delete = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("resize keeps the address, twice is fine", func(t *testing.T) {
+		s := newSubject(t)
+		req := s.NewRequest(t)
+		inst := provision(t, s, req)
+		bigger, err := plans.Lookup(plans.Team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.Driver.Resize(ctx(t), req.CustomerID, bigger); err != nil {
+				t.Fatalf("Resize: %v", err)
+			}
+		}
+		if code, err := s.health(inst.URL); err != nil || code != http.StatusOK {
+			t.Errorf("after resize GET %s/health = %d, %v; want 200", inst.URL, code, err)
+		}
+		if again := provision(t, s, req); again != inst {
+			t.Errorf("provision after resize = %+v, want %+v", again, inst)
+		}
+		wantRunning(t, s, req.CustomerID, 1)
+	})
+
+	t.Run("lifecycle of an unknown customer is ErrNotFound", func(t *testing.T) {
+		s := newSubject(t)
+		starter, _ := plans.Lookup(plans.Starter)
+		if err := s.Driver.Stop(ctx(t), "cus_neverprovisioned", app.StopSuspended); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("Stop = %v, want ErrNotFound", err)
+		}
+		if err := s.Driver.Resize(ctx(t), "cus_neverprovisioned", starter); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("Resize = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Driver.Resume(ctx(t), app.ProvisionRequest{CustomerID: "cus_neverprovisioned", Plan: starter}); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("Resume = %v, want ErrNotFound", err)
+		}
 	})
 
 	t.Run("restart of an unknown customer is ErrNotFound", func(t *testing.T) {

@@ -37,6 +37,9 @@ const (
 	// Running instances are (re)started by the driver, also after a restart
 	// of the service.
 	Running State = "running"
+	// Stopped instances keep their row and port but run no runtime: a
+	// responder answers there with the stop reason until Start.
+	Stopped State = "stopped"
 	// Deleted instances are tombstones: stopped for good until provisioned again.
 	Deleted State = "deleted"
 )
@@ -63,6 +66,8 @@ type Instance struct {
 	StartedAt time.Time
 	// Restarts counts restarts (after crashes or on request) since provisioning.
 	Restarts int
+	// StopReason is why a stopped instance is stopped (suspended, canceled).
+	StopReason string
 }
 
 // Store reads and writes instances.
@@ -83,13 +88,13 @@ func Open(ctx context.Context, db *pgxpool.Pool) (*Store, error) {
 }
 
 const columns = `customer_id, service_name, port, plan, database_ref, vcpus, memory_mb,
-	desired_state, coalesce(pid, 0), started_at, restarts`
+	desired_state, coalesce(pid, 0), started_at, restarts, stop_reason`
 
 func scan(row pgx.Row) (Instance, error) {
 	var in Instance
 	var started *time.Time
 	err := row.Scan(&in.CustomerID, &in.ServiceName, &in.Port, &in.Plan, &in.DatabaseRef, &in.VCPUs,
-		&in.MemoryMB, &in.Desired, &in.PID, &started, &in.Restarts)
+		&in.MemoryMB, &in.Desired, &in.PID, &started, &in.Restarts, &in.StopReason)
 	if started != nil {
 		in.StartedAt = *started
 	}
@@ -112,7 +117,7 @@ func (s *Store) Get(ctx context.Context, customerID string) (Instance, error) {
 // process: what a starting driver must look at.
 func (s *Store) Active(ctx context.Context) ([]Instance, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM railway.instances
-		WHERE desired_state = 'running' OR pid IS NOT NULL ORDER BY customer_id`)
+		WHERE desired_state IN ('running', 'stopped') OR pid IS NOT NULL ORDER BY customer_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -132,7 +137,7 @@ func (s *Store) Put(ctx context.Context, in Instance) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'running')
 		ON CONFLICT (customer_id) DO UPDATE SET service_name = excluded.service_name, port = excluded.port,
 			plan = excluded.plan, database_ref = excluded.database_ref, vcpus = excluded.vcpus,
-			memory_mb = excluded.memory_mb, desired_state = 'running', restarts = 0, updated_at = now()`,
+			memory_mb = excluded.memory_mb, desired_state = 'running', stop_reason = '', restarts = 0, updated_at = now()`,
 		in.CustomerID, in.ServiceName, in.Port, in.Plan, in.DatabaseRef, in.VCPUs, in.MemoryMB)
 	return portErr(err, "put instance of "+in.CustomerID)
 }
@@ -163,6 +168,37 @@ func (s *Store) Exited(ctx context.Context, customerID string, restarted bool) e
 		WHERE customer_id = $1`, customerID, restarted)
 	if err != nil {
 		return fmt.Errorf("record exit of %s: %w", customerID, err)
+	}
+	return nil
+}
+
+// SetStopped records the customer's instance as stopped for reason. Its
+// port stays reserved.
+func (s *Store) SetStopped(ctx context.Context, customerID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE railway.instances SET desired_state = 'stopped', stop_reason = $2,
+		updated_at = now() WHERE customer_id = $1 AND desired_state <> 'deleted'`, customerID, reason)
+	if err != nil {
+		return fmt.Errorf("mark %s stopped: %w", customerID, err)
+	}
+	return nil
+}
+
+// SetRunning records a stopped instance as wanting to run again.
+func (s *Store) SetRunning(ctx context.Context, customerID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE railway.instances SET desired_state = 'running', stop_reason = '',
+		updated_at = now() WHERE customer_id = $1 AND desired_state = 'stopped'`, customerID)
+	if err != nil {
+		return fmt.Errorf("mark %s running: %w", customerID, err)
+	}
+	return nil
+}
+
+// SetPlan records the customer's new plan and its compute size (a resize).
+func (s *Store) SetPlan(ctx context.Context, customerID, plan string, vcpus float64, memoryMB int) error {
+	_, err := s.db.Exec(ctx, `UPDATE railway.instances SET plan = $2, vcpus = $3, memory_mb = $4,
+		updated_at = now() WHERE customer_id = $1`, customerID, plan, vcpus, memoryMB)
+	if err != nil {
+		return fmt.Errorf("set plan of %s: %w", customerID, err)
 	}
 	return nil
 }

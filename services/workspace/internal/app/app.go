@@ -1,6 +1,10 @@
 // Package app holds the workspace service's use cases: building a customer's
 // workspace into their own database together with their first API key
-// (cmd.workspace.build), and deleting it again (cmd.workspace.delete).
+// (cmd.workspace.build), deleting it again (cmd.workspace.delete), and the
+// lifecycle commands: re-rendering the plan's skills after a plan change
+// (cmd.workspace.render_skills) and revoking every key (cmd.workspace.revoke_keys).
+// A build is refused after its own saga's delete (the ledger is per saga);
+// a later saga of the same customer builds again.
 package app
 
 import (
@@ -99,6 +103,8 @@ func New(o Options) (*App, error) {
 func (a *App) Register(r *bus.Router) {
 	bus.Handle(r, subjects.CmdWorkspaceBuild, a.Build)
 	bus.Handle(r, subjects.CmdWorkspaceDelete, a.Delete)
+	bus.Handle(r, subjects.CmdWorkspaceSkills, a.RenderSkills)
+	bus.Handle(r, subjects.CmdWorkspaceRevoke, a.RevokeKeys)
 }
 
 // ConsumerConfig is the consumer the handlers run under.

@@ -19,6 +19,7 @@ type metrics struct {
 	builds        *prometheus.CounterVec
 	buildDuration *prometheus.HistogramVec
 	deletes       *prometheus.CounterVec
+	lifecycle     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,11 +37,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "claw_workspace_deletes_total",
 			Help: "cmd.workspace.delete handled, by result (done, failed, retry).",
 		}, []string{"result"}),
+		lifecycle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_workspace_lifecycle_commands_total",
+			Help: "Lifecycle commands handled (render_skills, revoke_keys), by command and result (done, failed, retry).",
+		}, []string{"command", "result"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.builds, m.buildDuration, m.deletes} {
+	for _, c := range []prometheus.Collector{m.builds, m.buildDuration, m.deletes, m.lifecycle} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register workspace metrics: %w", err)
 		}

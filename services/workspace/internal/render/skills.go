@@ -143,3 +143,14 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// CatalogSkills returns the skills the renderer writes a SKILL.md for, in
+// no particular order: the platform owns skills/<name>/SKILL.md of exactly
+// these, and a plan change may remove the ones the new plan does not grant.
+func CatalogSkills() []string {
+	out := make([]string, 0, len(skillCatalog))
+	for name := range skillCatalog {
+		out = append(out, name)
+	}
+	return out
+}

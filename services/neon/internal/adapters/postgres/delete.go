@@ -22,24 +22,31 @@ func (d *Driver) Delete(ctx context.Context, customerID string) error {
 	}
 	name := names.Database(customerID)
 	err := d.withLock(ctx, "customer:"+name, func(c *pgxpool.Conn) error {
-		const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE (datname = $1 OR usename = $1) AND pid <> pg_backend_pid()`
-		if _, err := c.Exec(ctx, terminate, name); err != nil {
-			return fmt.Errorf("end sessions of %s: %w", name, err)
-		}
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		// A session of the role elsewhere may have started meanwhile.
-		if _, err := c.Exec(ctx, terminate, name); err != nil {
-			return fmt.Errorf("end sessions of %s: %w", name, err)
-		}
-		if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
-			return fmt.Errorf("drop role %s: %w", name, err)
-		}
-		return d.secrets.Delete(ctx, names.DatabaseRef(customerID))
+		return d.drop(ctx, c, customerID)
 	})
 	return classify(err)
+}
+
+// drop removes the customer's database, role and stored URL; the caller
+// holds the customer's lock on c.
+func (d *Driver) drop(ctx context.Context, c *pgxpool.Conn, customerID string) error {
+	name := names.Database(customerID)
+	const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE (datname = $1 OR usename = $1) AND pid <> pg_backend_pid()`
+	if _, err := c.Exec(ctx, terminate, name); err != nil {
+		return fmt.Errorf("end sessions of %s: %w", name, err)
+	}
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	// A session of the role elsewhere may have started meanwhile.
+	if _, err := c.Exec(ctx, terminate, name); err != nil {
+		return fmt.Errorf("end sessions of %s: %w", name, err)
+	}
+	if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
+		return fmt.Errorf("drop role %s: %w", name, err)
+	}
+	return d.secrets.Delete(ctx, names.DatabaseRef(customerID))
 }
 
 // sqlState returns the SQLSTATE of a Postgres error in err's chain, or "".

@@ -39,6 +39,12 @@ type Config struct {
 	Secrets Secrets
 	// Log receives the driver's own messages; never a credential.
 	Log *slog.Logger
+	// Archives is archive storage for database dumps; nil refuses
+	// archive and restore.
+	Archives Archives
+	// BinDir holds pg_dump and pg_restore (pgcluster.FindBinDir); their
+	// major version must not be older than the server's.
+	BinDir string
 }
 
 // Driver provisions customer databases on one Postgres server. It is safe
@@ -51,6 +57,9 @@ type Driver struct {
 	sslmode string          // of the admin URL, "" when it sets none
 	secrets Secrets
 	log     *slog.Logger
+	// archives and binDir serve archive and restore.
+	archives Archives
+	binDir   string
 }
 
 // Open connects to the server and makes sure the template database exists
@@ -80,12 +89,14 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("admin pool: %w", err)
 	}
 	d := &Driver{
-		admin:   admin,
-		connCfg: connCfg,
-		host:    host,
-		sslmode: u.Query().Get("sslmode"),
-		secrets: cfg.Secrets,
-		log:     cfg.Log,
+		admin:    admin,
+		connCfg:  connCfg,
+		host:     host,
+		sslmode:  u.Query().Get("sslmode"),
+		secrets:  cfg.Secrets,
+		log:      cfg.Log,
+		archives: cfg.Archives,
+		binDir:   cfg.BinDir,
 	}
 	if err := d.ensureTemplate(ctx); err != nil {
 		admin.Close()

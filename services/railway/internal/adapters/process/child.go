@@ -31,6 +31,10 @@ type runtimeConfig struct {
 	DatabaseURL string `json:"database_url"`
 	InstanceID  string `json:"instance_id"`
 	Version     string `json:"version"`
+	// InstanceToken opens the runtime's /status for the platform.
+	InstanceToken string `json:"instance_token,omitempty"`
+	Provider      string `json:"provider,omitempty"`
+	Model         string `json:"model,omitempty"`
 }
 
 // child is one started runtime process.
@@ -46,14 +50,17 @@ type child struct {
 
 // startChild starts the runtime of in on port, in a process group of its
 // own, with its configuration on stdin.
-func startChild(o Options, in store.Instance, port int, dbURL string, log *slog.Logger) (*child, error) {
+func startChild(o Options, in store.Instance, port int, dbURL, token string, log *slog.Logger) (*child, error) {
 	cfg, err := json.Marshal(runtimeConfig{
-		CustomerID:  in.CustomerID,
-		Plan:        in.Plan,
-		ListenAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		DatabaseURL: dbURL,
-		InstanceID:  in.ServiceName,
-		Version:     o.Version,
+		CustomerID:    in.CustomerID,
+		Plan:          in.Plan,
+		ListenAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		DatabaseURL:   dbURL,
+		InstanceID:    in.ServiceName,
+		Version:       o.Version,
+		InstanceToken: token,
+		Provider:      o.Provider,
+		Model:         o.Model,
 	})
 	if err != nil {
 		return nil, err
@@ -65,7 +72,7 @@ func startChild(o Options, in store.Instance, port int, dbURL string, log *slog.
 			return nil, fmt.Errorf("runtime work dir: %w", err)
 		}
 	}
-	redact := secretsOf(dbURL)
+	redact := append(secretsOf(dbURL), token)
 	stdout := newLineLogger(log, "stdout", redact)
 	stderr := newLineLogger(log, "stderr", redact)
 	cmd := &exec.Cmd{

@@ -30,9 +30,12 @@ import (
 	"clawdbot.cloud/services/railway/internal/store"
 )
 
-// SecretReader reads a secret by reference (pkg/secrets.Store does).
+// SecretReader reads the customers' secrets by reference and keeps their
+// instance tokens (pkg/secrets.Store does).
 type SecretReader interface {
 	Get(ctx context.Context, ref string) ([]byte, error)
+	PutIfAbsent(ctx context.Context, ref string, plaintext []byte) ([]byte, error)
+	Delete(ctx context.Context, ref string) error
 }
 
 // Options configure a Driver. Zero durations take the documented defaults.
@@ -69,6 +72,9 @@ type Options struct {
 	StartFailures int
 	// Now is the clock of recorded timestamps. Default time.Now.
 	Now func() time.Time
+	// Provider and Model, when set, go into every runtime's configuration
+	// (the runtime's provider and model fields).
+	Provider, Model string
 }
 
 func (o *Options) defaults() {
@@ -101,10 +107,12 @@ type Driver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	sups   map[string]*supervisor // by customer id
-	locks  map[string]*sync.Mutex // serialise operations per customer
-	closed bool
+	mu   sync.Mutex
+	sups map[string]*supervisor // by customer id
+	// responders answer for stopped instances, by customer id.
+	responders map[string]*responder
+	locks      map[string]*sync.Mutex // serialise operations per customer
+	closed     bool
 }
 
 var _ app.Driver = (*Driver)(nil)
@@ -128,6 +136,7 @@ func New(o Options) (*Driver, error) {
 	d := &Driver{
 		o: o, log: o.Log, ctx: ctx, cancel: cancel,
 		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
+		responders: map[string]*responder{},
 	}
 	if d.m, err = newMetrics(o.Metrics, d.phases); err != nil {
 		cancel()
@@ -213,10 +222,15 @@ func (d *Driver) Close() {
 		sups = append(sups, s)
 	}
 	d.sups = map[string]*supervisor{}
+	responders := d.responders
+	d.responders = map[string]*responder{}
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range sups {
 		wg.Go(s.stop)
+	}
+	for _, r := range responders {
+		wg.Go(r.close)
 	}
 	wg.Wait()
 	d.wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
 )
@@ -25,6 +26,9 @@ func (d *Driver) Provision(ctx context.Context, req app.ProvisionRequest) (app.I
 	defer unlock()
 	s := d.supervisorOf(req.CustomerID)
 	if s == nil {
+		// A stopped instance provisioned again (a customer back before
+		// anything was deleted) runs again on its port.
+		d.unrespond(req.CustomerID)
 		var err error
 		if s, err = d.create(ctx, req); err != nil {
 			return app.Instance{}, err
@@ -44,6 +48,13 @@ func (d *Driver) Provision(ctx context.Context, req app.ProvisionRequest) (app.I
 func (d *Driver) create(ctx context.Context, req app.ProvisionRequest) (*supervisor, error) {
 	in, err := d.o.Store.Get(ctx, req.CustomerID)
 	if err == nil && in.Desired == store.Running {
+		return d.supervise(in)
+	}
+	if err == nil && in.Desired == store.Stopped {
+		if err := d.o.Store.SetRunning(ctx, req.CustomerID); err != nil {
+			return nil, err
+		}
+		in.Desired, in.StopReason = store.Running, ""
 		return d.supervise(in)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -87,15 +98,15 @@ func (d *Driver) Delete(ctx context.Context, customerID string) error {
 	if err := d.o.Store.MarkDeleted(ctx, customerID); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	s := d.sups[customerID]
-	delete(d.sups, customerID)
-	d.mu.Unlock()
+	s := d.unsupervise(customerID)
 	if s != nil {
 		s.stop()
 		d.log.Info("instance deleted", "customer_id", customerID, "service_id", s.in.ServiceName)
 	}
-	return nil
+	d.unrespond(customerID)
+	// The token opens nothing once the runtime is gone; a new provision
+	// makes a new one.
+	return d.o.Secrets.Delete(ctx, names.InstanceTokenRef(customerID))
 }
 
 // Restart replaces the customer's runtime by a fresh process on the same

@@ -33,8 +33,16 @@ func (d *Driver) Start(ctx context.Context) error {
 			}
 		}
 	}
-	started := 0
+	started, stopped := 0, 0
 	for _, in := range instances {
+		if in.Desired == store.Stopped {
+			// Stopped instances stay stopped; callers are told why again.
+			if err := d.respond(in.CustomerID, in.Port, in.StopReason); err != nil {
+				d.log.Warn("cannot answer for a stopped instance", "customer_id", in.CustomerID, "err", err)
+			}
+			stopped++
+			continue
+		}
 		if in.Desired != store.Running {
 			continue
 		}
@@ -48,7 +56,7 @@ func (d *Driver) Start(ctx context.Context) error {
 		}
 		started++
 	}
-	d.log.Info("process driver started", "binary", d.o.Binary, "instances", started)
+	d.log.Info("process driver started", "binary", d.o.Binary, "instances", started, "stopped", stopped)
 	return nil
 }
 

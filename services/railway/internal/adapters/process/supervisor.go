@@ -134,7 +134,11 @@ func (s *supervisor) spawn() (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read database secret: %w", err)
 	}
-	c, err := startChild(s.d.o, s.in, port, string(dbURL), s.log)
+	token, err := s.d.instanceToken(ctx, s.in.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := startChild(s.d.o, s.in, port, string(dbURL), token, s.log)
 	if err != nil {
 		return nil, err
 	}

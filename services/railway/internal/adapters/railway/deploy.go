@@ -2,6 +2,8 @@ package railway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/services/railway/internal/adapters/railway/gql"
 )
 
@@ -31,20 +34,36 @@ type runtimeConfig struct {
 	DatabaseURL string `json:"database_url"`
 	InstanceID  string `json:"instance_id"`
 	Version     string `json:"version"`
+	// InstanceToken opens the runtime's /status for the platform.
+	InstanceToken string `json:"instance_token,omitempty"`
+	Provider      string `json:"provider,omitempty"`
+	Model         string `json:"model,omitempty"`
 }
 
 // variables are the service variables of a customer's runtime: the
 // configured base (model-provider settings), PORT, and its configuration.
 // Railway keeps variables encrypted; they hold the database URL, so they
 // are never logged.
-func (d *Driver) variables(in *instance, customerID, plan, dbURL string) (map[string]string, error) {
+func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, dbURL string) (map[string]string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	// One token per customer, kept across deployments and resizes.
+	token, err := d.o.Secrets.PutIfAbsent(ctx, names.InstanceTokenRef(customerID), []byte(base64.RawURLEncoding.EncodeToString(b)))
+	if err != nil {
+		return nil, fmt.Errorf("instance token: %w", err)
+	}
 	cfg, err := json.Marshal(runtimeConfig{
-		CustomerID:  customerID,
-		Plan:        plan,
-		ListenAddr:  net.JoinHostPort("", strconv.Itoa(runtimePort)),
-		DatabaseURL: dbURL,
-		InstanceID:  in.name,
-		Version:     d.o.Version,
+		CustomerID:    customerID,
+		Plan:          plan,
+		ListenAddr:    net.JoinHostPort("", strconv.Itoa(runtimePort)),
+		DatabaseURL:   dbURL,
+		InstanceID:    in.name,
+		Version:       d.o.Version,
+		InstanceToken: string(token),
+		Provider:      d.o.Provider,
+		Model:         d.o.Model,
 	})
 	if err != nil {
 		return nil, err
@@ -61,7 +80,7 @@ func (d *Driver) variables(in *instance, customerID, plan, dbURL string) (map[st
 // deploy sets the service's variables, deploys it and waits for the
 // deployment to settle.
 func (d *Driver) deploy(ctx context.Context, in *instance, customerID, plan, dbURL string) error {
-	vars, err := d.variables(in, customerID, plan, dbURL)
+	vars, err := d.variables(ctx, in, customerID, plan, dbURL)
 	if err != nil {
 		return err
 	}

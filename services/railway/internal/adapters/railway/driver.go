@@ -37,9 +37,11 @@ import (
 	"clawdbot.cloud/services/railway/internal/app"
 )
 
-// SecretReader reads a secret by reference (pkg/secrets.Store does).
+// SecretReader reads a secret by reference and keeps the instance tokens
+// (pkg/secrets.Store does).
 type SecretReader interface {
 	Get(ctx context.Context, ref string) ([]byte, error)
+	PutIfAbsent(ctx context.Context, ref string, plaintext []byte) ([]byte, error)
 }
 
 // Options configure a Driver. Zero values take the documented defaults.
@@ -60,8 +62,10 @@ type Options struct {
 	// Vars are set on every customer's service besides its own config:
 	// the model-provider settings (ANTHROPIC_API_KEY, ...).
 	Vars map[string]string
-	// Secrets holds the customers' database URLs.
+	// Secrets holds the customers' database URLs and instance tokens.
 	Secrets SecretReader
+	// Provider and Model, when set, go into every runtime's configuration.
+	Provider, Model string
 	// Log receives the driver's logs.
 	Log *slog.Logger
 	// Metrics receives the API metrics; nil registers none.

@@ -44,6 +44,15 @@ func (s *memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
 	return []byte(v), nil
 }
 
+func (s *memSecrets) PutIfAbsent(_ context.Context, ref string, v []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[ref]; !ok {
+		s.m[ref] = string(v)
+	}
+	return []byte(s.m[ref]), nil
+}
+
 func (s *memSecrets) put(ref, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -34,6 +34,12 @@ func TestProvisionConfiguresTheService(t *testing.T) {
 		"database_url": "postgres://u_" + req.CustomerID + ":pw-" + req.CustomerID + "@db.example:5432/claw",
 		"instance_id":  inst.ServiceID, "version": "test",
 	}
+	// The instance token is the one kept in the secret store.
+	token, err := h.secrets.Get(context.Background(), names.InstanceTokenRef(req.CustomerID))
+	if err != nil || len(token) < 32 {
+		t.Fatalf("instance token: %q, %v", token, err)
+	}
+	wantCfg["instance_token"] = string(token)
 	if diff := cmp.Diff(wantCfg, cfg); diff != "" {
 		t.Errorf("runtime config (-want +got):\n%s", diff)
 	}

@@ -1,0 +1,184 @@
+package neon_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/servicetest"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/neon"
+	"clawdbot.cloud/services/neon/internal/neontest"
+)
+
+// Archive (day 7), restore (a customer back), archive again and delete the
+// archive (day 30), each twice, through the bus on the postgres driver.
+func TestArchiveRestoreDeleteArchive(t *testing.T) {
+	p := servicetest.New(t)
+	dir := t.TempDir()
+	env := p.Env(t, "neon", map[string]string{"DATABASE_ADMIN_URL": pgtest.AdminURL(t), "ARCHIVE_DIR": dir})
+	servicetest.Start(t, env, neon.Run)
+	saga := p.Env(t, "saga", nil)
+	js := env.Bus.JetStream()
+	ctx := t.Context()
+	const cust = "cus_Archive1"
+	name := names.Database(cust)
+
+	st := &pb.Step{SagaId: "signup-cs_arc1", CustomerId: cust, Name: "database", Attempt: 1}
+	send(t, saga.Bus, subjects.CmdDatabaseCreate, &pb.CreateDatabase{Step: st, Plan: "starter"}, st)
+	waitMsg(t, js, subjects.DatabaseCreated)
+	url := secret(t, env.Secrets.Get, names.DatabaseRef(cust))
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := customerdb.AddMemory(ctx, conn, "the door code is 4711", []string{"home"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx) //nolint:errcheck
+
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(ctx) }) //nolint:errcheck
+	exists := func() (db, role bool) {
+		t.Helper()
+		err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
+			EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&db, &role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db, role
+	}
+	file := filepath.Join(dir, filepath.FromSlash(names.ArchiveRef(cust))+".dump")
+
+	// Archive, twice.
+	var size int64
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		st := &pb.Step{SagaId: "cancel-evt_arc1", CustomerId: cust, Name: "archive", Attempt: attempt}
+		send(t, saga.Bus, subjects.CmdDatabaseArchive, &pb.ArchiveDatabase{Step: st}, st)
+		var got pb.DatabaseArchived
+		waitStep(t, js, subjects.DatabaseArchived, attempt, &got)
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatalf("archive file: %v", err)
+		}
+		if got.GetArchiveRef() != names.ArchiveRef(cust) || got.GetBytes() != fi.Size() || fi.Size() == 0 {
+			t.Errorf("database.archived = %v, file has %d bytes", &got, fi.Size())
+		}
+		if size != 0 && got.GetBytes() != size {
+			t.Errorf("a duplicate archive changed the archive: %d bytes, then %d", size, got.GetBytes())
+		}
+		size = got.GetBytes()
+		if _, err := os.Stat(file + ".sha256"); err != nil {
+			t.Errorf("archive checksum: %v", err)
+		}
+		if db, role := exists(); db || role {
+			t.Errorf("after archive: database exists %v, role exists %v", db, role)
+		}
+		if _, err := env.Secrets.Get(ctx, names.DatabaseRef(cust)); err == nil {
+			t.Error("the database URL is still stored after archive")
+		}
+	}
+
+	// Restore, twice: the row written before the archive is back, with new
+	// credentials that keep working.
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		st := &pb.Step{SagaId: "resubscribe-evt_arc1", CustomerId: cust, Name: "restore", Attempt: attempt}
+		send(t, saga.Bus, subjects.CmdDatabaseRestore, &pb.RestoreDatabase{Step: st, ArchiveRef: names.ArchiveRef(cust)}, st)
+		var got pb.DatabaseRestored
+		waitStep(t, js, subjects.DatabaseRestored, attempt, &got)
+		if got.GetDatabaseRef() != names.DatabaseRef(cust) {
+			t.Errorf("database.restored = %v", &got)
+		}
+		newURL := secret(t, env.Secrets.Get, names.DatabaseRef(cust))
+		if newURL == url {
+			t.Error("the restored database kept the old password")
+		}
+		conn, err := pgx.Connect(ctx, newURL)
+		if err != nil {
+			t.Fatalf("connect to the restored database: %v", err)
+		}
+		hits, err := customerdb.SearchMemories(ctx, conn, "door code", 10)
+		conn.Close(ctx) //nolint:errcheck
+		if err != nil || len(hits) != 1 {
+			t.Fatalf("memory after restore: %v, %v", hits, err)
+		}
+	}
+
+	// Delete the archive, twice.
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		st := &pb.Step{SagaId: "purge-evt_arc1", CustomerId: cust, Name: "delete_archive", Attempt: attempt}
+		send(t, saga.Bus, subjects.CmdDatabaseDropArchive, &pb.DeleteArchive{Step: st, ArchiveRef: names.ArchiveRef(cust)}, st)
+		var got pb.ArchiveDeleted
+		waitStep(t, js, subjects.ArchiveDeleted, attempt, &got)
+		if _, err := os.Stat(file); !os.IsNotExist(err) {
+			t.Errorf("archive file after delete_archive: %v", err)
+		}
+	}
+}
+
+// stepped is a result event.
+type stepped interface {
+	proto.Message
+	GetStep() *pb.Step
+}
+
+// waitStep waits until the last event on subject is the one of attempt and
+// decodes it into dst.
+func waitStep(t *testing.T, js jetstream.JetStream, subject string, attempt int32, dst stepped) {
+	t.Helper()
+	servicetest.Eventually(t, 60*time.Second, subject, func() bool {
+		s, err := js.Stream(t.Context(), subjects.Stream)
+		if err != nil {
+			return false
+		}
+		raw, err := s.GetLastMsgForSubject(t.Context(), subject)
+		if err != nil {
+			return false
+		}
+		if err := bus.Decode(raw.Data, dst); err != nil {
+			t.Fatal(err)
+		}
+		return dst.GetStep().GetAttempt() == attempt
+	})
+}
+
+// secret returns the stored secret ref.
+func secret(t *testing.T, get func(context.Context, string) ([]byte, error), ref string) string {
+	t.Helper()
+	b, err := get(t.Context(), ref)
+	if err != nil {
+		t.Fatalf("secret %s: %v", ref, err)
+	}
+	return string(b)
+}
+
+// The neon driver does not archive yet: the step fails for good, saying so.
+func TestNeonDriverRefusesArchive(t *testing.T) {
+	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), AutoTick: true})
+	p := servicetest.New(t)
+	env := p.Env(t, "neon", srv.Settings())
+	servicetest.Start(t, env, neon.Run)
+	saga := p.Env(t, "saga", nil)
+	st := &pb.Step{SagaId: "cancel-evt_neon1", CustomerId: "cus_NeonArc", Name: "archive", Attempt: 1}
+	send(t, saga.Bus, subjects.CmdDatabaseArchive, &pb.ArchiveDatabase{Step: st}, st)
+	var failed pb.StepFailed
+	waitStep(t, env.Bus.JetStream(), subjects.DatabaseFailed, 1, &failed)
+	if failed.GetStep().GetName() != "archive" || !strings.Contains(failed.GetReason(), "not supported by the neon driver") {
+		t.Errorf("database.failed = %v", &failed)
+	}
+}

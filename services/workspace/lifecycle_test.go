@@ -1,0 +1,125 @@
+package workspace_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+)
+
+// A downgrade re-renders the skills: the new plan's SKILL.md files and
+// openclaw.json, no SKILL.md of a skill the plan lost, and the customer's
+// own files and memories exactly as they were. A duplicate changes nothing.
+func TestRenderSkillsOnDowngradeKeepsCustomerFiles(t *testing.T) {
+	f := newFixture(t, nil)
+	const cust, signup, change = "cus_Skills1", "signup-cs_test_skills", "plan-evt_downgrade"
+	db := f.customerDB(cust)
+	ctx := context.Background()
+
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(signup, cust, 1), plans.Team), step(signup, cust, 1))
+	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1)
+	if _, err := customerdb.AddMemory(ctx, db, "likes green tea", []string{"food"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	own := []customerdb.File{
+		{Path: "USER.md", Content: "# Me\nI edited this myself.\n"},
+		{Path: "notes/plan.md", Content: "my own notes"},
+		{Path: "skills/my-own/SKILL.md", Content: "my own skill"},
+	}
+	if err := customerdb.PutFiles(ctx, db, own...); err != nil {
+		t.Fatal(err)
+	}
+	before := workspaceFiles(t, db)
+
+	st := &pb.Step{SagaId: change, CustomerId: cust, Name: "render_skills", Attempt: 1}
+	cmd := &pb.RenderSkills{Step: st, Plan: plans.Starter, DatabaseRef: names.DatabaseRef(cust)}
+	f.send(subjects.CmdWorkspaceSkills, cmd, st)
+	got := wait[*pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 1)
+	if got.GetStep().GetName() != "render_skills" {
+		t.Errorf("step not echoed: %v", got.GetStep())
+	}
+	after := workspaceFiles(t, db)
+	starter, _ := plans.Lookup(plans.Starter)
+	for _, s := range starter.Skills {
+		if _, ok := after["skills/"+s+"/SKILL.md"]; !ok {
+			t.Errorf("starter skill %s missing", s)
+		}
+	}
+	for _, s := range []string{plans.SkillGmail, plans.SkillSlack, plans.SkillDocuments} {
+		if _, ok := after["skills/"+s+"/SKILL.md"]; ok {
+			t.Errorf("skill %s of the old plan still in the workspace", s)
+		}
+	}
+	if after["openclaw.json"] == before["openclaw.json"] {
+		t.Error("openclaw.json not re-rendered")
+	}
+	for path, content := range before {
+		if path == "openclaw.json" || len(path) > 7 && path[:7] == "skills/" && path != "skills/my-own/SKILL.md" {
+			continue
+		}
+		if after[path] != content {
+			t.Errorf("customer file %s changed by the re-render", path)
+		}
+	}
+	if after["skills/my-own/SKILL.md"] != "my own skill" {
+		t.Error("the customer's own skill was touched")
+	}
+	mems, err := customerdb.ListMemories(ctx, db, 10, 0)
+	if err != nil || len(mems) != 1 {
+		t.Errorf("memories after re-render: %v, %v", mems, err)
+	}
+
+	// The saga retries the step: same files.
+	st2 := &pb.Step{SagaId: change, CustomerId: cust, Name: "render_skills", Attempt: 2}
+	f.send(subjects.CmdWorkspaceSkills, &pb.RenderSkills{Step: st2, Plan: plans.Starter, DatabaseRef: names.DatabaseRef(cust)}, st2)
+	wait[*pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 2)
+	if diff := cmp.Diff(after, workspaceFiles(t, db)); diff != "" {
+		t.Errorf("duplicate render changed the workspace (-first +second):\n%s", diff)
+	}
+}
+
+// Revoking keys makes the customer's key useless; a duplicate is harmless.
+// After the signup saga's workspace is deleted, a new saga of the same
+// customer (a re-subscription) builds again.
+func TestRevokeKeysAndRebuildByNewSaga(t *testing.T) {
+	f := newFixture(t, nil)
+	const cust, signup, cancel, again = "cus_Revoke1", "signup-cs_test_rv1", "cancel-evt_rv1", "signup-cs_test_rv2"
+	db := f.customerDB(cust)
+
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(signup, cust, 1), plans.Pro), step(signup, cust, 1))
+	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1)
+	key := revealed(t, f, signup)
+	if !keyWorks(t, db, key) {
+		t.Fatal("key does not work after build")
+	}
+
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		st := &pb.Step{SagaId: cancel, CustomerId: cust, Name: "revoke_keys", Attempt: attempt}
+		f.send(subjects.CmdWorkspaceRevoke, &pb.RevokeKeys{Step: st, DatabaseRef: names.DatabaseRef(cust)}, st)
+		wait[*pb.KeysRevoked](t, f.events, subjects.KeysRevoked, cancel, int(attempt))
+		if keyWorks(t, db, key) {
+			t.Fatalf("key still works after revoke (attempt %d)", attempt)
+		}
+	}
+	if n := countKeys(t, db); n != 1 {
+		t.Errorf("%d keys stored, want the 1 revoked", n)
+	}
+
+	f.send(subjects.CmdWorkspaceDelete, &pb.DeleteWorkspace{Step: step(signup, cust, 1), DatabaseRef: names.DatabaseRef(cust)}, step(signup, cust, 1))
+	wait[*pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, signup, 1)
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(again, cust, 1), plans.Starter), step(again, cust, 1))
+	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1)
+	if !keyWorks(t, db, revealed(t, f, again)) {
+		t.Error("the new saga's key does not work")
+	}
+	if keyWorks(t, db, key) {
+		t.Error("the old key works again")
+	}
+}
