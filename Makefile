@@ -6,6 +6,8 @@
 #   make proto   regenerate proto/gen from proto/clawdbot (committed)
 #   make generate  every generated file (proto, Railway and Neon clients)
 #   make bench   Go benchmarks + signup latency (clawctl bench)
+#   make images  one container image per service (needs a Docker engine)
+#   make build-one SERVICE=saga OUT=bin/saga   the one go build every binary and image uses
 
 GO       ?= go
 BIN      := $(CURDIR)/bin
@@ -14,14 +16,32 @@ MODULES  := $(shell $(GO) list -m -f '{{.Path}}/...')
 SERVICES := ingress saga railway neon workspace health runtime
 PROTOC   ?= protoc
 
-.PHONY: all build run test lint proto proto-check generate generate-check railway-schema bench clean
+.PHONY: all build build-one images run test lint proto proto-check generate generate-check railway-schema bench clean
 
 all: lint test
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/clawctl ./cmd/clawctl
-	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s/cmd/$$s || exit 1; done
+	@for s in $(SERVICES); do $(MAKE) --no-print-directory build-one SERVICE=$$s OUT=$(BIN)/$$s || exit 1; done
+
+# build-one is the single go build of a service binary: `make build` and every
+# container image (deploy/Dockerfile, deploy/runtime/Dockerfile) run it, so
+# images and tests cannot drift. The images add CGO_ENABLED=0 GOFLAGS=-trimpath.
+SERVICE ?=
+OUT     ?= $(BIN)/$(SERVICE)
+build-one:
+	@test -n "$(SERVICE)" || { echo "usage: make build-one SERVICE=<name> [OUT=path]"; exit 2; }
+	$(GO) build -o $(OUT) ./services/$(SERVICE)/cmd/$(SERVICE)
+
+# images builds one image per service (needs a Docker engine with BuildKit;
+# there is none on the CI machine, where deploy's tests validate the files).
+IMAGE_PREFIX ?= clawdbot
+IMAGE_TAG    ?= dev
+images:
+	@for s in $(filter-out runtime,$(SERVICES)); do \
+	  docker build -f deploy/Dockerfile --build-arg SERVICE=$$s -t $(IMAGE_PREFIX)/$$s:$(IMAGE_TAG) . || exit 1; done
+	docker build -f deploy/runtime/Dockerfile -t $(IMAGE_PREFIX)/runtime:$(IMAGE_TAG) .
 
 run: build
 	$(BIN)/clawctl dev

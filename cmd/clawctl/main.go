@@ -32,6 +32,8 @@ commands:
   dev      run the whole platform on embedded defaults (what make run does)
   signup   send a signed checkout.session.completed and follow provisioning
   bench    measure signup → instance ready latency (sequential and concurrent)
+  tail     print decoded events as they are stored (clawctl tail [SUBJECT ...])
+  deadletters list|redrive   inspect and re-drive the dead-letter stream
 `
 
 func run(ctx context.Context, args []string) error {
@@ -46,6 +48,12 @@ func run(ctx context.Context, args []string) error {
 		return runSignup(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "tail":
+		return runTail(ctx, args[1:])
+	case "deadletters":
+		return runDeadletters(ctx, args[1:])
+	case "customer", "sagas", "saga", "retry", "deprovision":
+		return runAdmin(ctx, args[0], args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

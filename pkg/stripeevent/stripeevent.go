@@ -1,6 +1,8 @@
 // Package stripeevent builds Stripe webhook deliveries exactly as Stripe sends
 // them (API version 2023-10-16) and signs them like Stripe does, for
-// `clawctl signup`, the bench command and tests.
+// `clawctl signup`, the bench command and tests: checkout completion, and
+// the lifecycle events (subscription updated, trial ending, deleted; invoice
+// paid, payment failed).
 package stripeevent
 
 import (
@@ -83,12 +85,22 @@ func CheckoutCompleted(c Checkout) []byte {
 
 // Event wraps object in a Stripe event envelope of the given type.
 func Event(id, typ string, created time.Time, object map[string]any) []byte {
+	return eventWith(id, typ, created, object, nil)
+}
+
+// eventWith is Event with data.previous_attributes (nil: none), as
+// *.updated events carry it.
+func eventWith(id, typ string, created time.Time, object, previous map[string]any) []byte {
+	data := map[string]any{"object": object}
+	if previous != nil {
+		data["previous_attributes"] = previous
+	}
 	ev := map[string]any{
 		"id":               id,
 		"object":           "event",
 		"api_version":      APIVersion,
 		"created":          created.Unix(),
-		"data":             map[string]any{"object": object},
+		"data":             data,
 		"livemode":         false,
 		"pending_webhooks": 1,
 		"request":          map[string]any{"id": nil, "idempotency_key": nil},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/plans"
 )
 
 // Config is the ingress's own settings, read from the environment.
@@ -24,19 +25,98 @@ type Config struct {
 	// ShutdownTimeout (INGRESS_SHUTDOWN_TIMEOUT, default 20s) bounds how
 	// long in-flight requests may finish once shutdown begins.
 	ShutdownTimeout time.Duration
+
+	// Prices maps Stripe price ids to plans: STRIPE_PRICE_<PLAN> for every
+	// catalog plan (STRIPE_PRICE_STARTER, _PRO, _TEAM). Required with
+	// STRIPE_SECRET_KEY; without it, unset ones default to
+	// plans.DevPriceID (what clawctl and tests send).
+	Prices plans.Prices
+	// StripeSecretKey (STRIPE_SECRET_KEY, optional) enables POST
+	// /v1/checkout and /v1/billing-portal. Never logged.
+	StripeSecretKey string
+	// StripeAPIBase (STRIPE_API_BASE, optional) replaces
+	// https://api.stripe.com, e.g. with stripe-mock.
+	StripeAPIBase string
+	// CheckoutSuccessURL (CHECKOUT_SUCCESS_URL, required with the secret
+	// key) is where Stripe sends the paying browser; it must carry
+	// {CHECKOUT_SESSION_ID} so the page can follow provisioning.
+	CheckoutSuccessURL string
+	// CheckoutCancelURL (CHECKOUT_CANCEL_URL, required with the secret key)
+	// is where an abandoned checkout returns.
+	CheckoutCancelURL string
+	// PortalReturnURL (BILLING_PORTAL_RETURN_URL, optional) is where the
+	// billing portal's "return" link leads; Stripe's portal default if unset.
+	PortalReturnURL string
+
+	// AdminToken (ADMIN_TOKEN, optional, ≥ 32 characters) is the Bearer
+	// token of /v1/admin/...; unset disables the admin endpoints (503).
+	AdminToken string
+	// AdminTimeout (INGRESS_ADMIN_TIMEOUT, default 5s) bounds one request
+	// to the saga's admin API.
+	AdminTimeout time.Duration
 }
+
+// minAdminToken is the shortest admin token accepted: a guessable token on
+// a public edge would hand out force-deprovision.
+const minAdminToken = 32
 
 // LoadConfig reads the settings from l and returns every problem at once.
 func LoadConfig(l *config.Loader) (Config, error) {
 	c := Config{
-		WebhookSecret:   l.Required("STRIPE_WEBHOOK_SECRET", "the signing secret (whsec_...) of the Stripe webhook endpoint"),
-		Addr:            l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
-		PublicURL:       strings.TrimRight(l.URL("PUBLIC_URL", "", "http", "https"), "/"),
-		PublishTimeout:  l.Duration("INGRESS_PUBLISH_TIMEOUT", 5*time.Second),
-		ShutdownTimeout: l.Duration("INGRESS_SHUTDOWN_TIMEOUT", 20*time.Second),
+		WebhookSecret:      l.Required("STRIPE_WEBHOOK_SECRET", "the signing secret (whsec_...) of the Stripe webhook endpoint"),
+		Addr:               l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
+		PublicURL:          strings.TrimRight(l.URL("PUBLIC_URL", "", "http", "https"), "/"),
+		PublishTimeout:     l.Duration("INGRESS_PUBLISH_TIMEOUT", 5*time.Second),
+		ShutdownTimeout:    l.Duration("INGRESS_SHUTDOWN_TIMEOUT", 20*time.Second),
+		StripeSecretKey:    l.String("STRIPE_SECRET_KEY", ""),
+		StripeAPIBase:      strings.TrimRight(l.URL("STRIPE_API_BASE", "", "http", "https"), "/"),
+		CheckoutSuccessURL: l.URL("CHECKOUT_SUCCESS_URL", "", "http", "https"),
+		CheckoutCancelURL:  l.URL("CHECKOUT_CANCEL_URL", "", "http", "https"),
+		PortalReturnURL:    l.URL("BILLING_PORTAL_RETURN_URL", "", "http", "https"),
+		AdminToken:         l.String("ADMIN_TOKEN", ""),
+		AdminTimeout:       l.Duration("INGRESS_ADMIN_TIMEOUT", 5*time.Second),
 	}
 	if c.PublishTimeout <= 0 {
 		l.Problem("INGRESS_PUBLISH_TIMEOUT must be positive")
 	}
+	if c.AdminTimeout <= 0 {
+		l.Problem("INGRESS_ADMIN_TIMEOUT must be positive")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		l.Problem("ADMIN_TOKEN must be at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)
+	}
+	live := c.StripeSecretKey != ""
+	if live {
+		if c.CheckoutSuccessURL == "" {
+			l.Problem("CHECKOUT_SUCCESS_URL is required with STRIPE_SECRET_KEY")
+		}
+		if c.CheckoutCancelURL == "" {
+			l.Problem("CHECKOUT_CANCEL_URL is required with STRIPE_SECRET_KEY")
+		}
+	}
+	if c.CheckoutSuccessURL != "" && !strings.Contains(c.CheckoutSuccessURL, "{CHECKOUT_SESSION_ID}") {
+		l.Problem("CHECKOUT_SUCCESS_URL must contain {CHECKOUT_SESSION_ID} (e.g. https://app.example/welcome?session_id={CHECKOUT_SESSION_ID})")
+	}
+	byPlan := map[string]string{}
+	for _, p := range plans.All() {
+		key := plans.PriceEnv(p.ID)
+		switch v, ok := l.Lookup(key); {
+		case ok:
+			byPlan[p.ID] = v
+		case live:
+			l.Problem("%s is required with STRIPE_SECRET_KEY: the Stripe price (price_...) of plan %s", key, p.ID)
+		default:
+			byPlan[p.ID] = plans.DevPriceID(p.ID)
+		}
+	}
+	prices, err := plans.NewPrices(byPlan)
+	if err != nil && len(byPlan) == len(plans.All()) {
+		l.Problem("%v", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	c.Prices = prices
 	return c, l.Err()
 }
+
+// CheckoutEnabled reports whether checkout and billing-portal sessions can
+// be created.
+func (c Config) CheckoutEnabled() bool { return c.StripeSecretKey != "" }

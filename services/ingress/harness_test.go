@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -40,6 +41,12 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith starts an ingress with extra settings.
+func startWith(t *testing.T, extra map[string]string) *harness {
+	t.Helper()
 	p := servicetest.New(t)
 	// Our own server, so a test can take NATS away.
 	ns := natstest.Server(t)
@@ -51,11 +58,13 @@ func start(t *testing.T) *harness {
 			t.Logf("ingress logs:\n%s", logs.String())
 		}
 	})
-	env := p.Env(t, "ingress", map[string]string{
+	vars := map[string]string{
 		"STRIPE_WEBHOOK_SECRET":   secret,
 		"INGRESS_ADDR":            "127.0.0.1:0",
 		"INGRESS_PUBLISH_TIMEOUT": "2s",
-	})
+	}
+	maps.Copy(vars, extra)
+	env := p.Env(t, "ingress", vars)
 	srv, err := ingress.New(context.Background(), env)
 	if err != nil {
 		t.Fatalf("ingress.New: %v", err)
@@ -168,10 +177,16 @@ func do(t testing.TB, req *http.Request) response {
 // JetStream consumer.
 func (h *harness) signedUp(t testing.TB) []jetstream.Msg {
 	t.Helper()
+	return h.stored(t, subjects.CustomerSignedUp)
+}
+
+// stored reads every message on the stream matching filter.
+func (h *harness) stored(t testing.TB, filter string) []jetstream.Msg {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cons, err := h.env.Bus.JetStream().OrderedConsumer(ctx, subjects.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subjects.CustomerSignedUp},
+		FilterSubjects: []string{filter},
 	})
 	if err != nil {
 		t.Fatalf("consumer: %v", err)

@@ -1,18 +1,30 @@
 // Package ingress is the platform's public edge. It verifies Stripe webhooks
-// and turns a completed subscription checkout into customer.signed_up on
-// JetStream, answering Stripe 2xx only once the event is durable; and it
-// serves the provisioning API that the checkout success page polls, fed by
-// a projector that follows the signup saga on the bus.
+// and turns a completed subscription checkout into customer.signed_up, and
+// subscription and invoice events into the customer.* lifecycle events, on
+// JetStream, answering Stripe 2xx only once the event is durable; it serves
+// the provisioning API that the checkout success page polls, fed by a
+// projector that follows the sagas on the bus; it creates Stripe Checkout
+// and Billing Portal sessions; and it fronts the saga's admin API for
+// operators.
 //
 // HTTP API:
 //
-//	POST /webhooks/stripe                         Stripe webhook (Stripe-Signature verified)
-//	GET  /v1/provisioning/{checkout_session_id}   signup status, steps, one-time API key
+//	POST /webhooks/stripe                              Stripe webhook (Stripe-Signature verified)
+//	GET  /v1/provisioning/{checkout_session_id}        signup status, steps, one-time API key
+//	POST /v1/checkout                                  {plan, email} → Stripe Checkout {id, url}
+//	POST /v1/billing-portal                            {customer_id} → Billing Portal {url}
+//	GET  /v1/admin/customers/{customer_id}             (admin) a customer
+//	POST /v1/admin/customers/{customer_id}/deprovision (admin) force-deprovision
+//	GET  /v1/admin/sagas?status=failed                 (admin) sagas by status
+//	GET  /v1/admin/sagas/{saga_id}                     (admin) one saga's steps
+//	POST /v1/admin/sagas/{saga_id}/retry               (admin) retry a failed saga
 //
 // The Stripe endpoint must be configured with API version 2023-10-16
-// (stripeevent.APIVersion) and at least the event checkout.session.completed
+// (stripeevent.APIVersion) and the events checkout.session.completed
 // (plus checkout.session.async_payment_succeeded when asynchronous payment
-// methods are enabled).
+// methods are enabled), customer.subscription.updated,
+// customer.subscription.trial_will_end, customer.subscription.deleted,
+// invoice.paid and invoice.payment_failed.
 package ingress
 
 import (
@@ -28,6 +40,7 @@ import (
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/ingress/internal/billing"
 	"clawdbot.cloud/services/ingress/internal/httpapi"
 	"clawdbot.cloud/services/ingress/internal/projector"
 	"clawdbot.cloud/services/ingress/internal/store"
@@ -71,15 +84,31 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	handler := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Log:            env.Log,
 		Verifier:       stripeevent.NewVerifier(cfg.WebhookSecret),
+		Prices:         cfg.Prices,
 		Publisher:      env.Bus,
 		Store:          st,
 		Secrets:        env.Secrets,
 		Metrics:        m,
 		PublishTimeout: cfg.PublishTimeout,
-	})
+		Admin:          env.Bus.Conn(),
+		AdminToken:     cfg.AdminToken,
+		AdminTimeout:   cfg.AdminTimeout,
+	}
+	if cfg.CheckoutEnabled() {
+		deps.Billing = billing.New(billing.Config{
+			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Prices: cfg.Prices,
+			SuccessURL: cfg.CheckoutSuccessURL, CancelURL: cfg.CheckoutCancelURL, PortalReturnURL: cfg.PortalReturnURL,
+		})
+	} else {
+		env.Log.Info("checkout and billing portal disabled: STRIPE_SECRET_KEY is not set")
+	}
+	if cfg.AdminToken == "" {
+		env.Log.Info("admin endpoints disabled: ADMIN_TOKEN is not set")
+	}
+	handler := httpapi.New(deps)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ingress: listen on %s: %w", cfg.Addr, err)

@@ -147,7 +147,7 @@ func TestWebhookIgnoresOtherEvents(t *testing.T) {
 		payload     []byte
 	}{
 		{"unknown type", "other", []byte(`{"id":"evt_ch1","object":"event","api_version":"2023-10-16","type":"charge.refunded","data":{"object":{"id":"ch_1"}}}`)},
-		{"known type not handled yet", "invoice.paid", []byte(`{"id":"evt_in1","object":"event","api_version":"2023-10-16","type":"invoice.paid","data":{"object":{"id":"in_1"}}}`)},
+		{"known type not acted on", "customer.subscription.created", []byte(`{"id":"evt_sc1","object":"event","api_version":"2023-10-16","type":"customer.subscription.created","data":{"object":{"id":"sub_1"}}}`)},
 		{"async payment pending", "checkout.session.completed",
 			checkout{EventID: "evt_async1", SessionID: "cs_test_async0001", Plan: "pro", PaymentStatus: "unpaid"}.payload(t)},
 	}

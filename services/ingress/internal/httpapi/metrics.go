@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stripe/stripe-go/v76"
 
 	"clawdbot.cloud/services/ingress/internal/stripeevent"
 )
@@ -56,8 +57,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	// Start the series alerts are written on at zero, so a first failure is a
 	// visible increase rather than a new series.
-	for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload} {
-		m.webhooks.WithLabelValues(string(stripeevent.CheckoutCompleted), o)
+	for _, t := range append([]stripe.EventType{stripeevent.CheckoutCompleted}, stripeevent.LifecycleTypes...) {
+		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload} {
+			m.webhooks.WithLabelValues(string(t), o)
+		}
 	}
 	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge} {
 		m.webhooks.WithLabelValues(stripeevent.OtherType, o)

@@ -37,6 +37,9 @@ type provisioningResponse struct {
 	// APIKeyRevealed is true from the response that carries the key on.
 	APIKeyRevealed bool   `json:"api_key_revealed"`
 	FailureReason  string `json:"failure_reason"`
+	// CustomerState is the customer's lifecycle state (active, past_due,
+	// suspended, canceled, archived, deleted) once the saga reported one.
+	CustomerState string `json:"customer_state,omitempty"`
 }
 
 type stepJSON struct {
@@ -72,6 +75,7 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		InstanceURL:       p.InstanceURL,
 		APIKeyRevealed:    p.APIKeyRevealed,
 		FailureReason:     p.FailureReason,
+		CustomerState:     p.CustomerState,
 	}
 	for _, s := range p.Steps {
 		resp.Steps = append(resp.Steps, stepJSON{Name: s.Name, Status: s.Status, At: s.At, Compensation: s.Compensation})

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // writeJSON answers code with v as JSON.
@@ -16,9 +17,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // errorBody is every error response: {"error": "..."}.
 type errorBody struct {
 	Error string `json:"error"`
+	// Reasons lists every problem of an invalid request, when there are several.
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // writeError answers code with {"error": msg}.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, errorBody{Error: msg})
+}
+
+// writeInvalid answers 400 with every reason the request is refused.
+func writeInvalid(w http.ResponseWriter, reasons []string) {
+	writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid request: " + strings.Join(reasons, "; "), Reasons: reasons})
 }

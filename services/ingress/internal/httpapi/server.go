@@ -1,7 +1,8 @@
 // Package httpapi is the ingress's public HTTP surface: the Stripe webhook
-// (POST /webhooks/stripe) and the provisioning API
-// (GET /v1/provisioning/{checkout_session_id}), with request metrics and
-// JSON errors.
+// (POST /webhooks/stripe), the provisioning API
+// (GET /v1/provisioning/{checkout_session_id}), checkout and billing-portal
+// sessions (POST /v1/checkout, /v1/billing-portal) and the admin endpoints
+// (/v1/admin/..., behind ADMIN_TOKEN), with request metrics and JSON errors.
 package httpapi
 
 import (
@@ -22,6 +23,8 @@ import (
 const (
 	RouteWebhook      = "POST /webhooks/stripe"
 	RouteProvisioning = "GET /v1/provisioning/{checkout_session_id}"
+	RouteCheckout     = "POST /v1/checkout"
+	RoutePortal       = "POST /v1/billing-portal"
 	routeOther        = "other"
 )
 
@@ -48,8 +51,10 @@ type Secrets interface {
 
 // Deps is what the handlers need.
 type Deps struct {
-	Log       *slog.Logger
-	Verifier  *stripeevent.Verifier
+	Log      *slog.Logger
+	Verifier *stripeevent.Verifier
+	// Prices maps Stripe prices to plans for subscription updates.
+	Prices    stripeevent.PriceMap
 	Publisher Publisher
 	Store     Store
 	Secrets   Secrets
@@ -57,6 +62,14 @@ type Deps struct {
 	// PublishTimeout bounds waiting for the stream's acknowledgement; past
 	// it the webhook answers 503 and Stripe retries.
 	PublishTimeout time.Duration
+	// Billing creates Stripe sessions; nil when Stripe is not configured
+	// (the endpoints answer 503 saying what to set).
+	Billing Billing
+	// Admin reaches the saga's admin API; AdminToken ("" = admin disabled)
+	// guards it and AdminTimeout bounds each request.
+	Admin        AdminRequester
+	AdminToken   string
+	AdminTimeout time.Duration
 }
 
 // New returns the ingress's HTTP handler.
@@ -64,7 +77,12 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(RouteWebhook, &webhookHandler{Deps: d})
 	mux.Handle(RouteProvisioning, &provisioningHandler{Deps: d})
+	mux.Handle(RouteCheckout, &checkoutHandler{Deps: d})
+	mux.Handle(RoutePortal, &portalHandler{Deps: d})
+	registerAdmin(mux, d)
 	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))
+	mux.Handle("/v1/checkout", methodNotAllowed(http.MethodPost))
+	mux.Handle("/v1/billing-portal", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/provisioning/{checkout_session_id}", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")

@@ -33,10 +33,11 @@ const webhookTimeout = 15 * time.Second
 //   - 400: missing, malformed, forged or expired signature, or an authentic
 //     body the platform cannot read;
 //   - 413: body over MaxBody;
-//   - 422: a signup for a plan that is not in the catalog (or none). The
-//     event is recorded in ingress.rejected_events and counted, and Stripe's
-//     retries give an operator three days to add the plan and have the
-//     signup go through by itself;
+//   - 422: a signup for a plan that is not in the catalog (or none), or a
+//     subscription update to a price no STRIPE_PRICE_* names. The event is
+//     recorded in ingress.rejected_events and counted, and Stripe's retries
+//     give an operator three days to fix the configuration and have the
+//     event go through by itself;
 //   - 503: the database or the bus could not make the event durable.
 type webhookHandler struct {
 	Deps
@@ -78,13 +79,16 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn("webhook API version differs from the one the ingress is built for; set the endpoint's API version",
 			"api_version", evt.APIVersion, "want", stripeevent.APIVersion)
 	}
-	if !stripeevent.IsSignup(evt.Type) {
-		h.ignore(w, label, log, "not a signup event")
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), webhookTimeout)
 	defer cancel()
-	h.signup(ctx, w, evt, label, log)
+	switch {
+	case stripeevent.IsSignup(evt.Type):
+		h.signup(ctx, w, evt, label, log)
+	case stripeevent.IsLifecycle(evt.Type):
+		h.lifecycle(ctx, w, evt, label, log)
+	default:
+		h.ignore(w, label, log, "not an event the platform acts on")
+	}
 }
 
 // signup turns an authentic checkout event into customer.signed_up and
@@ -119,51 +123,21 @@ func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt 
 	}
 	log = log.With("saga_id", msg.GetSagaId(), "customer_id", msg.GetCustomerId())
 
-	done, err := h.Store.Processed(ctx, evt.ID)
-	if err != nil {
-		h.unavailable(w, label, log, "read processed events", err)
-		return
-	}
-	if done {
-		h.Metrics.webhooks.WithLabelValues(label, OutcomeDuplicate).Inc()
-		log.Info("duplicate delivery of a processed event")
-		writeJSON(w, http.StatusOK, map[string]bool{"received": true, "duplicate": true})
-		return
-	}
-	err = h.Store.RecordSignup(ctx, store.Signup{
-		CheckoutSessionID: cs.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(),
-		Plan: msg.GetPlan(), StripeEventID: evt.ID,
+	h.publishOnce(ctx, w, evt, label, log, publication{
+		subject: subjects.CustomerSignedUp,
+		msg:     msg,
+		env: bus.Envelope{
+			MsgID: evt.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(), StripeEventID: evt.ID,
+		},
+		// The provisioning row exists before the event, so the page answers at once.
+		prepare: func(ctx context.Context) error {
+			return h.Store.RecordSignup(ctx, store.Signup{
+				CheckoutSessionID: cs.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(),
+				Plan: msg.GetPlan(), StripeEventID: evt.ID,
+			})
+		},
+		logAttrs: []any{"plan", msg.GetPlan()},
 	})
-	if err != nil {
-		h.unavailable(w, label, log, "record signup", err)
-		return
-	}
-	if err := h.Publisher.Ready(); err != nil {
-		// Fail fast rather than wait for a reconnect Stripe will not wait for.
-		h.unavailable(w, label, log, "bus", err)
-		return
-	}
-	pctx, cancel := context.WithTimeout(ctx, h.PublishTimeout)
-	dup, err := h.Publisher.Publish(pctx, subjects.CustomerSignedUp, msg, bus.Envelope{
-		MsgID: evt.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(), StripeEventID: evt.ID,
-	})
-	cancel()
-	if err != nil {
-		h.unavailable(w, label, log, "publish", err)
-		return
-	}
-	// The event is durable; failing to note it only costs a harmless
-	// republish (same Nats-Msg-Id, and the saga dedups by state).
-	if err := h.Store.MarkProcessed(ctx, evt.ID, string(evt.Type), msg.GetSagaId()); err != nil {
-		log.Warn("cannot mark event processed", "err", err)
-	}
-	outcome := OutcomePublished
-	if dup {
-		outcome = OutcomeDuplicate
-	}
-	h.Metrics.webhooks.WithLabelValues(label, outcome).Inc()
-	log.Info("signup published", "duplicate", dup, "plan", msg.GetPlan())
-	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "duplicate": dup})
 }
 
 func (h *webhookHandler) refuse(w http.ResponseWriter, code int, label, outcome, msg string) {

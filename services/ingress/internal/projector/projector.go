@@ -1,5 +1,6 @@
-// Package projector follows signup sagas on the bus and keeps the ingress
-// read model (store.Progress) current, so the provisioning API can answer
+// Package projector follows signup sagas and customer state changes on the
+// bus and keeps the ingress read model (store.Progress, store.CustomerState)
+// current, so the provisioning API can answer
 // without asking any other service. Every handler is an idempotent upsert:
 // replaying the stream, or receiving events out of order, converges on the
 // same rows.
@@ -29,6 +30,7 @@ const maxReason = 500
 // Applier records progress: *store.Store.
 type Applier interface {
 	Apply(ctx context.Context, p store.Progress) error
+	ApplyCustomerState(ctx context.Context, cs store.CustomerState) error
 }
 
 // Projector maps saga events onto read-model progress.
@@ -86,6 +88,10 @@ func (p *Projector) Router() *bus.Router {
 			Status: store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
 		})
 	})
+	// The customer's lifecycle state, shown beside the provisioning status.
+	bus.Handle(r, subjects.CustomerStateChanged, func(ctx context.Context, m *pb.CustomerStateChanged) error {
+		return p.customerState(ctx, m)
+	})
 	// The compensation could not finish; for the customer the signup failed
 	// all the same (operators are alerted elsewhere).
 	bus.Handle(r, subjects.SagaFailed, func(ctx context.Context, m *pb.SagaFailed) error {
@@ -125,6 +131,26 @@ func (p *Projector) apply(ctx context.Context, sagaID, customerID string, pr sto
 	}
 	pr.CheckoutSessionID, pr.SagaID, pr.CustomerID = cs, sagaID, customerID
 	return p.store.Apply(ctx, pr)
+}
+
+// customerState records a state change; reports arrive in any order and
+// the latest (by the saga's time, then stream sequence) wins.
+func (p *Projector) customerState(ctx context.Context, m *pb.CustomerStateChanged) error {
+	if m.GetCustomerId() == "" || m.GetState() == "" {
+		return bus.Permanent(errors.New("customer.state_changed without a customer or a state"))
+	}
+	at := p.now().UTC()
+	if m.GetAt().IsValid() {
+		at = m.GetAt().AsTime()
+	}
+	var seq uint64
+	if d, ok := bus.DeliveryFrom(ctx); ok {
+		seq = d.Sequence
+	}
+	return p.store.ApplyCustomerState(ctx, store.CustomerState{
+		CustomerID: m.GetCustomerId(), State: clip(m.GetState()), PreviousState: clip(m.GetPreviousState()),
+		Plan: clip(m.GetPlan()), Cause: clip(m.GetCause()), At: at, Seq: seq,
+	})
 }
 
 // CheckoutSessionOf inverts names.SignupSagaID: it returns the checkout

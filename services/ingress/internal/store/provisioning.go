@@ -18,6 +18,9 @@ type Provisioning struct {
 	APIKeyRef         string
 	APIKeyRevealed    bool
 	FailureReason     string
+	// CustomerState is the customer's lifecycle state (active, past_due,
+	// suspended, canceled, ...) once the saga has reported one, else "".
+	CustomerState string
 	// Steps lists each step (and each compensation) once, at its most
 	// advanced status, in the order the steps began.
 	Steps []StepState
@@ -38,9 +41,13 @@ func (s *Store) Lookup(ctx context.Context, checkoutSessionID string) (Provision
 	var p Provisioning
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			SELECT checkout_session_id, saga_id, status, instance_url, api_key_ref, api_key_revealed, failure_reason
-			FROM ingress.provisioning WHERE checkout_session_id = $1`, checkoutSessionID).
-			Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed, &p.FailureReason)
+			SELECT p.checkout_session_id, p.saga_id, p.status, p.instance_url, p.api_key_ref, p.api_key_revealed,
+			       p.failure_reason, COALESCE(c.state, '')
+			FROM ingress.provisioning p
+			LEFT JOIN ingress.customer_states c ON c.customer_id = p.customer_id AND p.customer_id <> ''
+			WHERE p.checkout_session_id = $1`, checkoutSessionID).
+			Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed,
+				&p.FailureReason, &p.CustomerState)
 		if err != nil {
 			return notFound(err, "checkout session "+checkoutSessionID)
 		}

@@ -1,14 +1,20 @@
 package stripeevent
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/stripe/stripe-go/v76"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
 )
 
 // FuzzCheckoutSession feeds arbitrary data.object bodies through the parser
@@ -85,6 +91,52 @@ func FuzzVerify(f *testing.F) {
 		tampered := append([]byte{'x'}, payload...)
 		if _, err := v.Verify(tampered, header); !errors.Is(err, ErrSignature) {
 			t.Fatalf("tampered payload: err = %v", err)
+		}
+	})
+}
+
+// FuzzLifecycle feeds arbitrary data.object and previous_attributes bodies,
+// under every lifecycle event type, through ParseLifecycle: it must never
+// panic, classify every refusal, and only accept what is safe to publish.
+func FuzzLifecycle(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"id":"sub_1","object":"subscription","customer":"cus_1","items":{"data":[{"price":{"id":"price_T"}}]}}`),
+		[]byte(`{"items":{"data":[{"price":"price_P"}]}}`))
+	f.Add(uint8(1), []byte(`{"id":"sub_1","object":"subscription","customer":{"id":"cus_1"},"trial_end":1700000000}`), []byte(`{}`))
+	f.Add(uint8(3), []byte(`{"id":"in_1","object":"invoice","customer":"cus_1","subscription":"sub_1","attempt_count":2,"next_payment_attempt":-5}`), []byte(`null`))
+	f.Add(uint8(4), []byte(`{"id":"in_1","object":"invoice","customer":"cus_1","parent":{"subscription_details":{"subscription":{"id":"sub_2"}}}}`), []byte(`[]`))
+	f.Add(uint8(0), []byte(`{"id":"sub_1","object":"subscription","customer":"cus_1","plan":{"id":7}}`), []byte(`{"plan":null}`))
+	prices := testPrices(f)
+	f.Fuzz(func(t *testing.T, kind uint8, object, previous []byte) {
+		evt := Verified{}
+		evt.ID, evt.Created = "evt_fuzz", 1700000000
+		evt.Type = LifecycleTypes[int(kind)%len(LifecycleTypes)]
+		evt.Data = &stripe.EventData{Raw: object}
+		_ = json.Unmarshal(previous, &evt.Data.PreviousAttributes)
+		lc, err := ParseLifecycle(evt, prices)
+		if err != nil {
+			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrNoChange) && !errors.Is(err, plans.ErrUnknownPlan) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		if !ValidCustomerID(lc.CustomerID) || lc.Msg == nil || subjects.New(lc.Subject) == nil {
+			t.Fatalf("accepted %+v", lc)
+		}
+		if subjects.New(lc.Subject).ProtoReflect().Descriptor() != lc.Msg.ProtoReflect().Descriptor() {
+			t.Fatalf("message %T on %s", lc.Msg, lc.Subject)
+		}
+		// What is accepted must encode (the bus publishes protojson).
+		if _, err := protojson.Marshal(lc.Msg); err != nil {
+			t.Fatalf("accepted an event that cannot be encoded: %v", err)
+		}
+		if pc, ok := lc.Msg.(*pb.CustomerPlanChanged); ok {
+			if _, err := plans.Lookup(pc.Plan); err != nil || pc.Plan == pc.PreviousPlan {
+				t.Fatalf("plan change %q → %q", pc.PreviousPlan, pc.Plan)
+			}
+		}
+		ref := lc.Msg.(interface{ GetStripe() *pb.StripeRef }).GetStripe()
+		if ref.GetEventId() != "evt_fuzz" || !ValidSubscriptionID(ref.GetSubscriptionId()) {
+			t.Fatalf("stripe ref %v", ref)
 		}
 	})
 }

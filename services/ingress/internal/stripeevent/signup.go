@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
@@ -66,9 +64,9 @@ func Signup(evt Verified, cs CheckoutSession) (*pb.CustomerSignedUp, error) {
 		Timezone:          timezone(cs.Metadata[MetadataTimezone]),
 		SagaId:            names.SignupSagaID(cs.ID),
 	}
-	if evt.Created > 0 {
-		msg.OccurredAt = timestamppb.New(time.Unix(evt.Created, 0))
-	}
+	// A created time a timestamp cannot carry would make the event
+	// unpublishable (503 for three days); it is left out instead.
+	msg.OccurredAt = timestamp(evt.Created)
 	return msg, nil
 }
 

@@ -1,8 +1,10 @@
 // Package stripeevent turns a Stripe webhook delivery into the platform's
 // terms: it verifies the Stripe-Signature header, parses the few fields of a
-// Checkout Session the platform uses (defensively: a field that is missing,
-// mistyped or malformed is refused, never trusted), and maps a completed
-// subscription checkout onto a customer.signed_up event.
+// Checkout Session, Subscription or Invoice the platform uses (defensively:
+// a field that is missing, mistyped or malformed is refused, never trusted),
+// and maps a completed subscription checkout onto customer.signed_up and the
+// subscription and invoice events onto the customer.* lifecycle events
+// (ParseLifecycle).
 //
 // API version: the platform is built and tested against Stripe API version
 // 2023-10-16, the version stripe-go v76 pins (APIVersion). Operators

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The admin commands call the right endpoints with the token, and refuse
+// what they must before calling anything.
+func TestAdminCommands(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.Contains(r.URL.Path, "cus_Gone"):
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":"customer cus_Gone not found"}`)
+		case strings.HasPrefix(r.URL.Path, "/v1/admin/customers/") && r.Method == http.MethodGet:
+			_, _ = io.WriteString(w, `{"customer":{"customer_id":"cus_1","state":"active","resources":{"compute":"running"},"sagas":[{"saga_id":"signup-cs_1"}]}}`)
+		case r.URL.Path == "/v1/admin/sagas":
+			_, _ = io.WriteString(w, `{"sagas":[{"saga_id":"signup-cs_1","status":"failed"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/retry") || strings.HasSuffix(r.URL.Path, "/deprovision"):
+			_, _ = io.WriteString(w, `{"saga_id":"x-retry1"}`)
+		default:
+			_, _ = io.WriteString(w, `{"saga":{"saga_id":"signup-cs_1","steps":[{"name":"database","status":"done"}]}}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("CLAW_ADMIN_TOKEN", "tok")
+	ctx := context.Background()
+	ok := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"customer", "cus_1", "--url", srv.URL}, "GET /v1/admin/customers/cus_1 Bearer tok"},
+		{[]string{"sagas", "--url", srv.URL, "--state", "failed", "--limit", "5"}, "GET /v1/admin/sagas?limit=5&status=failed Bearer tok"},
+		{[]string{"saga", "--url", srv.URL, "signup-cs_1", "--json"}, "GET /v1/admin/sagas/signup-cs_1 Bearer tok"},
+		{[]string{"retry", "signup-cs_1", "--url", srv.URL, "--token", "other"}, "POST /v1/admin/sagas/signup-cs_1/retry Bearer other"},
+		{[]string{"deprovision", "cus_1", "--yes", "--reason", "abuse report", "--url", srv.URL}, "POST /v1/admin/customers/cus_1/deprovision?reason=abuse+report Bearer tok"},
+	}
+	for _, tc := range ok {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		if err := runAdmin(ctx, tc.args[0], tc.args[1:]); err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		mu.Lock()
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%v: requests %q, want %q", tc.args, got, tc.want)
+		}
+		mu.Unlock()
+	}
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deprovision", "cus_1", "--url", srv.URL}, "--yes"},
+		{[]string{"customer", "--url", srv.URL}, "exactly one"},
+		{[]string{"sagas", "failed", "--url", srv.URL}, "--state"},
+		{[]string{"customer", "cus_Gone", "--url", srv.URL}, "customer cus_Gone not found (HTTP 404)"},
+	}
+	for _, tc := range bad {
+		if err := runAdmin(ctx, tc.args[0], tc.args[1:]); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want it to mention %q", tc.args, err, tc.want)
+		}
+	}
+	t.Setenv("CLAW_ADMIN_TOKEN", "")
+	if err := runAdmin(ctx, "sagas", []string{"--url", srv.URL}); err == nil || !strings.Contains(err.Error(), "CLAW_ADMIN_TOKEN") {
+		t.Errorf("no token: %v", err)
+	}
+}

@@ -1,0 +1,206 @@
+package deploy_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.yaml.in/yaml/v3"
+)
+
+// root is the repository root (the test runs in deploy/).
+const root = ".."
+
+// services are the platform services: one directory under services/ each.
+func services(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, "services"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(root, "services", e.Name(), "cmd", e.Name())); err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no services found")
+	}
+	return out
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+type compose struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
+		NetworkMode string            `yaml:"network_mode"`
+		Build       *struct {
+			Context    string            `yaml:"context"`
+			Dockerfile string            `yaml:"dockerfile"`
+			Args       map[string]string `yaml:"args"`
+		} `yaml:"build"`
+	} `yaml:"services"`
+}
+
+// The compose file parses, builds every service from a Dockerfile that
+// exists with a SERVICE that exists, mounts only files that exist, and
+// runs the platform on a replicated NATS cluster.
+func TestCompose(t *testing.T) {
+	var c compose
+	readYAML(t, "docker-compose.yml", &c)
+	built := map[string]bool{}
+	for name, s := range c.Services {
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, ".") {
+				if _, err := os.Stat(src); err != nil {
+					t.Errorf("%s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+		if s.Build == nil {
+			continue
+		}
+		df := filepath.Join(s.Build.Context, s.Build.Dockerfile)
+		if _, err := os.Stat(df); err != nil {
+			t.Errorf("%s: Dockerfile %s: %v", name, df, err)
+		}
+		svc := s.Build.Args["SERVICE"]
+		if svc == "" {
+			svc = filepath.Base(filepath.Dir(s.Build.Dockerfile)) // deploy/runtime/Dockerfile
+		}
+		if _, err := os.Stat(filepath.Join(root, "services", svc, "cmd", svc)); err != nil {
+			t.Errorf("%s builds unknown service %q", name, svc)
+		}
+		built[svc] = true
+		if svc == "runtime" {
+			continue
+		}
+		env := s.Environment
+		if env["NATS_REPLICAS"] != "3" || strings.Count(env["NATS_URL"], "nats://") != 3 {
+			t.Errorf("%s: NATS_REPLICAS=%q NATS_URL=%q, want 3 replicas on 3 nodes", name, env["NATS_REPLICAS"], env["NATS_URL"])
+		}
+		for _, k := range []string{"DATABASE_URL", "CLAW_ENCRYPTION_KEY", "OPS_ADDR"} {
+			if env[k] == "" {
+				t.Errorf("%s: %s unset", name, k)
+			}
+		}
+	}
+	for _, s := range services(t) {
+		if !built[s] {
+			t.Errorf("no compose service builds %s", s)
+		}
+	}
+	for _, s := range []string{"nats-1", "nats-2", "nats-3", "postgres", "prometheus", "grafana"} {
+		if _, ok := c.Services[s]; !ok {
+			t.Errorf("compose has no %s", s)
+		}
+	}
+}
+
+// Prometheus scrapes every service that has ops endpoints, by its name, at
+// an address compose gives it.
+func TestPrometheusConfig(t *testing.T) {
+	var p struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "prometheus/prometheus.yml", &p)
+	var c compose
+	readYAML(t, "docker-compose.yml", &c)
+	jobs := map[string]bool{}
+	for _, sc := range p.ScrapeConfigs {
+		jobs[sc.JobName] = true
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				host, port, _ := strings.Cut(target, ":")
+				if host == "localhost" {
+					continue
+				}
+				if _, ok := c.Services[host]; !ok {
+					t.Errorf("job %s scrapes %s: no such compose service", sc.JobName, target)
+				}
+				// A service sharing another's network namespace listens on its own OPS_ADDR there.
+				owner := sc.JobName
+				if _, ok := c.Services[owner]; ok && c.Services[owner].NetworkMode != "service:"+host && owner != host {
+					t.Errorf("job %s scrapes %s, not its own container", sc.JobName, target)
+				}
+				if ops := c.Services[owner].Environment["OPS_ADDR"]; ops != "" && !strings.HasSuffix(ops, ":"+port) {
+					t.Errorf("job %s scrapes port %s, the service listens on %s", sc.JobName, port, ops)
+				}
+			}
+		}
+	}
+	for _, s := range services(t) {
+		if s != "runtime" && !jobs[s] {
+			t.Errorf("no scrape job for %s", s)
+		}
+	}
+}
+
+// The cluster configuration is valid for the real server: three routes,
+// JetStream on, a server name from the environment.
+func TestNATSClusterConfig(t *testing.T) {
+	t.Setenv("NATS_SERVER_NAME", "nats-2")
+	opts, err := server.ProcessConfigFile("nats/cluster.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.ServerName != "nats-2" || !opts.JetStream || opts.Cluster.Name != "clawdbot" || len(opts.Routes) != 3 {
+		t.Errorf("server_name=%q jetstream=%v cluster=%q routes=%d", opts.ServerName, opts.JetStream, opts.Cluster.Name, len(opts.Routes))
+	}
+}
+
+// Every image builds its binary with `make build-one`, the rule `make build`
+// uses, and that rule is one go build of the service's command.
+func TestImagesBuildLikeMake(t *testing.T) {
+	for _, df := range []string{"Dockerfile", "runtime/Dockerfile"} {
+		data, err := os.ReadFile(df)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		if !strings.Contains(s, "make build-one SERVICE=") || strings.Contains(s, "./services/") {
+			t.Errorf("%s does not build its service with make build-one", df)
+		}
+		if !strings.Contains(s, "CGO_ENABLED=0") || !strings.Contains(s, "USER nonroot") {
+			t.Errorf("%s: want a static binary run as nonroot", df)
+		}
+	}
+	out, err := exec.Command("make", "-C", root, "-n", "--no-print-directory", "build-one", "SERVICE=saga", "OUT=/out/service").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n build-one: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if !slices.Contains(lines, "go build -o /out/service ./services/saga/cmd/saga") {
+		t.Errorf("make build-one runs:\n%s", out)
+	}
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mk), "$(MAKE) --no-print-directory build-one SERVICE=$$s") {
+		t.Error("make build does not build the services with build-one")
+	}
+}

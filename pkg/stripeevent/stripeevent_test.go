@@ -1,0 +1,83 @@
+package stripeevent_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/stripeevent"
+)
+
+// Every builder's event verifies with stripe-go under the pinned API
+// version and carries the object and fields the ingress reads.
+func TestBuildersVerify(t *testing.T) {
+	const secret = "whsec_fixture"
+	at := time.Unix(1_760_000_000, 0)
+	sub := stripeevent.Subscription{SubscriptionID: "sub_F1", CustomerID: "cus_F1", Plan: plans.Team, PreviousPlan: plans.Pro, Created: at}
+	inv := stripeevent.Invoice{InvoiceID: "in_F1", SubscriptionID: "sub_F1", CustomerID: "cus_F1", AttemptCount: 2,
+		NextPaymentAttempt: at.Add(72 * time.Hour), Created: at}
+	tests := []struct {
+		name, typ, object string
+		body              []byte
+		check             func(t *testing.T, e stripe.Event)
+	}{
+		{"checkout", "checkout.session.completed", "checkout.session",
+			stripeevent.CheckoutCompleted(stripeevent.Checkout{Plan: "pro", Email: "a@example.com"}), nil},
+		{"plan change", "customer.subscription.updated", "subscription", stripeevent.SubscriptionUpdated(sub),
+			func(t *testing.T, e stripe.Event) {
+				var s stripe.Subscription
+				if err := json.Unmarshal(e.Data.Raw, &s); err != nil {
+					t.Fatal(err)
+				}
+				if s.Items.Data[0].Price.ID != "price_dev_team" || s.Customer.ID != "cus_F1" {
+					t.Errorf("subscription %+v", s)
+				}
+				if _, ok := e.Data.PreviousAttributes["items"]; !ok {
+					t.Errorf("previous_attributes %v lack items", e.Data.PreviousAttributes)
+				}
+			}},
+		{"status change", "customer.subscription.updated", "subscription",
+			stripeevent.SubscriptionUpdated(stripeevent.Subscription{Plan: plans.Pro}),
+			func(t *testing.T, e stripe.Event) {
+				if _, ok := e.Data.PreviousAttributes["items"]; ok {
+					t.Errorf("a status change carries previous items")
+				}
+			}},
+		{"trial", "customer.subscription.trial_will_end", "subscription", stripeevent.TrialWillEnd(sub),
+			func(t *testing.T, e stripe.Event) {
+				if e.Data.Object["trial_end"] != float64(at.Add(72*time.Hour).Unix()) {
+					t.Errorf("trial_end %v", e.Data.Object["trial_end"])
+				}
+			}},
+		{"deleted", "customer.subscription.deleted", "subscription", stripeevent.SubscriptionDeleted(sub), nil},
+		{"paid", "invoice.paid", "invoice", stripeevent.InvoicePaid(inv), nil},
+		{"failed", "invoice.payment_failed", "invoice", stripeevent.InvoicePaymentFailed(inv),
+			func(t *testing.T, e stripe.Event) {
+				var in stripe.Invoice
+				if err := json.Unmarshal(e.Data.Raw, &in); err != nil {
+					t.Fatal(err)
+				}
+				if in.AttemptCount != 2 || in.NextPaymentAttempt != at.Add(72*time.Hour).Unix() || in.Subscription.ID != "sub_F1" {
+					t.Errorf("invoice %+v", in)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := webhook.ConstructEvent(tc.body, stripeevent.Sign(tc.body, secret, time.Now()), secret)
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if string(e.Type) != tc.typ || e.Data.Object["object"] != tc.object {
+				t.Fatalf("event %s with a %v", e.Type, e.Data.Object["object"])
+			}
+			if tc.check != nil {
+				tc.check(t, e)
+			}
+		})
+	}
+}
