@@ -110,6 +110,7 @@ func (a *App) Router() *bus.Router {
 	bus.Handle(r, subjects.CmdComputeResize, a.resize)
 	bus.Handle(r, subjects.CmdComputeStop, a.stop)
 	bus.Handle(r, subjects.CmdComputeStart, a.start)
+	bus.Handle(r, subjects.CmdComputeRestart, a.restart)
 	return r
 }
 

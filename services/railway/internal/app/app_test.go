@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"clawdbot.cloud/pkg/plans"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/natstest"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/servicetest"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
@@ -28,6 +28,7 @@ type fakeDriver struct {
 	mu         sync.Mutex
 	provisions int
 	deletes    int
+	restarts   int
 	// onProvision and onDelete get the 1-based call number.
 	onProvision func(n int) (app.Instance, error)
 	onDelete    func(n int) error
@@ -53,7 +54,15 @@ func (f *fakeDriver) Delete(context.Context, string) error {
 	return f.onDelete(f.deletes)
 }
 
-func (f *fakeDriver) Restart(context.Context, string) error { return nil }
+func (f *fakeDriver) Restart(_ context.Context, customerID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarts++
+	if customerID == "cus_gone" {
+		return fmt.Errorf("instance of %s: %w", customerID, app.ErrNotFound)
+	}
+	return nil
+}
 
 func (f *fakeDriver) Resize(context.Context, string, plans.Plan) error { return nil }
 
