@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"clawdbot.cloud/cmd/clawctl/internal/platform"
 )
 
 // adminUsage documents the operator commands that call the ingress's admin
@@ -33,7 +35,7 @@ func runAdmin(ctx context.Context, cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), adminUsage) }
 	base := fs.String("url", envOr("CLAW_INGRESS_URL", "http://127.0.0.1:8080"), "ingress URL")
-	token := fs.String("token", os.Getenv("CLAW_ADMIN_TOKEN"), "admin token (the ingress's ADMIN_TOKEN); default $CLAW_ADMIN_TOKEN")
+	token := fs.String("token", envOr("CLAW_ADMIN_TOKEN", platform.DevAdminToken), "admin token (the ingress's ADMIN_TOKEN); default $CLAW_ADMIN_TOKEN, else the dev mode's")
 	raw := fs.Bool("json", false, "print the raw JSON answer")
 	state := fs.String("state", "", "sagas: status (running, completed, compensating, compensated, failed)")
 	kind := fs.String("kind", "", "sagas: kind (signup, plan_change, suspend, resume, cancel, archive, delete, deprovision...)")

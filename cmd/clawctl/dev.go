@@ -37,6 +37,9 @@ Clawdbot Cloud is running (Ctrl-C stops everything).
 	if p.WebhookSecret == platform.DevWebhookSecret {
 		fmt.Println("    (the dev default; set STRIPE_WEBHOOK_SECRET for anything real)")
 	}
+	if os.Getenv("ADMIN_TOKEN") == "" {
+		fmt.Printf("  admin token (clawctl customer/sagas/…)        %s (dev default)\n", platform.DevAdminToken)
+	}
 	fmt.Println("  ops endpoints (/metrics /healthz /readyz):")
 	for _, s := range platform.Services {
 		fmt.Printf("    %-10s http://%s\n", s.Name, p.Ops[s.Name])

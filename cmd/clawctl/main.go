@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	case "customer", "sagas", "saga", "retry", "deprovision":
 		return runAdmin(ctx, args[0], args[1:])
 	case "help", "-h", "--help":
-		fmt.Print(usage)
+		fmt.Print(usage + "\n" + adminUsage)
 		return nil
 	default:
 		fmt.Fprint(os.Stderr, usage)

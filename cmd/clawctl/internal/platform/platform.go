@@ -38,6 +38,11 @@ import (
 // `clawctl signup`; never use it in production.
 const DevWebhookSecret = "whsec_clawdbot_dev_only_not_a_secret"
 
+// DevAdminToken is the ingress's admin token in dev mode when ADMIN_TOKEN is
+// unset; `clawctl customer`, `sagas` and friends use it by default. Never
+// use it in production.
+const DevAdminToken = "dev-admin-token-not-a-secret-0123456789"
+
 // Services lists the services in start order with their run functions.
 var Services = []struct {
 	Name string
@@ -156,6 +161,7 @@ func Start(ctx context.Context, o Options) (p *Platform, err error) {
 	// of the process environment.
 	overrides := map[string]string{
 		"STRIPE_WEBHOOK_SECRET": s.webhookSecret,
+		"ADMIN_TOKEN":           DevAdminToken,
 		"INGRESS_ADDR":          s.ingressAddr,
 		"DATABASE_ADMIN_URL":    adminURL,
 		"RUNTIME_BINARY":        s.runtimeBinary,
