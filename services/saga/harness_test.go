@@ -3,6 +3,7 @@ package saga_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func (f *fixture) start() (*service.Env, func()) {
 	stop := servicetest.Start(f.t, env, saga.Run)
 	servicetest.Eventually(f.t, 20*time.Second, "saga schema", func() bool {
 		var ok bool
-		err := f.p.DB.QueryRow(context.Background(), `SELECT to_regclass('saga.outbox') IS NOT NULL`).Scan(&ok)
+		err := f.p.DB.QueryRow(context.Background(), `SELECT to_regclass('saga.customer_events') IS NOT NULL`).Scan(&ok)
 		return err == nil && ok
 	})
 	return env, stop
@@ -149,6 +150,10 @@ type cmd struct {
 	SagaID  string
 	Step    string
 	Attempt int
+	// Seq is the command's stream sequence (makes answer ids unique).
+	Seq uint64
+	// Msg is the decoded command.
+	Msg proto.Message
 }
 
 func (c cmd) String() string { return fmt.Sprintf("%s#%d", c.Subject, c.Attempt) }
@@ -229,7 +234,10 @@ func (s *sim) handle(m jetstream.Msg) {
 		return
 	}
 	step := msg.ProtoReflect().Get(msg.ProtoReflect().Descriptor().Fields().ByName("step")).Message().Interface().(*pb.Step)
-	c := cmd{Subject: m.Subject(), SagaID: step.GetSagaId(), Step: step.GetName(), Attempt: int(step.GetAttempt())}
+	c := cmd{Subject: m.Subject(), SagaID: step.GetSagaId(), Step: step.GetName(), Attempt: int(step.GetAttempt()), Msg: msg}
+	if meta, err := m.Metadata(); err == nil {
+		c.Seq = meta.Sequence.Stream
+	}
 	s.mu.Lock()
 	s.cmds = append(s.cmds, c)
 	s.mu.Unlock()
@@ -272,7 +280,7 @@ func (s *sim) workspaceSettled(sagaID string) bool {
 
 func (s *sim) answer(c cmd, step *pb.Step, act action) {
 	subject, msg := result(c, step, act)
-	id := fmt.Sprintf("sim-%s-%s-%d", subject, c.SagaID, c.Attempt)
+	id := fmt.Sprintf("sim-%s-%s-%s-%d", subject, c.SagaID, c.Step, c.Attempt)
 	if _, err := s.bus.Publish(s.ctx, subject, msg, bus.Envelope{MsgID: id, SagaID: c.SagaID, CustomerID: step.GetCustomerId()}); err != nil && s.ctx.Err() == nil {
 		s.t.Errorf("sim: publish %s: %v", subject, err)
 	}
@@ -287,7 +295,11 @@ func result(c cmd, step *pb.Step, act action) (string, proto.Message) {
 		subjects.CmdComputeDelete: subjects.ComputeFailed,
 	}
 	if act == fail {
-		return failed[c.Subject], &pb.StepFailed{Step: step, Reason: "simulated failure"}
+		subject := failed[c.Subject]
+		if subject == "" {
+			subject = strings.Split(c.Subject, ".")[1] + ".failed"
+		}
+		return subject, &pb.StepFailed{Step: step, Reason: "simulated failure"}
 	}
 	cus := step.GetCustomerId()
 	switch c.Subject {
@@ -305,6 +317,22 @@ func result(c cmd, step *pb.Step, act action) (string, proto.Message) {
 		return subjects.WorkspaceDeleted, &pb.WorkspaceDeleted{Step: step}
 	case subjects.CmdComputeDelete:
 		return subjects.ComputeDeleted, &pb.ComputeDeleted{Step: step}
+	case subjects.CmdComputeResize:
+		return subjects.ComputeResized, &pb.ComputeResized{Step: step, Plan: c.Msg.(*pb.ResizeCompute).GetPlan()}
+	case subjects.CmdWorkspaceSkills:
+		return subjects.SkillsRendered, &pb.SkillsRendered{Step: step, Files: 3}
+	case subjects.CmdComputeStop:
+		return subjects.ComputeStopped, &pb.ComputeStopped{Step: step}
+	case subjects.CmdComputeStart:
+		return subjects.ComputeStarted, &pb.ComputeStarted{Step: step, InstanceUrl: "http://127.0.0.1:9/" + cus}
+	case subjects.CmdWorkspaceRevoke:
+		return subjects.KeysRevoked, &pb.KeysRevoked{Step: step}
+	case subjects.CmdDatabaseArchive:
+		return subjects.DatabaseArchived, &pb.DatabaseArchived{Step: step, ArchiveRef: names.ArchiveRef(cus), Bytes: 1024}
+	case subjects.CmdDatabaseRestore:
+		return subjects.DatabaseRestored, &pb.DatabaseRestored{Step: step, DatabaseRef: names.DatabaseRef(cus)}
+	case subjects.CmdDatabaseDropArchive:
+		return subjects.ArchiveDeleted, &pb.ArchiveDeleted{Step: step}
 	}
 	panic("sim: no result for " + c.Subject)
 }

@@ -18,6 +18,10 @@
 //	SAGA_STEP_ATTEMPTS     attempts per step and per compensation (default 3)
 //	SAGA_SWEEP_INTERVAL    how often deadlines and the outbox are polled (default 500ms)
 //	SAGA_OUTBOX_RETENTION  how long sent outbox messages are kept (default 168h)
+//	SAGA_PAYMENT_GRACE     past_due → suspension after a failed payment (default 72h)
+//	SAGA_ARCHIVE_AFTER     cancellation → archive (default 168h, day 7)
+//	SAGA_DELETE_AFTER      cancellation → deletion for good (default 720h, day 30)
+//	SAGA_PENDING_RETENTION how long events of unknown customers wait (default 168h)
 package saga
 
 import (
@@ -30,6 +34,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/services/saga/internal/admin"
 	"clawdbot.cloud/services/saga/internal/app"
 	"clawdbot.cloud/services/saga/internal/domain"
 	"clawdbot.cloud/services/saga/internal/relay"
@@ -42,9 +47,11 @@ const ConsumerName = "saga"
 
 // Config is the coordinator's configuration.
 type Config struct {
-	Policy          domain.Policy
-	SweepInterval   time.Duration
-	OutboxRetention time.Duration
+	Policy           domain.Policy
+	SweepInterval    time.Duration
+	OutboxRetention  time.Duration
+	Lifecycle        domain.Lifecycle
+	PendingRetention time.Duration
 }
 
 // LoadConfig reads the coordinator's settings; problems are recorded in l.
@@ -58,6 +65,18 @@ func LoadConfig(l *config.Loader) Config {
 		},
 		SweepInterval:   l.Duration("SAGA_SWEEP_INTERVAL", 500*time.Millisecond),
 		OutboxRetention: l.Duration("SAGA_OUTBOX_RETENTION", 7*24*time.Hour),
+		Lifecycle: domain.Lifecycle{
+			Grace:        l.Duration("SAGA_PAYMENT_GRACE", domain.DefaultLifecycle.Grace),
+			ArchiveAfter: l.Duration("SAGA_ARCHIVE_AFTER", domain.DefaultLifecycle.ArchiveAfter),
+			DeleteAfter:  l.Duration("SAGA_DELETE_AFTER", domain.DefaultLifecycle.DeleteAfter),
+		},
+		PendingRetention: l.Duration("SAGA_PENDING_RETENTION", 7*24*time.Hour),
+	}
+	if c.Lifecycle.Grace <= 0 || c.Lifecycle.ArchiveAfter <= 0 || c.Lifecycle.DeleteAfter <= c.Lifecycle.ArchiveAfter {
+		l.Problem("SAGA_PAYMENT_GRACE and SAGA_ARCHIVE_AFTER must be positive and SAGA_DELETE_AFTER after SAGA_ARCHIVE_AFTER")
+	}
+	if c.PendingRetention <= 0 {
+		l.Problem("SAGA_PENDING_RETENTION must be positive")
 	}
 	if c.Policy.StepTimeout <= 0 || c.Policy.InstanceTimeout <= 0 {
 		l.Problem("SAGA_STEP_TIMEOUT and SAGA_INSTANCE_TIMEOUT must be positive")
@@ -83,18 +102,19 @@ func Run(ctx context.Context, env *service.Env) error {
 	if now == nil {
 		now = time.Now
 	}
-	st, err := store.Open(ctx, env.DB)
-	if err != nil {
-		return fmt.Errorf("saga store: %w", err)
-	}
 	metrics, err := app.NewMetrics(env.Metrics)
 	if err != nil {
 		return err
+	}
+	st, err := store.Open(ctx, env.DB)
+	if err != nil {
+		return fmt.Errorf("saga store: %w", err)
 	}
 	rel := relay.New(st, env.Bus, now, cfg.SweepInterval, env.Log)
 	a := app.New(app.Options{
 		Store: st, Policy: cfg.Policy, Now: now, Log: env.Log, Metrics: metrics,
 		Notify: rel.Kick, OutboxRetention: cfg.OutboxRetention,
+		Lifecycle: cfg.Lifecycle, PendingRetention: cfg.PendingRetention,
 	})
 	sw := sweeper.New(a, cfg.SweepInterval, env.Log)
 
@@ -106,6 +126,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return env.Bus.Run(gctx, bus.ConsumerConfig{Name: ConsumerName}, a.Router()) })
 	g.Go(func() error { return sw.Run(gctx) })
+	g.Go(func() error { return admin.New(st, a, env.Log).Run(gctx, env.Bus.Conn()) })
 	err = g.Wait()
 
 	stopRelay()

@@ -20,6 +20,10 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
 	CountActive(ctx context.Context) (int, error)
 	PruneOutbox(ctx context.Context, before time.Time) (int64, error)
+	WithCustomer(ctx context.Context, id string, now time.Time, fn func(q *store.CustomerTx) error) error
+	CustomersToReconcile(ctx context.Context, now time.Time, limit int) ([]string, error)
+	DropPending(ctx context.Context, before, now time.Time) (int64, error)
+	Get(ctx context.Context, id string) (*domain.Saga, error)
 }
 
 // Options configures an App.
@@ -40,9 +44,14 @@ type Options struct {
 	// OutboxRetention is how long sent outbox messages are kept for
 	// inspection.
 	OutboxRetention time.Duration
+	// Lifecycle is the timing of the customer lifecycle's timers.
+	Lifecycle domain.Lifecycle
+	// PendingRetention is how long an event of an unknown (or busy)
+	// customer is kept before it is dropped with a recorded reason.
+	PendingRetention time.Duration
 }
 
-// App coordinates signup sagas. It keeps nothing in memory between calls:
+// App coordinates the sagas and the customer lifecycle. It keeps nothing in memory between calls:
 // any replica, or a restarted one, carries on every saga from the store.
 type App struct {
 	Options
@@ -54,30 +63,6 @@ func New(o Options) *App {
 		o.Notify = func() {}
 	}
 	return &App{Options: o}
-}
-
-// Start starts the saga of a signup unless it exists already; a duplicate
-// customer.signed_up changes nothing.
-func (a *App) Start(ctx context.Context, in domain.Signup) error {
-	now := a.Now()
-	s, out := domain.Start(in, now, a.Policy)
-	msgs, err := messagesFor(s, out)
-	if err != nil {
-		return err
-	}
-	created, err := a.Store.Create(ctx, s, msgs, now)
-	if err != nil {
-		return err
-	}
-	log := a.Log.With("saga_id", s.ID, "customer_id", s.CustomerID)
-	if !created {
-		log.Info("signup saga exists already; duplicate customer.signed_up ignored")
-		return nil
-	}
-	a.Metrics.started.Inc()
-	log.Info("saga started", "plan", s.Plan)
-	a.after(log, s, out)
-	return nil
 }
 
 // Apply runs one transition of saga id under its row lock. what names the
@@ -108,6 +93,13 @@ func (a *App) Apply(ctx context.Context, id, what string, fn func(s *domain.Saga
 		return nil
 	}
 	a.after(log, saga, out)
+	if out.Finished != "" {
+		// The customer follows its saga's end. If this fails, the sweeper
+		// finds the finished active saga and settles it.
+		if err := a.Reconcile(ctx, saga.CustomerID); err != nil {
+			log.Warn("settle customer after saga; the sweeper retries", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -147,6 +139,12 @@ func (a *App) Expire(ctx context.Context, id string) error {
 	})
 }
 
+// DueCustomers returns customers with a timer due, a finished saga to
+// settle or pending events to apply, at most limit.
+func (a *App) DueCustomers(ctx context.Context, limit int) ([]string, error) {
+	return a.Store.CustomersToReconcile(ctx, a.Now(), limit)
+}
+
 // Housekeep refreshes the running gauge and prunes old sent outbox rows.
 func (a *App) Housekeep(ctx context.Context) error {
 	n, err := a.Store.CountActive(ctx)
@@ -154,6 +152,17 @@ func (a *App) Housekeep(ctx context.Context) error {
 		return err
 	}
 	a.Metrics.SetRunning(n)
+	if a.PendingRetention > 0 {
+		now := a.Now()
+		n, err := a.Store.DropPending(ctx, now.Add(-a.PendingRetention), now)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			a.Metrics.events.WithLabelValues("any", domain.EventDropped).Add(float64(n))
+			a.Log.Warn("pending customer events dropped after the retention window", "count", n)
+		}
+	}
 	if a.OutboxRetention > 0 {
 		if _, err := a.Store.PruneOutbox(ctx, a.Now().Add(-a.OutboxRetention)); err != nil {
 			return err

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"clawdbot.cloud/pkg/bus"
@@ -41,18 +42,24 @@ func (a *App) Router() *bus.Router {
 		subjects.InstanceFailed:  domain.Instance,
 	} {
 		bus.Handle(r, subject, func(ctx context.Context, m *pb.StepFailed) error {
-			return a.failed(ctx, subject, step, m)
+			n := step
+			if name, _ := domain.ParseWireName(m.GetStep().GetName()); name != "" {
+				n = name
+			}
+			return a.failed(ctx, subject, n, m)
 		})
 	}
 	bus.Handle(r, subjects.DatabaseDeleted, func(ctx context.Context, m *pb.DatabaseDeleted) error {
-		return a.deleted(ctx, subjects.DatabaseDeleted, domain.Database, m.GetStep())
+		return a.deletedOrDestroyed(ctx, subjects.DatabaseDeleted, domain.Database, m.GetStep())
 	})
 	bus.Handle(r, subjects.WorkspaceDeleted, func(ctx context.Context, m *pb.WorkspaceDeleted) error {
-		return a.deleted(ctx, subjects.WorkspaceDeleted, domain.Workspace, m.GetStep())
+		return a.deletedOrDestroyed(ctx, subjects.WorkspaceDeleted, domain.Workspace, m.GetStep())
 	})
 	bus.Handle(r, subjects.ComputeDeleted, func(ctx context.Context, m *pb.ComputeDeleted) error {
-		return a.deleted(ctx, subjects.ComputeDeleted, domain.Compute, m.GetStep())
+		return a.deletedOrDestroyed(ctx, subjects.ComputeDeleted, domain.Compute, m.GetStep())
 	})
+	a.lifecycleResults(r)
+	a.customerEvents(r)
 	return r
 }
 
@@ -64,18 +71,22 @@ func (a *App) onSignedUp(ctx context.Context, m *pb.CustomerSignedUp) error {
 	if m.GetSagaId() != "" && m.GetSagaId() != id {
 		return bus.Permanent(fmt.Errorf("customer.signed_up %s: saga_id %q is not %q", m.GetStripeEventId(), m.GetSagaId(), id))
 	}
-	return a.Start(ctx, domain.Signup{
-		SagaID: id, CustomerID: m.GetCustomerId(), CheckoutSessionID: m.GetCheckoutSessionId(),
-		Plan: m.GetPlan(), Email: m.GetEmail(), Name: m.GetName(), Timezone: m.GetTimezone(),
-	})
+	e, err := toEvent(subjects.CustomerSignedUp, m)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	return a.CustomerEvent(ctx, subjects.CustomerSignedUp, m, e)
 }
 
-// stepOf checks that a result names its saga and the step its subject is for.
+// stepOf checks that a result names its saga and a step answering on its
+// subject's domain (the signup step want, or a lifecycle step of the same
+// service).
 func stepOf(subject string, want domain.StepName, s *pb.Step) error {
 	if s.GetSagaId() == "" {
 		return bus.Permanent(fmt.Errorf("%s: no step.saga_id", subject))
 	}
-	if s.GetName() != "" && s.GetName() != string(want) {
+	n, _ := domain.ParseWireName(s.GetName())
+	if n != "" && n != want && (!domain.Known(n) || !strings.HasPrefix(subject, domain.Domain(n)+".")) {
 		return bus.Permanent(fmt.Errorf("%s: step.name %q, want %q", subject, s.GetName(), want))
 	}
 	return nil
@@ -84,6 +95,9 @@ func stepOf(subject string, want domain.StepName, s *pb.Step) error {
 func (a *App) succeeded(ctx context.Context, subject string, n domain.StepName, s *pb.Step, r domain.Result) error {
 	if err := stepOf(subject, n, s); err != nil {
 		return err
+	}
+	if name, _ := domain.ParseWireName(s.GetName()); name != "" {
+		n = name
 	}
 	r.Step, r.Attempt = n, int(s.GetAttempt())
 	return a.Apply(ctx, s.GetSagaId(), subject, func(sg *domain.Saga, now time.Time) domain.Outcome {
@@ -104,11 +118,18 @@ func (a *App) failed(ctx context.Context, subject string, n domain.StepName, m *
 	})
 }
 
-func (a *App) deleted(ctx context.Context, subject string, n domain.StepName, s *pb.Step) error {
-	if err := stepOf(subject, n, s); err != nil {
+// deletedOrDestroyed applies a <domain>.deleted: the compensation of the
+// signup step (no name, or the signup step's name), or the success of a
+// lifecycle destroy_* step.
+func (a *App) deletedOrDestroyed(ctx context.Context, subject string, signup domain.StepName, s *pb.Step) error {
+	if err := stepOf(subject, signup, s); err != nil {
 		return err
 	}
-	return a.Apply(ctx, s.GetSagaId(), subject, func(sg *domain.Saga, now time.Time) domain.Outcome {
-		return sg.Compensated(n, int(s.GetAttempt()), now, a.Policy)
-	})
+	n := domain.StepName(s.GetName())
+	if n == "" || n == signup {
+		return a.Apply(ctx, s.GetSagaId(), subject, func(sg *domain.Saga, now time.Time) domain.Outcome {
+			return sg.Compensated(signup, int(s.GetAttempt()), now, a.Policy)
+		})
+	}
+	return a.succeeded(ctx, subject, n, s, domain.Result{})
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"clawdbot.cloud/pkg/names"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/saga/internal/domain"
@@ -26,7 +27,7 @@ func messagesFor(s *domain.Saga, out domain.Outcome) ([]store.Message, error) {
 		return nil
 	}
 	for _, c := range out.Sends {
-		step := &pb.Step{SagaId: s.ID, CustomerId: s.CustomerID, Name: string(c.Step), Attempt: int32(c.Attempt)}
+		step := &pb.Step{SagaId: s.ID, CustomerId: s.CustomerID, Name: domain.WireName(c.Step, c.Compensation), Attempt: int32(c.Attempt)}
 		if err := add(c.Subject(), c.MsgID(s.ID), command(s, c, step)); err != nil {
 			return nil, err
 		}
@@ -75,6 +76,43 @@ func command(s *domain.Saga, c domain.Send, step *pb.Step) proto.Message {
 		return &pb.DeleteWorkspace{Step: step, DatabaseRef: s.DatabaseRef}
 	case subjects.CmdComputeDelete:
 		return &pb.DeleteCompute{Step: step}
+	case subjects.CmdComputeResize:
+		return &pb.ResizeCompute{Step: step, Plan: planOf(s, c)}
+	case subjects.CmdWorkspaceSkills:
+		return &pb.RenderSkills{Step: step, Plan: planOf(s, c), DatabaseRef: s.DatabaseRef}
+	case subjects.CmdComputeStop:
+		reason := "suspended"
+		if s.Kind == domain.KindCancel {
+			reason = "canceled"
+		}
+		return &pb.StopCompute{Step: step, Reason: reason}
+	case subjects.CmdComputeStart:
+		return &pb.StartCompute{Step: step, Plan: s.Plan, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdWorkspaceRevoke:
+		return &pb.RevokeKeys{Step: step, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdDatabaseArchive:
+		return &pb.ArchiveDatabase{Step: step}
+	case subjects.CmdDatabaseRestore:
+		return &pb.RestoreDatabase{Step: step, ArchiveRef: archiveRef(s)}
+	case subjects.CmdDatabaseDropArchive:
+		return &pb.DeleteArchive{Step: step, ArchiveRef: archiveRef(s)}
 	}
 	panic(fmt.Sprintf("saga: no command for step %s (compensation %v)", c.Step, c.Compensation))
+}
+
+// planOf is the plan a resize or render applies: the saga's, or the
+// previous one when it is the compensation.
+func planOf(s *domain.Saga, c domain.Send) string {
+	if c.Compensation {
+		return s.PreviousPlan
+	}
+	return s.Plan
+}
+
+// archiveRef is the saga's archive, or the customer's conventional one.
+func archiveRef(s *domain.Saga) string {
+	if s.ArchiveRef != "" {
+		return s.ArchiveRef
+	}
+	return names.ArchiveRef(s.CustomerID)
 }

@@ -19,6 +19,12 @@ type Metrics struct {
 	stepFailures  *prometheus.CounterVec
 	compensations *prometheus.CounterVec
 	running       prometheus.Gauge
+
+	lifecycleStarted *prometheus.CounterVec
+	events           *prometheus.CounterVec
+	transitions      *prometheus.CounterVec
+	notices          *prometheus.CounterVec
+	timers           *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg. Registering twice on the same
@@ -50,6 +56,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "claw_saga_running", Help: "Sagas running or compensating, as last counted by the sweeper.",
 		}),
+		lifecycleStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_saga_kind_started_total", Help: "Sagas started, by kind (signup, plan_change, suspend, cancel, ...).",
+		}, []string{"kind"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_saga_customer_events_total",
+			Help: "Customer lifecycle events by subject and outcome (applied, ignored, duplicate, dropped; pending ones are counted when decided).",
+		}, []string{"subject", "outcome"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_saga_customer_transitions_total", Help: "Customer state changes, by previous and new state.",
+		}, []string{"from", "to"}),
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_saga_notices_total", Help: "Customer notices queued, by kind.",
+		}, []string{"kind"}),
+		timers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_saga_timers_fired_total", Help: "Lifecycle timers fired (grace, archive, delete).",
+		}, []string{"timer"}),
 	}
 	var err error
 	m.started, err = register(reg, m.started)
@@ -70,6 +92,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if err == nil {
 		m.running, err = register(reg, m.running)
+	}
+	for _, v := range []**prometheus.CounterVec{&m.lifecycleStarted, &m.events, &m.transitions, &m.notices, &m.timers} {
+		if err == nil {
+			*v, err = register(reg, *v)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("register saga metrics: %w", err)

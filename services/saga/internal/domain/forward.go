@@ -18,33 +18,44 @@ type Signup struct {
 
 // Start returns a new running saga whose database step has been sent.
 func Start(in Signup, now time.Time, p Policy) (*Saga, Outcome) {
-	s := &Saga{
-		ID: in.SagaID, Kind: Kind, CustomerID: in.CustomerID, CheckoutSessionID: in.CheckoutSessionID,
+	return Begin(Saga{
+		ID: in.SagaID, Kind: KindSignup, CustomerID: in.CustomerID, CheckoutSessionID: in.CheckoutSessionID,
 		Plan: in.Plan, Email: in.Email, Name: in.Name, Timezone: in.Timezone,
-		Status: Running, CreatedAt: now, UpdatedAt: now,
-	}
-	for _, n := range Order {
+	}, Order, now, p)
+}
+
+// Begin returns a new running saga made of spec (identity and inputs) and
+// steps, with the steps of the lowest rank sent.
+func Begin(spec Saga, steps []StepName, now time.Time, p Policy) (*Saga, Outcome) {
+	s := &spec
+	s.Status, s.CreatedAt, s.UpdatedAt = Running, now, now
+	s.Steps = nil
+	for _, n := range steps {
 		s.Steps = append(s.Steps, Step{Name: n, Status: StepPending})
 	}
 	out := Outcome{Changed: true}
-	s.send(Database, now, p, &out)
+	s.sendRank(s.nextRank(-1), now, p, &out)
 	return s, out
 }
 
 // Result is a step's success event (database.created, workspace.built,
-// compute.provisioned, instance.ready) with what the saga keeps from it.
+// compute.provisioned, instance.ready, compute.resized, ...) with what the
+// saga keeps from it.
 type Result struct {
 	Step    StepName
 	Attempt int
-	// DatabaseRef comes with database.created.
+	// DatabaseRef comes with database.created and database.restored.
 	DatabaseRef string
 	// APIKeyRef comes with workspace.built.
 	APIKeyRef string
-	// InstanceURL comes with compute.provisioned.
+	// InstanceURL comes with compute.provisioned and compute.started.
 	InstanceURL string
+	// ArchiveRef comes with database.archived.
+	ArchiveRef string
 }
 
-// Succeeded applies a step's success event.
+// Succeeded applies a step's success event. When every step of its rank is
+// done, the next rank is sent; after the last, the saga is completed.
 func (s *Saga) Succeeded(r Result, now time.Time, p Policy) Outcome {
 	var out Outcome
 	st := s.forwardInFlight(r.Step, r.Attempt, &out)
@@ -54,26 +65,50 @@ func (s *Saga) Succeeded(r Result, now time.Time, p Policy) Outcome {
 	s.settle(st, StepDone, now)
 	out.Changed = true
 	out.note(Note{Kind: NoteStepDone, Step: st.Name, Duration: now.Sub(st.StartedAt)})
-	switch st.Name {
-	case Database:
-		s.DatabaseRef = r.DatabaseRef
-		s.send(Workspace, now, p, &out)
-		s.send(Compute, now, p, &out)
-	case Workspace:
-		s.APIKeyRef = r.APIKeyRef
-		if s.Step(Compute).Status == StepDone {
-			s.send(Instance, now, p, &out)
+	for _, kv := range []struct {
+		dst *string
+		v   string
+	}{
+		{&s.DatabaseRef, r.DatabaseRef}, {&s.APIKeyRef, r.APIKeyRef}, {&s.InstanceURL, r.InstanceURL}, {&s.ArchiveRef, r.ArchiveRef},
+	} {
+		if kv.v != "" {
+			*kv.dst = kv.v
 		}
-	case Compute:
-		s.InstanceURL = r.InstanceURL
-		if s.Step(Workspace).Status == StepDone {
-			s.send(Instance, now, p, &out)
+	}
+	rank := defs[st.Name].rank
+	for _, o := range s.Steps {
+		if defs[o.Name].rank == rank && o.Status != StepDone {
+			s.touch(now, &out)
+			return out
 		}
-	case Instance:
+	}
+	if next := s.nextRank(rank); next >= 0 {
+		s.sendRank(next, now, p, &out)
+	} else {
 		s.finish(Completed, now, &out)
 	}
 	s.touch(now, &out)
 	return out
+}
+
+// nextRank is the lowest rank above after among the saga's steps, -1 if none.
+func (s *Saga) nextRank(after int) int {
+	next := -1
+	for _, st := range s.Steps {
+		if r := defs[st.Name].rank; r > after && (next < 0 || r < next) {
+			next = r
+		}
+	}
+	return next
+}
+
+// sendRank sends every step of rank, in the saga's step order.
+func (s *Saga) sendRank(rank int, now time.Time, p Policy, out *Outcome) {
+	for _, st := range s.Steps {
+		if defs[st.Name].rank == rank {
+			s.send(st.Name, now, p, out)
+		}
+	}
 }
 
 // StepFailed applies a step's <domain>.failed event. For a forward step it

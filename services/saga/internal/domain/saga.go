@@ -1,6 +1,7 @@
-// Package domain is the signup saga as a pure state machine: it knows the
-// steps, their order, the retry and timeout policy and the compensations,
-// and nothing about the bus, the database or the clock (callers pass now).
+// Package domain is the sagas and the customer lifecycle as pure state
+// machines: it knows the steps, their order, the retry and timeout policy,
+// the compensations and the customer's states, and nothing about the bus,
+// the database or the clock (callers pass now).
 //
 // Every transition mutates a Saga in place and returns an Outcome telling
 // the caller what to persist and send. Inputs that do not apply to the
@@ -10,15 +11,36 @@
 package domain
 
 import (
+	"strings"
 	"time"
 
 	"clawdbot.cloud/proto/subjects"
 )
 
-// Kind is the kind of saga this package drives.
-const Kind = "signup"
+// Kind is the kind of saga this package drives first: a customer's signup.
+const Kind = KindSignup
 
-// StepName names a step of the signup saga.
+// Saga kinds. Every kind runs on the same machine: its steps are sent rank
+// by rank (steps of equal rank in parallel), a failed step compensates the
+// compensable steps in reverse order, and the customer's record follows
+// the saga's final status (see Customer).
+const (
+	KindSignup      = "signup"
+	KindReactivate  = "reactivate"
+	KindPlanChange  = "plan_change"
+	KindSuspend     = "suspend"
+	KindResume      = "resume"
+	KindCancel      = "cancel"
+	KindArchive     = "archive"
+	KindDelete      = "delete"
+	KindDeprovision = "deprovision"
+)
+
+// Kinds lists every saga kind.
+var Kinds = []string{KindSignup, KindReactivate, KindPlanChange, KindSuspend, KindResume, KindCancel, KindArchive, KindDelete, KindDeprovision}
+
+// StepName names a step. A name is unique across kinds: the step service
+// echoes it in pb.Step.name and it selects the command and compensation.
 type StepName string
 
 // The steps of the signup saga.
@@ -29,41 +51,125 @@ const (
 	Instance  StepName = "instance"
 )
 
-// Order lists the steps in their forward order; Saga.Steps follows it.
+// The steps of the lifecycle sagas.
+const (
+	// Resize applies the plan's compute size and quota; undone by resizing
+	// back to the previous plan.
+	Resize StepName = "resize"
+	// Skills re-renders the plan's skills; undone by rendering the previous
+	// plan's.
+	Skills StepName = "skills"
+	// Stop stops the runtime (suspended or canceled).
+	Stop StepName = "stop"
+	// StartCompute starts a stopped runtime.
+	StartCompute StepName = "start"
+	// Revoke revokes every API key.
+	Revoke StepName = "revoke"
+	// Rekey issues a new API key through cmd.workspace.build (reactivation).
+	Rekey StepName = "rekey"
+	// Archive dumps the database (and so the workspace) to archive storage.
+	Archive StepName = "archive"
+	// Restore recreates the database from its archive.
+	Restore StepName = "restore"
+	// DestroyArchive deletes the archive for good.
+	DestroyArchive StepName = "destroy_archive"
+	// DestroyCompute deletes the compute service for good.
+	DestroyCompute StepName = "destroy_compute"
+	// DestroyWorkspace deletes the workspace for good.
+	DestroyWorkspace StepName = "destroy_workspace"
+	// DestroyDatabase deletes the live database for good.
+	DestroyDatabase StepName = "destroy_database"
+)
+
+// Order lists the signup steps in their forward order.
 var Order = []StepName{Database, Workspace, Compute, Instance}
 
-// Known reports whether n is a step of the signup saga.
+// stepDef is what the machine knows about a step: its command, its
+// compensation ("" when it has none) and its rank. Steps of a saga run rank
+// by rank; steps of the same rank run in parallel.
+type stepDef struct {
+	forward, backward string
+	rank              int
+}
+
+var defs = map[StepName]stepDef{
+	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0},
+	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1},
+	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1},
+	Instance:  {subjects.CmdInstanceCheck, "", 2},
+
+	Resize:           {subjects.CmdComputeResize, subjects.CmdComputeResize, 0},
+	Skills:           {subjects.CmdWorkspaceSkills, subjects.CmdWorkspaceSkills, 1},
+	Stop:             {subjects.CmdComputeStop, "", 0},
+	Revoke:           {subjects.CmdWorkspaceRevoke, "", 0},
+	Restore:          {subjects.CmdDatabaseRestore, "", 0},
+	Rekey:            {subjects.CmdWorkspaceBuild, "", 1},
+	StartCompute:     {subjects.CmdComputeStart, "", 2},
+	Archive:          {subjects.CmdDatabaseArchive, "", 0},
+	DestroyCompute:   {subjects.CmdComputeDelete, "", 0},
+	DestroyWorkspace: {subjects.CmdWorkspaceDelete, "", 1},
+	DestroyDatabase:  {subjects.CmdDatabaseDelete, "", 2},
+	DestroyArchive:   {subjects.CmdDatabaseDropArchive, "", 2},
+}
+
+// Known reports whether n is a step of some saga.
 func Known(n StepName) bool {
-	for _, o := range Order {
-		if o == n {
-			return true
-		}
-	}
-	return false
+	_, ok := defs[n]
+	return ok
 }
 
 // Compensable reports whether a step has something to undo. The instance
-// step only checks health, so it has no compensation.
-func Compensable(n StepName) bool { return n == Database || n == Workspace || n == Compute }
+// step only checks health, so it has no compensation; lifecycle steps other
+// than resize and skills are not undone (a failure stops the saga and the
+// operator retries it).
+func Compensable(n StepName) bool { return defs[n].backward != "" }
 
 // CommandSubject is the subject of a step's command: its forward command, or
 // its compensation when compensation is true ("" if it has none).
 func CommandSubject(n StepName, compensation bool) string {
-	forward := map[StepName]string{
-		Database:  subjects.CmdDatabaseCreate,
-		Workspace: subjects.CmdWorkspaceBuild,
-		Compute:   subjects.CmdComputeProvision,
-		Instance:  subjects.CmdInstanceCheck,
-	}
-	backward := map[StepName]string{
-		Database:  subjects.CmdDatabaseDelete,
-		Workspace: subjects.CmdWorkspaceDelete,
-		Compute:   subjects.CmdComputeDelete,
-	}
 	if compensation {
-		return backward[n]
+		return defs[n].backward
 	}
-	return forward[n]
+	return defs[n].forward
+}
+
+// undoSuffix marks, in pb.Step.name, the compensation of a step whose
+// compensation is sent on the same subject as its command (resize, skills):
+// the answer then says which of the two it answers, and the step service's
+// answer ids (built from the name) differ.
+const undoSuffix = "_undo"
+
+// WireName is the pb.Step.name of step n's command or compensation.
+func WireName(n StepName, compensation bool) string {
+	if compensation && defs[n].backward == defs[n].forward {
+		return string(n) + undoSuffix
+	}
+	return string(n)
+}
+
+// ParseWireName inverts WireName: the step and whether the name is that of
+// its compensation (only ever true for resize and skills).
+func ParseWireName(name string) (StepName, bool) {
+	if base, ok := strings.CutSuffix(name, undoSuffix); ok && Known(StepName(base)) {
+		return StepName(base), true
+	}
+	return StepName(name), false
+}
+
+// Domain is the step's service domain ("database", "workspace", "compute",
+// "instance"): the first part of the subjects it answers on.
+func Domain(n StepName) string {
+	f := defs[n].forward
+	if len(f) < 4 {
+		return ""
+	}
+	f = f[len("cmd."):]
+	for i := range len(f) {
+		if f[i] == '.' {
+			return f[:i]
+		}
+	}
+	return f
 }
 
 // Status is the status of a saga.
@@ -116,16 +222,21 @@ type Step struct {
 	DoneOrder int
 }
 
-// Saga is the persisted state of one signup saga.
+// Saga is the persisted state of one saga.
 type Saga struct {
 	ID                string
 	Kind              string
 	CustomerID        string
 	CheckoutSessionID string
-	Plan              string
-	Email             string
-	Name              string
-	Timezone          string
+	// Plan is the plan the saga applies; PreviousPlan the one a plan change
+	// leaves (the compensation's target).
+	Plan         string
+	PreviousPlan string
+	// Cause is the Stripe event id, timer or operator action behind it.
+	Cause    string
+	Email    string
+	Name     string
+	Timezone string
 
 	Status     Status
 	FailedStep StepName
@@ -134,12 +245,13 @@ type Saga struct {
 	DatabaseRef string
 	InstanceURL string
 	APIKeyRef   string
+	ArchiveRef  string
 
 	CreatedAt, UpdatedAt time.Time
 	// CompletedAt is when the saga reached a final status; zero before.
 	CompletedAt time.Time
 
-	// Steps holds one entry per step, in Order.
+	// Steps holds one entry per step, in forward order.
 	Steps []Step
 }
 

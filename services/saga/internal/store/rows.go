@@ -15,8 +15,8 @@ func subFS() (fs.FS, error) { return fs.Sub(migrations, "migrations") }
 
 // load reads saga id and its steps, locking the saga's row when lock is set.
 func load(ctx context.Context, tx pgx.Tx, id string, lock bool) (*domain.Saga, error) {
-	q := `SELECT id, kind, customer_id, checkout_session_id, plan, email, name, timezone, status, failed_step,
-		reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at
+	q := `SELECT id, kind, customer_id, coalesce(checkout_session_id, ''), plan, email, name, timezone, status, failed_step,
+		reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at, previous_plan, cause, archive_ref
 		FROM saga.sagas WHERE id = $1`
 	if lock {
 		q += ` FOR UPDATE`
@@ -25,7 +25,7 @@ func load(ctx context.Context, tx pgx.Tx, id string, lock bool) (*domain.Saga, e
 	var completed *time.Time
 	err := tx.QueryRow(ctx, q, id).Scan(&s.ID, &s.Kind, &s.CustomerID, &s.CheckoutSessionID, &s.Plan, &s.Email,
 		&s.Name, &s.Timezone, &s.Status, &s.FailedStep, &s.Reason, &s.DatabaseRef, &s.InstanceURL, &s.APIKeyRef,
-		&s.CreatedAt, &s.UpdatedAt, &completed)
+		&s.CreatedAt, &s.UpdatedAt, &completed, &s.PreviousPlan, &s.Cause, &s.ArchiveRef)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -59,27 +59,33 @@ func Open(ctx context.Context, db *pgxpool.Pool) (*Store, error) {
 // checkout session exists; created reports which.
 func (st *Store) Create(ctx context.Context, s *domain.Saga, out []Message, now time.Time) (created bool, err error) {
 	err = pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO saga.sagas (id, kind, customer_id, checkout_session_id, plan, email, name, timezone,
-			status, failed_step, reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT DO NOTHING`,
-			s.ID, s.Kind, s.CustomerID, s.CheckoutSessionID, s.Plan, s.Email, s.Name, s.Timezone,
-			s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.CreatedAt, s.UpdatedAt, nullTime(s.CompletedAt))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		created = true
-		if err := saveSteps(ctx, tx, s); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, out, now)
+		created, err = createSaga(ctx, tx, s, out, now)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("create saga %s: %w", s.ID, err)
 	}
 	return created, nil
+}
+
+func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO saga.sagas (id, kind, customer_id, checkout_session_id, plan, email, name, timezone,
+		status, failed_step, reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at,
+		previous_plan, cause, archive_ref)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
+		s.ID, s.Kind, s.CustomerID, nullString(s.CheckoutSessionID), s.Plan, s.Email, s.Name, s.Timezone,
+		s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.CreatedAt, s.UpdatedAt, nullTime(s.CompletedAt),
+		s.PreviousPlan, s.Cause, s.ArchiveRef)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if err := saveSteps(ctx, tx, s); err != nil {
+		return false, err
+	}
+	return true, insertOutbox(ctx, tx, out, now)
 }
 
 // Update locks saga id, loads it and calls fn with it. When fn returns
@@ -96,8 +102,9 @@ func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE saga.sagas SET status=$2, failed_step=$3, reason=$4, database_ref=$5,
-			instance_url=$6, api_key_ref=$7, updated_at=$8, completed_at=$9 WHERE id=$1`,
-			s.ID, s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.UpdatedAt, nullTime(s.CompletedAt)); err != nil {
+			instance_url=$6, api_key_ref=$7, updated_at=$8, completed_at=$9, archive_ref=$10 WHERE id=$1`,
+			s.ID, s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.UpdatedAt,
+			nullTime(s.CompletedAt), s.ArchiveRef); err != nil {
 			return err
 		}
 		if err := saveSteps(ctx, tx, s); err != nil {
@@ -148,6 +155,13 @@ func (st *Store) CountActive(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count active sagas: %w", err)
 	}
 	return n, nil
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 func nullTime(t time.Time) any {

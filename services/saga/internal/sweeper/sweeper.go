@@ -1,4 +1,5 @@
-// Package sweeper fires the saga's timers. Deadlines live in the database,
+// Package sweeper fires the saga's timers: step deadlines and the customer
+// lifecycle's due times (grace end, archive, deletion). Deadlines live in the database,
 // not in memory, so a restarted coordinator (or another replica) sees every
 // one; the sweeper periodically asks for those due by the coordinator's
 // clock and expires them. Tests drive the clock and call Sweep directly.
@@ -19,6 +20,11 @@ type Coordinator interface {
 	Expire(ctx context.Context, id string) error
 	// Housekeep does periodic upkeep (gauges, pruning).
 	Housekeep(ctx context.Context) error
+	// DueCustomers returns customers with a lifecycle timer due, a finished
+	// saga to settle or pending events, at most limit.
+	DueCustomers(ctx context.Context, limit int) ([]string, error)
+	// Reconcile brings one customer up to date.
+	Reconcile(ctx context.Context, id string) error
 }
 
 // batch bounds one query for due sagas.
@@ -81,6 +87,17 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		}
 		if len(ids) < batch || failed > 0 {
 			break
+		}
+	}
+	// Customers second: a saga that just finished above is settled now.
+	ids, err := s.c.DueCustomers(ctx, batch)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, id := range ids {
+		if err := s.c.Reconcile(ctx, id); err != nil {
+			s.log.Warn("reconcile customer", "customer_id", id, "err", err)
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -40,6 +40,10 @@ func (f *fake) Expire(_ context.Context, id string) error {
 	return nil
 }
 
+func (f *fake) DueCustomers(context.Context, int) ([]string, error) { return nil, nil }
+
+func (f *fake) Reconcile(context.Context, string) error { return nil }
+
 func (f *fake) Housekeep(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
