@@ -75,6 +75,16 @@ func writeFiles(ctx context.Context, db DB, files []File) error {
 	return nil
 }
 
+// HasWorkspace reports whether any workspace file exists: the workspace was
+// delivered before (a returning customer, a re-issued key).
+func HasWorkspace(ctx context.Context, db DB) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM workspace_files)").Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for a workspace: %w", err)
+	}
+	return ok, nil
+}
+
 // ReadWorkspace returns every workspace file, ordered by path.
 func ReadWorkspace(ctx context.Context, db DB) ([]File, error) {
 	rows, err := db.Query(ctx, "SELECT path, content FROM workspace_files ORDER BY path")

@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,54 @@ func TestRevokeKeysAndRebuildByNewSaga(t *testing.T) {
 	}
 	if keyWorks(t, db, key) {
 		t.Error("the old key works again")
+	}
+}
+
+// A returning customer's new saga builds again to issue a new key: their
+// own files (memories, a BOOTSTRAP.md the agent deleted) stay as they are.
+func TestRebuildKeepsTheCustomersFiles(t *testing.T) {
+	f := newFixture(t, nil)
+	const cust, first, again = "cus_Return1", "signup-cs_test_ret1", "signup-cs_test_ret2"
+	db := f.customerDB(cust)
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(first, cust, 1), plans.Pro), step(first, cust, 1))
+	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, first, 1)
+
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, `UPDATE workspace_files SET content = 'I remember the lighthouse.' WHERE path = 'MEMORY.md'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM workspace_files WHERE path = 'BOOTSTRAP.md'`); err != nil {
+		t.Fatal(err)
+	}
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(again, cust, 1), plans.Starter), step(again, cust, 1))
+	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1)
+
+	var memory string
+	if err := db.QueryRow(ctx, `SELECT content FROM workspace_files WHERE path = 'MEMORY.md'`).Scan(&memory); err != nil {
+		t.Fatal(err)
+	}
+	if memory != "I remember the lighthouse." {
+		t.Errorf("MEMORY.md = %q, the customer's memory was overwritten", memory)
+	}
+	var bootstrap bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspace_files WHERE path = 'BOOTSTRAP.md')`).Scan(&bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	if bootstrap {
+		t.Error("BOOTSTRAP.md came back for a returning customer")
+	}
+	var config string
+	if err := db.QueryRow(ctx, `SELECT content FROM workspace_files WHERE path = 'openclaw.json'`).Scan(&config); err != nil {
+		t.Fatal(err)
+	}
+	starter, err := plans.Lookup(plans.Starter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(config, starter.Model) {
+		t.Errorf("openclaw.json not re-rendered for the new plan: %s", config)
+	}
+	if !keyWorks(t, db, revealed(t, f, again)) {
+		t.Error("the new saga's key does not work")
 	}
 }

@@ -124,9 +124,20 @@ func (a *App) deliver(ctx context.Context, db CustomerDB, sagaID string, files [
 	if err := customerdb.Migrate(ctx, db); err != nil {
 		return "", err
 	}
-	out := make([]customerdb.File, len(files))
-	for i, f := range files {
-		out[i] = customerdb.File{Path: f.Path, Content: f.Content}
+	// A workspace delivered before belongs to the customer now: their
+	// memories, their USER.md, a BOOTSTRAP.md the agent deleted. Building
+	// again (a returning customer's new key) only refreshes what the plan
+	// manages: skills and openclaw.json.
+	existing, err := customerdb.HasWorkspace(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	out := make([]customerdb.File, 0, len(files))
+	for _, f := range files {
+		if existing && !render.PlanManaged(f.Path) {
+			continue
+		}
+		out = append(out, customerdb.File{Path: f.Path, Content: f.Content})
 	}
 	if err := customerdb.ReplaceWorkspace(ctx, db, out); err != nil {
 		return "", err

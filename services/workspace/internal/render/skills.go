@@ -154,3 +154,10 @@ func CatalogSkills() []string {
 	}
 	return out
 }
+
+// PlanManaged reports whether path is one the plan owns (a skill's SKILL.md
+// or openclaw.json), which a re-render may overwrite; every other file
+// belongs to the customer once delivered.
+func PlanManaged(path string) bool {
+	return path == ConfigPath || strings.HasPrefix(path, "skills/") && strings.HasSuffix(path, "/SKILL.md")
+}
