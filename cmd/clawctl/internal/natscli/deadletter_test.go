@@ -26,6 +26,22 @@ func TestRedriveDeadLetterFinishesSaga(t *testing.T) {
 	e := start(t, nil)
 	ctx := context.Background()
 	db := e.conn(t)
+	// The coordinator migrates its schema as it starts, after Start returns:
+	// break its table only once the last migration has run.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ready bool
+		if err := db.QueryRow(ctx, `SELECT to_regclass('saga.customer_events') IS NOT NULL`).Scan(&ready); err != nil {
+			t.Fatal(err)
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the saga coordinator did not finish migrating")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := db.Exec(ctx, `ALTER TABLE saga.sagas RENAME TO sagas_fault`); err != nil {
 		t.Fatal(err)
 	}
