@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"clawdbot.cloud/cmd/clawctl/internal/platform"
 )
 
 // The admin commands call the right endpoints with the token, and refuse
@@ -75,8 +77,22 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("%v: err %v, want it to mention %q", tc.args, err, tc.want)
 		}
 	}
+	// Without CLAW_ADMIN_TOKEN the dev mode's token is sent.
 	t.Setenv("CLAW_ADMIN_TOKEN", "")
-	if err := runAdmin(ctx, "sagas", []string{"--url", srv.URL}); err == nil || !strings.Contains(err.Error(), "CLAW_ADMIN_TOKEN") {
-		t.Errorf("no token: %v", err)
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	if err := runAdmin(ctx, "sagas", []string{"--url", srv.URL}); err != nil {
+		t.Fatalf("sagas with the dev token: %v", err)
+	}
+	mu.Lock()
+	sent := append([]string(nil), got...)
+	mu.Unlock()
+	if len(sent) != 1 || !strings.HasSuffix(sent[0], "Bearer "+platform.DevAdminToken) {
+		t.Errorf("requests without CLAW_ADMIN_TOKEN = %q, want the dev token", sent)
+	}
+	// An explicitly empty token is refused before any request.
+	if err := runAdmin(ctx, "sagas", []string{"--url", srv.URL, "--token", ""}); err == nil || !strings.Contains(err.Error(), "CLAW_ADMIN_TOKEN") {
+		t.Errorf("empty token: %v", err)
 	}
 }
