@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,12 +104,39 @@ func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
 		Subjects:    []string{subjects.DeadLetterPrefix + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
+		Duplicates:  2 * time.Minute,
 		Replicas:    opts.Replicas,
 	}}
 	for _, cfg := range streams {
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := b.ensureStream(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureStream creates the stream, or updates it only when its settings
+// differ. Every service calls Setup as it starts; updating an unchanged
+// stream would be harmless but is a write the server must order against
+// consumers being created at the same moment.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	s, err := b.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := b.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
 		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	have := s.CachedInfo().Config
+	if slices.Equal(have.Subjects, cfg.Subjects) && have.Retention == cfg.Retention && have.Storage == cfg.Storage &&
+		have.Duplicates == cfg.Duplicates && have.Replicas == cfg.Replicas && have.Description == cfg.Description {
+		return nil
+	}
+	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("update stream %s: %w", cfg.Name, err)
 	}
 	return nil
 }
