@@ -34,6 +34,7 @@ commands:
   bench    measure signup → instance ready latency (sequential and concurrent)
   tail     print decoded events as they are stored (clawctl tail [SUBJECT ...])
   deadletters list|redrive   inspect and re-drive the dead-letter stream
+  stripe   send a signed lifecycle webhook (plan-change, payment-failed, cancel, …)
 `
 
 func run(ctx context.Context, args []string) error {
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string) error {
 		return runBench(ctx, args[1:])
 	case "tail":
 		return runTail(ctx, args[1:])
+	case "stripe":
+		return runStripe(ctx, args[1:])
 	case "deadletters":
 		return runDeadletters(ctx, args[1:])
 	case "customer", "sagas", "saga", "retry", "deprovision":

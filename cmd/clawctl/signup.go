@@ -30,7 +30,7 @@ func runSignup(ctx context.Context, args []string) error {
 	}
 	co := stripeevent.Checkout{Email: *email, Name: *name, Plan: *plan}
 	co.Fill()
-	fmt.Printf("→ checkout.session.completed %s (customer %s, plan %s)\n", co.SessionID, co.CustomerID, *plan)
+	fmt.Printf("→ checkout.session.completed %s (customer %s, subscription %s, plan %s)\n", co.SessionID, co.CustomerID, co.SubscriptionID, *plan)
 	res, err := signup.Run(ctx, signup.Options{
 		IngressURL: strings.TrimRight(*url, "/"), Secret: *secret, Checkout: co,
 		Progress: func(s signup.Step) { fmt.Printf("  %-10s %s\n", s.Name, s.Status) },

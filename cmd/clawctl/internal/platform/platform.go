@@ -125,16 +125,17 @@ func defaultRuntimeBinary() string {
 
 // Start brings up the infrastructure and every service, and returns once the
 // ingress accepts connections.
-func Start(ctx context.Context, o Options) (p *Platform, err error) {
-	s, lerr := load(o)
-	if lerr != nil {
-		return nil, lerr
+func Start(ctx context.Context, o Options) (_ *Platform, err error) {
+	s, err := load(o)
+	if err != nil {
+		return nil, err
 	}
-	p = &Platform{log: o.Log, WebhookSecret: s.webhookSecret, Ops: map[string]string{}}
+	p := &Platform{log: o.Log, WebhookSecret: s.webhookSecret, Ops: map[string]string{}}
+	// Whatever started before a failure stops again (every return below
+	// that sets err).
 	defer func() {
 		if err != nil {
 			p.runCleanup()
-			p = nil
 		}
 	}()
 	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
