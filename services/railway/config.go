@@ -58,6 +58,12 @@ type RailwayConfig struct {
 	// PollInterval and DeployTimeout pace and bound the wait for a
 	// deployment (RAILWAY_POLL_INTERVAL, RAILWAY_DEPLOY_TIMEOUT).
 	PollInterval, DeployTimeout time.Duration
+	// DomainScheme is how the services' domains are reached
+	// (RAILWAY_DOMAIN_SCHEME): "https", always, against Railway. "http" is
+	// for a test server on this machine whose "domains" are local
+	// addresses of plain-http runtimes (services/railway/railwaytest in
+	// runtime mode); it is refused unless RAILWAY_API_URL is such a server.
+	DomainScheme string
 	// Vars are the variables of RailwayForwardedVars that are set: they
 	// become variables of every customer service.
 	Vars map[string]string
@@ -133,6 +139,7 @@ func loadRailway(l *config.Loader) RailwayConfig {
 		RatePerHour:   l.Int("RAILWAY_RATE_PER_HOUR", 1000),
 		PollInterval:  l.Duration("RAILWAY_POLL_INTERVAL", 2*time.Second),
 		DeployTimeout: l.Duration("RAILWAY_DEPLOY_TIMEOUT", 10*time.Minute),
+		DomainScheme:  l.OneOf("RAILWAY_DOMAIN_SCHEME", "https", "https", "http"),
 	}
 	if _, ok := l.Lookup("RAILWAY_TOKEN_KIND"); !ok {
 		l.Problem("RAILWAY_TOKEN_KIND is required: account, team (both sent as Authorization: Bearer) or project (sent as Project-Access-Token)")
@@ -143,6 +150,9 @@ func loadRailway(l *config.Loader) RailwayConfig {
 	// this machine (a test server).
 	if u, err := url.Parse(c.APIURL); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
 		l.Problem("RAILWAY_API_URL must use https (http is for a local test server only)")
+	}
+	if u, err := url.Parse(c.APIURL); c.DomainScheme == "http" && (err != nil || !loopback(u.Hostname())) {
+		l.Problem("RAILWAY_DOMAIN_SCHEME=http is for a Railway test server on this machine only (RAILWAY_API_URL is not one)")
 	}
 	if c.RatePerSecond <= 0 || c.RatePerHour <= 0 {
 		l.Problem("RAILWAY_RATE_PER_SECOND and RAILWAY_RATE_PER_HOUR must be positive")

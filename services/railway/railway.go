@@ -111,6 +111,7 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 		RatePerHour:   r.RatePerHour,
 		PollInterval:  r.PollInterval,
 		DeployTimeout: r.DeployTimeout,
+		DomainScheme:  r.DomainScheme,
 	})
 }
 

@@ -118,7 +118,7 @@ func TestRailwayConfigurationProblemsAreReportedTogether(t *testing.T) {
 	w := newWorld(t)
 	env := w.p.Env(t, "railway", map[string]string{
 		"COMPUTE_DRIVER": "railway", "RAILWAY_API_URL": "http://railway.example/graphql/v2",
-		"RAILWAY_RATE_PER_HOUR": "0",
+		"RAILWAY_RATE_PER_HOUR": "0", "RAILWAY_DOMAIN_SCHEME": "http",
 	})
 	err := Run(context.Background(), env)
 	if err == nil {
@@ -127,7 +127,7 @@ func TestRailwayConfigurationProblemsAreReportedTogether(t *testing.T) {
 	for _, want := range []string{
 		"RAILWAY_TOKEN is required", "RAILWAY_TOKEN_KIND is required", "RAILWAY_PROJECT_ID is required",
 		"RAILWAY_ENVIRONMENT_ID is required", "RAILWAY_RUNTIME_IMAGE is required", "RAILWAY_API_URL must use https",
-		"RAILWAY_RATE_PER_HOUR must be positive",
+		"RAILWAY_RATE_PER_HOUR must be positive", "RAILWAY_DOMAIN_SCHEME=http is for a Railway test server on this machine only",
 	} {
 		wantContains(t, err.Error(), want)
 	}

@@ -3,6 +3,7 @@ package neontest
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"clawdbot.cloud/services/neon/internal/neonapi"
 )
@@ -52,6 +53,7 @@ func (s *Server) ResetCalls() {
 }
 
 func (s *Server) record(c Call) {
+	c.At = time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)

@@ -64,6 +64,9 @@ type Call struct {
 	Path      string
 	Query     string
 	Status    int
+	// At is when the answer was sent, on the wall clock (for critical
+	// paths measured across test servers).
+	At time.Time
 }
 
 // Fault is an answer the server gives instead of carrying a request out.

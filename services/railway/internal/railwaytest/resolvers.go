@@ -51,6 +51,7 @@ func (st *state) resolve(name string, args map[string]any) (any, error) {
 			return nil, err
 		}
 		svc.deleted = true
+		st.stopRuntime(svc.id)
 		for _, d := range svc.deploys {
 			d.status = "REMOVED"
 		}
@@ -172,6 +173,11 @@ func (st *state) domainCreate(in map[string]any) (any, error) {
 		return nil, err
 	}
 	d := &domain{id: st.newID(), name: fmt.Sprintf("%s-production-%04x.up.railway.app", svc.name, st.seq)}
+	if st.runtimeMode() {
+		if d.name, err = localDomain(); err != nil {
+			return nil, err
+		}
+	}
 	if p, ok := number(in["targetPort"]); ok {
 		port := int(p)
 		d.targetPort = &port
@@ -227,6 +233,9 @@ func (st *state) deploymentAction(action, id string) (any, error) {
 		d.stopped = true
 	case "deploymentRemove":
 		d.status = "REMOVED"
+	}
+	if st.runtimeMode() {
+		st.runtimeAction(action, d)
 	}
 	return true, nil
 }

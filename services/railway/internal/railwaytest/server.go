@@ -18,6 +18,7 @@ package railwaytest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,16 @@ type Options struct {
 	// Latency delays every answer, as a round trip to Railway would (for
 	// measuring critical paths; keep it small).
 	Latency time.Duration
+	// RuntimeBinary, when set, turns on runtime mode (see runtime.go): a
+	// successful deployment runs this runtime executable as a local
+	// process, and each domain is 127.0.0.1:<port>, to be reached over
+	// plain http (the driver's RAILWAY_DOMAIN_SCHEME=http).
+	RuntimeBinary string
+	// RuntimeEnv is the runtime processes' base environment (PATH, HOME,
+	// ...); the service's variables come on top.
+	RuntimeEnv []string
+	// RuntimeOutput receives the runtime processes' output; nil discards it.
+	RuntimeOutput io.Writer
 }
 
 // Call is one request the server received.
@@ -90,12 +101,14 @@ func New(t testing.TB, o Options) *Server {
 		o.DeploySteps = 2
 	}
 	s := &Server{o: o, t: t, schema: schema, st: newState(o)}
+	s.st.logf = t.Logf
 	hs := httptest.NewServer(s)
 	s.URL = hs.URL + "/graphql/v2"
 	t.Cleanup(func() {
 		hs.Close()
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.st.stopAll()
 		if len(s.rejected) > 0 && !o.AllowRejections {
 			t.Errorf("the Railway test server rejected %d request(s) as Railway would:\n%s",
 				len(s.rejected), strings.Join(s.rejected, "\n"))

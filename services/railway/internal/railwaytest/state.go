@@ -16,6 +16,9 @@ type state struct {
 	services    []*service // in creation order, deleted ones included
 	deployments map[string]*deploy
 	failNext    []string // statuses of the next deployments that fail
+	// procs are the runtime processes by service id (runtime mode).
+	procs map[string]*proc
+	logf  func(format string, args ...any)
 }
 
 // service is a service with its one instance (the environment's).
@@ -48,7 +51,7 @@ type deploy struct {
 }
 
 func newState(o Options) *state {
-	return &state{o: o, deployments: map[string]*deploy{}}
+	return &state{o: o, deployments: map[string]*deploy{}, procs: map[string]*proc{}}
 }
 
 // createdAt is the fixed timestamp of everything the fake creates.
@@ -117,15 +120,15 @@ func (st *state) advance(d *deploy) {
 		d.status = pendingSteps[min(d.reads-1, len(pendingSteps)-1)]
 		return
 	}
+	svc, _ := st.live(d.serviceID)
 	d.status = d.outcome
-	if d.outcome != "SUCCESS" {
+	if d.outcome == "SUCCESS" && st.runtimeMode() && svc != nil {
+		d.status = st.settle(svc, d)
+	}
+	if d.status != "SUCCESS" || svc == nil {
 		return
 	}
 	// A new successful deployment replaces the service's earlier ones.
-	svc, _ := st.live(d.serviceID)
-	if svc == nil {
-		return
-	}
 	for _, old := range svc.deploys {
 		if old != d && old.status == "SUCCESS" {
 			old.status = "REMOVED"

@@ -91,6 +91,10 @@ type Options struct {
 	PollInterval time.Duration
 	// DeployTimeout bounds the wait for a deployment to settle. Default 10m.
 	DeployTimeout time.Duration
+	// DomainScheme is the scheme of the instance URLs built from the
+	// services' domains. Default "https", Railway's; "http" only for a test
+	// server whose domains are local plain-http addresses.
+	DomainScheme string
 	// Clock is the driver's time. Default SystemClock.
 	Clock Clock
 }
@@ -106,6 +110,9 @@ func (o *Options) defaults() {
 	}
 	if o.APIURL == "" {
 		o.APIURL = DefaultAPIURL
+	}
+	if o.DomainScheme == "" {
+		o.DomainScheme = "https"
 	}
 	if o.TokenKind == "" {
 		o.TokenKind = AccountToken
@@ -168,6 +175,9 @@ func New(o Options) (*Driver, error) {
 	}
 	if o.Secrets == nil || o.Log == nil || len(missing) > 0 {
 		return nil, fmt.Errorf("railway driver: Secrets, Log, Token, ProjectID, EnvironmentID, Image and Version are required (missing %v)", missing)
+	}
+	if o.DomainScheme != "https" && o.DomainScheme != "http" {
+		return nil, fmt.Errorf("railway driver: domain scheme %q is not https or http", o.DomainScheme)
 	}
 	switch o.TokenKind {
 	case AccountToken, TeamToken, ProjectToken:

@@ -45,8 +45,9 @@ func (d *deployment) pending() bool {
 	return false
 }
 
-// url is where the instance's runtime answers.
-func (in *instance) url() string { return "https://" + in.domain }
+// url is where the instance's runtime answers: its domain, over
+// Options.DomainScheme (https).
+func (d *Driver) url(in *instance) string { return d.o.DomainScheme + "://" + in.domain }
 
 func fromState(s gql.InstanceState) *instance {
 	in := &instance{serviceID: s.ServiceId, name: s.ServiceName}

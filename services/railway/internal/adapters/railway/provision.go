@@ -75,8 +75,8 @@ func (d *Driver) provision(ctx context.Context, req app.ProvisionRequest, config
 		return app.Instance{}, fmt.Errorf("deploy %s: %w", in.name, err)
 	}
 	d.log.Info("railway service running", "customer_id", req.CustomerID, "service_id", in.name,
-		"railway_service_id", in.serviceID, "url", in.url())
-	return app.Instance{ServiceID: in.name, URL: in.url()}, nil
+		"railway_service_id", in.serviceID, "url", d.url(in))
+	return app.Instance{ServiceID: in.name, URL: d.url(in)}, nil
 }
 
 // Prepare creates and configures the customer's service and its domain,
@@ -94,7 +94,7 @@ func (d *Driver) Prepare(ctx context.Context, customerID string, plan plans.Plan
 	if err != nil {
 		return app.Instance{}, err
 	}
-	return app.Instance{ServiceID: in.name, URL: in.url()}, nil
+	return app.Instance{ServiceID: in.name, URL: d.url(in)}, nil
 }
 
 // prepare brings the customer's service to "configured, with a domain".
