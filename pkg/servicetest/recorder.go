@@ -2,6 +2,7 @@ package servicetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"clawdbot.cloud/pkg/bus"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -114,4 +116,59 @@ func Decode[T any, PT interface {
 		t.Fatalf("decode %s: %v", m.Subject, err)
 	}
 	return v
+}
+
+// DeadLettersOf returns the recorded dead letters of sagaID, from any
+// consumer.
+func (r *Recorder) DeadLettersOf(sagaID string) []Recorded {
+	var out []Recorded
+	for _, m := range r.DeadLetters() {
+		if m.Header(bus.HeaderSagaID) == sagaID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Stepped is a message that carries the saga step it belongs to: a step
+// command or a step's answer.
+type Stepped interface {
+	proto.Message
+	GetStep() *pb.Step
+}
+
+// Steps returns the events on subject whose payload step belongs to sagaID,
+// decoded into Ts, in the order they were recorded. It filters on the
+// payload, not on the saga-id header, so a result published for the wrong
+// saga is not counted.
+func Steps[T any, PT interface {
+	*T
+	Stepped
+}](t testing.TB, r *Recorder, subject, sagaID string) []PT {
+	t.Helper()
+	var out []PT
+	for _, m := range r.All() {
+		if m.Stream != subjects.Stream || m.Subject != subject {
+			continue
+		}
+		if v := Decode[T, PT](t, m); v.GetStep().GetSagaId() == sagaID {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// WaitStep waits until at least n (n ≥ 1) events on subject for sagaID are
+// recorded (see Steps) and returns the n-th.
+func WaitStep[T any, PT interface {
+	*T
+	Stepped
+}](t testing.TB, r *Recorder, subject, sagaID string, n int, timeout time.Duration) PT {
+	t.Helper()
+	var got []PT
+	Eventually(t, timeout, fmt.Sprintf("%d %s for %s", n, subject, sagaID), func() bool {
+		got = Steps[T, PT](t, r, subject, sagaID)
+		return len(got) >= n
+	})
+	return got[n-1]
 }

@@ -37,7 +37,7 @@ func TestReadyAfterStartingUp(t *testing.T) {
 	url, hits := instance(t, 3)
 
 	f.check("signup-up", url)
-	ready := wait[*pb.InstanceReady](t, f.events, subjects.InstanceReady, "signup-up")
+	ready := servicetest.WaitStep[pb.InstanceReady](t, f.events, subjects.InstanceReady, "signup-up", 1, waitFor)
 
 	if ready.GetInstanceUrl() != url {
 		t.Errorf("instance_url = %q, want %q", ready.GetInstanceUrl(), url)
@@ -51,7 +51,7 @@ func TestReadyAfterStartingUp(t *testing.T) {
 	if n := hits.Load(); n != 4 {
 		t.Errorf("instance probed %d times, want 4 (3 unhealthy, then ready)", n)
 	}
-	if n := len(all[*pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-up")); n != 0 {
+	if n := len(servicetest.Steps[pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-up")); n != 0 {
 		t.Errorf("%d instance.failed for a healthy instance", n)
 	}
 	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "ready"}); got != 1 {
@@ -82,15 +82,15 @@ func TestNotReadyInTime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			saga := "signup-" + tt.name
 			f.check(saga, tt.url)
-			failed := wait[*pb.StepFailed](t, f.events, subjects.InstanceFailed, saga)
+			failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.InstanceFailed, saga, 1, waitFor)
 			if !strings.Contains(failed.GetReason(), tt.wantReason) {
 				t.Errorf("reason = %q, want it to contain %q", failed.GetReason(), tt.wantReason)
 			}
 			if failed.GetStep().GetSagaId() != saga {
 				t.Errorf("step not echoed: %v", failed.GetStep())
 			}
-			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return f.events.deadLetters(saga) == 1 })
-			if n := len(all[*pb.InstanceReady](t, f.events, subjects.InstanceReady, saga)); n != 0 {
+			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return len(f.events.DeadLettersOf(saga)) == 1 })
+			if n := len(servicetest.Steps[pb.InstanceReady](t, f.events, subjects.InstanceReady, saga)); n != 0 {
 				t.Errorf("%d instance.ready for an instance that never became healthy", n)
 			}
 		})
@@ -106,14 +106,14 @@ func TestInvalidInstanceURL(t *testing.T) {
 		saga := "signup-invalid-" + string(rune('a'+i))
 		t.Run(url, func(t *testing.T) {
 			f.check(saga, url)
-			failed := wait[*pb.StepFailed](t, f.events, subjects.InstanceFailed, saga)
+			failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.InstanceFailed, saga, 1, waitFor)
 			if !strings.Contains(failed.GetReason(), "invalid instance URL") {
 				t.Errorf("reason = %q", failed.GetReason())
 			}
 			if strings.Contains(failed.GetReason(), "secret") {
 				t.Errorf("reason repeats the URL's password: %q", failed.GetReason())
 			}
-			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return f.events.deadLetters(saga) == 1 })
+			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return len(f.events.DeadLettersOf(saga)) == 1 })
 		})
 	}
 	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "invalid"}); got != 6 {

@@ -205,14 +205,5 @@ func send(t *testing.T, b *bus.Bus, subject string, msg proto.Message, step *pb.
 
 func waitMsg(t *testing.T, js jetstream.JetStream, subject string) *jetstream.RawStreamMsg {
 	t.Helper()
-	var msg *jetstream.RawStreamMsg
-	servicetest.Eventually(t, 60*time.Second, "a message on "+subject, func() bool {
-		s, err := js.Stream(t.Context(), subjects.Stream)
-		if err != nil {
-			return false
-		}
-		msg, err = s.GetLastMsgForSubject(t.Context(), subject)
-		return err == nil
-	})
-	return msg
+	return servicetest.WaitLast(t, js, subjects.Stream, subject, 60*time.Second)
 }

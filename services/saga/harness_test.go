@@ -89,33 +89,15 @@ func (f *fixture) signup(cs, msgID string) {
 }
 
 // count returns how many messages the stream holds on subject.
-func (f *fixture) count(subject string) uint64 {
+func (f *fixture) count(subject string) int {
 	f.t.Helper()
-	s, err := f.sim.bus.JetStream().Stream(context.Background(), subjects.Stream)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return info.State.Subjects[subject]
+	return servicetest.Count(f.t, f.sim.bus.JetStream(), subjects.Stream, subject)
 }
 
 // last decodes the last message on subject into dst.
 func (f *fixture) last(subject string, dst proto.Message) {
 	f.t.Helper()
-	s, err := f.sim.bus.JetStream().Stream(context.Background(), subjects.Stream)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	m, err := s.GetLastMsgForSubject(context.Background(), subject)
-	if err != nil {
-		f.t.Fatalf("last %s: %v", subject, err)
-	}
-	if err := bus.Decode(m.Data, dst); err != nil {
-		f.t.Fatal(err)
-	}
+	servicetest.Last(f.t, f.sim.bus.JetStream(), subjects.Stream, subject, dst)
 }
 
 // status returns the saga's status ("" when it does not exist).

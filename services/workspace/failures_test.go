@@ -35,15 +35,15 @@ func TestBuildFailsForGood(t *testing.T) {
 			saga := "signup-" + strings.ReplaceAll(tt.name, " ", "_")
 			st := step(saga, cust, 1)
 			f.send(subjects.CmdWorkspaceBuild, tt.cmd(st), st)
-			failed := wait[*pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1)
+			failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1, waitFor)
 			if !strings.Contains(failed.GetReason(), tt.wantReason) {
 				t.Errorf("reason = %q, want it to contain %q", failed.GetReason(), tt.wantReason)
 			}
 			if failed.GetStep().GetAttempt() != 1 || failed.GetStep().GetCustomerId() != cust {
 				t.Errorf("failed event does not echo the step: %v", failed.GetStep())
 			}
-			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return f.events.deadLetters(saga) == 1 })
-			if n := len(all[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga)); n != 0 {
+			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return len(f.events.DeadLettersOf(saga)) == 1 })
+			if n := len(servicetest.Steps[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga)); n != 0 {
 				t.Errorf("%d workspace.built for a failed build", n)
 			}
 		})
@@ -61,7 +61,7 @@ func TestBuildWithoutDatabaseSecretFails(t *testing.T) {
 	const cust, saga = "cus_NoDB", "signup-nodb"
 	st := step(saga, cust, 1)
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(st, plans.Starter), st)
-	failed := wait[*pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1)
+	failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1, waitFor)
 	if !strings.Contains(failed.GetReason(), names.DatabaseRef(cust)) {
 		t.Errorf("reason = %q, want it to name the missing secret", failed.GetReason())
 	}
@@ -81,12 +81,12 @@ func TestBuildRetriesUnreachableDatabase(t *testing.T) {
 	servicetest.Eventually(t, waitFor, "a retried build", func() bool {
 		return servicetest.Counter(t, f.svc.Metrics, "claw_workspace_builds_total", map[string]string{"result": "retry"}) >= 1
 	})
-	if n := len(all[*pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga)); n != 0 {
+	if n := len(servicetest.Steps[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga)); n != 0 {
 		t.Fatalf("an unreachable database failed the step for good")
 	}
 
 	db := f.customerDB(cust) // the database comes up and its URL is stored
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1, waitFor)
 	files := workspaceFiles(t, db)
 	team, _ := plans.Lookup(plans.Team)
 	for _, skill := range team.Skills {
@@ -94,7 +94,7 @@ func TestBuildRetriesUnreachableDatabase(t *testing.T) {
 			t.Errorf("skill %s of the team plan not delivered", skill)
 		}
 	}
-	if subs := f.events.leaks(secretPassword); len(subs) > 0 {
+	if subs := leaks(f.events, secretPassword); len(subs) > 0 {
 		t.Errorf("database password found in messages on %v", subs)
 	}
 }
@@ -106,7 +106,7 @@ func TestDeleteWithoutDatabaseSucceeds(t *testing.T) {
 	t.Run("no stored URL", func(t *testing.T) {
 		st := step("signup-never", "cus_Never", 1)
 		f.send(subjects.CmdWorkspaceDelete, &pb.DeleteWorkspace{Step: st}, st)
-		wait[*pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, "signup-never", 1)
+		servicetest.WaitStep[pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, "signup-never", 1, waitFor)
 	})
 	t.Run("database dropped", func(t *testing.T) {
 		const cust = "cus_Dropped"
@@ -124,7 +124,7 @@ func TestDeleteWithoutDatabaseSucceeds(t *testing.T) {
 		f.putSecret(names.DatabaseRef(cust), strings.Replace(string(url), "/"+name, "/"+name+"_gone", 1))
 		st := step("signup-dropped", cust, 1)
 		f.send(subjects.CmdWorkspaceDelete, &pb.DeleteWorkspace{Step: st, DatabaseRef: names.DatabaseRef(cust)}, st)
-		wait[*pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, "signup-dropped", 1)
+		servicetest.WaitStep[pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, "signup-dropped", 1, waitFor)
 	})
 }
 
@@ -136,7 +136,7 @@ func TestBuildGivesUpOnLastDelivery(t *testing.T) {
 	f.putSecret(names.DatabaseRef(cust), "postgres://claw:pw@127.0.0.1:1/claw?sslmode=disable")
 	st := step(saga, cust, 1)
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(st, plans.Starter), st)
-	failed := wait[*pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1)
+	failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1, waitFor)
 	if !strings.Contains(failed.GetReason(), "gave up after 8 attempts") {
 		t.Errorf("reason = %q", failed.GetReason())
 	}

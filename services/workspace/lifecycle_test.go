@@ -11,6 +11,7 @@ import (
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/servicetest"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 )
@@ -25,7 +26,7 @@ func TestRenderSkillsOnDowngradeKeepsCustomerFiles(t *testing.T) {
 	ctx := context.Background()
 
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(signup, cust, 1), plans.Team), step(signup, cust, 1))
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1, waitFor)
 	if _, err := customerdb.AddMemory(ctx, db, "likes green tea", []string{"food"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestRenderSkillsOnDowngradeKeepsCustomerFiles(t *testing.T) {
 	st := &pb.Step{SagaId: change, CustomerId: cust, Name: "render_skills", Attempt: 1}
 	cmd := &pb.RenderSkills{Step: st, Plan: plans.Starter, DatabaseRef: names.DatabaseRef(cust)}
 	f.send(subjects.CmdWorkspaceSkills, cmd, st)
-	got := wait[*pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 1)
+	got := servicetest.WaitStep[pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 1, waitFor)
 	if got.GetStep().GetName() != "render_skills" {
 		t.Errorf("step not echoed: %v", got.GetStep())
 	}
@@ -80,7 +81,7 @@ func TestRenderSkillsOnDowngradeKeepsCustomerFiles(t *testing.T) {
 	// The saga retries the step: same files.
 	st2 := &pb.Step{SagaId: change, CustomerId: cust, Name: "render_skills", Attempt: 2}
 	f.send(subjects.CmdWorkspaceSkills, &pb.RenderSkills{Step: st2, Plan: plans.Starter, DatabaseRef: names.DatabaseRef(cust)}, st2)
-	wait[*pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 2)
+	servicetest.WaitStep[pb.SkillsRendered](t, f.events, subjects.SkillsRendered, change, 2, waitFor)
 	if diff := cmp.Diff(after, workspaceFiles(t, db)); diff != "" {
 		t.Errorf("duplicate render changed the workspace (-first +second):\n%s", diff)
 	}
@@ -95,7 +96,7 @@ func TestRevokeKeysAndRebuildByNewSaga(t *testing.T) {
 	db := f.customerDB(cust)
 
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(signup, cust, 1), plans.Pro), step(signup, cust, 1))
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1, waitFor)
 	key := revealed(t, f, signup)
 	if !keyWorks(t, db, key) {
 		t.Fatal("key does not work after build")
@@ -104,7 +105,7 @@ func TestRevokeKeysAndRebuildByNewSaga(t *testing.T) {
 	for attempt := int32(1); attempt <= 2; attempt++ {
 		st := &pb.Step{SagaId: cancel, CustomerId: cust, Name: "revoke_keys", Attempt: attempt}
 		f.send(subjects.CmdWorkspaceRevoke, &pb.RevokeKeys{Step: st, DatabaseRef: names.DatabaseRef(cust)}, st)
-		wait[*pb.KeysRevoked](t, f.events, subjects.KeysRevoked, cancel, int(attempt))
+		servicetest.WaitStep[pb.KeysRevoked](t, f.events, subjects.KeysRevoked, cancel, int(attempt), waitFor)
 		if keyWorks(t, db, key) {
 			t.Fatalf("key still works after revoke (attempt %d)", attempt)
 		}
@@ -114,9 +115,9 @@ func TestRevokeKeysAndRebuildByNewSaga(t *testing.T) {
 	}
 
 	f.send(subjects.CmdWorkspaceDelete, &pb.DeleteWorkspace{Step: step(signup, cust, 1), DatabaseRef: names.DatabaseRef(cust)}, step(signup, cust, 1))
-	wait[*pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, signup, 1)
+	servicetest.WaitStep[pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, signup, 1, waitFor)
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(again, cust, 1), plans.Starter), step(again, cust, 1))
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1, waitFor)
 	if !keyWorks(t, db, revealed(t, f, again)) {
 		t.Error("the new saga's key does not work")
 	}
@@ -132,7 +133,7 @@ func TestRebuildKeepsTheCustomersFiles(t *testing.T) {
 	const cust, first, again = "cus_Return1", "signup-cs_test_ret1", "signup-cs_test_ret2"
 	db := f.customerDB(cust)
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(first, cust, 1), plans.Pro), step(first, cust, 1))
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, first, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, first, 1, waitFor)
 
 	ctx := context.Background()
 	if _, err := db.Exec(ctx, `UPDATE workspace_files SET content = 'I remember the lighthouse.' WHERE path = 'MEMORY.md'`); err != nil {
@@ -142,7 +143,7 @@ func TestRebuildKeepsTheCustomersFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(again, cust, 1), plans.Starter), step(again, cust, 1))
-	wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1)
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, again, 1, waitFor)
 
 	var memory string
 	if err := db.QueryRow(ctx, `SELECT content FROM workspace_files WHERE path = 'MEMORY.md'`).Scan(&memory); err != nil {

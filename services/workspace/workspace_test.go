@@ -36,7 +36,7 @@ func TestBuildThenRebuildThenDelete(t *testing.T) {
 	ctx := context.Background()
 
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(saga, cust, 1), plans.Pro), step(saga, cust, 1))
-	built := wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1)
+	built := servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1, waitFor)
 
 	if built.GetApiKeyRef() != names.APIKeyRevealRef(saga) {
 		t.Errorf("api_key_ref = %q, want %q", built.GetApiKeyRef(), names.APIKeyRevealRef(saga))
@@ -79,7 +79,7 @@ func TestBuildThenRebuildThenDelete(t *testing.T) {
 
 	// A retried command (the saga's attempt 2) reports the same build.
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(saga, cust, 2), plans.Pro), step(saga, cust, 2))
-	again := wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 2)
+	again := servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 2, waitFor)
 	if again.GetApiKeyPrefix() != built.GetApiKeyPrefix() || again.GetFiles() != built.GetFiles() {
 		t.Errorf("rebuild reported %d files, key %s; first build %d files, key %s",
 			again.GetFiles(), again.GetApiKeyPrefix(), built.GetFiles(), built.GetApiKeyPrefix())
@@ -99,7 +99,7 @@ func TestBuildThenRebuildThenDelete(t *testing.T) {
 
 	// Compensation.
 	f.send(subjects.CmdWorkspaceDelete, &pb.DeleteWorkspace{Step: step(saga, cust, 1), DatabaseRef: names.DatabaseRef(cust)}, step(saga, cust, 1))
-	wait[*pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, saga, 1)
+	servicetest.WaitStep[pb.WorkspaceDeleted](t, f.events, subjects.WorkspaceDeleted, saga, 1, waitFor)
 	if n := len(workspaceFiles(t, db)); n != 0 {
 		t.Errorf("%d files left after delete", n)
 	}
@@ -112,7 +112,7 @@ func TestBuildThenRebuildThenDelete(t *testing.T) {
 
 	// A build of the deleted saga replayed later is refused.
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(saga, cust, 3), plans.Pro), step(saga, cust, 3))
-	failed := wait[*pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1)
+	failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1, waitFor)
 	if !strings.Contains(failed.GetReason(), "deleted") {
 		t.Errorf("reason = %q, want it to say the workspace was deleted", failed.GetReason())
 	}
@@ -135,7 +135,7 @@ func TestBuildReusesPendingRevealKey(t *testing.T) {
 	f.putSecret(names.APIKeyRevealRef(saga), key)
 
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(saga, cust, 1), plans.Starter), step(saga, cust, 1))
-	built := wait[*pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1)
+	built := servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, saga, 1, waitFor)
 	if built.GetApiKeyPrefix() != apikey.Prefix(key) {
 		t.Errorf("api_key_prefix = %q, want the pending key's %q", built.GetApiKeyPrefix(), apikey.Prefix(key))
 	}
@@ -196,10 +196,10 @@ func countKeys(t *testing.T, db *pgxpool.Pool) int {
 // dead-letter stream included.
 func assertNoLeak(t *testing.T, f *fixture, key string) {
 	t.Helper()
-	if subs := f.events.leaks(key); len(subs) > 0 {
+	if subs := leaks(f.events, key); len(subs) > 0 {
 		t.Errorf("plaintext API key found in messages on %v", subs)
 	}
-	if subs := f.events.leaks(key[len(apikey.KeyPrefix):]); len(subs) > 0 {
+	if subs := leaks(f.events, key[len(apikey.KeyPrefix):]); len(subs) > 0 {
 		t.Errorf("API key secret part found in messages on %v", subs)
 	}
 }

@@ -88,34 +88,13 @@ func (h *harness) send(t *testing.T, subject string, msg proto.Message, step *pb
 // waitMsg waits for the last message on subject in stream.
 func waitMsg(t *testing.T, js jetstream.JetStream, stream, subject string) *jetstream.RawStreamMsg {
 	t.Helper()
-	var msg *jetstream.RawStreamMsg
-	servicetest.Eventually(t, 30*time.Second, "a message on "+subject, func() bool {
-		s, err := js.Stream(t.Context(), stream)
-		if err != nil {
-			return false
-		}
-		m, err := s.GetLastMsgForSubject(t.Context(), subject)
-		if err != nil {
-			return false
-		}
-		msg = m
-		return true
-	})
-	return msg
+	return servicetest.WaitLast(t, js, stream, subject, 30*time.Second)
 }
 
 // count returns how many messages on subject the event stream holds.
-func count(t *testing.T, js jetstream.JetStream, subject string) uint64 {
+func count(t *testing.T, js jetstream.JetStream, subject string) int {
 	t.Helper()
-	s, err := js.Stream(t.Context(), subjects.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(t.Context(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Subjects[subject]
+	return servicetest.Count(t, js, subjects.Stream, subject)
 }
 
 // faultDriver decorates a driver with failures: fail decides, per call

@@ -18,10 +18,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/servicetest"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -116,15 +116,7 @@ type Events struct {
 // Count returns how many messages subject holds in stream.
 func (e Events) Count(t testing.TB, stream, subject string) int {
 	t.Helper()
-	s, err := e.JS.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatalf("stream %s: %v", stream, err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatalf("stream info %s: %v", stream, err)
-	}
-	return int(info.State.Subjects[subject])
+	return servicetest.Count(t, e.JS, stream, subject)
 }
 
 // Published returns how many events subject holds.
@@ -142,17 +134,7 @@ func (e Events) DeadLetters(t testing.TB, consumer string) int {
 // Last decodes the last event on subject into dst.
 func (e Events) Last(t testing.TB, subject string, dst proto.Message) {
 	t.Helper()
-	s, err := e.JS.Stream(context.Background(), subjects.Stream)
-	if err != nil {
-		t.Fatalf("stream: %v", err)
-	}
-	m, err := s.GetLastMsgForSubject(context.Background(), subject)
-	if err != nil {
-		t.Fatalf("last %s: %v", subject, err)
-	}
-	if err := bus.Decode(m.Data, dst); err != nil {
-		t.Fatalf("decode %s: %v", subject, err)
-	}
+	servicetest.Last(t, e.JS, subjects.Stream, subject, dst)
 }
 
 // Refused reports whether nothing answers at url.
