@@ -29,6 +29,7 @@ const (
 	WorkspaceDeleted   = "workspace.deleted"
 	WorkspaceFailed    = "workspace.failed"
 	ComputeProvisioned = "compute.provisioned"
+	ComputePrepared    = "compute.prepared"
 	ComputeDeleted     = "compute.deleted"
 	ComputeFailed      = "compute.failed"
 	InstanceReady      = "instance.ready"
@@ -67,6 +68,7 @@ const (
 	CmdWorkspaceBuild   = "cmd.workspace.build"
 	CmdWorkspaceDelete  = "cmd.workspace.delete"
 	CmdComputeProvision = "cmd.compute.provision"
+	CmdComputePrepare   = "cmd.compute.prepare"
 	CmdComputeDelete    = "cmd.compute.delete"
 	CmdInstanceCheck    = "cmd.instance.check"
 
@@ -96,6 +98,7 @@ var registry = map[string]func() proto.Message{
 	WorkspaceFailed:     func() proto.Message { return &pb.StepFailed{} },
 	ComputeProvisioned:  func() proto.Message { return &pb.ComputeProvisioned{} },
 	ComputeDeleted:      func() proto.Message { return &pb.ComputeDeleted{} },
+	ComputePrepared:     func() proto.Message { return &pb.ComputePrepared{} },
 	ComputeFailed:       func() proto.Message { return &pb.StepFailed{} },
 	InstanceReady:       func() proto.Message { return &pb.InstanceReady{} },
 	InstanceFailed:      func() proto.Message { return &pb.StepFailed{} },
@@ -109,6 +112,7 @@ var registry = map[string]func() proto.Message{
 	CmdWorkspaceDelete:  func() proto.Message { return &pb.DeleteWorkspace{} },
 	CmdComputeProvision: func() proto.Message { return &pb.ProvisionCompute{} },
 	CmdComputeDelete:    func() proto.Message { return &pb.DeleteCompute{} },
+	CmdComputePrepare:   func() proto.Message { return &pb.PrepareCompute{} },
 	CmdInstanceCheck:    func() proto.Message { return &pb.CheckInstance{} },
 
 	CustomerPlanChanged:      func() proto.Message { return &pb.CustomerPlanChanged{} },

@@ -15,22 +15,28 @@ import (
 func TestFailureCompensatesInReverse(t *testing.T) {
 	// The simulator answers compute only after workspace is done, so the
 	// parallel steps finish in a known order and the relay publishes in
-	// outbox order: the whole command sequence is exact.
+	// outbox order: the whole command sequence is exact. When the database
+	// fails, cmd.compute.prepare is left unanswered (in flight): it is
+	// undone first, by cmd.compute.delete. Once compute was provisioned, its
+	// cmd.compute.delete undoes prepare too: it is not sent twice.
 	undoAll := []string{"cmd.compute.delete#1", "cmd.workspace.delete#1", "cmd.database.delete#1"}
 	for _, tc := range []struct {
 		failing string
 		want    []string
 	}{
-		{subjects.CmdDatabaseCreate, []string{"cmd.database.create#1", "cmd.database.delete#1"}},
-		{subjects.CmdWorkspaceBuild, append(forward[:3:3], undoAll...)},
-		{subjects.CmdComputeProvision, append(forward[:3:3], undoAll...)},
-		{subjects.CmdInstanceCheck, append(forward[:4:4], undoAll...)},
+		{subjects.CmdDatabaseCreate, []string{"cmd.database.create#1", "cmd.compute.prepare#1", "cmd.compute.delete#1", "cmd.database.delete#1"}},
+		{subjects.CmdWorkspaceBuild, append(forward[:4:4], undoAll...)},
+		{subjects.CmdComputeProvision, append(forward[:4:4], undoAll...)},
+		{subjects.CmdInstanceCheck, append(forward[:5:5], undoAll...)},
 	} {
 		step := strings.Split(tc.failing, ".")[1]
 		t.Run(step, func(t *testing.T) {
 			f := newFixture(t, func(c cmd) action {
 				if c.Subject == tc.failing {
 					return fail
+				}
+				if tc.failing == subjects.CmdDatabaseCreate && c.Subject == subjects.CmdComputePrepare {
+					return drop
 				}
 				return reply
 			})

@@ -289,6 +289,8 @@ func result(c cmd, step *pb.Step, act action) (string, proto.Message) {
 		return subjects.DatabaseCreated, &pb.DatabaseCreated{Step: step, DatabaseName: names.Database(cus), DatabaseRef: names.DatabaseRef(cus)}
 	case subjects.CmdWorkspaceBuild:
 		return subjects.WorkspaceBuilt, &pb.WorkspaceBuilt{Step: step, Files: 5, ApiKeyRef: names.APIKeyRevealRef(c.SagaID), ApiKeyPrefix: "claw_abcd"}
+	case subjects.CmdComputePrepare:
+		return subjects.ComputePrepared, &pb.ComputePrepared{Step: step, ServiceId: names.Service(cus), InstanceUrl: "http://127.0.0.1:9/" + cus}
 	case subjects.CmdComputeProvision:
 		return subjects.ComputeProvisioned, &pb.ComputeProvisioned{Step: step, ServiceId: names.Service(cus), InstanceUrl: "http://127.0.0.1:9/" + cus}
 	case subjects.CmdInstanceCheck:

@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var forward = []string{
-	"cmd.database.create#1", "cmd.workspace.build#1", "cmd.compute.provision#1", "cmd.instance.check#1",
+	"cmd.database.create#1", "cmd.compute.prepare#1", "cmd.workspace.build#1", "cmd.compute.provision#1", "cmd.instance.check#1",
 }
 
 func TestHappyPath(t *testing.T) {
@@ -47,8 +47,13 @@ func TestHappyPath(t *testing.T) {
 	if diff := cmp.Diff(forward, f.sim.seen("cmd.")); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}
-	if got := f.count(subjects.SagaStepStarted); got != 4 {
-		t.Errorf("saga.step_started published %d times, want 4", got)
+	if got := f.count(subjects.SagaStepStarted); got != 5 {
+		t.Errorf("saga.step_started published %d times, want 5", got)
+	}
+	var prep pb.PrepareCompute
+	f.last(subjects.CmdComputePrepare, &prep)
+	if prep.Plan != "pro" || prep.Step.GetName() != "prepare" {
+		t.Errorf("cmd.compute.prepare = %v", &prep)
 	}
 	var build pb.BuildWorkspace
 	f.last(subjects.CmdWorkspaceBuild, &build)

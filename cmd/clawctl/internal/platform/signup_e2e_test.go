@@ -40,6 +40,19 @@ func TestSignupEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Every step the provisioning page saw start, it saw finish.
+	done := map[string]bool{}
+	for _, s := range ada.Status.Steps {
+		if s.Status == "done" {
+			done[s.Name] = true
+		}
+	}
+	for _, s := range ada.Status.Steps {
+		if !done[s.Name] {
+			t.Errorf("step %s reported %s but never done: %+v", s.Name, s.Status, ada.Status.Steps)
+		}
+	}
+
 	// The key is revealed exactly once.
 	again, err := http.Get(h.IngressURL + "/v1/provisioning/" + ada.Checkout.SessionID)
 	if err != nil {

@@ -812,6 +812,125 @@ func (x *ComputeProvisioned) GetInstanceUrl() string {
 	return ""
 }
 
+// PrepareCompute asks the compute service to do, for the customer's
+// runtime, everything that needs no database (with Railway: create and
+// configure the service, create its domain), so that it runs in parallel
+// with the database's creation. Nothing is started; the later
+// ProvisionCompute finds what was prepared. Compensated by DeleteCompute.
+type PrepareCompute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareCompute) Reset() {
+	*x = PrepareCompute{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareCompute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareCompute) ProtoMessage() {}
+
+func (x *PrepareCompute) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareCompute.ProtoReflect.Descriptor instead.
+func (*PrepareCompute) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PrepareCompute) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *PrepareCompute) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
+}
+
+// ComputePrepared answers PrepareCompute: the service and, when the backend
+// knows it already, where the runtime will answer ("" otherwise).
+type ComputePrepared struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	ServiceId     string                 `protobuf:"bytes,2,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	InstanceUrl   string                 `protobuf:"bytes,3,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputePrepared) Reset() {
+	*x = ComputePrepared{}
+	mi := &file_clawdbot_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputePrepared) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputePrepared) ProtoMessage() {}
+
+func (x *ComputePrepared) ProtoReflect() protoreflect.Message {
+	mi := &file_clawdbot_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputePrepared.ProtoReflect.Descriptor instead.
+func (*ComputePrepared) Descriptor() ([]byte, []int) {
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ComputePrepared) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ComputePrepared) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *ComputePrepared) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
+	}
+	return ""
+}
+
 // DeleteCompute stops and removes the customer's runtime.
 type DeleteCompute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -822,7 +941,7 @@ type DeleteCompute struct {
 
 func (x *DeleteCompute) Reset() {
 	*x = DeleteCompute{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[12]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +953,7 @@ func (x *DeleteCompute) String() string {
 func (*DeleteCompute) ProtoMessage() {}
 
 func (x *DeleteCompute) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[12]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +966,7 @@ func (x *DeleteCompute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCompute.ProtoReflect.Descriptor instead.
 func (*DeleteCompute) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteCompute) GetStep() *Step {
@@ -867,7 +986,7 @@ type ComputeDeleted struct {
 
 func (x *ComputeDeleted) Reset() {
 	*x = ComputeDeleted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[13]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +998,7 @@ func (x *ComputeDeleted) String() string {
 func (*ComputeDeleted) ProtoMessage() {}
 
 func (x *ComputeDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[13]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1011,7 @@ func (x *ComputeDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeDeleted.ProtoReflect.Descriptor instead.
 func (*ComputeDeleted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ComputeDeleted) GetStep() *Step {
@@ -913,7 +1032,7 @@ type CheckInstance struct {
 
 func (x *CheckInstance) Reset() {
 	*x = CheckInstance{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[14]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1044,7 @@ func (x *CheckInstance) String() string {
 func (*CheckInstance) ProtoMessage() {}
 
 func (x *CheckInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[14]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1057,7 @@ func (x *CheckInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInstance.ProtoReflect.Descriptor instead.
 func (*CheckInstance) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckInstance) GetStep() *Step {
@@ -967,7 +1086,7 @@ type InstanceReady struct {
 
 func (x *InstanceReady) Reset() {
 	*x = InstanceReady{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[15]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1098,7 @@ func (x *InstanceReady) String() string {
 func (*InstanceReady) ProtoMessage() {}
 
 func (x *InstanceReady) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[15]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1111,7 @@ func (x *InstanceReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceReady.ProtoReflect.Descriptor instead.
 func (*InstanceReady) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InstanceReady) GetStep() *Step {
@@ -1028,7 +1147,7 @@ type StepFailed struct {
 
 func (x *StepFailed) Reset() {
 	*x = StepFailed{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[16]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1159,7 @@ func (x *StepFailed) String() string {
 func (*StepFailed) ProtoMessage() {}
 
 func (x *StepFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[16]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1172,7 @@ func (x *StepFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepFailed.ProtoReflect.Descriptor instead.
 func (*StepFailed) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepFailed) GetStep() *Step {
@@ -1085,7 +1204,7 @@ type SagaCompleted struct {
 
 func (x *SagaCompleted) Reset() {
 	*x = SagaCompleted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[17]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1216,7 @@ func (x *SagaCompleted) String() string {
 func (*SagaCompleted) ProtoMessage() {}
 
 func (x *SagaCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[17]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1229,7 @@ func (x *SagaCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaCompleted.ProtoReflect.Descriptor instead.
 func (*SagaCompleted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SagaCompleted) GetSagaId() string {
@@ -1169,7 +1288,7 @@ type SagaCompensated struct {
 
 func (x *SagaCompensated) Reset() {
 	*x = SagaCompensated{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[18]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1300,7 @@ func (x *SagaCompensated) String() string {
 func (*SagaCompensated) ProtoMessage() {}
 
 func (x *SagaCompensated) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[18]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1313,7 @@ func (x *SagaCompensated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaCompensated.ProtoReflect.Descriptor instead.
 func (*SagaCompensated) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SagaCompensated) GetSagaId() string {
@@ -1244,7 +1363,7 @@ type SagaStepStarted struct {
 
 func (x *SagaStepStarted) Reset() {
 	*x = SagaStepStarted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[19]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1375,7 @@ func (x *SagaStepStarted) String() string {
 func (*SagaStepStarted) ProtoMessage() {}
 
 func (x *SagaStepStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[19]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1388,7 @@ func (x *SagaStepStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaStepStarted.ProtoReflect.Descriptor instead.
 func (*SagaStepStarted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SagaStepStarted) GetStep() *Step {
@@ -1303,7 +1422,7 @@ type SagaFailed struct {
 
 func (x *SagaFailed) Reset() {
 	*x = SagaFailed{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1434,7 @@ func (x *SagaFailed) String() string {
 func (*SagaFailed) ProtoMessage() {}
 
 func (x *SagaFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[20]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1447,7 @@ func (x *SagaFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaFailed.ProtoReflect.Descriptor instead.
 func (*SagaFailed) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SagaFailed) GetSagaId() string {
@@ -1381,7 +1500,7 @@ type StripeRef struct {
 
 func (x *StripeRef) Reset() {
 	*x = StripeRef{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1512,7 @@ func (x *StripeRef) String() string {
 func (*StripeRef) ProtoMessage() {}
 
 func (x *StripeRef) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[21]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1525,7 @@ func (x *StripeRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripeRef.ProtoReflect.Descriptor instead.
 func (*StripeRef) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StripeRef) GetEventId() string {
@@ -1444,7 +1563,7 @@ type CustomerPlanChanged struct {
 
 func (x *CustomerPlanChanged) Reset() {
 	*x = CustomerPlanChanged{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1575,7 @@ func (x *CustomerPlanChanged) String() string {
 func (*CustomerPlanChanged) ProtoMessage() {}
 
 func (x *CustomerPlanChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[22]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1588,7 @@ func (x *CustomerPlanChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerPlanChanged.ProtoReflect.Descriptor instead.
 func (*CustomerPlanChanged) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CustomerPlanChanged) GetStripe() *StripeRef {
@@ -1512,7 +1631,7 @@ type CustomerTrialWillEnd struct {
 
 func (x *CustomerTrialWillEnd) Reset() {
 	*x = CustomerTrialWillEnd{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1643,7 @@ func (x *CustomerTrialWillEnd) String() string {
 func (*CustomerTrialWillEnd) ProtoMessage() {}
 
 func (x *CustomerTrialWillEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[23]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1656,7 @@ func (x *CustomerTrialWillEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerTrialWillEnd.ProtoReflect.Descriptor instead.
 func (*CustomerTrialWillEnd) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CustomerTrialWillEnd) GetStripe() *StripeRef {
@@ -1576,7 +1695,7 @@ type CustomerPaymentFailed struct {
 
 func (x *CustomerPaymentFailed) Reset() {
 	*x = CustomerPaymentFailed{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1707,7 @@ func (x *CustomerPaymentFailed) String() string {
 func (*CustomerPaymentFailed) ProtoMessage() {}
 
 func (x *CustomerPaymentFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[24]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1720,7 @@ func (x *CustomerPaymentFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerPaymentFailed.ProtoReflect.Descriptor instead.
 func (*CustomerPaymentFailed) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CustomerPaymentFailed) GetStripe() *StripeRef {
@@ -1651,7 +1770,7 @@ type CustomerPaymentSucceeded struct {
 
 func (x *CustomerPaymentSucceeded) Reset() {
 	*x = CustomerPaymentSucceeded{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1782,7 @@ func (x *CustomerPaymentSucceeded) String() string {
 func (*CustomerPaymentSucceeded) ProtoMessage() {}
 
 func (x *CustomerPaymentSucceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[25]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1795,7 @@ func (x *CustomerPaymentSucceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerPaymentSucceeded.ProtoReflect.Descriptor instead.
 func (*CustomerPaymentSucceeded) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CustomerPaymentSucceeded) GetStripe() *StripeRef {
@@ -1711,7 +1830,7 @@ type CustomerCanceled struct {
 
 func (x *CustomerCanceled) Reset() {
 	*x = CustomerCanceled{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1842,7 @@ func (x *CustomerCanceled) String() string {
 func (*CustomerCanceled) ProtoMessage() {}
 
 func (x *CustomerCanceled) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[26]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1855,7 @@ func (x *CustomerCanceled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerCanceled.ProtoReflect.Descriptor instead.
 func (*CustomerCanceled) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CustomerCanceled) GetStripe() *StripeRef {
@@ -1772,7 +1891,7 @@ type CustomerStateChanged struct {
 
 func (x *CustomerStateChanged) Reset() {
 	*x = CustomerStateChanged{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1903,7 @@ func (x *CustomerStateChanged) String() string {
 func (*CustomerStateChanged) ProtoMessage() {}
 
 func (x *CustomerStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[27]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1916,7 @@ func (x *CustomerStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerStateChanged.ProtoReflect.Descriptor instead.
 func (*CustomerStateChanged) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CustomerStateChanged) GetCustomerId() string {
@@ -1860,7 +1979,7 @@ type ResizeCompute struct {
 
 func (x *ResizeCompute) Reset() {
 	*x = ResizeCompute{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +1991,7 @@ func (x *ResizeCompute) String() string {
 func (*ResizeCompute) ProtoMessage() {}
 
 func (x *ResizeCompute) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[28]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2004,7 @@ func (x *ResizeCompute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeCompute.ProtoReflect.Descriptor instead.
 func (*ResizeCompute) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ResizeCompute) GetStep() *Step {
@@ -1913,7 +2032,7 @@ type ComputeResized struct {
 
 func (x *ComputeResized) Reset() {
 	*x = ComputeResized{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2044,7 @@ func (x *ComputeResized) String() string {
 func (*ComputeResized) ProtoMessage() {}
 
 func (x *ComputeResized) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[29]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2057,7 @@ func (x *ComputeResized) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeResized.ProtoReflect.Descriptor instead.
 func (*ComputeResized) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ComputeResized) GetStep() *Step {
@@ -1968,7 +2087,7 @@ type StopCompute struct {
 
 func (x *StopCompute) Reset() {
 	*x = StopCompute{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2099,7 @@ func (x *StopCompute) String() string {
 func (*StopCompute) ProtoMessage() {}
 
 func (x *StopCompute) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[30]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2112,7 @@ func (x *StopCompute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopCompute.ProtoReflect.Descriptor instead.
 func (*StopCompute) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{30}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StopCompute) GetStep() *Step {
@@ -2020,7 +2139,7 @@ type ComputeStopped struct {
 
 func (x *ComputeStopped) Reset() {
 	*x = ComputeStopped{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2151,7 @@ func (x *ComputeStopped) String() string {
 func (*ComputeStopped) ProtoMessage() {}
 
 func (x *ComputeStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[31]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2164,7 @@ func (x *ComputeStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeStopped.ProtoReflect.Descriptor instead.
 func (*ComputeStopped) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{31}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ComputeStopped) GetStep() *Step {
@@ -2067,7 +2186,7 @@ type StartCompute struct {
 
 func (x *StartCompute) Reset() {
 	*x = StartCompute{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2198,7 @@ func (x *StartCompute) String() string {
 func (*StartCompute) ProtoMessage() {}
 
 func (x *StartCompute) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[32]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2211,7 @@ func (x *StartCompute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCompute.ProtoReflect.Descriptor instead.
 func (*StartCompute) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{32}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StartCompute) GetStep() *Step {
@@ -2127,7 +2246,7 @@ type ComputeStarted struct {
 
 func (x *ComputeStarted) Reset() {
 	*x = ComputeStarted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2139,7 +2258,7 @@ func (x *ComputeStarted) String() string {
 func (*ComputeStarted) ProtoMessage() {}
 
 func (x *ComputeStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[33]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +2271,7 @@ func (x *ComputeStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeStarted.ProtoReflect.Descriptor instead.
 func (*ComputeStarted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{33}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ComputeStarted) GetStep() *Step {
@@ -2182,7 +2301,7 @@ type RenderSkills struct {
 
 func (x *RenderSkills) Reset() {
 	*x = RenderSkills{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2313,7 @@ func (x *RenderSkills) String() string {
 func (*RenderSkills) ProtoMessage() {}
 
 func (x *RenderSkills) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[34]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2326,7 @@ func (x *RenderSkills) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderSkills.ProtoReflect.Descriptor instead.
 func (*RenderSkills) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{34}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RenderSkills) GetStep() *Step {
@@ -2242,7 +2361,7 @@ type SkillsRendered struct {
 
 func (x *SkillsRendered) Reset() {
 	*x = SkillsRendered{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2373,7 @@ func (x *SkillsRendered) String() string {
 func (*SkillsRendered) ProtoMessage() {}
 
 func (x *SkillsRendered) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[35]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2386,7 @@ func (x *SkillsRendered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkillsRendered.ProtoReflect.Descriptor instead.
 func (*SkillsRendered) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{35}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SkillsRendered) GetStep() *Step {
@@ -2295,7 +2414,7 @@ type RevokeKeys struct {
 
 func (x *RevokeKeys) Reset() {
 	*x = RevokeKeys{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2426,7 @@ func (x *RevokeKeys) String() string {
 func (*RevokeKeys) ProtoMessage() {}
 
 func (x *RevokeKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[36]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2439,7 @@ func (x *RevokeKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKeys.ProtoReflect.Descriptor instead.
 func (*RevokeKeys) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{36}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RevokeKeys) GetStep() *Step {
@@ -2347,7 +2466,7 @@ type KeysRevoked struct {
 
 func (x *KeysRevoked) Reset() {
 	*x = KeysRevoked{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2478,7 @@ func (x *KeysRevoked) String() string {
 func (*KeysRevoked) ProtoMessage() {}
 
 func (x *KeysRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[37]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2491,7 @@ func (x *KeysRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysRevoked.ProtoReflect.Descriptor instead.
 func (*KeysRevoked) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{37}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *KeysRevoked) GetStep() *Step {
@@ -2393,7 +2512,7 @@ type ArchiveDatabase struct {
 
 func (x *ArchiveDatabase) Reset() {
 	*x = ArchiveDatabase{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2524,7 @@ func (x *ArchiveDatabase) String() string {
 func (*ArchiveDatabase) ProtoMessage() {}
 
 func (x *ArchiveDatabase) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[38]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2537,7 @@ func (x *ArchiveDatabase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveDatabase.ProtoReflect.Descriptor instead.
 func (*ArchiveDatabase) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{38}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ArchiveDatabase) GetStep() *Step {
@@ -2441,7 +2560,7 @@ type DatabaseArchived struct {
 
 func (x *DatabaseArchived) Reset() {
 	*x = DatabaseArchived{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +2572,7 @@ func (x *DatabaseArchived) String() string {
 func (*DatabaseArchived) ProtoMessage() {}
 
 func (x *DatabaseArchived) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[39]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2585,7 @@ func (x *DatabaseArchived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseArchived.ProtoReflect.Descriptor instead.
 func (*DatabaseArchived) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{39}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DatabaseArchived) GetStep() *Step {
@@ -2502,7 +2621,7 @@ type RestoreDatabase struct {
 
 func (x *RestoreDatabase) Reset() {
 	*x = RestoreDatabase{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2633,7 @@ func (x *RestoreDatabase) String() string {
 func (*RestoreDatabase) ProtoMessage() {}
 
 func (x *RestoreDatabase) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[40]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2646,7 @@ func (x *RestoreDatabase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreDatabase.ProtoReflect.Descriptor instead.
 func (*RestoreDatabase) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{40}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RestoreDatabase) GetStep() *Step {
@@ -2555,7 +2674,7 @@ type DatabaseRestored struct {
 
 func (x *DatabaseRestored) Reset() {
 	*x = DatabaseRestored{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2686,7 @@ func (x *DatabaseRestored) String() string {
 func (*DatabaseRestored) ProtoMessage() {}
 
 func (x *DatabaseRestored) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[41]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2699,7 @@ func (x *DatabaseRestored) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseRestored.ProtoReflect.Descriptor instead.
 func (*DatabaseRestored) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{41}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DatabaseRestored) GetStep() *Step {
@@ -2608,7 +2727,7 @@ type DeleteArchive struct {
 
 func (x *DeleteArchive) Reset() {
 	*x = DeleteArchive{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2739,7 @@ func (x *DeleteArchive) String() string {
 func (*DeleteArchive) ProtoMessage() {}
 
 func (x *DeleteArchive) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[42]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2752,7 @@ func (x *DeleteArchive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteArchive.ProtoReflect.Descriptor instead.
 func (*DeleteArchive) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{42}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteArchive) GetStep() *Step {
@@ -2660,7 +2779,7 @@ type ArchiveDeleted struct {
 
 func (x *ArchiveDeleted) Reset() {
 	*x = ArchiveDeleted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2672,7 +2791,7 @@ func (x *ArchiveDeleted) String() string {
 func (*ArchiveDeleted) ProtoMessage() {}
 
 func (x *ArchiveDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[43]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2685,7 +2804,7 @@ func (x *ArchiveDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveDeleted.ProtoReflect.Descriptor instead.
 func (*ArchiveDeleted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{43}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ArchiveDeleted) GetStep() *Step {
@@ -2719,7 +2838,7 @@ type CustomerNotice struct {
 
 func (x *CustomerNotice) Reset() {
 	*x = CustomerNotice{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2731,7 +2850,7 @@ func (x *CustomerNotice) String() string {
 func (*CustomerNotice) ProtoMessage() {}
 
 func (x *CustomerNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[44]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2744,7 +2863,7 @@ func (x *CustomerNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerNotice.ProtoReflect.Descriptor instead.
 func (*CustomerNotice) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{44}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CustomerNotice) GetNoticeId() string {
@@ -2832,7 +2951,7 @@ type InstanceUnhealthy struct {
 
 func (x *InstanceUnhealthy) Reset() {
 	*x = InstanceUnhealthy{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +2963,7 @@ func (x *InstanceUnhealthy) String() string {
 func (*InstanceUnhealthy) ProtoMessage() {}
 
 func (x *InstanceUnhealthy) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[45]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +2976,7 @@ func (x *InstanceUnhealthy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceUnhealthy.ProtoReflect.Descriptor instead.
 func (*InstanceUnhealthy) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{45}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *InstanceUnhealthy) GetCustomerId() string {
@@ -2925,7 +3044,7 @@ type InstanceRecovered struct {
 
 func (x *InstanceRecovered) Reset() {
 	*x = InstanceRecovered{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2937,7 +3056,7 @@ func (x *InstanceRecovered) String() string {
 func (*InstanceRecovered) ProtoMessage() {}
 
 func (x *InstanceRecovered) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[46]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2950,7 +3069,7 @@ func (x *InstanceRecovered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceRecovered.ProtoReflect.Descriptor instead.
 func (*InstanceRecovered) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{46}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *InstanceRecovered) GetCustomerId() string {
@@ -3003,7 +3122,7 @@ type RestartCompute struct {
 
 func (x *RestartCompute) Reset() {
 	*x = RestartCompute{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3015,7 +3134,7 @@ func (x *RestartCompute) String() string {
 func (*RestartCompute) ProtoMessage() {}
 
 func (x *RestartCompute) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[47]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3028,7 +3147,7 @@ func (x *RestartCompute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartCompute.ProtoReflect.Descriptor instead.
 func (*RestartCompute) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{47}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RestartCompute) GetStep() *Step {
@@ -3056,7 +3175,7 @@ type ComputeRestarted struct {
 
 func (x *ComputeRestarted) Reset() {
 	*x = ComputeRestarted{}
-	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +3187,7 @@ func (x *ComputeRestarted) String() string {
 func (*ComputeRestarted) ProtoMessage() {}
 
 func (x *ComputeRestarted) ProtoReflect() protoreflect.Message {
-	mi := &file_clawdbot_v1_events_proto_msgTypes[48]
+	mi := &file_clawdbot_v1_events_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +3200,7 @@ func (x *ComputeRestarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeRestarted.ProtoReflect.Descriptor instead.
 func (*ComputeRestarted) Descriptor() ([]byte, []int) {
-	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{48}
+	return file_clawdbot_v1_events_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ComputeRestarted) GetStep() *Step {
@@ -3157,6 +3276,14 @@ const file_clawdbot_v1_events_proto_rawDesc = "" +
 	"\x04plan\x18\x02 \x01(\tR\x04plan\x12!\n" +
 	"\fdatabase_ref\x18\x03 \x01(\tR\vdatabaseRef\"}\n" +
 	"\x12ComputeProvisioned\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x02 \x01(\tR\tserviceId\x12!\n" +
+	"\finstance_url\x18\x03 \x01(\tR\vinstanceUrl\"K\n" +
+	"\x0ePrepareCompute\x12%\n" +
+	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
+	"\x04plan\x18\x02 \x01(\tR\x04plan\"z\n" +
+	"\x0fComputePrepared\x12%\n" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x02 \x01(\tR\tserviceId\x12!\n" +
@@ -3351,7 +3478,7 @@ func file_clawdbot_v1_events_proto_rawDescGZIP() []byte {
 	return file_clawdbot_v1_events_proto_rawDescData
 }
 
-var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_clawdbot_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*CustomerSignedUp)(nil),         // 0: clawdbot.v1.CustomerSignedUp
 	(*Step)(nil),                     // 1: clawdbot.v1.Step
@@ -3365,48 +3492,50 @@ var file_clawdbot_v1_events_proto_goTypes = []any{
 	(*WorkspaceDeleted)(nil),         // 9: clawdbot.v1.WorkspaceDeleted
 	(*ProvisionCompute)(nil),         // 10: clawdbot.v1.ProvisionCompute
 	(*ComputeProvisioned)(nil),       // 11: clawdbot.v1.ComputeProvisioned
-	(*DeleteCompute)(nil),            // 12: clawdbot.v1.DeleteCompute
-	(*ComputeDeleted)(nil),           // 13: clawdbot.v1.ComputeDeleted
-	(*CheckInstance)(nil),            // 14: clawdbot.v1.CheckInstance
-	(*InstanceReady)(nil),            // 15: clawdbot.v1.InstanceReady
-	(*StepFailed)(nil),               // 16: clawdbot.v1.StepFailed
-	(*SagaCompleted)(nil),            // 17: clawdbot.v1.SagaCompleted
-	(*SagaCompensated)(nil),          // 18: clawdbot.v1.SagaCompensated
-	(*SagaStepStarted)(nil),          // 19: clawdbot.v1.SagaStepStarted
-	(*SagaFailed)(nil),               // 20: clawdbot.v1.SagaFailed
-	(*StripeRef)(nil),                // 21: clawdbot.v1.StripeRef
-	(*CustomerPlanChanged)(nil),      // 22: clawdbot.v1.CustomerPlanChanged
-	(*CustomerTrialWillEnd)(nil),     // 23: clawdbot.v1.CustomerTrialWillEnd
-	(*CustomerPaymentFailed)(nil),    // 24: clawdbot.v1.CustomerPaymentFailed
-	(*CustomerPaymentSucceeded)(nil), // 25: clawdbot.v1.CustomerPaymentSucceeded
-	(*CustomerCanceled)(nil),         // 26: clawdbot.v1.CustomerCanceled
-	(*CustomerStateChanged)(nil),     // 27: clawdbot.v1.CustomerStateChanged
-	(*ResizeCompute)(nil),            // 28: clawdbot.v1.ResizeCompute
-	(*ComputeResized)(nil),           // 29: clawdbot.v1.ComputeResized
-	(*StopCompute)(nil),              // 30: clawdbot.v1.StopCompute
-	(*ComputeStopped)(nil),           // 31: clawdbot.v1.ComputeStopped
-	(*StartCompute)(nil),             // 32: clawdbot.v1.StartCompute
-	(*ComputeStarted)(nil),           // 33: clawdbot.v1.ComputeStarted
-	(*RenderSkills)(nil),             // 34: clawdbot.v1.RenderSkills
-	(*SkillsRendered)(nil),           // 35: clawdbot.v1.SkillsRendered
-	(*RevokeKeys)(nil),               // 36: clawdbot.v1.RevokeKeys
-	(*KeysRevoked)(nil),              // 37: clawdbot.v1.KeysRevoked
-	(*ArchiveDatabase)(nil),          // 38: clawdbot.v1.ArchiveDatabase
-	(*DatabaseArchived)(nil),         // 39: clawdbot.v1.DatabaseArchived
-	(*RestoreDatabase)(nil),          // 40: clawdbot.v1.RestoreDatabase
-	(*DatabaseRestored)(nil),         // 41: clawdbot.v1.DatabaseRestored
-	(*DeleteArchive)(nil),            // 42: clawdbot.v1.DeleteArchive
-	(*ArchiveDeleted)(nil),           // 43: clawdbot.v1.ArchiveDeleted
-	(*CustomerNotice)(nil),           // 44: clawdbot.v1.CustomerNotice
-	(*InstanceUnhealthy)(nil),        // 45: clawdbot.v1.InstanceUnhealthy
-	(*InstanceRecovered)(nil),        // 46: clawdbot.v1.InstanceRecovered
-	(*RestartCompute)(nil),           // 47: clawdbot.v1.RestartCompute
-	(*ComputeRestarted)(nil),         // 48: clawdbot.v1.ComputeRestarted
-	nil,                              // 49: clawdbot.v1.CustomerNotice.DetailsEntry
-	(*timestamppb.Timestamp)(nil),    // 50: google.protobuf.Timestamp
+	(*PrepareCompute)(nil),           // 12: clawdbot.v1.PrepareCompute
+	(*ComputePrepared)(nil),          // 13: clawdbot.v1.ComputePrepared
+	(*DeleteCompute)(nil),            // 14: clawdbot.v1.DeleteCompute
+	(*ComputeDeleted)(nil),           // 15: clawdbot.v1.ComputeDeleted
+	(*CheckInstance)(nil),            // 16: clawdbot.v1.CheckInstance
+	(*InstanceReady)(nil),            // 17: clawdbot.v1.InstanceReady
+	(*StepFailed)(nil),               // 18: clawdbot.v1.StepFailed
+	(*SagaCompleted)(nil),            // 19: clawdbot.v1.SagaCompleted
+	(*SagaCompensated)(nil),          // 20: clawdbot.v1.SagaCompensated
+	(*SagaStepStarted)(nil),          // 21: clawdbot.v1.SagaStepStarted
+	(*SagaFailed)(nil),               // 22: clawdbot.v1.SagaFailed
+	(*StripeRef)(nil),                // 23: clawdbot.v1.StripeRef
+	(*CustomerPlanChanged)(nil),      // 24: clawdbot.v1.CustomerPlanChanged
+	(*CustomerTrialWillEnd)(nil),     // 25: clawdbot.v1.CustomerTrialWillEnd
+	(*CustomerPaymentFailed)(nil),    // 26: clawdbot.v1.CustomerPaymentFailed
+	(*CustomerPaymentSucceeded)(nil), // 27: clawdbot.v1.CustomerPaymentSucceeded
+	(*CustomerCanceled)(nil),         // 28: clawdbot.v1.CustomerCanceled
+	(*CustomerStateChanged)(nil),     // 29: clawdbot.v1.CustomerStateChanged
+	(*ResizeCompute)(nil),            // 30: clawdbot.v1.ResizeCompute
+	(*ComputeResized)(nil),           // 31: clawdbot.v1.ComputeResized
+	(*StopCompute)(nil),              // 32: clawdbot.v1.StopCompute
+	(*ComputeStopped)(nil),           // 33: clawdbot.v1.ComputeStopped
+	(*StartCompute)(nil),             // 34: clawdbot.v1.StartCompute
+	(*ComputeStarted)(nil),           // 35: clawdbot.v1.ComputeStarted
+	(*RenderSkills)(nil),             // 36: clawdbot.v1.RenderSkills
+	(*SkillsRendered)(nil),           // 37: clawdbot.v1.SkillsRendered
+	(*RevokeKeys)(nil),               // 38: clawdbot.v1.RevokeKeys
+	(*KeysRevoked)(nil),              // 39: clawdbot.v1.KeysRevoked
+	(*ArchiveDatabase)(nil),          // 40: clawdbot.v1.ArchiveDatabase
+	(*DatabaseArchived)(nil),         // 41: clawdbot.v1.DatabaseArchived
+	(*RestoreDatabase)(nil),          // 42: clawdbot.v1.RestoreDatabase
+	(*DatabaseRestored)(nil),         // 43: clawdbot.v1.DatabaseRestored
+	(*DeleteArchive)(nil),            // 44: clawdbot.v1.DeleteArchive
+	(*ArchiveDeleted)(nil),           // 45: clawdbot.v1.ArchiveDeleted
+	(*CustomerNotice)(nil),           // 46: clawdbot.v1.CustomerNotice
+	(*InstanceUnhealthy)(nil),        // 47: clawdbot.v1.InstanceUnhealthy
+	(*InstanceRecovered)(nil),        // 48: clawdbot.v1.InstanceRecovered
+	(*RestartCompute)(nil),           // 49: clawdbot.v1.RestartCompute
+	(*ComputeRestarted)(nil),         // 50: clawdbot.v1.ComputeRestarted
+	nil,                              // 51: clawdbot.v1.CustomerNotice.DetailsEntry
+	(*timestamppb.Timestamp)(nil),    // 52: google.protobuf.Timestamp
 }
 var file_clawdbot_v1_events_proto_depIdxs = []int32{
-	50, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
+	52, // 0: clawdbot.v1.CustomerSignedUp.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: clawdbot.v1.CreateDatabase.step:type_name -> clawdbot.v1.Step
 	1,  // 2: clawdbot.v1.DatabaseCreated.step:type_name -> clawdbot.v1.Step
 	1,  // 3: clawdbot.v1.DeleteDatabase.step:type_name -> clawdbot.v1.Step
@@ -3417,48 +3546,50 @@ var file_clawdbot_v1_events_proto_depIdxs = []int32{
 	1,  // 8: clawdbot.v1.WorkspaceDeleted.step:type_name -> clawdbot.v1.Step
 	1,  // 9: clawdbot.v1.ProvisionCompute.step:type_name -> clawdbot.v1.Step
 	1,  // 10: clawdbot.v1.ComputeProvisioned.step:type_name -> clawdbot.v1.Step
-	1,  // 11: clawdbot.v1.DeleteCompute.step:type_name -> clawdbot.v1.Step
-	1,  // 12: clawdbot.v1.ComputeDeleted.step:type_name -> clawdbot.v1.Step
-	1,  // 13: clawdbot.v1.CheckInstance.step:type_name -> clawdbot.v1.Step
-	1,  // 14: clawdbot.v1.InstanceReady.step:type_name -> clawdbot.v1.Step
-	1,  // 15: clawdbot.v1.StepFailed.step:type_name -> clawdbot.v1.Step
-	1,  // 16: clawdbot.v1.SagaStepStarted.step:type_name -> clawdbot.v1.Step
-	50, // 17: clawdbot.v1.StripeRef.created:type_name -> google.protobuf.Timestamp
-	21, // 18: clawdbot.v1.CustomerPlanChanged.stripe:type_name -> clawdbot.v1.StripeRef
-	21, // 19: clawdbot.v1.CustomerTrialWillEnd.stripe:type_name -> clawdbot.v1.StripeRef
-	50, // 20: clawdbot.v1.CustomerTrialWillEnd.trial_end:type_name -> google.protobuf.Timestamp
-	21, // 21: clawdbot.v1.CustomerPaymentFailed.stripe:type_name -> clawdbot.v1.StripeRef
-	50, // 22: clawdbot.v1.CustomerPaymentFailed.next_payment_attempt:type_name -> google.protobuf.Timestamp
-	21, // 23: clawdbot.v1.CustomerPaymentSucceeded.stripe:type_name -> clawdbot.v1.StripeRef
-	21, // 24: clawdbot.v1.CustomerCanceled.stripe:type_name -> clawdbot.v1.StripeRef
-	50, // 25: clawdbot.v1.CustomerStateChanged.at:type_name -> google.protobuf.Timestamp
-	1,  // 26: clawdbot.v1.ResizeCompute.step:type_name -> clawdbot.v1.Step
-	1,  // 27: clawdbot.v1.ComputeResized.step:type_name -> clawdbot.v1.Step
-	1,  // 28: clawdbot.v1.StopCompute.step:type_name -> clawdbot.v1.Step
-	1,  // 29: clawdbot.v1.ComputeStopped.step:type_name -> clawdbot.v1.Step
-	1,  // 30: clawdbot.v1.StartCompute.step:type_name -> clawdbot.v1.Step
-	1,  // 31: clawdbot.v1.ComputeStarted.step:type_name -> clawdbot.v1.Step
-	1,  // 32: clawdbot.v1.RenderSkills.step:type_name -> clawdbot.v1.Step
-	1,  // 33: clawdbot.v1.SkillsRendered.step:type_name -> clawdbot.v1.Step
-	1,  // 34: clawdbot.v1.RevokeKeys.step:type_name -> clawdbot.v1.Step
-	1,  // 35: clawdbot.v1.KeysRevoked.step:type_name -> clawdbot.v1.Step
-	1,  // 36: clawdbot.v1.ArchiveDatabase.step:type_name -> clawdbot.v1.Step
-	1,  // 37: clawdbot.v1.DatabaseArchived.step:type_name -> clawdbot.v1.Step
-	1,  // 38: clawdbot.v1.RestoreDatabase.step:type_name -> clawdbot.v1.Step
-	1,  // 39: clawdbot.v1.DatabaseRestored.step:type_name -> clawdbot.v1.Step
-	1,  // 40: clawdbot.v1.DeleteArchive.step:type_name -> clawdbot.v1.Step
-	1,  // 41: clawdbot.v1.ArchiveDeleted.step:type_name -> clawdbot.v1.Step
-	50, // 42: clawdbot.v1.CustomerNotice.at:type_name -> google.protobuf.Timestamp
-	49, // 43: clawdbot.v1.CustomerNotice.details:type_name -> clawdbot.v1.CustomerNotice.DetailsEntry
-	50, // 44: clawdbot.v1.InstanceUnhealthy.since:type_name -> google.protobuf.Timestamp
-	50, // 45: clawdbot.v1.InstanceRecovered.at:type_name -> google.protobuf.Timestamp
-	1,  // 46: clawdbot.v1.RestartCompute.step:type_name -> clawdbot.v1.Step
-	1,  // 47: clawdbot.v1.ComputeRestarted.step:type_name -> clawdbot.v1.Step
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	1,  // 11: clawdbot.v1.PrepareCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 12: clawdbot.v1.ComputePrepared.step:type_name -> clawdbot.v1.Step
+	1,  // 13: clawdbot.v1.DeleteCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 14: clawdbot.v1.ComputeDeleted.step:type_name -> clawdbot.v1.Step
+	1,  // 15: clawdbot.v1.CheckInstance.step:type_name -> clawdbot.v1.Step
+	1,  // 16: clawdbot.v1.InstanceReady.step:type_name -> clawdbot.v1.Step
+	1,  // 17: clawdbot.v1.StepFailed.step:type_name -> clawdbot.v1.Step
+	1,  // 18: clawdbot.v1.SagaStepStarted.step:type_name -> clawdbot.v1.Step
+	52, // 19: clawdbot.v1.StripeRef.created:type_name -> google.protobuf.Timestamp
+	23, // 20: clawdbot.v1.CustomerPlanChanged.stripe:type_name -> clawdbot.v1.StripeRef
+	23, // 21: clawdbot.v1.CustomerTrialWillEnd.stripe:type_name -> clawdbot.v1.StripeRef
+	52, // 22: clawdbot.v1.CustomerTrialWillEnd.trial_end:type_name -> google.protobuf.Timestamp
+	23, // 23: clawdbot.v1.CustomerPaymentFailed.stripe:type_name -> clawdbot.v1.StripeRef
+	52, // 24: clawdbot.v1.CustomerPaymentFailed.next_payment_attempt:type_name -> google.protobuf.Timestamp
+	23, // 25: clawdbot.v1.CustomerPaymentSucceeded.stripe:type_name -> clawdbot.v1.StripeRef
+	23, // 26: clawdbot.v1.CustomerCanceled.stripe:type_name -> clawdbot.v1.StripeRef
+	52, // 27: clawdbot.v1.CustomerStateChanged.at:type_name -> google.protobuf.Timestamp
+	1,  // 28: clawdbot.v1.ResizeCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 29: clawdbot.v1.ComputeResized.step:type_name -> clawdbot.v1.Step
+	1,  // 30: clawdbot.v1.StopCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 31: clawdbot.v1.ComputeStopped.step:type_name -> clawdbot.v1.Step
+	1,  // 32: clawdbot.v1.StartCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 33: clawdbot.v1.ComputeStarted.step:type_name -> clawdbot.v1.Step
+	1,  // 34: clawdbot.v1.RenderSkills.step:type_name -> clawdbot.v1.Step
+	1,  // 35: clawdbot.v1.SkillsRendered.step:type_name -> clawdbot.v1.Step
+	1,  // 36: clawdbot.v1.RevokeKeys.step:type_name -> clawdbot.v1.Step
+	1,  // 37: clawdbot.v1.KeysRevoked.step:type_name -> clawdbot.v1.Step
+	1,  // 38: clawdbot.v1.ArchiveDatabase.step:type_name -> clawdbot.v1.Step
+	1,  // 39: clawdbot.v1.DatabaseArchived.step:type_name -> clawdbot.v1.Step
+	1,  // 40: clawdbot.v1.RestoreDatabase.step:type_name -> clawdbot.v1.Step
+	1,  // 41: clawdbot.v1.DatabaseRestored.step:type_name -> clawdbot.v1.Step
+	1,  // 42: clawdbot.v1.DeleteArchive.step:type_name -> clawdbot.v1.Step
+	1,  // 43: clawdbot.v1.ArchiveDeleted.step:type_name -> clawdbot.v1.Step
+	52, // 44: clawdbot.v1.CustomerNotice.at:type_name -> google.protobuf.Timestamp
+	51, // 45: clawdbot.v1.CustomerNotice.details:type_name -> clawdbot.v1.CustomerNotice.DetailsEntry
+	52, // 46: clawdbot.v1.InstanceUnhealthy.since:type_name -> google.protobuf.Timestamp
+	52, // 47: clawdbot.v1.InstanceRecovered.at:type_name -> google.protobuf.Timestamp
+	1,  // 48: clawdbot.v1.RestartCompute.step:type_name -> clawdbot.v1.Step
+	1,  // 49: clawdbot.v1.ComputeRestarted.step:type_name -> clawdbot.v1.Step
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_clawdbot_v1_events_proto_init() }
@@ -3472,7 +3603,7 @@ func file_clawdbot_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clawdbot_v1_events_proto_rawDesc), len(file_clawdbot_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

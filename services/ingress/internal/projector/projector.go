@@ -56,6 +56,9 @@ func (p *Projector) Router() *bus.Router {
 	bus.Handle(r, subjects.WorkspaceBuilt, func(ctx context.Context, m *pb.WorkspaceBuilt) error {
 		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{APIKeyRef: m.GetApiKeyRef()})
 	})
+	bus.Handle(r, subjects.ComputePrepared, func(ctx context.Context, m *pb.ComputePrepared) error {
+		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{})
+	})
 	bus.Handle(r, subjects.ComputeProvisioned, func(ctx context.Context, m *pb.ComputeProvisioned) error {
 		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{InstanceURL: m.GetInstanceUrl()})
 	})

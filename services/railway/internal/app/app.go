@@ -105,6 +105,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 // Router routes the compute commands to their handlers.
 func (a *App) Router() *bus.Router {
 	r := bus.NewRouter()
+	bus.Handle(r, subjects.CmdComputePrepare, a.prepare)
 	bus.Handle(r, subjects.CmdComputeProvision, a.provision)
 	bus.Handle(r, subjects.CmdComputeDelete, a.delete)
 	bus.Handle(r, subjects.CmdComputeResize, a.resize)

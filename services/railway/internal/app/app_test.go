@@ -29,9 +29,21 @@ type fakeDriver struct {
 	provisions int
 	deletes    int
 	restarts   int
-	// onProvision and onDelete get the 1-based call number.
+	prepares   int
+	// onProvision, onDelete and onPrepare get the 1-based call number.
 	onProvision func(n int) (app.Instance, error)
 	onDelete    func(n int) error
+	onPrepare   func(n int) (app.Instance, error)
+}
+
+func (f *fakeDriver) Prepare(_ context.Context, customerID string, _ plans.Plan) (app.Instance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepares++
+	if f.onPrepare == nil {
+		return app.Instance{ServiceID: "svc-" + customerID, URL: "https://svc-" + customerID + ".example"}, nil
+	}
+	return f.onPrepare(f.prepares)
 }
 
 func (f *fakeDriver) Provision(_ context.Context, req app.ProvisionRequest) (app.Instance, error) {

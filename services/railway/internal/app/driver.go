@@ -1,5 +1,5 @@
 // Package app holds the compute service's use cases: the handlers of
-// cmd.compute.provision and cmd.compute.delete and of the lifecycle commands
+// cmd.compute.prepare, cmd.compute.provision and cmd.compute.delete and of the lifecycle commands
 // cmd.compute.resize, cmd.compute.stop and cmd.compute.start, written against Driver, the
 // port every compute backend implements (the embedded process driver today,
 // Railway's GraphQL API later).
@@ -16,6 +16,13 @@ import (
 // idempotent and safe for concurrent use; calls for one customer may be
 // serialised by the driver.
 type Driver interface {
+	// Prepare does, for the customer's runtime, everything that needs no
+	// database, and returns the service and, when the backend knows it
+	// already, the URL the runtime will answer at ("" otherwise). Nothing
+	// is started; a later Provision finds what Prepare did and does not do
+	// it again. It lets the saga prepare compute while the database is
+	// created (cmd.compute.prepare); Delete undoes it.
+	Prepare(ctx context.Context, customerID string, plan plans.Plan) (Instance, error)
 	// Provision makes sure the customer's runtime runs with the request's
 	// plan and database, and returns where it answers once it does. An
 	// instance that already runs is returned as is.

@@ -62,6 +62,36 @@ func RunDriverContract(t *testing.T, newSubject func(t *testing.T) Subject) {
 		wantRunning(t, s, req.CustomerID, 1)
 	})
 
+	t.Run("prepare starts nothing, then provision runs what was prepared", func(t *testing.T) {
+		s := newSubject(t)
+		req := s.NewRequest(t)
+		var prepared app.Instance
+		for range 2 { // idempotent
+			var err error
+			if prepared, err = s.Driver.Prepare(context.Background(), req.CustomerID, req.Plan); err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+		}
+		wantRunning(t, s, req.CustomerID, 0)
+		inst := provision(t, s, req)
+		if prepared.ServiceID != inst.ServiceID || (prepared.URL != "" && prepared.URL != inst.URL) {
+			t.Errorf("Prepare announced %+v, Provision returned %+v", prepared, inst)
+		}
+		wantRunning(t, s, req.CustomerID, 1)
+	})
+
+	t.Run("delete after prepare succeeds", func(t *testing.T) {
+		s := newSubject(t)
+		req := s.NewRequest(t)
+		if _, err := s.Driver.Prepare(context.Background(), req.CustomerID, req.Plan); err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if err := s.Driver.Delete(context.Background(), req.CustomerID); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		wantRunning(t, s, req.CustomerID, 0)
+	})
+
 	t.Run("provision twice returns the same instance", func(t *testing.T) {
 		s := newSubject(t)
 		req := s.NewRequest(t)

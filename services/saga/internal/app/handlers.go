@@ -32,6 +32,9 @@ func (a *App) Router() *bus.Router {
 	bus.Handle(r, subjects.ComputeProvisioned, func(ctx context.Context, m *pb.ComputeProvisioned) error {
 		return a.succeeded(ctx, subjects.ComputeProvisioned, domain.Compute, m.GetStep(), domain.Result{InstanceURL: m.GetInstanceUrl()})
 	})
+	bus.Handle(r, subjects.ComputePrepared, func(ctx context.Context, m *pb.ComputePrepared) error {
+		return a.succeeded(ctx, subjects.ComputePrepared, domain.Prepare, m.GetStep(), domain.Result{InstanceURL: m.GetInstanceUrl()})
+	})
 	bus.Handle(r, subjects.InstanceReady, func(ctx context.Context, m *pb.InstanceReady) error {
 		return a.succeeded(ctx, subjects.InstanceReady, domain.Instance, m.GetStep(), domain.Result{})
 	})
@@ -118,17 +121,21 @@ func (a *App) failed(ctx context.Context, subject string, n domain.StepName, m *
 	})
 }
 
-// deletedOrDestroyed applies a <domain>.deleted: the compensation of the
-// signup step (no name, or the signup step's name), or the success of a
+// deletedOrDestroyed applies a <domain>.deleted: the compensation of a
+// signup step (no name, or the name of a signup step undone by this delete:
+// compute.deleted undoes both compute and prepare), or the success of a
 // lifecycle destroy_* step.
 func (a *App) deletedOrDestroyed(ctx context.Context, subject string, signup domain.StepName, s *pb.Step) error {
 	if err := stepOf(subject, signup, s); err != nil {
 		return err
 	}
 	n := domain.StepName(s.GetName())
-	if n == "" || n == signup {
+	if n == "" {
+		n = signup
+	}
+	if n == signup || (domain.Compensable(n) && domain.CommandSubject(n, true) == domain.CommandSubject(signup, true)) {
 		return a.Apply(ctx, s.GetSagaId(), subject, func(sg *domain.Saga, now time.Time) domain.Outcome {
-			return sg.Compensated(signup, int(s.GetAttempt()), now, a.Policy)
+			return sg.Compensated(n, int(s.GetAttempt()), now, a.Policy)
 		})
 	}
 	return a.succeeded(ctx, subject, n, s, domain.Result{})

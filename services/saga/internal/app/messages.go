@@ -66,6 +66,8 @@ func command(s *domain.Saga, c domain.Send, step *pb.Step) proto.Message {
 		return &pb.CreateDatabase{Step: step, Plan: s.Plan}
 	case subjects.CmdWorkspaceBuild:
 		return &pb.BuildWorkspace{Step: step, Plan: s.Plan, Name: s.Name, Email: s.Email, Timezone: s.Timezone, DatabaseRef: s.DatabaseRef}
+	case subjects.CmdComputePrepare:
+		return &pb.PrepareCompute{Step: step, Plan: s.Plan}
 	case subjects.CmdComputeProvision:
 		return &pb.ProvisionCompute{Step: step, Plan: s.Plan, DatabaseRef: s.DatabaseRef}
 	case subjects.CmdInstanceCheck:

@@ -35,6 +35,12 @@ func (s *Saga) compensateNext(now time.Time, p Policy, out *Outcome) {
 		if !needsCompensation(st) {
 			continue
 		}
+		if s.undoneBySame(st) {
+			// Its compensation already ran for a later step (prepare's
+			// cmd.compute.delete, sent for compute): nothing left to undo.
+			st.Status, st.FinishedAt, st.Deadline = StepCompensated, now, time.Time{}
+			continue
+		}
 		if next == nil || st.DoneOrder > next.DoneOrder {
 			next = st
 		}
@@ -46,6 +52,19 @@ func (s *Saga) compensateNext(now time.Time, p Policy, out *Outcome) {
 	}
 	out.note(Note{Kind: NoteCompensationStarted, Step: next.Name})
 	s.sendCompensation(next, now, p, out)
+}
+
+// undoneBySame reports whether another step with the same compensation
+// command has been compensated already. Those commands act on the customer,
+// not on the step (cmd.compute.delete removes the customer's service whether
+// prepare or compute created it), so sending it again would only repeat it.
+func (s *Saga) undoneBySame(st *Step) bool {
+	for _, o := range s.Steps {
+		if o.Name != st.Name && o.Status == StepCompensated && defs[o.Name].backward == defs[st.Name].backward {
+			return true
+		}
+	}
+	return false
 }
 
 // needsCompensation reports whether st was ever sent, may have done

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"clawdbot.cloud/proto/subjects"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -64,12 +66,16 @@ func TestHappyPath(t *testing.T) {
 		want   []Send
 	}{{
 		name:   "workspace finishes first",
-		script: []input{ok(Database, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1)},
-		want:   []Send{fwd(Database, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
 	}, {
 		name:   "compute finishes first",
-		script: []input{ok(Database, 1), ok(Compute, 1), ok(Workspace, 1), ok(Instance, 1)},
-		want:   []Send{fwd(Database, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), ok(Instance, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
+	}, {
+		name:   "prepare finishes before the database",
+		script: []input{ok(Prepare, 1), ok(Database, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, sends, outs := run(t, tc.script)
@@ -93,12 +99,31 @@ func TestHappyPath(t *testing.T) {
 
 func TestParallelStepsStartTogether(t *testing.T) {
 	_, _, outs := run(t, []input{ok(Database, 1)})
-	if diff := cmp.Diff([]Send{fwd(Workspace, 1), fwd(Compute, 1)}, outs[1].Sends); diff != "" {
-		t.Errorf("after database.created (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]Send{fwd(Database, 1), fwd(Prepare, 1)}, outs[0].Sends); diff != "" {
+		t.Errorf("prepare does not run with the database (-want +got):\n%s", diff)
 	}
-	_, _, outs = run(t, []input{ok(Database, 1), ok(Workspace, 1)})
-	if len(outs[2].Sends) != 0 {
-		t.Errorf("instance started before compute was done: %v", outs[2].Sends)
+	if len(outs[1].Sends) != 0 {
+		t.Errorf("rank 1 started before compute was prepared: %v", outs[1].Sends)
+	}
+	_, _, outs = run(t, []input{ok(Database, 1), ok(Prepare, 1)})
+	if diff := cmp.Diff([]Send{fwd(Workspace, 1), fwd(Compute, 1)}, outs[2].Sends); diff != "" {
+		t.Errorf("after database.created and compute.prepared (-want +got):\n%s", diff)
+	}
+	_, _, outs = run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1)})
+	if len(outs[3].Sends) != 0 {
+		t.Errorf("instance started before compute was done: %v", outs[3].Sends)
+	}
+}
+
+func TestPrepareIsUndoneByComputeDelete(t *testing.T) {
+	if got := CommandSubject(Prepare, false); got != subjects.CmdComputePrepare {
+		t.Errorf("prepare command %q", got)
+	}
+	if got := CommandSubject(Prepare, true); got != subjects.CmdComputeDelete {
+		t.Errorf("prepare compensation %q, want %q", got, subjects.CmdComputeDelete)
+	}
+	if got := Domain(Prepare); got != "compute" {
+		t.Errorf("prepare answers on %q.*", got)
 	}
 }
 
@@ -109,25 +134,41 @@ func TestFailureCompensatesInReverse(t *testing.T) {
 		want   []Send // commands after the initial cmd.database.create
 		reason string
 	}{{
-		name:   "database fails",
-		script: []input{fail(Database, 1), deleted(Database, 1)},
-		want:   []Send{undo(Database, 1)},
+		name:   "database fails while prepare runs",
+		script: []input{fail(Database, 1), deleted(Prepare, 1), deleted(Database, 1)},
+		want:   []Send{fwd(Prepare, 1), undo(Prepare, 1), undo(Database, 1)},
 	}, {
-		name:   "workspace fails while compute runs",
-		script: []input{ok(Database, 1), fail(Workspace, 1), deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
-		want:   []Send{fwd(Workspace, 1), fwd(Compute, 1), undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
+		name:   "database fails after prepare",
+		script: []input{ok(Prepare, 1), fail(Database, 1), deleted(Database, 1), deleted(Prepare, 1)},
+		want:   []Send{fwd(Prepare, 1), undo(Database, 1), undo(Prepare, 1)},
 	}, {
-		name:   "workspace fails after compute",
-		script: []input{ok(Database, 1), ok(Compute, 1), fail(Workspace, 1), deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
-		want:   []Send{fwd(Workspace, 1), fwd(Compute, 1), undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
+		name:   "prepare fails after the database",
+		script: []input{ok(Database, 1), fail(Prepare, 1), deleted(Prepare, 1), deleted(Database, 1)},
+		want:   []Send{fwd(Prepare, 1), undo(Prepare, 1), undo(Database, 1)},
 	}, {
-		name:   "compute fails after workspace",
-		script: []input{ok(Database, 1), ok(Workspace, 1), fail(Compute, 1), deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
-		want:   []Send{fwd(Workspace, 1), fwd(Compute, 1), undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
+		name: "workspace fails while compute runs",
+		script: []input{ok(Database, 1), ok(Prepare, 1), fail(Workspace, 1),
+			deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
+			undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
 	}, {
-		name:   "instance fails",
-		script: []input{ok(Database, 1), ok(Compute, 1), ok(Workspace, 1), fail(Instance, 1), deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
-		want:   []Send{fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1), undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
+		name: "workspace fails after compute",
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), fail(Workspace, 1),
+			deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
+			undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
+	}, {
+		name: "compute fails after workspace",
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), fail(Compute, 1),
+			deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
+			undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
+	}, {
+		name: "instance fails",
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), fail(Instance, 1),
+			deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1),
+			undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, sends, outs := run(t, tc.script)
@@ -144,6 +185,9 @@ func TestFailureCompensatesInReverse(t *testing.T) {
 				if !st.Deadline.IsZero() {
 					t.Errorf("step %s keeps deadline %v", st.Name, st.Deadline)
 				}
+				if Compensable(st.Name) && st.Attempt > 0 && st.Status != StepCompensated {
+					t.Errorf("step %s ends %s, want compensated", st.Name, st.Status)
+				}
 			}
 		})
 	}
@@ -151,8 +195,9 @@ func TestFailureCompensatesInReverse(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	t.Run("retry then succeed", func(t *testing.T) {
-		s, sends, _ := run(t, []input{tick(29 * time.Second), tick(time.Second), ok(Database, 1), ok(Database, 2)})
-		if diff := cmp.Diff([]Send{fwd(Database, 1), fwd(Database, 2), fwd(Workspace, 1), fwd(Compute, 1)}, sends); diff != "" {
+		s, sends, _ := run(t, []input{tick(29 * time.Second), tick(time.Second), ok(Database, 1), ok(Database, 2), ok(Prepare, 2)})
+		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Workspace, 1), fwd(Compute, 1)}
+		if diff := cmp.Diff(want, sends); diff != "" {
 			t.Errorf("commands (-want +got):\n%s", diff)
 		}
 		if st := s.Step(Database); st.Status != StepDone || st.Attempt != 2 {
@@ -160,8 +205,9 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("exhausted then compensate", func(t *testing.T) {
-		s, sends, outs := run(t, []input{tick(30 * time.Second), tick(30 * time.Second), tick(30 * time.Second), deleted(Database, 1)})
-		want := []Send{fwd(Database, 1), fwd(Database, 2), fwd(Database, 3), undo(Database, 1)}
+		s, sends, outs := run(t, []input{tick(30 * time.Second), tick(30 * time.Second), tick(30 * time.Second), deleted(Prepare, 1), deleted(Database, 1)})
+		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Database, 3), fwd(Prepare, 3),
+			undo(Prepare, 1), undo(Database, 1)}
 		if diff := cmp.Diff(want, sends); diff != "" {
 			t.Errorf("commands (-want +got):\n%s", diff)
 		}
@@ -173,31 +219,31 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("instance has a longer timeout", func(t *testing.T) {
-		_, sends, _ := run(t, []input{ok(Database, 1), ok(Workspace, 1), ok(Compute, 1), tick(30 * time.Second), tick(30 * time.Second)})
-		if diff := cmp.Diff(fwd(Instance, 2), sends[len(sends)-1]); diff != "" || len(sends) != 5 {
+		_, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), tick(30 * time.Second), tick(30 * time.Second)})
+		if diff := cmp.Diff(fwd(Instance, 2), sends[len(sends)-1]); diff != "" || len(sends) != 6 {
 			t.Errorf("instance re-sent at 60s only: %v", sends)
 		}
 	})
 	t.Run("parallel steps time out together", func(t *testing.T) {
-		_, sends, _ := run(t, []input{ok(Database, 1), tick(30 * time.Second)})
-		if diff := cmp.Diff([]Send{fwd(Workspace, 2), fwd(Compute, 2)}, sends[3:]); diff != "" {
+		_, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), tick(30 * time.Second)})
+		if diff := cmp.Diff([]Send{fwd(Workspace, 2), fwd(Compute, 2)}, sends[4:]); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
 	t.Run("compensation retried then saga failed", func(t *testing.T) {
-		s, sends, outs := run(t, []input{ok(Database, 1), ok(Workspace, 1), fail(Compute, 1),
+		s, sends, outs := run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), fail(Compute, 1),
 			tick(30 * time.Second), fail(Compute, 2), fail(Compute, 3), deleted(Workspace, 1)})
-		want := []Send{fwd(Workspace, 1), fwd(Compute, 1), undo(Compute, 1), undo(Compute, 2), undo(Compute, 3)}
+		want := []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), undo(Compute, 1), undo(Compute, 2), undo(Compute, 3)}
 		if diff := cmp.Diff(want, sends[1:]); diff != "" {
 			t.Errorf("commands (-want +got):\n%s", diff)
 		}
-		if s.Status != Failed || outs[6].Finished != Failed {
+		if s.Status != Failed || outs[7].Finished != Failed {
 			t.Errorf("status %s; want failed", s.Status)
 		}
 		if want := "compute: boom; compensating compute failed after 3 attempts: boom"; s.Reason != want {
 			t.Errorf("reason %q, want %q", s.Reason, want)
 		}
-		if outs[7].Ignored == "" {
+		if outs[8].Ignored == "" {
 			t.Errorf("a result after the saga failed was applied")
 		}
 	})
@@ -219,10 +265,12 @@ func TestIgnored(t *testing.T) {
 		{"result of an attempt never sent", []input{ok(Database, 2)}},
 		{"result for a pending step", []input{ok(Workspace, 1)}},
 		{"failure after success", []input{ok(Database, 1), fail(Database, 1)}},
-		{"late success while compensating", []input{ok(Database, 1), fail(Workspace, 1), ok(Compute, 1)}},
+		{"late success while compensating", []input{ok(Database, 1), ok(Prepare, 1), fail(Workspace, 1), ok(Compute, 1)}},
+		{"late prepare while compensating", []input{fail(Database, 1), ok(Prepare, 1)}},
+		{"prepare deleted while running", []input{deleted(Prepare, 1)}},
 		{"deleted while running", []input{deleted(Database, 1)}},
 		{"duplicate deleted", []input{fail(Database, 1), deleted(Database, 1), deleted(Database, 1)}},
-		{"result after completion", []input{ok(Database, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1), ok(Instance, 1)}},
+		{"result after completion", []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1), ok(Instance, 1)}},
 		{"unknown step", []input{ok("billing", 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

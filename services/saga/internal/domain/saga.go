@@ -45,7 +45,12 @@ type StepName string
 
 // The steps of the signup saga.
 const (
-	Database  StepName = "database"
+	Database StepName = "database"
+	// Prepare does, in parallel with Database, the compute work that needs
+	// no database (cmd.compute.prepare: with Railway, the service and its
+	// domain); Compute then only sets variables and deploys. Undone by
+	// cmd.compute.delete, like Compute.
+	Prepare   StepName = "prepare"
 	Workspace StepName = "workspace"
 	Compute   StepName = "compute"
 	Instance  StepName = "instance"
@@ -82,7 +87,7 @@ const (
 )
 
 // Order lists the signup steps in their forward order.
-var Order = []StepName{Database, Workspace, Compute, Instance}
+var Order = []StepName{Database, Prepare, Workspace, Compute, Instance}
 
 // stepDef is what the machine knows about a step: its command, its
 // compensation ("" when it has none) and its rank. Steps of a saga run rank
@@ -94,6 +99,7 @@ type stepDef struct {
 
 var defs = map[StepName]stepDef{
 	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0},
+	Prepare:   {subjects.CmdComputePrepare, subjects.CmdComputeDelete, 0},
 	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1},
 	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1},
 	Instance:  {subjects.CmdInstanceCheck, "", 2},

@@ -63,6 +63,13 @@ func TestRoundTripAndDuplicateCreate(t *testing.T) {
 func TestConcurrentUpdatesApplyOnce(t *testing.T) {
 	st := open(t)
 	s := start(t, st, "cs_2")
+	// The compute was prepared already: the database's result completes
+	// rank 0 and sends rank 1.
+	if err := st.Update(context.Background(), s.ID, t0, func(sg *domain.Saga) ([]store.Message, bool, error) {
+		return nil, sg.Succeeded(domain.Result{Step: domain.Prepare, Attempt: 1}, t0, domain.DefaultPolicy).Changed, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var applied atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {

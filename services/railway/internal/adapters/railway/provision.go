@@ -28,6 +28,10 @@ const (
 // service left half-done by an earlier attempt is completed; a deployment in
 // progress is waited for. A deployment that fails or crashes is
 // ErrDeployFailed: the caller deletes the service and reports the failure.
+//
+// A service that Prepare (cmd.compute.prepare) brought to "configured, with
+// a domain" is found by name (one list call, which Provision makes anyway)
+// and not configured again: its variables are set and it is deployed.
 func (d *Driver) Provision(ctx context.Context, req app.ProvisionRequest) (app.Instance, error) {
 	return d.provision(ctx, req, true)
 }
@@ -98,13 +102,16 @@ func (d *Driver) Prepare(ctx context.Context, customerID string, plan plans.Plan
 }
 
 // prepare brings the customer's service to "configured, with a domain".
-// A service whose deployment runs or is in progress is configured already.
+// A service whose deployment runs or is in progress is configured already,
+// and so is one with a domain: the domain is created only after the
+// service was configured (here, by an earlier Prepare or Provision), so
+// Provision after Prepare does not configure it again.
 func (d *Driver) prepare(ctx context.Context, customerID string, plan plans.Plan) (*instance, error) {
 	in, err := d.ensureService(ctx, names.Service(customerID))
 	if err != nil {
 		return nil, err
 	}
-	if !in.deployment.running() && !in.deployment.pending() {
+	if !in.deployment.running() && !in.deployment.pending() && in.domain == "" {
 		if err := d.configure(ctx, in, plan); err != nil {
 			return nil, err
 		}

@@ -95,9 +95,16 @@ func TestProvisionCompletesAHalfDoneService(t *testing.T) {
 	if svc := h.only(t, req.CustomerID); len(svc.Deployments) != 0 || len(svc.Domains) != 1 {
 		t.Fatalf("after Prepare: %+v, want a domain and no deployment", svc)
 	}
+	h.srv.ResetCalls()
 	inst := provision(t, h.driver(t), req)
 	if inst != prepared {
 		t.Errorf("Provision = %+v, want what Prepare announced: %+v", inst, prepared)
+	}
+	// Provision finds the prepared service by name and does not create,
+	// configure or give it a domain again: variables, deploy, polls.
+	wantCalls := map[string]int{"ServiceInstances": 1, "UpsertVariables": 1, "DeployInstance": 1, "Deployment": 2}
+	if diff := cmp.Diff(wantCalls, opCounts(h)); diff != "" {
+		t.Errorf("API calls of Provision after Prepare (-want +got):\n%s", diff)
 	}
 	if svc := h.only(t, req.CustomerID); len(svc.Domains) != 1 || len(svc.Deployments) != 1 {
 		t.Errorf("after Provision: %+v, want one domain and one deployment", svc)
