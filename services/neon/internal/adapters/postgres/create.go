@@ -139,30 +139,37 @@ func createDatabase(ctx context.Context, c *pgxpool.Conn, name string) error {
 }
 
 // handOver gives everything the clone inherited from the template owner to
-// the customer's role.
+// the customer's role. The caller holds the customer's lock on c.
 //
-// REASSIGN OWNED also reassigns shared objects the old role owns — the
-// template database itself — so the same transaction gives the template
-// back. That transaction updates the template's pg_database row, which
-// concurrent updates would fail with "tuple concurrently updated", hence the
-// template lock (taken on c, whose session holds the customer's lock too).
+// REASSIGN OWNED also reassigns the shared objects the old role owns. The
+// template database belongs to another role (see TemplateOwner), so it
+// changes only objects inside the clone and hand-overs of different
+// customers run at the same time. A template still owned by TemplateOwner
+// (a replica of an earlier build opened it) would move to the customer with
+// the rest: then the same transaction gives it back, under the template
+// lock, as earlier builds do; concurrent updates of its pg_database row
+// would fail with "tuple concurrently updated".
 func (d *Driver) handOver(ctx context.Context, c *pgxpool.Conn, name string) error {
-	var inherited bool
+	var inherited, shared bool
 	err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_shdepend s
 		JOIN pg_database db ON db.oid = s.dbid
 		JOIN pg_roles r ON r.oid = s.refobjid
-		WHERE db.datname = $1 AND r.rolname = $2 AND s.deptype = 'o')`, name, TemplateOwner).Scan(&inherited)
+		WHERE db.datname = $1 AND r.rolname = $2 AND s.deptype = 'o'),
+		EXISTS (SELECT 1 FROM pg_database db JOIN pg_roles r ON r.oid = db.datdba
+		WHERE db.datname = $3 AND r.rolname = $2)`, name, TemplateOwner, TemplateDatabase).Scan(&inherited, &shared)
 	if err != nil {
 		return fmt.Errorf("inspect ownership in %s: %w", name, err)
 	}
 	if !inherited {
 		return nil
 	}
-	unlock, err := lock(ctx, c, templateLock)
-	if err != nil {
-		return err
+	if shared {
+		unlock, err := lock(ctx, c, templateLock)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	conn, err := d.connect(ctx, name, "", "")
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", name, err)
@@ -172,7 +179,13 @@ func (d *Driver) handOver(ctx context.Context, c *pgxpool.Conn, name string) err
 		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(TemplateOwner)+" TO "+ident(name)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "ALTER DATABASE "+ident(TemplateDatabase)+" OWNER TO "+ident(TemplateOwner))
+		var moved bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database db JOIN pg_roles r ON r.oid = db.datdba
+			WHERE db.datname = $1 AND r.rolname = $2)`, TemplateDatabase, name).Scan(&moved)
+		if err != nil || !moved {
+			return err
+		}
+		_, err = tx.Exec(ctx, "ALTER DATABASE "+ident(TemplateDatabase)+" OWNER TO "+ident(TemplateOwner))
 		return err
 	})
 	if err != nil {

@@ -14,13 +14,18 @@ import (
 // The template every customer database is cloned from, and the role that
 // owns everything in it. Cloning copies ownership, so each clone is handed
 // to its customer's role with REASSIGN OWNED.
+//
+// The template database itself belongs to the admin role, not to
+// TemplateOwner: REASSIGN OWNED also reassigns the shared objects a role
+// owns, so with the template owned by TemplateOwner every hand-over would
+// rewrite the template's pg_database row, and hand-overs of different
+// customers would have to take turns.
 const (
 	TemplateDatabase = "claw_template"
 	TemplateOwner    = "claw_template_owner"
 )
 
-// templateLock serialises changes to the template and to its pg_database
-// row (see handOver).
+// templateLock serialises changes to the template.
 const templateLock = "template"
 
 // templateComment prefixes the template's COMMENT, which records the
@@ -46,13 +51,12 @@ func (d *Driver) ensureTemplate(ctx context.Context) error {
 			}
 		}
 		if !dbExists {
-			if _, err := c.Exec(ctx, "CREATE DATABASE "+ident(TemplateDatabase)+" OWNER "+ident(TemplateOwner)); err != nil {
+			if _, err := c.Exec(ctx, "CREATE DATABASE "+ident(TemplateDatabase)); err != nil {
 				return fmt.Errorf("create database %s: %w", TemplateDatabase, err)
 			}
 		}
-		// Repairs ownership if anything ever moved it (see handOver).
-		if _, err := c.Exec(ctx, "ALTER DATABASE "+ident(TemplateDatabase)+" OWNER TO "+ident(TemplateOwner)); err != nil {
-			return fmt.Errorf("own template: %w", err)
+		if err := ownTemplate(ctx, c); err != nil {
+			return err
 		}
 		var isTemplate, allowConn bool
 		var comment *string
@@ -82,6 +86,29 @@ func (d *Driver) ensureTemplate(ctx context.Context) error {
 	})
 }
 
+// ownTemplate gives the template database to the admin role (see
+// TemplateOwner) and lets TemplateOwner create in it. Templates of earlier
+// builds belonged to TemplateOwner; this moves them, and is a no-op when
+// nothing needs to change. The database's privileges are not copied to
+// clones, which start with the default ones.
+func ownTemplate(ctx context.Context, c *pgxpool.Conn) error {
+	var ownedByAdmin bool
+	err := c.QueryRow(ctx, `SELECT datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+		FROM pg_database WHERE datname = $1`, TemplateDatabase).Scan(&ownedByAdmin)
+	if err != nil {
+		return fmt.Errorf("inspect template owner: %w", err)
+	}
+	if !ownedByAdmin {
+		if _, err := c.Exec(ctx, "ALTER DATABASE "+ident(TemplateDatabase)+" OWNER TO CURRENT_USER"); err != nil {
+			return fmt.Errorf("own template: %w", err)
+		}
+	}
+	if _, err := c.Exec(ctx, "GRANT CREATE, TEMPORARY ON DATABASE "+ident(TemplateDatabase)+" TO "+ident(TemplateOwner)); err != nil {
+		return fmt.Errorf("template privileges: %w", err)
+	}
+	return nil
+}
+
 // migrateTemplate applies the customerdb migrations to the template as its
 // owner role, so every object they create belongs to that role.
 func (d *Driver) migrateTemplate(ctx context.Context) error {
@@ -92,8 +119,17 @@ func (d *Driver) migrateTemplate(ctx context.Context) error {
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
 	// Before PostgreSQL 15 every role may create in schema public; clones
 	// must not inherit that.
-	if _, err := conn.Exec(ctx, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"); err != nil {
-		return fmt.Errorf("template schema privileges: %w", err)
+	// Schema public belongs to the database owner (pg_database_owner from
+	// PostgreSQL 15), which is no longer TemplateOwner; giving it to
+	// TemplateOwner lets the migrations create in it and hands it to the
+	// customer's role with everything else.
+	for _, q := range []string{
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+		"ALTER SCHEMA public OWNER TO " + ident(TemplateOwner),
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("template schema privileges: %w", err)
+		}
 	}
 	if _, err := conn.Exec(ctx, "SET ROLE "+ident(TemplateOwner)); err != nil {
 		return fmt.Errorf("template: set role: %w", err)

@@ -13,20 +13,20 @@ import (
 )
 
 // checkTemplate checks the template is a closed, up-to-date template owned
-// by the template role.
+// by the admin role, not by the template role (see postgres.TemplateOwner).
 func checkTemplate(t *testing.T, f *fixture) {
 	t.Helper()
-	var owner, comment string
+	var owner, admin, comment string
 	var isTemplate, allowConn bool
-	err := f.admin.QueryRow(t.Context(), `SELECT pg_get_userbyid(datdba), datistemplate, datallowconn,
+	err := f.admin.QueryRow(t.Context(), `SELECT pg_get_userbyid(datdba), current_user, datistemplate, datallowconn,
 		coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1`,
-		postgres.TemplateDatabase).Scan(&owner, &isTemplate, &allowConn, &comment)
+		postgres.TemplateDatabase).Scan(&owner, &admin, &isTemplate, &allowConn, &comment)
 	if err != nil {
 		t.Fatalf("inspect template: %v", err)
 	}
-	if owner != postgres.TemplateOwner || !isTemplate || allowConn {
+	if owner != admin || !isTemplate || allowConn {
 		t.Errorf("template: owner %s, is_template %v, allow_connections %v; want %s, true, false",
-			owner, isTemplate, allowConn, postgres.TemplateOwner)
+			owner, isTemplate, allowConn, admin)
 	}
 	if want := strconv.Itoa(customerdb.LatestVersion()); !strings.HasSuffix(comment, "version "+want) {
 		t.Errorf("template comment %q does not record customerdb version %s", comment, want)
@@ -39,8 +39,7 @@ func TestTemplateIsPreparedAndKeptAfterCreates(t *testing.T) {
 	id := f.newCustomer(t)
 	db := f.create(t, id)
 
-	// REASSIGN OWNED in the clone also reassigns the template database
-	// itself (a shared object its role owns); the driver must give it back.
+	// REASSIGN OWNED in the clone must not have touched the template.
 	checkTemplate(t, f)
 
 	conn := adminConn(t, db.Name)
@@ -51,6 +50,23 @@ func TestTemplateIsPreparedAndKeptAfterCreates(t *testing.T) {
 	}
 	if leftover != 0 {
 		t.Errorf("%d relations in the customer database still belong to %s", leftover, postgres.TemplateOwner)
+	}
+	// Nothing in the clone refers to the template role any more: no owner,
+	// no privilege.
+	if err := f.admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_shdepend s JOIN pg_database db ON db.oid = s.dbid
+		WHERE db.datname = $1 AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $2)`,
+		db.Name, postgres.TemplateOwner).Scan(&leftover); err != nil {
+		t.Fatal(err)
+	}
+	if leftover != 0 {
+		t.Errorf("%d objects or privileges in the customer database still refer to %s", leftover, postgres.TemplateOwner)
+	}
+	var schemaOwner string
+	if err := conn.QueryRow(t.Context(), `SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'`).Scan(&schemaOwner); err != nil {
+		t.Fatal(err)
+	}
+	if schemaOwner != db.Name && schemaOwner != "pg_database_owner" {
+		t.Errorf("schema public belongs to %s, want the customer's role %s", schemaOwner, db.Name)
 	}
 	for _, table := range []string{"workspace_files", "api_keys", "usage_tracking", "schema_migrations"} {
 		var owner string
