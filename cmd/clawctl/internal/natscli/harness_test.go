@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"clawdbot.cloud/cmd/clawctl/internal/bench"
+	"clawdbot.cloud/cmd/clawctl/internal/e2e"
 	"clawdbot.cloud/cmd/clawctl/internal/natscli"
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/pkg/bus"
@@ -22,20 +22,7 @@ import (
 
 var runtimeBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "natscli-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	runtimeBinary = filepath.Join(dir, "runtime")
-	build := exec.Command("go", "build", "-o", runtimeBinary, "clawdbot.cloud/services/runtime/cmd/runtime")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build runtime:", err)
-		os.Exit(1)
-	}
-	pgtest.Main(m, func() { os.RemoveAll(dir) })
-}
+func TestMain(m *testing.M) { e2e.Main(m, &runtimeBinary) }
 
 // env is a running platform, the NATS CLI pointed at it and a reader.
 type env struct {

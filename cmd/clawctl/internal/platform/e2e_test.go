@@ -3,12 +3,10 @@ package platform_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"clawdbot.cloud/cmd/clawctl/internal/bench"
+	"clawdbot.cloud/cmd/clawctl/internal/e2e"
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/bus"
@@ -28,20 +27,7 @@ import (
 
 var runtimeBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "clawctl-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	runtimeBinary = filepath.Join(dir, "runtime")
-	build := exec.Command("go", "build", "-o", runtimeBinary, "clawdbot.cloud/services/runtime/cmd/runtime")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build runtime:", err)
-		os.Exit(1)
-	}
-	pgtest.Main(m, func() { os.RemoveAll(dir) })
-}
+func TestMain(m *testing.M) { e2e.Main(m, &runtimeBinary) }
 
 // harness is one platform under test with the handles tests inspect it by.
 type harness struct {

@@ -1,0 +1,32 @@
+// Package e2e holds what clawctl's end-to-end test packages share: the real
+// customer runtime binary, built once per test binary.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"clawdbot.cloud/pkg/pgtest"
+)
+
+// Main builds the runtime into a temporary directory, sets *runtime to its
+// path, runs the tests through pgtest.Main and removes the directory.
+func Main(m *testing.M, runtime *string) {
+	dir, err := os.MkdirTemp("", "clawctl-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	*runtime = filepath.Join(dir, "runtime")
+	build := exec.Command("go", "build", "-o", *runtime, "clawdbot.cloud/services/runtime/cmd/runtime")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build the runtime:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	pgtest.Main(m, func() { os.RemoveAll(dir) })
+}
