@@ -2,14 +2,13 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -76,30 +75,14 @@ func New(o Options, drv Driver) (*App, error) {
 	}
 	if o.Metrics != nil {
 		var err error
-		if a.ops, err = register(o.Metrics, a.ops); err != nil {
+		if a.ops, err = service.Register(o.Metrics, a.ops); err != nil {
 			return nil, err
 		}
-		if a.duration, err = register(o.Metrics, a.duration); err != nil {
+		if a.duration, err = service.Register(o.Metrics, a.duration); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
-}
-
-// register registers c, or returns the equal collector already registered
-// (a service restarted on the same registry keeps counting).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.As(err, &are):
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register compute metrics: %w", err)
 }
 
 // Router routes the compute commands to their handlers.

@@ -1,11 +1,11 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/saga/internal/domain"
 )
 
@@ -74,48 +74,34 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"timer"}),
 	}
 	var err error
-	m.started, err = register(reg, m.started)
+	m.started, err = service.Register(reg, m.started)
 	if err == nil {
-		m.finished, err = register(reg, m.finished)
+		m.finished, err = service.Register(reg, m.finished)
 	}
 	if err == nil {
-		m.duration, err = register(reg, m.duration)
+		m.duration, err = service.Register(reg, m.duration)
 	}
 	if err == nil {
-		m.stepDuration, err = register(reg, m.stepDuration)
+		m.stepDuration, err = service.Register(reg, m.stepDuration)
 	}
 	if err == nil {
-		m.stepFailures, err = register(reg, m.stepFailures)
+		m.stepFailures, err = service.Register(reg, m.stepFailures)
 	}
 	if err == nil {
-		m.compensations, err = register(reg, m.compensations)
+		m.compensations, err = service.Register(reg, m.compensations)
 	}
 	if err == nil {
-		m.running, err = register(reg, m.running)
+		m.running, err = service.Register(reg, m.running)
 	}
 	for _, v := range []**prometheus.CounterVec{&m.lifecycleStarted, &m.events, &m.transitions, &m.notices, &m.timers} {
 		if err == nil {
-			*v, err = register(reg, *v)
+			*v, err = service.Register(reg, *v)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("register saga metrics: %w", err)
 	}
 	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // observe records a transition's notes and final status.

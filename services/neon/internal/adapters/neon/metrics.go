@@ -1,10 +1,11 @@
 package neon
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/service"
 )
 
 // apiMetrics counts the driver's Neon API requests. Labels carry HTTP status
@@ -30,19 +31,13 @@ func newAPIMetrics(reg prometheus.Registerer) (*apiMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []**prometheus.CounterVec{&m.requests, &m.retries} {
-		if err := reg.Register(*c); err != nil {
-			// A second driver on the same registry counts into the first's.
-			var dup prometheus.AlreadyRegisteredError
-			if !errors.As(err, &dup) {
-				return nil, fmt.Errorf("register neon API metrics: %w", err)
-			}
-			existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, fmt.Errorf("register neon API metrics: %w", err)
-			}
-			*c = existing
-		}
+	// A second driver on the same registry counts into the first's.
+	var err error
+	if m.requests, err = service.Register(reg, m.requests); err != nil {
+		return nil, fmt.Errorf("register neon API metrics: %w", err)
+	}
+	if m.retries, err = service.Register(reg, m.retries); err != nil {
+		return nil, fmt.Errorf("register neon API metrics: %w", err)
 	}
 	return m, nil
 }

@@ -1,10 +1,11 @@
 package process
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	svc "clawdbot.cloud/pkg/service"
 )
 
 // metrics are the driver's instruments; no customer id is ever a label.
@@ -36,12 +37,9 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 	if err := reg.Register(m.instances); err != nil {
 		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
-	if err := reg.Register(m.restarts); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("register compute metrics: %w", err)
-		}
-		m.restarts = are.ExistingCollector.(*prometheus.CounterVec)
+	var err error
+	if m.restarts, err = svc.Register(reg, m.restarts); err != nil {
+		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
 	return m, nil
 }

@@ -1,10 +1,11 @@
 package railway
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/service"
 )
 
 // metrics are the driver's view of Railway's API. Labels are operation
@@ -29,30 +30,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
-		return nil, err
+	if m.requests, err = service.Register(reg, m.requests); err != nil {
+		return nil, fmt.Errorf("register railway metrics: %w", err)
 	}
-	if m.retries, err = register(reg, m.retries); err != nil {
-		return nil, err
+	if m.retries, err = service.Register(reg, m.retries); err != nil {
+		return nil, fmt.Errorf("register railway metrics: %w", err)
 	}
 	return m, nil
 }
 
 func (m *metrics) request(op, outcome string) { m.requests.WithLabelValues(op, outcome).Inc() }
 func (m *metrics) retry(reason string)        { m.retries.WithLabelValues(reason).Inc() }
-
-// register registers c, or returns the equal collector already registered
-// (a service restarted on the same registry keeps counting).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.As(err, &are):
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register railway metrics: %w", err)
-}
