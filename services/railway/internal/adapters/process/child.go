@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 	"clawdbot.cloud/services/railway/internal/store"
 )
 
@@ -21,21 +22,6 @@ import (
 // for. With the binary on its command line it identifies our runtimes in
 // /proc across restarts of the service (a recorded pid may have been reused).
 const MarkerEnv = "CLAW_SERVICE_ID"
-
-// runtimeConfig is the JSON document a runtime reads on its standard input
-// (services/runtime/internal/config.Config).
-type runtimeConfig struct {
-	CustomerID  string `json:"customer_id"`
-	Plan        string `json:"plan"`
-	ListenAddr  string `json:"listen_addr"`
-	DatabaseURL string `json:"database_url"`
-	InstanceID  string `json:"instance_id"`
-	Version     string `json:"version"`
-	// InstanceToken opens the runtime's /status for the platform.
-	InstanceToken string `json:"instance_token,omitempty"`
-	Provider      string `json:"provider,omitempty"`
-	Model         string `json:"model,omitempty"`
-}
 
 // child is one started runtime process.
 type child struct {
@@ -51,7 +37,7 @@ type child struct {
 // startChild starts the runtime of in on port, in a process group of its
 // own, with its configuration on stdin.
 func startChild(o Options, in store.Instance, port int, dbURL, token string, log *slog.Logger) (*child, error) {
-	cfg, err := json.Marshal(runtimeConfig{
+	cfg, err := json.Marshal(runtimeconfig.Document{
 		CustomerID:    in.CustomerID,
 		Plan:          in.Plan,
 		ListenAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),

@@ -9,6 +9,7 @@ import (
 
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/services/railway/internal/app"
+	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 	"clawdbot.cloud/services/railway/internal/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // and waits until it answers /health. A running instance is returned as is:
 // same port, same URL, same process.
 func (d *Driver) Provision(ctx context.Context, req app.ProvisionRequest) (app.Instance, error) {
-	if !validID(req.CustomerID) {
+	if !runtimeconfig.ValidID(req.CustomerID) {
 		return app.Instance{}, fmt.Errorf("%w: customer id %q is not 1-255 letters, digits, '_' or '-'", app.ErrRejected, req.CustomerID)
 	}
 	if req.Plan.ID == "" || req.Plan.MemoryMB <= 0 || req.Plan.VCPUs <= 0 {
@@ -125,20 +126,6 @@ func (d *Driver) Restart(ctx context.Context, customerID string) error {
 		return fmt.Errorf("restart %s: %w", customerID, err)
 	}
 	return nil
-}
-
-// validID mirrors the runtime's rule for customer and instance ids, so a
-// customer it would refuse is rejected here instead of crash-looping.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 255 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1.

@@ -6,6 +6,7 @@ import (
 
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/app"
+	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 )
 
 // Prepare checks the request and returns the customer's service name;
@@ -16,7 +17,7 @@ import (
 // known only for a runtime already supervised; otherwise it is "" and
 // compute.provisioned carries it.
 func (d *Driver) Prepare(_ context.Context, customerID string, plan plans.Plan) (app.Instance, error) {
-	if !validID(customerID) {
+	if !runtimeconfig.ValidID(customerID) {
 		return app.Instance{}, fmt.Errorf("%w: customer id %q is not 1-255 letters, digits, '_' or '-'", app.ErrRejected, customerID)
 	}
 	if plan.ID == "" || plan.MemoryMB <= 0 || plan.VCPUs <= 0 {

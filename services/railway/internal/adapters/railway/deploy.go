@@ -14,6 +14,7 @@ import (
 
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/services/railway/internal/adapters/railway/gql"
+	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 )
 
 // runtimePort is where the runtime listens in its container, the PORT
@@ -24,21 +25,6 @@ const runtimePort = 8080
 // configuration (services/runtime/internal/config.EnvVar): on Railway
 // nothing writes the runtime's stdin, so it reads this instead.
 const RuntimeConfigVar = "RUNTIME_CONFIG_JSON"
-
-// runtimeConfig is the runtime's configuration document
-// (services/runtime/internal/config.Config, which rejects unknown fields).
-type runtimeConfig struct {
-	CustomerID  string `json:"customer_id"`
-	Plan        string `json:"plan"`
-	ListenAddr  string `json:"listen_addr"`
-	DatabaseURL string `json:"database_url"`
-	InstanceID  string `json:"instance_id"`
-	Version     string `json:"version"`
-	// InstanceToken opens the runtime's /status for the platform.
-	InstanceToken string `json:"instance_token,omitempty"`
-	Provider      string `json:"provider,omitempty"`
-	Model         string `json:"model,omitempty"`
-}
 
 // variables are the service variables of a customer's runtime: the
 // configured base (model-provider settings), PORT, and its configuration.
@@ -54,7 +40,7 @@ func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, 
 	if err != nil {
 		return nil, fmt.Errorf("instance token: %w", err)
 	}
-	cfg, err := json.Marshal(runtimeConfig{
+	cfg, err := json.Marshal(runtimeconfig.Document{
 		CustomerID:    customerID,
 		Plan:          plan,
 		ListenAddr:    net.JoinHostPort("", strconv.Itoa(runtimePort)),

@@ -8,6 +8,7 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/adapters/railway/gql"
 	"clawdbot.cloud/services/railway/internal/app"
+	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 )
 
 // Settings of every customer service.
@@ -192,24 +193,11 @@ func (d *Driver) read(ctx context.Context, serviceID string) (*instance, error) 
 
 // checkRequest rejects what Railway and the runtime would never accept.
 func checkRequest(customerID string, plan plans.Plan) error {
-	if !validID(customerID) {
+	if !runtimeconfig.ValidID(customerID) {
 		return fmt.Errorf("%w: customer id %q is not 1-255 letters, digits, '_' or '-'", app.ErrRejected, customerID)
 	}
 	if plan.ID == "" || plan.MemoryMB <= 0 || plan.VCPUs <= 0 {
 		return fmt.Errorf("%w: plan %q has no compute size", app.ErrRejected, plan.ID)
 	}
 	return nil
-}
-
-// validID mirrors the runtime's rule for customer ids.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 255 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
