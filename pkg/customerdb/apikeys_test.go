@@ -1,6 +1,7 @@
 package customerdb
 
 import (
+	"errors"
 	"testing"
 
 	"clawdbot.cloud/pkg/apikey"
@@ -81,5 +82,64 @@ func TestAPIKeyHashLength(t *testing.T) {
 	}
 	if check(t, pool, nil) || check(t, pool, []byte("short")) {
 		t.Error("CheckAPIKey accepted a malformed hash")
+	}
+}
+
+func TestManagedAPIKeys(t *testing.T) {
+	ctx := t.Context()
+	pool := migrated(t)
+	h1, p1 := newKey(t)
+	k1, err := CreateAPIKey(ctx, pool, h1, p1, "laptop")
+	if err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	if k1.ID == 0 || k1.Name != "laptop" || k1.Prefix != p1 || k1.LastUsedAt != nil || k1.RevokedAt != nil {
+		t.Fatalf("created key = %+v", k1)
+	}
+	if !check(t, pool, h1) {
+		t.Fatal("created key rejected")
+	}
+	keys, err := ListAPIKeys(ctx, pool)
+	if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil {
+		t.Fatalf("ListAPIKeys = %+v, %v; want one key with last_used_at set by the check", keys, err)
+	}
+	// A second check within the minute does not write again.
+	first := *keys[0].LastUsedAt
+	check(t, pool, h1)
+	keys, _ = ListAPIKeys(ctx, pool)
+	if !keys[0].LastUsedAt.Equal(first) {
+		t.Errorf("last_used_at rewritten within the minute: %v → %v", first, keys[0].LastUsedAt)
+	}
+
+	ok, err := RevokeAPIKey(ctx, pool, k1.ID)
+	if err != nil || !ok {
+		t.Fatalf("RevokeAPIKey = %v, %v", ok, err)
+	}
+	if check(t, pool, h1) {
+		t.Fatal("revoked key accepted")
+	}
+	if ok, _ := RevokeAPIKey(ctx, pool, k1.ID+1000); ok {
+		t.Fatal("revoking an unknown id reported a key")
+	}
+
+	// The active-key limit holds under concurrent creates.
+	errs := make(chan error, MaxActiveAPIKeys+5)
+	for range MaxActiveAPIKeys + 5 {
+		go func() {
+			h, p := newKey(t)
+			_, err := CreateAPIKey(ctx, pool, h, p, "")
+			errs <- err
+		}()
+	}
+	refused := 0
+	for range MaxActiveAPIKeys + 5 {
+		if err := <-errs; errors.Is(err, ErrTooManyKeys) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused != 5 {
+		t.Fatalf("%d creates refused, want 5 (limit %d)", refused, MaxActiveAPIKeys)
 	}
 }

@@ -50,3 +50,34 @@ FROM usage_tracking WHERE day >= $1::date AND day < $2::date`
 	}
 	return u, nil
 }
+
+// DayUsage is the usage of one UTC day.
+type DayUsage struct {
+	// Day is the UTC date, midnight.
+	Day time.Time
+	UsageTotals
+}
+
+// DailyUsage returns the days from the day containing from up to, but not
+// including, the day containing to that have any usage, in date order.
+func DailyUsage(ctx context.Context, db DB, from, to time.Time) ([]DayUsage, error) {
+	rows, err := db.Query(ctx, `SELECT day, messages, input_tokens, output_tokens FROM usage_tracking
+		WHERE day >= $1::date AND day < $2::date ORDER BY day`, day(from), day(to))
+	if err != nil {
+		return nil, fmt.Errorf("read daily usage %s..%s: %w", day(from), day(to), err)
+	}
+	defer rows.Close()
+	var out []DayUsage
+	for rows.Next() {
+		var d DayUsage
+		if err := rows.Scan(&d.Day, &d.Messages, &d.InputTokens, &d.OutputTokens); err != nil {
+			return nil, fmt.Errorf("read daily usage: %w", err)
+		}
+		d.Day = time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, time.UTC)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read daily usage: %w", err)
+	}
+	return out, nil
+}

@@ -44,4 +44,20 @@ func TestUsage(t *testing.T) {
 	if want := (UsageTotals{Messages: 6, InputTokens: 90, OutputTokens: 120}); u != want {
 		t.Errorf("January usage = %+v, want %+v", u, want)
 	}
+	days, err := DailyUsage(ctx, pool, jan1, feb1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DayUsage{
+		{at("2026-01-01T00:00:00Z"), UsageTotals{1, 10, 20}},
+		{at("2026-01-15T00:00:00Z"), UsageTotals{5, 80, 100}},
+	}
+	if len(days) != len(want) {
+		t.Fatalf("DailyUsage = %+v, want %+v", days, want)
+	}
+	for i := range want {
+		if !days[i].Day.Equal(want[i].Day) || days[i].UsageTotals != want[i].UsageTotals {
+			t.Errorf("day %d = %+v, want %+v", i, days[i], want[i])
+		}
+	}
 }

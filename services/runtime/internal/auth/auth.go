@@ -1,5 +1,6 @@
-// Package auth guards the runtime's API with the customer's Bearer API key,
-// and /status also with the platform's instance token.
+// Package auth guards the runtime's API with the customer's Bearer API key
+// or a dashboard token the platform's web app minted (pkg/dashtoken), and
+// /status also with the platform's instance token.
 //
 // A key is hashed (SHA-256) and the hash looked up among the active keys in
 // the customer's own database, so a key of another customer — stored in
@@ -10,7 +11,13 @@
 // 256-bit key. The instance token is held in memory and compared in
 // constant time (crypto/subtle, on digests of equal length).
 //
-// Neither secret is ever logged; at most a key's displayable prefix is.
+// A dashboard token is an HMAC of its expiry keyed with the instance token:
+// the web app, which holds the instance token in the platform's secret
+// store, mints one per proxied request for the signed-in customer, so the
+// browser never holds a long-lived credential. Without an instance token no
+// dashboard token verifies.
+//
+// No secret is ever logged; at most a key's displayable prefix is.
 package auth
 
 import (
@@ -22,8 +29,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"clawdbot.cloud/pkg/apikey"
+	"clawdbot.cloud/pkg/dashtoken"
 	"clawdbot.cloud/services/runtime/internal/respond"
 )
 
@@ -40,6 +49,10 @@ const (
 // InstanceIdentity is the Identity of a request made with the instance
 // token.
 const InstanceIdentity = "instance"
+
+// DashboardIdentity is the Identity of a request made with a dashboard
+// token (the customer, through the platform's web app).
+const DashboardIdentity = "dashboard"
 
 type identityKey struct{}
 
@@ -60,23 +73,59 @@ func WithIdentity(ctx context.Context, id string) context.Context {
 // "Authorization: Bearer claw_..." header. Otherwise it answers 401 with a
 // WWW-Authenticate challenge, or 503 when the key store cannot be asked.
 func Require(check KeyChecker, log *slog.Logger) func(http.Handler) http.Handler {
-	return RequireKeyOrToken(check, "", log)
+	return Guard(Options{Check: check, Log: log})
 }
 
 // RequireKeyOrToken is Require that also admits "Authorization: Bearer
 // <instanceToken>" (when instanceToken is not empty): the platform reading
 // /status. Use it on /status only.
 func RequireKeyOrToken(check KeyChecker, instanceToken string, log *slog.Logger) func(http.Handler) http.Handler {
+	return Guard(Options{Check: check, InstanceToken: instanceToken, AdmitInstance: true, Log: log})
+}
+
+// Options configure Guard.
+type Options struct {
+	// Check looks API keys up.
+	Check KeyChecker
+	// InstanceToken is the instance's platform secret; empty disables both
+	// the instance token and dashboard tokens.
+	InstanceToken string
+	// AdmitInstance admits the instance token itself (only /status).
+	AdmitInstance bool
+	// Log receives refusals (never a credential).
+	Log *slog.Logger
+	// Now is the clock dashboard tokens are checked against; time.Now if nil.
+	Now func() time.Time
+}
+
+// Guard returns middleware that admits an active API key or a valid
+// dashboard token (and, with AdmitInstance, the instance token). Otherwise
+// it answers 401 with a WWW-Authenticate challenge, or 503 when the key
+// store cannot be asked.
+func Guard(o Options) func(http.Handler) http.Handler {
 	var tokenSum []byte
-	if instanceToken != "" {
-		s := sha256.Sum256([]byte(instanceToken))
+	if o.InstanceToken != "" && o.AdmitInstance {
+		s := sha256.Sum256([]byte(o.InstanceToken))
 		tokenSum = s[:]
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	check, log := o.Check, o.Log
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			header := r.Header.Get("Authorization")
 			if tokenSum != nil && isToken(header, tokenSum) {
 				next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), InstanceIdentity)))
+				return
+			}
+			if tok := dashtoken.FromHeader(header); tok != "" {
+				if err := dashtoken.Verify(o.InstanceToken, tok, o.Now()); err != nil {
+					log.InfoContext(r.Context(), "refused dashboard token", "reason", err)
+					unauthorized(w, invalidChallenge, "invalid or expired dashboard token")
+					return
+				}
+				next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), DashboardIdentity)))
 				return
 			}
 			key, err := apikey.Parse(header)

@@ -14,9 +14,13 @@
 //	GET    /api/skills               the plan's skills and which are enabled
 //	PUT    /api/skills/{name}        {"enabled": bool}, within the plan
 //	GET    /api/workspace/export     the OpenClaw state directory as a tar.gz
+//	GET    /api/keys                 the API keys (prefix, name, created, last used, revoked)
+//	POST   /api/keys                 {"name"} → a new key, shown in this answer only
+//	DELETE /api/keys/{id}            revoke a key (refused from the next request on)
+//	GET    /api/usage                this period's usage per day, against the quota
 //
-// Every route but /health needs "Authorization: Bearer claw_…" and is rate
-// limited per key. Every answer is JSON (the export and the chat stream
+// Every route but /health needs "Authorization: Bearer claw_…" (or a
+// dashboard token, see internal/auth) and is rate limited per key. Every answer is JSON (the export and the chat stream
 // excepted), errors as {"error": "..."}.
 package httpapi
 
@@ -80,11 +84,13 @@ func New(o Options) http.Handler {
 	check := func(ctx context.Context, hash []byte) (bool, error) {
 		return customerdb.CheckAPIKey(ctx, o.DB, hash)
 	}
+	guard := auth.Guard(auth.Options{Check: check, InstanceToken: o.InstanceToken, Log: o.Log, Now: o.Now})
+	guardStatus := auth.Guard(auth.Options{Check: check, InstanceToken: o.InstanceToken, AdmitInstance: true, Log: o.Log, Now: o.Now})
 	key := func(h http.Handler) http.Handler {
-		return auth.Require(check, o.Log)(rateLimit(o.Limiter, h))
+		return guard(rateLimit(o.Limiter, h))
 	}
 	keyOrToken := func(h http.Handler) http.Handler {
-		return auth.RequireKeyOrToken(check, o.InstanceToken, o.Log)(rateLimit(o.Limiter, h))
+		return guardStatus(rateLimit(o.Limiter, h))
 	}
 
 	mux := http.NewServeMux()
@@ -102,6 +108,10 @@ func New(o Options) http.Handler {
 	mux.Handle("PUT /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("PATCH /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("GET /api/workspace/export", key(export(o)))
+	mux.Handle("GET /api/keys", key(listKeys(o)))
+	mux.Handle("POST /api/keys", key(createKey(o)))
+	mux.Handle("DELETE /api/keys/{id}", key(revokeKey(o)))
+	mux.Handle("GET /api/usage", key(usage(o)))
 	mux.Handle("/", fallback(mux))
 	return accessLog(o.Log, limitBody(cors(o.DashboardOrigin, mux)))
 }

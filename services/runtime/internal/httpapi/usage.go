@@ -1,0 +1,64 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/services/runtime/internal/quota"
+	"clawdbot.cloud/services/runtime/internal/respond"
+)
+
+// UsageDays is the answer to GET /api/usage: this period's usage per UTC
+// day (every day of the period so far, zeros included, so a chart needs no
+// gap filling) and the quota.
+type UsageDays struct {
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+	Days        []DayBody `json:"days"`
+	Total       UsageBody `json:"total"`
+	Quota       QuotaBody `json:"quota"`
+}
+
+// DayBody is one day's usage.
+type DayBody struct {
+	Day          string `json:"day"`
+	Messages     int64  `json:"messages"`
+	InputTokens  int64  `json:"input_tokens"`
+	OutputTokens int64  `json:"output_tokens"`
+}
+
+// usage answers GET /api/usage.
+func usage(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := o.Now()
+		q, err := quota.Read(r.Context(), o.DB, o.Plan, now)
+		if err != nil {
+			internalError(w, o, "read usage", err)
+			return
+		}
+		days, err := customerdb.DailyUsage(r.Context(), o.DB, q.Start, now.Add(24*time.Hour))
+		if err != nil {
+			internalError(w, o, "read daily usage", err)
+			return
+		}
+		byDay := make(map[string]customerdb.UsageTotals, len(days))
+		for _, d := range days {
+			byDay[d.Day.Format(time.DateOnly)] = d.UsageTotals
+		}
+		out := UsageDays{
+			PeriodStart: q.Start,
+			PeriodEnd:   q.ResetAt,
+			Days:        []DayBody{},
+			Total: UsageBody{Messages: q.Used.Messages, InputTokens: q.Used.InputTokens, OutputTokens: q.Used.OutputTokens,
+				PeriodStart: q.Start, PeriodEnd: q.ResetAt},
+			Quota: QuotaBody{MonthlyMessages: q.Limit, Remaining: q.Remaining(), Exceeded: q.Exceeded(), ResetAt: q.ResetAt},
+		}
+		for d := q.Start.UTC(); !d.After(now.UTC()) && d.Before(q.ResetAt); d = d.AddDate(0, 0, 1) {
+			k := d.Format(time.DateOnly)
+			u := byDay[k]
+			out.Days = append(out.Days, DayBody{Day: k, Messages: u.Messages, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens})
+		}
+		respond.JSON(w, http.StatusOK, out)
+	})
+}
