@@ -1,4 +1,7 @@
-package notify
+// Package mail sends plain-text email through an SMTP submission server
+// (STARTTLS when offered, optional PLAIN auth): the health service's alerts
+// and customer notices, and the web app's sign-in links.
+package mail
 
 import (
 	"context"
@@ -57,7 +60,7 @@ func (s *SMTP) Send(ctx context.Context, m Mail) error {
 		return fmt.Errorf("smtp: greeting: %w", err)
 	}
 	defer c.Close()
-	if err := c.Hello("clawdbot-health"); err != nil {
+	if err := c.Hello("clawdbot"); err != nil {
 		return fmt.Errorf("smtp: EHLO: %w", err)
 	}
 	if ok, _ := c.Extension("STARTTLS"); ok {
