@@ -9,6 +9,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/stripeevent"
 )
 
@@ -30,7 +31,10 @@ func runSignup(ctx context.Context, args []string) error {
 	}
 	co := stripeevent.Checkout{Email: *email, Name: *name, Plan: *plan}
 	co.Fill()
-	fmt.Printf("→ checkout.session.completed %s (customer %s, subscription %s, plan %s)\n", co.SessionID, co.CustomerID, co.SubscriptionID, *plan)
+	// The session id is never printed or logged (it names the provisioning
+	// page): its checkout_ref stands for it.
+	fmt.Printf("→ checkout.session.completed, checkout_ref %s (customer %s, subscription %s, plan %s)\n",
+		names.CheckoutRef(co.SessionID), co.CustomerID, co.SubscriptionID, *plan)
 	res, err := signup.Run(ctx, signup.Options{
 		IngressURL: strings.TrimRight(*url, "/"), Secret: *secret, Checkout: co,
 		Progress: func(s signup.Step) { fmt.Printf("  %-10s %s\n", s.Name, s.Status) },

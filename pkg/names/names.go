@@ -40,8 +40,28 @@ func DatabaseRef(customerID string) string { return "db/" + customerID }
 // APIKeyRevealRef is the secret reference of a saga's one-time key reveal.
 func APIKeyRevealRef(sagaID string) string { return "apikey/" + sagaID }
 
-// SignupSagaID is the saga id of the signup started by a checkout session.
-func SignupSagaID(checkoutSessionID string) string { return "signup-" + checkoutSessionID }
+// SignupSagaPrefix begins the id of every signup saga.
+const SignupSagaPrefix = "signup-"
+
+// SignupSagaID is the saga id of the signup started by a checkout session:
+// SignupSagaPrefix and 32 hex digits (128 bits) of the session id's SHA-256.
+// The id is deterministic, so every delivery of a checkout names the same
+// saga, but it does not contain the session id: saga ids are logged and
+// shown everywhere, and the session id must not be (it identifies the
+// paying browser's checkout).
+func SignupSagaID(checkoutSessionID string) string {
+	sum := sha256.Sum256([]byte(checkoutSessionID))
+	return SignupSagaPrefix + hex.EncodeToString(sum[:16])
+}
+
+// CheckoutRef is what logs say instead of a Checkout Session id: the first
+// 12 hex digits of its SHA-256. It correlates the lines of one checkout
+// without letting a log reader reach its provisioning page (log it as
+// attribute checkout_ref).
+func CheckoutRef(checkoutSessionID string) string {
+	sum := sha256.Sum256([]byte(checkoutSessionID))
+	return hex.EncodeToString(sum[:6])
+}
 
 // InstanceTokenRef is the secret reference of the token the platform uses to
 // read an instance's /status (usage) without a customer key.

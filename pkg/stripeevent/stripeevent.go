@@ -25,6 +25,9 @@ type Checkout struct {
 	// AmountCents is the first invoice total; 0 during a trial.
 	AmountCents int64
 	Created     time.Time
+	// RevealHash, when set, is metadata.reveal_hash: the lowercase hex
+	// SHA-256 of the nonce that may reveal the new customer's API key.
+	RevealHash string
 }
 
 // NewID returns a Stripe-looking id with prefix (evt_, cs_test_, cus_, sub_).
@@ -79,6 +82,9 @@ func CheckoutCompleted(c Checkout) []byte {
 			"address":    nil,
 		},
 		"metadata": map[string]any{"plan": c.Plan},
+	}
+	if c.RevealHash != "" {
+		session["metadata"].(map[string]any)["reveal_hash"] = c.RevealHash
 	}
 	return Event(c.EventID, "checkout.session.completed", c.Created, session)
 }

@@ -13,6 +13,13 @@ import (
 
 const successURL = "https://app.example/welcome?session_id={CHECKOUT_SESSION_ID}"
 
+// internalToken is the web app's token in these tests.
+const internalToken = "internal-token-of-the-web-app-0123456789"
+
+// revealHash is the SHA-256 of "the-browser-nonce-0001", as the web app
+// would bind it.
+const revealHash = "74f3f16eae4bc04add4cc45efd71ec45d551018b062abcf2b077bcfb77716901"
+
 // startBilling starts an ingress whose Stripe API is stripe-mock, behind a
 // recording proxy.
 func startBilling(t *testing.T) (*harness, *stripeProxy) {
@@ -27,24 +34,34 @@ func startBilling(t *testing.T) (*harness, *stripeProxy) {
 		"STRIPE_PRICE_STARTER":      "price_1Starter",
 		"STRIPE_PRICE_PRO":          "price_1Pro",
 		"STRIPE_PRICE_TEAM":         "price_1Team",
+		"INGRESS_INTERNAL_TOKEN":    internalToken,
 	})
 	return h, proxy
 }
 
 func (h *harness) postJSON(t testing.TB, path, body string) response {
 	t.Helper()
+	return h.postAuth(t, path, "", body)
+}
+
+// postAuth posts body with Authorization: Bearer token ("" = none).
+func (h *harness) postAuth(t testing.TB, path, token, body string) response {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, h.base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	return do(t, req)
 }
 
 func TestCheckout(t *testing.T) {
 	t.Parallel()
 	h, stripe := startBilling(t)
-	res := h.postJSON(t, "/v1/checkout", `{"plan":"pro","email":"ada@example.com","timezone":"Europe/Paris"}`)
+	res := h.postJSON(t, "/v1/checkout", `{"plan":"pro","email":"ada@example.com","timezone":"Europe/Paris","reveal_hash":"`+revealHash+`"}`)
 	if res.Code != http.StatusOK {
 		t.Fatalf("got %d %v", res.Code, res.Body)
 	}
@@ -71,6 +88,7 @@ func TestCheckout(t *testing.T) {
 		"subscription_data[metadata][plan]":    "pro",
 		"metadata[plan]":                       "pro",
 		"metadata[timezone]":                   "Europe/Paris",
+		"metadata[reveal_hash]":                revealHash,
 		"customer_email":                       "ada@example.com",
 		"success_url":                          successURL,
 		"cancel_url":                           "https://app.example/pricing",
@@ -89,7 +107,10 @@ func TestCheckout(t *testing.T) {
 			`{"plan":"pro"}`:                               "email",
 			`{"plan":"pro","email":"a@example.com","x":1}`: "unknown field",
 			`not json`: "JSON",
-			`{"plan":"pro","email":"` + strings.Repeat("a", 20<<10) + `@example.com"}`: "larger than",
+			`{"plan":"pro","email":"a@example.com","reveal_hash":"ABC"}`:                                 "reveal_hash must be",
+			`{"plan":"pro","email":"a@example.com","reveal_hash":"` + strings.ToUpper(revealHash) + `"}`: "reveal_hash must be",
+			`{"plan":"pro","email":"a@example.com","reveal_hash":"` + revealHash + `0"}`:                 "reveal_hash must be",
+			`{"plan":"pro","email":"` + strings.Repeat("a", 20<<10) + `@example.com"}`:                   "larger than",
 		} {
 			before := len(stripe.recorded())
 			res := h.postJSON(t, "/v1/checkout", body)
@@ -110,6 +131,17 @@ func TestCheckout(t *testing.T) {
 		res := h.postJSON(t, "/v1/checkout", `{"plan":"gold","email":"nope"}`)
 		if r, _ := res.Body["reasons"].([]any); len(r) != 2 {
 			t.Errorf("reasons %v, want both", res.Body["reasons"])
+		}
+	})
+
+	t.Run("no reveal hash", func(t *testing.T) {
+		before := len(stripe.recorded())
+		if res := h.postJSON(t, "/v1/checkout", `{"plan":"starter","email":"ada@example.com"}`); res.Code != http.StatusOK {
+			t.Fatalf("got %d %v", res.Code, res.Body)
+		}
+		calls := stripe.recorded()
+		if len(calls) != before+1 || calls[before].Form.Has("metadata[reveal_hash]") {
+			t.Errorf("a checkout without reveal_hash sent one: %+v", calls[before:])
 		}
 	})
 
@@ -136,7 +168,17 @@ func TestCheckout(t *testing.T) {
 func TestBillingPortal(t *testing.T) {
 	t.Parallel()
 	h, stripe := startBilling(t)
-	res := h.postJSON(t, "/v1/billing-portal", `{"customer_id":"cus_Portal1"}`)
+	// A customer id is no credential: only the web app's token opens a portal.
+	for _, tok := range []string{"", "wrong", internalToken + "x", internalToken[:len(internalToken)-1]} {
+		res := h.postAuth(t, "/v1/billing-portal", tok, `{"customer_id":"cus_Portal1"}`)
+		if res.Code != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("token %q: got %d %v, want 401", tok, res.Code, res.Body)
+		}
+	}
+	if n := len(stripe.recorded()); n != 0 {
+		t.Fatalf("unauthenticated requests reached Stripe: %d calls", n)
+	}
+	res := h.postAuth(t, "/v1/billing-portal", internalToken, `{"customer_id":"cus_Portal1"}`)
 	if res.Code != http.StatusOK {
 		t.Fatalf("got %d %v", res.Code, res.Body)
 	}
@@ -149,7 +191,7 @@ func TestBillingPortal(t *testing.T) {
 		t.Fatalf("Stripe calls %+v", calls)
 	}
 	for _, body := range []string{`{"customer_id":"acct_1"}`, `{"customer_id":""}`, `{}`, `{"customer_id":"cus_1/../x"}`} {
-		if res := h.postJSON(t, "/v1/billing-portal", body); res.Code != http.StatusBadRequest {
+		if res := h.postAuth(t, "/v1/billing-portal", internalToken, body); res.Code != http.StatusBadRequest {
 			t.Errorf("%s: got %d %v, want 400", body, res.Code, res.Body)
 		}
 	}
@@ -157,17 +199,23 @@ func TestBillingPortal(t *testing.T) {
 		t.Errorf("invalid requests reached Stripe: %d calls", n)
 	}
 	stripe.setFail(true)
-	if res := h.postJSON(t, "/v1/billing-portal", `{"customer_id":"cus_Portal1"}`); res.Code != http.StatusBadGateway {
+	if res := h.postAuth(t, "/v1/billing-portal", internalToken, `{"customer_id":"cus_Portal1"}`); res.Code != http.StatusBadGateway {
 		t.Errorf("Stripe error: got %d %v, want 502", res.Code, res.Body)
 	}
 }
 
-// Without a Stripe key both endpoints say what to set.
+// Without a Stripe key both endpoints say what to set; without an internal
+// token the portal says so first.
 func TestBillingUnconfigured(t *testing.T) {
 	t.Parallel()
 	h := start(t)
+	res := h.postAuth(t, "/v1/billing-portal", internalToken, `{"customer_id":"cus_Portal1"}`)
+	if msg, _ := res.Body["error"].(string); res.Code != http.StatusServiceUnavailable || msg != "portal disabled: set INGRESS_INTERNAL_TOKEN" {
+		t.Errorf("portal without a token: got %d %q", res.Code, msg)
+	}
+	h = startWith(t, map[string]string{"INGRESS_INTERNAL_TOKEN": internalToken})
 	for _, path := range []string{"/v1/checkout", "/v1/billing-portal"} {
-		res := h.postJSON(t, path, `{"plan":"pro","email":"ada@example.com"}`)
+		res := h.postAuth(t, path, internalToken, `{"plan":"pro","email":"ada@example.com"}`)
 		msg, _ := res.Body["error"].(string)
 		if res.Code != http.StatusServiceUnavailable || !strings.Contains(msg, "STRIPE_SECRET_KEY") || !strings.Contains(msg, "STRIPE_PRICE_PRO") {
 			t.Errorf("%s: got %d %q", path, res.Code, msg)
@@ -192,12 +240,13 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("dev defaults: %v", err)
 	}
 	_, err := ingress.LoadConfig(with("STRIPE_SECRET_KEY", "sk_test_1", "CHECKOUT_SUCCESS_URL", "https://x/ok",
-		"STRIPE_PRICE_PRO", "prod_1", "ADMIN_TOKEN", "short"))
+		"STRIPE_PRICE_PRO", "prod_1", "ADMIN_TOKEN", "short", "INGRESS_INTERNAL_TOKEN", "short", "INGRESS_REVEAL_TTL", "0s"))
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"CHECKOUT_CANCEL_URL is required", "{CHECKOUT_SESSION_ID}", "STRIPE_PRICE_STARTER is required",
-		"STRIPE_PRICE_TEAM is required", "ADMIN_TOKEN must be at least"} {
+		"STRIPE_PRICE_TEAM is required", "ADMIN_TOKEN must be at least", "INGRESS_INTERNAL_TOKEN must be at least",
+		"INGRESS_REVEAL_TTL must be positive"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

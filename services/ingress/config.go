@@ -54,27 +54,42 @@ type Config struct {
 	// AdminTimeout (INGRESS_ADMIN_TIMEOUT, default 5s) bounds one request
 	// to the saga's admin API.
 	AdminTimeout time.Duration
+
+	// InternalToken (INGRESS_INTERNAL_TOKEN, optional, ≥ 32 characters) is
+	// the Bearer token of POST /v1/billing-portal, held by the platform's
+	// web app (which authenticates customers); unset disables it (503).
+	InternalToken string
+	// RevealTTL (INGRESS_REVEAL_TTL, default 24h) is how long after ready
+	// an unrevealed API key may be revealed; then it is deleted.
+	RevealTTL time.Duration
+	// RevealSweepInterval (INGRESS_REVEAL_SWEEP_INTERVAL, default 5m) is
+	// how often the sweeper deletes expired unrevealed keys.
+	RevealSweepInterval time.Duration
 }
 
-// minAdminToken is the shortest admin token accepted: a guessable token on
-// a public edge would hand out force-deprovision.
+// minAdminToken is the shortest admin (and internal) token accepted: a
+// guessable token on a public edge would hand out force-deprovision, or
+// any customer's billing portal.
 const minAdminToken = 32
 
 // LoadConfig reads the settings from l and returns every problem at once.
 func LoadConfig(l *config.Loader) (Config, error) {
 	c := Config{
-		WebhookSecret:      l.Required("STRIPE_WEBHOOK_SECRET", "the signing secret (whsec_...) of the Stripe webhook endpoint"),
-		Addr:               l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
-		PublicURL:          strings.TrimRight(l.URL("PUBLIC_URL", "", "http", "https"), "/"),
-		PublishTimeout:     l.Duration("INGRESS_PUBLISH_TIMEOUT", 5*time.Second),
-		ShutdownTimeout:    l.Duration("INGRESS_SHUTDOWN_TIMEOUT", 20*time.Second),
-		StripeSecretKey:    l.String("STRIPE_SECRET_KEY", ""),
-		StripeAPIBase:      strings.TrimRight(l.URL("STRIPE_API_BASE", "", "http", "https"), "/"),
-		CheckoutSuccessURL: l.URL("CHECKOUT_SUCCESS_URL", "", "http", "https"),
-		CheckoutCancelURL:  l.URL("CHECKOUT_CANCEL_URL", "", "http", "https"),
-		PortalReturnURL:    l.URL("BILLING_PORTAL_RETURN_URL", "", "http", "https"),
-		AdminToken:         l.String("ADMIN_TOKEN", ""),
-		AdminTimeout:       l.Duration("INGRESS_ADMIN_TIMEOUT", 5*time.Second),
+		WebhookSecret:       l.Required("STRIPE_WEBHOOK_SECRET", "the signing secret (whsec_...) of the Stripe webhook endpoint"),
+		Addr:                l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
+		PublicURL:           strings.TrimRight(l.URL("PUBLIC_URL", "", "http", "https"), "/"),
+		PublishTimeout:      l.Duration("INGRESS_PUBLISH_TIMEOUT", 5*time.Second),
+		ShutdownTimeout:     l.Duration("INGRESS_SHUTDOWN_TIMEOUT", 20*time.Second),
+		StripeSecretKey:     l.String("STRIPE_SECRET_KEY", ""),
+		StripeAPIBase:       strings.TrimRight(l.URL("STRIPE_API_BASE", "", "http", "https"), "/"),
+		CheckoutSuccessURL:  l.URL("CHECKOUT_SUCCESS_URL", "", "http", "https"),
+		CheckoutCancelURL:   l.URL("CHECKOUT_CANCEL_URL", "", "http", "https"),
+		PortalReturnURL:     l.URL("BILLING_PORTAL_RETURN_URL", "", "http", "https"),
+		AdminToken:          l.String("ADMIN_TOKEN", ""),
+		AdminTimeout:        l.Duration("INGRESS_ADMIN_TIMEOUT", 5*time.Second),
+		InternalToken:       l.String("INGRESS_INTERNAL_TOKEN", ""),
+		RevealTTL:           l.Duration("INGRESS_REVEAL_TTL", 24*time.Hour),
+		RevealSweepInterval: l.Duration("INGRESS_REVEAL_SWEEP_INTERVAL", 5*time.Minute),
 	}
 	if c.PublishTimeout <= 0 {
 		l.Problem("INGRESS_PUBLISH_TIMEOUT must be positive")
@@ -84,6 +99,15 @@ func LoadConfig(l *config.Loader) (Config, error) {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
 		l.Problem("ADMIN_TOKEN must be at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)
+	}
+	if c.InternalToken != "" && len(c.InternalToken) < minAdminToken {
+		l.Problem("INGRESS_INTERNAL_TOKEN must be at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)
+	}
+	if c.RevealTTL <= 0 {
+		l.Problem("INGRESS_REVEAL_TTL must be positive")
+	}
+	if c.RevealSweepInterval <= 0 {
+		l.Problem("INGRESS_REVEAL_SWEEP_INTERVAL must be positive")
 	}
 	live := c.StripeSecretKey != ""
 	if live {

@@ -81,6 +81,8 @@ func sign(payload []byte, ts time.Time, key string) string {
 // checkout is a checkout.session.completed event as Stripe sends it.
 type checkout struct {
 	EventID, Type, SessionID, Customer, Plan, PaymentStatus, APIVersion string
+	// RevealHash, when set, is metadata.reveal_hash.
+	RevealHash string
 }
 
 func (c checkout) payload(t testing.TB) []byte {
@@ -100,6 +102,9 @@ func (c checkout) payload(t testing.TB) []byte {
 	meta := map[string]any{"timezone": "Europe/Berlin"}
 	if c.Plan != "" {
 		meta["plan"] = c.Plan
+	}
+	if c.RevealHash != "" {
+		meta["reveal_hash"] = c.RevealHash
 	}
 	b, err := json.Marshal(map[string]any{
 		"id": c.EventID, "object": "event", "api_version": c.APIVersion, "created": 1712345678,

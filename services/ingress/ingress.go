@@ -10,9 +10,10 @@
 // HTTP API:
 //
 //	POST /webhooks/stripe                              Stripe webhook (Stripe-Signature verified)
-//	GET  /v1/provisioning/{checkout_session_id}        signup status, steps, one-time API key
-//	POST /v1/checkout                                  {plan, email} → Stripe Checkout {id, url}
-//	POST /v1/billing-portal                            {customer_id} → Billing Portal {url}
+//	GET  /v1/provisioning/{checkout_session_id}        signup status, steps (never the key)
+//	POST /v1/provisioning/{checkout_session_id}/reveal {nonce} → the API key, once, to the starting browser
+//	POST /v1/checkout                                  {plan, email, reveal_hash} → Stripe Checkout {id, url}
+//	POST /v1/billing-portal                            (internal token) {customer_id} → Billing Portal {url}
 //	GET  /v1/admin/customers/{customer_id}             (admin) a customer
 //	POST /v1/admin/customers/{customer_id}/deprovision (admin) force-deprovision
 //	GET  /v1/admin/sagas?status=failed                 (admin) sagas by status
@@ -41,6 +42,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/ingress/internal/billing"
+	"clawdbot.cloud/services/ingress/internal/expiry"
 	"clawdbot.cloud/services/ingress/internal/httpapi"
 	"clawdbot.cloud/services/ingress/internal/projector"
 	"clawdbot.cloud/services/ingress/internal/store"
@@ -66,6 +68,8 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	proj *projector.Projector
+	// sweeper deletes the keys nobody revealed within RevealTTL.
+	sweeper *expiry.Sweeper
 }
 
 // New validates the configuration, migrates schema "ingress", registers the
@@ -96,6 +100,9 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		Admin:          env.Bus.Conn(),
 		AdminToken:     cfg.AdminToken,
 		AdminTimeout:   cfg.AdminTimeout,
+		InternalToken:  cfg.InternalToken,
+		RevealTTL:      cfg.RevealTTL,
+		Now:            env.Now,
 	}
 	if cfg.CheckoutEnabled() {
 		deps.Billing = billing.New(billing.Config{
@@ -107,6 +114,9 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 	}
 	if cfg.AdminToken == "" {
 		env.Log.Info("admin endpoints disabled: ADMIN_TOKEN is not set")
+	}
+	if cfg.InternalToken == "" {
+		env.Log.Info("billing portal disabled: INGRESS_INTERNAL_TOKEN is not set")
 	}
 	handler := httpapi.New(deps)
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -129,14 +139,18 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 			ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
 		},
 		proj: projector.New(st, env.Now),
+		sweeper: &expiry.Sweeper{
+			Store: st, Secrets: env.Secrets, Log: env.Log, TTL: cfg.RevealTTL,
+			Interval: cfg.RevealSweepInterval, Now: env.Now, Expired: m.KeysExpired,
+		},
 	}, nil
 }
 
 // Addr is the address the public server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve runs the HTTP server and the projector until ctx ends or either
-// fails. On shutdown the server stops accepting, in-flight requests get
+// Serve runs the HTTP server, the projector and the reveal sweeper until
+// ctx ends or one fails. On shutdown the server stops accepting, in-flight requests get
 // ShutdownTimeout to finish, and the projector drains its handlers.
 func (s *Server) Serve(ctx context.Context) error {
 	log := s.env.Log
@@ -148,6 +162,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.runProjector(gctx); return nil })
+	g.Go(func() error { s.sweeper.Run(gctx); return nil })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- s.http.Serve(s.ln) }()

@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/servicetest"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
 )
 
 func TestMetricsCarryNoIdentifiers(t *testing.T) {
@@ -54,5 +57,39 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("logs contain %q", s)
 		}
+	}
+}
+
+// The Checkout Session id is the handle of a signup's provisioning page: it
+// never reaches the logs, whatever happens to the signup. Lines name it by
+// checkout_ref (names.CheckoutRef) instead.
+func TestLogsNeverCarryTheCheckoutSession(t *testing.T) {
+	h := startWith(t, map[string]string{"INGRESS_REVEAL_TTL": "1h"})
+	const cs, nonce = "cs_test_secretsession01", "log-test-browser-nonce"
+	ev := checkout{EventID: "evt_logcs1", SessionID: cs, Plan: "pro", RevealHash: hashOf(nonce)}
+	h.deliver(t, ev.payload(t))
+	h.deliver(t, ev.payload(t)) // a duplicate delivery
+	h.get(t, "/v1/provisioning/"+cs)
+	h.reveal(t, cs, nonce) // not ready yet
+	h.signupReady(t, cs, hashOf(nonce), "claw_logtest")
+	h.reveal(t, cs, "wrong-browser-nonce-0")
+	h.reveal(t, cs, nonce)
+	h.reveal(t, cs, nonce)
+	// A refused signup (unknown plan), a malformed reveal hash, an unusable
+	// session and a failure, each with its own session id.
+	h.deliver(t, checkout{EventID: "evt_logcs2", SessionID: "cs_test_secretsession02", Plan: "gold"}.payload(t))
+	h.deliver(t, checkout{EventID: "evt_logcs3", SessionID: "cs_test_secretsession03", Plan: "pro", RevealHash: "nothex"}.payload(t))
+	h.deliver(t, checkout{EventID: "evt_logcs4", SessionID: "cs_test_secretsession04", Plan: "pro", Customer: "acct_x"}.payload(t))
+	h.sagaBus(t).publish(subjects.SagaCompensated, &pb.SagaCompensated{SagaId: names.SignupSagaID("cs_test_secretsession03"),
+		CheckoutSessionId: "cs_test_secretsession03", FailedStep: "compute", Reason: "no capacity"})
+	h.waitFor(t, "cs_test_secretsession03", "the failure", func(r response) bool { return r.Body["status"] == "failed" })
+	h.get(t, "/v1/provisioning/cs_test_secretsession09") // unknown
+
+	logs := h.logs.String()
+	if !strings.Contains(logs, "checkout_ref="+names.CheckoutRef(cs)) {
+		t.Fatalf("no checkout_ref in the logs:\n%s", logs)
+	}
+	if strings.Contains(logs, "secretsession") {
+		t.Fatalf("a checkout session id was logged:\n%s", logs)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +76,8 @@ func TestProvisioningFollowsTheSaga(t *testing.T) {
 	h := start(t)
 	const cs = "cs_test_follow0001"
 	saga := names.SignupSagaID(cs)
-	if res := h.deliver(t, checkout{EventID: "evt_follow", SessionID: cs, Customer: "cus_F1", Plan: "pro"}.payload(t)); res.Code != 200 {
+	const nonce = "nonce-of-the-follow-browser"
+	if res := h.deliver(t, checkout{EventID: "evt_follow", SessionID: cs, Customer: "cus_F1", Plan: "pro", RevealHash: hashOf(nonce)}.payload(t)); res.Code != 200 {
 		t.Fatalf("webhook: %d %v", res.Code, res.Body)
 	}
 	sb := h.sagaBus(t)
@@ -98,7 +98,7 @@ func TestProvisioningFollowsTheSaga(t *testing.T) {
 	res := h.waitFor(t, cs, "three steps done", func(r response) bool {
 		return strings.Join(steps(r.Body), ",") == "database:done,workspace:done,compute:done,instance:started"
 	})
-	if res.Body["status"] != "provisioning" || res.Body["instance_url"] != "http://127.0.0.1:41001" || res.Body["api_key"] != nil {
+	if res.Body["status"] != "provisioning" || res.Body["instance_url"] != "http://127.0.0.1:41001" || res.Body["api_key_available"] != false {
 		t.Fatalf("mid-saga: %v", res.Body)
 	}
 
@@ -117,50 +117,23 @@ func TestProvisioningFollowsTheSaga(t *testing.T) {
 			`SELECT status FROM ingress.provisioning WHERE checkout_session_id = $1`, cs).Scan(&status)
 		return err == nil && status == "ready"
 	})
-	// A HEAD has no body to carry the key: it must not burn it.
-	head, err := http.Head(h.base + "/v1/provisioning/" + cs)
-	if err != nil {
-		t.Fatal(err)
+	// The page never carries the key: it says the key can be revealed.
+	ready := h.get(t, "/v1/provisioning/"+cs)
+	if ready.Body["api_key"] != nil || ready.Body["api_key_available"] != true || ready.Body["api_key_revealed"] != false {
+		t.Fatalf("ready: %v", ready.Body)
 	}
-	head.Body.Close()
-	if head.StatusCode != 200 || head.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("HEAD: %d %v", head.StatusCode, head.Header)
+	// Whoever holds the nonce gets the key, exactly once.
+	if r := h.reveal(t, cs, nonce); r.Code != 200 || r.Body["api_key"] != "claw_s3cret" || r.Body["instance_url"] != "http://127.0.0.1:41001" {
+		t.Fatalf("reveal: %d %v", r.Code, r.Body)
 	}
-
-	// Whoever reads first after ready gets the key, exactly once, however
-	// many read at the same time.
-	var (
-		mu   sync.Mutex
-		keys []string
-		wg   sync.WaitGroup
-	)
-	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := h.get(t, "/v1/provisioning/"+cs)
-			mu.Lock()
-			defer mu.Unlock()
-			if k, ok := r.Body["api_key"].(string); ok {
-				keys = append(keys, k)
-			}
-			if r.Body["status"] != "ready" || r.Body["api_key_revealed"] != true {
-				t.Errorf("concurrent read: %v", r.Body)
-			}
-		}()
-	}
-	wg.Wait()
 	if strings.Contains(h.logs.String(), "claw_s3cret") {
 		t.Error("the API key was logged")
-	}
-	if len(keys) != 1 || keys[0] != "claw_s3cret" {
-		t.Fatalf("keys handed out: %q, want exactly [claw_s3cret]", keys)
 	}
 	// The projector's workers may apply saga.completed before instance.ready.
 	final := h.waitFor(t, cs, "every step done", func(r response) bool {
 		return strings.Join(steps(r.Body), ",") == "database:done,workspace:done,compute:done,instance:done"
 	})
-	if final.Body["api_key"] != nil || final.Body["api_key_revealed"] != true || final.Body["status"] != "ready" {
+	if final.Body["api_key"] != nil || final.Body["api_key_revealed"] != true || final.Body["api_key_available"] != false || final.Body["status"] != "ready" {
 		t.Fatalf("after the reveal: %v", final.Body)
 	}
 	if final.Header.Get("Cache-Control") != "no-store" {
@@ -252,19 +225,30 @@ func TestProvisioningRequests(t *testing.T) {
 }
 
 // A signup saga the ingress never saw the webhook of (a replay into a fresh
-// read model) still gets a provisioning page; other sagas do not.
+// read model) keeps its steps, and gets its page from the saga's final
+// event, which names the session; other sagas get nothing.
 func TestProjectorWithoutWebhook(t *testing.T) {
 	h := start(t)
 	sb := h.sagaBus(t)
+	const cs = "cs_test_orphan001"
+	saga := names.SignupSagaID(cs)
 	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: "plan-change-cus_1-2", Name: "compute"}})
-	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: names.SignupSagaID("cs_test_orphan001"), Name: "database"}})
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, Name: "database"}})
 	h.waitProjected(t, sb)
-	if res := h.get(t, "/v1/provisioning/cs_test_orphan001"); res.Code != 200 || res.Body["status"] != "provisioning" {
-		t.Fatalf("orphan signup: %d %v", res.Code, res.Body)
-	}
 	var n int
 	if err := h.env.DB.QueryRow(context.Background(), `SELECT count(*) FROM ingress.provisioning_steps`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d step rows (err %v), want only the signup's", n, err)
+	}
+	// A final event whose session does not derive the saga id is refused.
+	sb.publish(subjects.SagaCompleted, &pb.SagaCompleted{SagaId: saga, CheckoutSessionId: "cs_test_someoneelse", ApiKeyRef: "apikey/x"})
+	sb.publish(subjects.SagaCompleted, &pb.SagaCompleted{SagaId: saga, CustomerId: "cus_O1", CheckoutSessionId: cs,
+		InstanceUrl: "http://127.0.0.1:41002", ApiKeyRef: names.APIKeyRevealRef(saga)})
+	res := h.waitFor(t, cs, "the orphan's page", func(r response) bool { return r.Code == 200 })
+	if res.Body["status"] != "ready" || strings.Join(steps(res.Body), ",") != "database:started" || res.Body["api_key_available"] != false {
+		t.Fatalf("orphan signup: %v", res.Body)
+	}
+	if r := h.get(t, "/v1/provisioning/cs_test_someoneelse"); r.Code != 404 {
+		t.Errorf("a mismatched session got a page: %d %v", r.Code, r.Body)
 	}
 }
 

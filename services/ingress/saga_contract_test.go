@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/servicetest"
 	"clawdbot.cloud/services/saga"
 )
@@ -32,10 +33,10 @@ func TestAdminAgainstTheSaga(t *testing.T) {
 		t.Errorf("customer %v", res.Body)
 	}
 	res = h.admin(t, "GET", "/v1/admin/sagas?status=running&customer_id="+cus, auth)
-	if list, _ := res.Body["sagas"].([]any); res.Code != 200 || len(list) != 1 || list[0].(map[string]any)["saga_id"] != "signup-"+cs {
+	if list, _ := res.Body["sagas"].([]any); res.Code != 200 || len(list) != 1 || list[0].(map[string]any)["saga_id"] != names.SignupSagaID(cs) {
 		t.Errorf("running sagas: %d %v", res.Code, res.Body)
 	}
-	res = h.admin(t, "GET", "/v1/admin/sagas/signup-"+cs, auth)
+	res = h.admin(t, "GET", "/v1/admin/sagas/"+names.SignupSagaID(cs), auth)
 	s, _ := res.Body["saga"].(map[string]any)
 	if steps, _ := s["steps"].([]any); res.Code != 200 || s["kind"] != "signup" || len(steps) == 0 {
 		t.Errorf("saga: %d %v", res.Code, res.Body)
@@ -46,7 +47,7 @@ func TestAdminAgainstTheSaga(t *testing.T) {
 	}{
 		{"GET", "/v1/admin/customers/cus_Nobody", http.StatusNotFound},
 		{"GET", "/v1/admin/sagas/signup-cs_test_nobody", http.StatusNotFound},
-		{"POST", "/v1/admin/sagas/signup-" + cs + "/retry", http.StatusConflict},
+		{"POST", "/v1/admin/sagas/" + names.SignupSagaID(cs) + "/retry", http.StatusConflict},
 		{"POST", "/v1/admin/customers/" + cus + "/deprovision", http.StatusConflict},
 	} {
 		if res := h.admin(t, tc.method, tc.path, auth); res.Code != tc.code {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/servicetest"
 	stripefixture "clawdbot.cloud/pkg/stripeevent"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
@@ -37,7 +38,7 @@ func TestWebhookPublishesSignup(t *testing.T) {
 	want := &pb.CustomerSignedUp{
 		StripeEventId: "evt_signup1", CheckoutSessionId: "cs_test_signup0001", CustomerId: "cus_Grace1",
 		SubscriptionId: "sub_test_signup0001", Email: "grace@example.com", Name: "Grace Hopper", Plan: "pro",
-		Timezone: "Europe/Berlin", SagaId: "signup-cs_test_signup0001", OccurredAt: timestamppb.New(time.Unix(1712345678, 0)),
+		Timezone: "Europe/Berlin", SagaId: names.SignupSagaID("cs_test_signup0001"), OccurredAt: timestamppb.New(time.Unix(1712345678, 0)),
 	}
 	if d := cmp.Diff(want, &got, protocmp.Transform()); d != "" {
 		t.Errorf("customer.signed_up (-want +got):\n%s", d)
@@ -46,7 +47,7 @@ func TestWebhookPublishesSignup(t *testing.T) {
 		"Nats-Msg-Id":           "evt_signup1",
 		bus.HeaderEventType:     "clawdbot.v1.CustomerSignedUp",
 		bus.HeaderSchemaVersion: bus.SchemaVersion,
-		bus.HeaderSagaID:        "signup-cs_test_signup0001",
+		bus.HeaderSagaID:        names.SignupSagaID("cs_test_signup0001"),
 		bus.HeaderCustomerID:    "cus_Grace1",
 		bus.HeaderStripeEventID: "evt_signup1",
 		bus.HeaderService:       "ingress",

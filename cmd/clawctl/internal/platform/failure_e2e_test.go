@@ -2,10 +2,12 @@ package platform_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/stripeevent"
 	"clawdbot.cloud/proto/subjects"
@@ -67,7 +69,8 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 // compute service included) finishes the saga exactly once after restart.
 func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	h := start(t, nil)
-	co := stripeevent.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team"}
+	nonce := signup.NewNonce()
+	co := stripeevent.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team", RevealHash: signup.HashNonce(nonce)}
 	co.Fill()
 	if err := postCheckout(h, co); err != nil {
 		t.Fatal(err)
@@ -86,7 +89,11 @@ func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	if n := runtimeProcesses(t); n != 1 {
 		t.Errorf("%d runtime processes, want 1", n)
 	}
-	if code, _ := call(t, st.InstanceURL+"/status", st.APIKey); code != 200 {
+	key, _, err := signup.Reveal(context.Background(), http.DefaultClient, h.IngressURL, co.SessionID, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(t, st.InstanceURL+"/status", key); code != 200 {
 		t.Errorf("/status after restart = %d", code)
 	}
 }

@@ -43,6 +43,11 @@ const DevWebhookSecret = "whsec_clawdbot_dev_only_not_a_secret"
 // use it in production.
 const DevAdminToken = "dev-admin-token-not-a-secret-0123456789"
 
+// DevInternalToken is the ingress's INGRESS_INTERNAL_TOKEN in dev mode when
+// it is unset: the web app's credential for POST /v1/billing-portal. Never
+// use it in production.
+const DevInternalToken = "dev-internal-token-not-a-secret-0123456789"
+
 // Services lists the services in start order with their run functions.
 var Services = []struct {
 	Name string
@@ -161,11 +166,12 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	// Every service reads the same configuration, with dev defaults on top
 	// of the process environment.
 	overrides := map[string]string{
-		"STRIPE_WEBHOOK_SECRET": s.webhookSecret,
-		"ADMIN_TOKEN":           DevAdminToken,
-		"INGRESS_ADDR":          s.ingressAddr,
-		"DATABASE_ADMIN_URL":    adminURL,
-		"RUNTIME_BINARY":        s.runtimeBinary,
+		"STRIPE_WEBHOOK_SECRET":  s.webhookSecret,
+		"ADMIN_TOKEN":            DevAdminToken,
+		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
+		"INGRESS_ADDR":           s.ingressAddr,
+		"DATABASE_ADMIN_URL":     adminURL,
+		"RUNTIME_BINARY":         s.runtimeBinary,
 	}
 	lookup := func(k string) (string, bool) {
 		if v, ok := o.Env(k); ok && v != "" {

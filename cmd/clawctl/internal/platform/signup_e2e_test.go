@@ -2,7 +2,10 @@ package platform_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,15 +56,25 @@ func TestSignupEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The key is revealed exactly once.
+	// The key is revealed exactly once, and the status never carries it.
 	again, err := http.Get(h.IngressURL + "/v1/provisioning/" + ada.Checkout.SessionID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, err := io.ReadAll(again.Body)
+	again.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var st signup.Status
-	decode(t, again, &st)
-	if st.Status != "ready" || st.APIKey != "" || !st.APIKeyRevealed {
-		t.Errorf("second status read = %+v, want ready without the key", st)
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != "ready" || st.APIKeyAvailable || !st.APIKeyRevealed || strings.Contains(string(raw), key) {
+		t.Errorf("status read after the reveal = %s, want ready without the key", raw)
+	}
+	if _, _, err := signup.Reveal(context.Background(), http.DefaultClient, h.IngressURL, ada.Checkout.SessionID, "some-other-browser-nonce"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("reveal with another nonce: %v, want 403", err)
 	}
 
 	// The event history tells the whole story, once.

@@ -1,11 +1,18 @@
 // Package signup sends a correctly signed checkout.session.completed to the
-// ingress, follows the provisioning it starts and returns the credentials.
+// ingress, follows the provisioning it starts and returns the credentials:
+// like the web app, it binds the checkout to a fresh nonce
+// (metadata.reveal_hash) and reveals the API key with it once ready.
 package signup
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +26,9 @@ type Options struct {
 	IngressURL string
 	Secret     string
 	Checkout   stripeevent.Checkout
+	// Nonce reveals the key; a fresh one (NewNonce) when empty. Its hash
+	// replaces Checkout.RevealHash.
+	Nonce string
 	// Progress, when set, is called once for each step change as it is seen.
 	Progress func(Step)
 	// Poll is the status polling interval. Default 50ms.
@@ -34,15 +44,18 @@ type Step struct {
 	At     time.Time `json:"at"`
 }
 
-// Status is the ingress's provisioning status document.
+// Status is the ingress's provisioning status document, with the key
+// filled in by Run from the reveal (the document itself never carries it).
 type Status struct {
 	CheckoutSessionID string `json:"checkout_session_id"`
 	Status            string `json:"status"`
 	Steps             []Step `json:"steps"`
 	InstanceURL       string `json:"instance_url"`
-	APIKey            string `json:"api_key"`
-	APIKeyRevealed    bool   `json:"api_key_revealed"`
-	FailureReason     string `json:"failure_reason"`
+	// APIKey is the revealed key (Run fills it in; never in the document).
+	APIKey          string `json:"-"`
+	APIKeyAvailable bool   `json:"api_key_available"`
+	APIKeyRevealed  bool   `json:"api_key_revealed"`
+	FailureReason   string `json:"failure_reason"`
 }
 
 // Result is a finished signup.
@@ -64,6 +77,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
+	if o.Nonce == "" {
+		o.Nonce = NewNonce()
+	}
+	o.Checkout.RevealHash = HashNonce(o.Nonce)
 	o.Checkout.Fill()
 	start := time.Now()
 	if err := Post(ctx, o.Client, o.IngressURL, o.Secret, stripeevent.CheckoutCompleted(o.Checkout)); err != nil {
@@ -86,7 +103,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 			switch st.Status {
 			case "ready":
-				return &Result{Checkout: o.Checkout, Status: *st, Latency: time.Since(start)}, nil
+				latency := time.Since(start)
+				key, instanceURL, err := Reveal(ctx, o.Client, o.IngressURL, o.Checkout.SessionID, o.Nonce)
+				if err != nil {
+					return nil, err
+				}
+				st.APIKey = key
+				if st.InstanceURL == "" {
+					st.InstanceURL = instanceURL
+				}
+				return &Result{Checkout: o.Checkout, Status: *st, Latency: latency}, nil
 			case "failed":
 				return nil, fmt.Errorf("provisioning failed: %s", st.FailureReason)
 			}
@@ -146,4 +172,55 @@ func get(ctx context.Context, c *http.Client, url string) (*Status, error) {
 		return nil, fmt.Errorf("provisioning status: %w", err)
 	}
 	return &st, nil
+}
+
+// NewNonce returns a fresh reveal nonce: 32 random bytes, base64url.
+func NewNonce() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashNonce is the checkout's metadata.reveal_hash for nonce: its SHA-256
+// in lowercase hex.
+func HashNonce(nonce string) string {
+	sum := sha256.Sum256([]byte(nonce))
+	return hex.EncodeToString(sum[:])
+}
+
+// Reveal asks the ingress for the API key of a ready signup with the nonce
+// its checkout was bound to; it succeeds once per signup.
+func Reveal(ctx context.Context, c *http.Client, ingressURL, sessionID, nonce string) (apiKey, instanceURL string, err error) {
+	body, err := json.Marshal(map[string]string{"nonce": nonce})
+	if err != nil {
+		return "", "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		ingressURL+"/v1/provisioning/"+sessionID+"/reveal", bytes.NewReader(body))
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("reveal api key: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", "", fmt.Errorf("reveal api key: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	var r struct {
+		APIKey      string `json:"api_key"`
+		InstanceURL string `json:"instance_url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return "", "", fmt.Errorf("reveal api key: %w", err)
+	}
+	if r.APIKey == "" {
+		return "", "", errors.New("reveal api key: the answer carries no key")
+	}
+	return r.APIKey, r.InstanceURL, nil
 }

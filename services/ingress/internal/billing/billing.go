@@ -76,6 +76,9 @@ type CheckoutRequest struct {
 	Email string
 	// Timezone is an IANA zone name or "".
 	Timezone string
+	// RevealHash is the lowercase hex SHA-256 of the starting browser's
+	// nonce, or "": it binds the key reveal to that browser.
+	RevealHash string
 }
 
 // Session is a created Stripe session: where to send the browser.
@@ -96,6 +99,9 @@ func (c *Client) Checkout(ctx context.Context, req CheckoutRequest) (Session, er
 	meta := map[string]string{stripeevent.MetadataPlan: req.Plan.ID}
 	if req.Timezone != "" {
 		meta[stripeevent.MetadataTimezone] = req.Timezone
+	}
+	if req.RevealHash != "" {
+		meta[stripeevent.MetadataRevealHash] = req.RevealHash
 	}
 	params := &stripe.CheckoutSessionParams{
 		Mode:          stripe.String(string(stripe.CheckoutSessionModeSubscription)),

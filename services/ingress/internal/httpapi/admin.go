@@ -64,14 +64,21 @@ func (h *adminHandler) authorized(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusServiceUnavailable, "admin disabled: set ADMIN_TOKEN")
 		return false
 	}
-	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	sum := sha256.Sum256([]byte(given))
-	if !ok || subtle.ConstantTimeCompare(sum[:], h.tokenSum) != 1 {
+	if !bearerMatches(r, h.tokenSum) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="clawdbot-admin"`)
 		writeError(w, http.StatusUnauthorized, "admin token required: Authorization: Bearer <ADMIN_TOKEN>")
 		return false
 	}
 	return true
+}
+
+// bearerMatches reports whether r carries Authorization: Bearer <token>
+// whose SHA-256 is want, comparing the sums in constant time so neither the
+// token's content nor its length leaks through timing.
+func bearerMatches(r *http.Request, want []byte) bool {
+	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	sum := sha256.Sum256([]byte(given))
+	return subtle.ConstantTimeCompare(sum[:], want) == 1 && ok
 }
 
 // route wraps one admin operation: it authorizes, then calls build for the

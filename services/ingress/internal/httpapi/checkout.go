@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"strings"
 
@@ -63,15 +64,40 @@ func (h *checkoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // portalHandler serves POST /v1/billing-portal {customer_id} → {url}.
 //
-// Whoever knows a customer id can open that customer's portal: put this
-// endpoint behind the customer's own authentication (see README).
+// A customer id is not a credential (it appears in events, logs and the
+// admin API), and the portal can cancel the subscription: only the
+// platform's web app, which authenticates the customer, may ask, with
+// Authorization: Bearer $INGRESS_INTERNAL_TOKEN.
 type portalHandler struct {
 	Deps
+	// tokenSum is the SHA-256 of the internal token; nil when disabled.
+	tokenSum []byte
 }
 
-// ServeHTTP creates one Billing Portal session.
+// newPortalHandler returns the portal handler of d.
+func newPortalHandler(d Deps) *portalHandler {
+	h := &portalHandler{Deps: d}
+	if d.InternalToken != "" {
+		sum := sha256.Sum256([]byte(d.InternalToken))
+		h.tokenSum = sum[:]
+	}
+	return h
+}
+
+// ServeHTTP creates one Billing Portal session: 503 when the internal token
+// is not set, 401 for a missing or wrong one (compared as SHA-256 sums in
+// constant time), then as checkout.
 func (h *portalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if h.tokenSum == nil {
+		writeError(w, http.StatusServiceUnavailable, "portal disabled: set INGRESS_INTERNAL_TOKEN")
+		return
+	}
+	if !bearerMatches(r, h.tokenSum) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="clawdbot-internal"`)
+		writeError(w, http.StatusUnauthorized, "internal token required: Authorization: Bearer <INGRESS_INTERNAL_TOKEN>")
+		return
+	}
 	if h.Billing == nil {
 		writeError(w, http.StatusServiceUnavailable, billingDisabled())
 		return

@@ -21,12 +21,28 @@ const (
 	OutcomeUnavailable  = "unavailable"   // the database or the bus failed; Stripe retries
 )
 
+// Key reveal outcomes, the values of claw_ingress_key_reveals_total's
+// outcome label.
+const (
+	RevealRevealed        = "revealed"         // the key was handed out
+	RevealForbidden       = "forbidden"        // wrong nonce, or no hash bound
+	RevealAlreadyRevealed = "already_revealed" // someone revealed it before
+	RevealExpired         = "expired"          // past INGRESS_REVEAL_TTL, or swept
+	RevealNotReady        = "not_ready"        // still provisioning, or failed
+	RevealBadRequest      = "bad_request"      // malformed id or body
+	RevealNotFound        = "not_found"        // unknown checkout session
+	RevealUnavailable     = "unavailable"      // database or secret store failed
+)
+
 // Metrics are the ingress's own series. No label carries a customer id.
 type Metrics struct {
-	webhooks           *prometheus.CounterVec
-	requests           *prometheus.CounterVec
-	duration           *prometheus.HistogramVec
-	apiVersionMismatch prometheus.Counter
+	webhooks            *prometheus.CounterVec
+	requests            *prometheus.CounterVec
+	duration            *prometheus.HistogramVec
+	apiVersionMismatch  prometheus.Counter
+	reveals             *prometheus.CounterVec
+	revealHashMalformed prometheus.Counter
+	expired             prometheus.Counter
 }
 
 // NewMetrics registers the ingress metrics on reg.
@@ -49,8 +65,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_ingress_webhook_api_version_mismatch_total",
 			Help: "Authentic webhook events whose API version differs from the one the ingress is built for; configure the endpoint's version.",
 		}),
+		reveals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_ingress_key_reveals_total",
+			Help: "POST /v1/provisioning/{id}/reveal requests by outcome.",
+		}, []string{"outcome"}),
+		revealHashMalformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claw_ingress_reveal_hash_malformed_total",
+			Help: "Signups whose metadata.reveal_hash was not 64 lowercase hex digits (treated as absent: the key cannot be revealed).",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claw_ingress_key_reveals_expired_total",
+			Help: "Unrevealed API keys the sweeper deleted after INGRESS_REVEAL_TTL.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch} {
+	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingress metrics: %w", err)
 		}
@@ -65,5 +93,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge} {
 		m.webhooks.WithLabelValues(stripeevent.OtherType, o)
 	}
+	for _, o := range []string{RevealRevealed, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
+		RevealBadRequest, RevealNotFound, RevealUnavailable} {
+		m.reveals.WithLabelValues(o)
+	}
 	return m, nil
 }
+
+// KeysExpired counts n unrevealed keys the sweeper deleted.
+func (m *Metrics) KeysExpired(n int) { m.expired.Add(float64(n)) }

@@ -1,25 +1,22 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
 
-	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/services/ingress/internal/store"
 	"clawdbot.cloud/services/ingress/internal/stripeevent"
 )
 
 // provisioningHandler serves GET /v1/provisioning/{checkout_session_id}: the
-// page Stripe's success URL leads to polls it until the instance is ready,
-// and the first read after that carries the API key, once.
+// page Stripe's success URL leads to polls it until the instance is ready.
 //
 // Whoever knows the Checkout Session id may read it, as with Stripe's own
-// success-page design ({CHECKOUT_SESSION_ID} in the success URL): the id is
-// the bearer of the one-time key reveal. It is long and random, reaches only
-// the paying browser (and Stripe), and after the reveal it grants nothing
-// but the provisioning status. Responses are never cached (no-store).
+// success-page design ({CHECKOUT_SESSION_ID} in the success URL), so it
+// never carries the API key: the key is revealed once, by POST .../reveal,
+// to the browser holding the nonce the checkout was bound to. Responses are
+// never cached (no-store).
 type provisioningHandler struct {
 	Deps
 }
@@ -32,9 +29,10 @@ type provisioningResponse struct {
 	Steps  []stepJSON `json:"steps"`
 	// InstanceURL is where the customer's assistant answers, once known.
 	InstanceURL string `json:"instance_url"`
-	// APIKey is present in exactly one response: the first after ready.
-	APIKey string `json:"api_key,omitempty"`
-	// APIKeyRevealed is true from the response that carries the key on.
+	// APIKeyAvailable is true while POST .../reveal can hand out the key:
+	// ready, a reveal hash was bound, not revealed, not expired.
+	APIKeyAvailable bool `json:"api_key_available"`
+	// APIKeyRevealed is true once the key has been handed out.
 	APIKeyRevealed bool   `json:"api_key_revealed"`
 	FailureReason  string `json:"failure_reason"`
 	// CustomerState is the customer's lifecycle state (active, past_due,
@@ -42,6 +40,7 @@ type provisioningResponse struct {
 	CustomerState string `json:"customer_state,omitempty"`
 }
 
+// stepJSON is one step of the response.
 type stepJSON struct {
 	Name         string    `json:"name"`
 	Status       string    `json:"status"`
@@ -49,7 +48,7 @@ type stepJSON struct {
 	Compensation bool      `json:"compensation,omitempty"`
 }
 
-// ServeHTTP answers one read, handing out the key if it is the first after ready.
+// ServeHTTP answers one read; it never changes anything.
 func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.PathValue("checkout_session_id")
@@ -57,14 +56,13 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusBadRequest, "invalid checkout session id")
 		return
 	}
-	ctx := r.Context()
-	p, err := h.Store.Lookup(ctx, id)
+	p, err := h.Store.Lookup(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "unknown checkout session")
 		return
 	}
 	if err != nil {
-		h.Log.Error("provisioning lookup", "err", err)
+		h.Log.Error("provisioning lookup", "checkout_ref", stripeevent.Ref(id), "err", err)
 		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
 		return
 	}
@@ -73,6 +71,7 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		Status:            p.Status,
 		Steps:             make([]stepJSON, 0, len(p.Steps)),
 		InstanceURL:       p.InstanceURL,
+		APIKeyAvailable:   p.Status == store.StatusReady && p.RevealHash != "" && p.APIKeyRef != "" && !p.APIKeyRevealed && !h.expired(p),
 		APIKeyRevealed:    p.APIKeyRevealed,
 		FailureReason:     p.FailureReason,
 		CustomerState:     p.CustomerState,
@@ -80,28 +79,11 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	for _, s := range p.Steps {
 		resp.Steps = append(resp.Steps, stepJSON{Name: s.Name, Status: s.Status, At: s.At, Compensation: s.Compensation})
 	}
-	// Only a GET may reveal: a HEAD (link checkers, prefetchers) has no body
-	// to carry the key and would burn it.
-	if r.Method == http.MethodGet && p.Status == store.StatusReady && p.APIKeyRef != "" && !p.APIKeyRevealed {
-		// Take deletes as it reads, in one statement: of concurrent readers
-		// exactly one gets the key; the others find it gone.
-		key, err := h.Secrets.Take(ctx, p.APIKeyRef)
-		switch {
-		case err == nil:
-			resp.APIKey = string(key)
-			h.Log.Info("api key revealed", "saga_id", p.SagaID)
-		case errors.Is(err, secrets.ErrNotFound):
-		default:
-			h.Log.Error("take api key", "saga_id", p.SagaID, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
-			return
-		}
-		resp.APIKeyRevealed = true
-		// The flag only saves later reads a trip to the secret store: if it
-		// is not written, they find the secret gone and say the same.
-		if err := h.Store.MarkRevealed(context.WithoutCancel(ctx), p.CheckoutSessionID); err != nil {
-			h.Log.Warn("mark api key revealed", "saga_id", p.SagaID, "err", err)
-		}
-	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// expired reports whether p's key may no longer be revealed: the sweeper
+// deleted it, or it has been ready for RevealTTL, swept or not.
+func (d Deps) expired(p store.Provisioning) bool {
+	return p.APIKeyExpired || (!p.ReadyAt.IsZero() && !d.Now().Before(p.ReadyAt.Add(d.RevealTTL)))
 }

@@ -56,6 +56,9 @@ type checkoutBody struct {
 	Email string `json:"email"`
 	// Timezone (optional) is the customer's IANA zone, for their workspace.
 	Timezone string `json:"timezone"`
+	// RevealHash (optional) is the lowercase hex SHA-256 of a nonce the
+	// starting browser holds: only that nonce can reveal the API key.
+	RevealHash string `json:"reveal_hash"`
 }
 
 // parseCheckout validates a checkout request, returning every reason it is
@@ -80,10 +83,13 @@ func parseCheckout(body []byte) (billing.CheckoutRequest, []string) {
 	if b.Timezone != "" && !validTimezone(b.Timezone) {
 		reasons = append(reasons, "timezone must be an IANA zone like Europe/Paris")
 	}
+	if b.RevealHash != "" && !stripeevent.ValidRevealHash(b.RevealHash) {
+		reasons = append(reasons, "reveal_hash must be the SHA-256 of the browser's nonce as 64 lowercase hex digits")
+	}
 	if reasons != nil {
 		return billing.CheckoutRequest{}, reasons
 	}
-	return billing.CheckoutRequest{Plan: plan, Email: b.Email, Timezone: b.Timezone}, nil
+	return billing.CheckoutRequest{Plan: plan, Email: b.Email, Timezone: b.Timezone, RevealHash: b.RevealHash}, nil
 }
 
 // validEmail accepts a bare address (no display name), as Stripe does.
@@ -118,4 +124,42 @@ func parsePortal(body []byte) (string, []string) {
 		return "", []string{"customer_id must be a Stripe customer id (cus_...)"}
 	}
 	return b.CustomerID, nil
+}
+
+// revealBody is POST /v1/provisioning/{id}/reveal's request.
+type revealBody struct {
+	Nonce string `json:"nonce"`
+}
+
+// Nonce lengths accepted by the reveal: 16 characters of base64url carry 96
+// bits; 128 leaves room for any sensible encoding.
+const (
+	minNonce = 16
+	maxNonce = 128
+)
+
+// parseReveal validates a reveal request and returns its nonce.
+func parseReveal(body []byte) (string, []string) {
+	var b revealBody
+	if err := decodeStrict(body, &b); err != nil {
+		return "", []string{err.Error()}
+	}
+	if !validNonce(b.Nonce) {
+		return "", []string{fmt.Sprintf("nonce must be %d to %d characters of A-Z, a-z, 0-9, - and _", minNonce, maxNonce)}
+	}
+	return b.Nonce, nil
+}
+
+// validNonce accepts the base64url alphabet (which holds hex).
+func validNonce(s string) bool {
+	if len(s) < minNonce || len(s) > maxNonce {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -46,6 +46,7 @@ func TestParseCheckout(t *testing.T) {
 // and a loadable zone.
 func FuzzParseCheckout(f *testing.F) {
 	for _, s := range []string{`{"plan":"pro","email":"ada@example.com"}`, `{"plan":"team","email":"x@y","timezone":"UTC"}`,
+		`{"plan":"pro","email":"a@b.c","reveal_hash":"` + strings.Repeat("ab", 32) + `"}`, `{"reveal_hash":"ZZ"}`,
 		`{"email":"\u0000@x"}`, `{"plan":null}`, `{"timezone":"Local"}`, `nul`} {
 		f.Add([]byte(s))
 	}
@@ -66,6 +67,9 @@ func FuzzParseCheckout(f *testing.F) {
 		if req.Timezone != "" && !validTimezone(req.Timezone) {
 			t.Fatalf("accepted timezone %q", req.Timezone)
 		}
+		if req.RevealHash != "" && (len(req.RevealHash) != 64 || strings.Trim(req.RevealHash, "0123456789abcdef") != "") {
+			t.Fatalf("accepted reveal_hash %q", req.RevealHash)
+		}
 	})
 }
 
@@ -78,6 +82,28 @@ func FuzzParsePortal(f *testing.F) {
 		id, reasons := parsePortal(body)
 		if reasons == nil && (!strings.HasPrefix(id, "cus_") || len(id) > 255 || strings.ContainsAny(id, "/?#&% \n")) {
 			t.Fatalf("accepted customer id %q", id)
+		}
+	})
+}
+
+// FuzzParseReveal: only a nonce of 16 to 128 base64url characters gets
+// through, and nothing panics.
+func FuzzParseReveal(f *testing.F) {
+	for _, s := range []string{`{"nonce":"0123456789abcdef"}`, `{"nonce":"` + strings.Repeat("A", 129) + `"}`,
+		`{"nonce":"a+b/c=d"}`, `{"nonce":null}`, `{"nonce":"0123456789abcdef","x":1}`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		nonce, reasons := parseReveal(body)
+		if reasons != nil {
+			if nonce != "" {
+				t.Fatalf("refused with a nonce set")
+			}
+			return
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		if len(nonce) < 16 || len(nonce) > 128 || strings.Trim(nonce, alphabet) != "" {
+			t.Fatalf("accepted nonce %q", nonce)
 		}
 	})
 }

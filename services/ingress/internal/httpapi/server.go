@@ -1,6 +1,7 @@
 // Package httpapi is the ingress's public HTTP surface: the Stripe webhook
 // (POST /webhooks/stripe), the provisioning API
-// (GET /v1/provisioning/{checkout_session_id}), checkout and billing-portal
+// (GET /v1/provisioning/{checkout_session_id}) and its one-time key reveal
+// (POST /v1/provisioning/{checkout_session_id}/reveal), checkout and billing-portal
 // sessions (POST /v1/checkout, /v1/billing-portal) and the admin endpoints
 // (/v1/admin/..., behind ADMIN_TOKEN), with request metrics and JSON errors.
 package httpapi
@@ -70,20 +71,32 @@ type Deps struct {
 	Admin        AdminRequester
 	AdminToken   string
 	AdminTimeout time.Duration
+	// InternalToken ("" = billing portal disabled) is the Bearer token of
+	// the platform's web app, the only caller that authenticates customers.
+	InternalToken string
+	// RevealTTL is how long after ready an unrevealed key may be revealed.
+	RevealTTL time.Duration
+	// Now is the clock of the reveal's expiry.
+	Now func() time.Time
 }
 
 // New returns the ingress's HTTP handler.
 func New(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	mux := http.NewServeMux()
 	mux.Handle(RouteWebhook, &webhookHandler{Deps: d})
 	mux.Handle(RouteProvisioning, &provisioningHandler{Deps: d})
+	mux.Handle(RouteReveal, &revealHandler{Deps: d})
 	mux.Handle(RouteCheckout, &checkoutHandler{Deps: d})
-	mux.Handle(RoutePortal, &portalHandler{Deps: d})
+	mux.Handle(RoutePortal, newPortalHandler(d))
 	registerAdmin(mux, d)
 	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/checkout", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/billing-portal", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/provisioning/{checkout_session_id}", methodNotAllowed("GET, HEAD"))
+	mux.Handle("/v1/provisioning/{checkout_session_id}/reveal", methodNotAllowed(http.MethodPost))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})

@@ -121,7 +121,14 @@ func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt 
 		h.refuse(w, http.StatusBadRequest, label, OutcomeBadPayload, err.Error())
 		return
 	}
-	log = log.With("saga_id", msg.GetSagaId(), "customer_id", msg.GetCustomerId())
+	// The session id never reaches a log: checkout_ref names it.
+	log = log.With("saga_id", msg.GetSagaId(), "customer_id", msg.GetCustomerId(), "checkout_ref", stripeevent.Ref(cs.ID))
+	if cs.RevealHashMalformed {
+		// Treated as absent (nobody can reveal the key); the value is
+		// not logged, it is derived from a browser secret.
+		h.Metrics.revealHashMalformed.Inc()
+		log.Warn("checkout session has a malformed metadata.reveal_hash; the key cannot be revealed")
+	}
 
 	h.publishOnce(ctx, w, evt, label, log, publication{
 		subject: subjects.CustomerSignedUp,
@@ -133,7 +140,7 @@ func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt 
 		prepare: func(ctx context.Context) error {
 			return h.Store.RecordSignup(ctx, store.Signup{
 				CheckoutSessionID: cs.ID, SagaID: msg.GetSagaId(), CustomerID: msg.GetCustomerId(),
-				Plan: msg.GetPlan(), StripeEventID: evt.ID,
+				Plan: msg.GetPlan(), StripeEventID: evt.ID, RevealHash: cs.RevealHash,
 			})
 		},
 		logAttrs: []any{"plan", msg.GetPlan()},

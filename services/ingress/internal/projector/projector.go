@@ -9,6 +9,7 @@ package projector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -83,12 +84,14 @@ func (p *Projector) Router() *bus.Router {
 	})
 	bus.Handle(r, subjects.SagaCompleted, func(ctx context.Context, m *pb.SagaCompleted) error {
 		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
-			Status: store.StatusReady, InstanceURL: m.GetInstanceUrl(), APIKeyRef: m.GetApiKeyRef(),
+			CheckoutSessionID: m.GetCheckoutSessionId(),
+			Status:            store.StatusReady, InstanceURL: m.GetInstanceUrl(), APIKeyRef: m.GetApiKeyRef(),
 		})
 	})
 	bus.Handle(r, subjects.SagaCompensated, func(ctx context.Context, m *pb.SagaCompensated) error {
 		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
-			Status: store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
+			CheckoutSessionID: m.GetCheckoutSessionId(),
+			Status:            store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
 		})
 	})
 	// The customer's lifecycle state, shown beside the provisioning status.
@@ -99,7 +102,8 @@ func (p *Projector) Router() *bus.Router {
 	// all the same (operators are alerted elsewhere).
 	bus.Handle(r, subjects.SagaFailed, func(ctx context.Context, m *pb.SagaFailed) error {
 		return p.apply(ctx, m.GetSagaId(), m.GetCustomerId(), store.Progress{
-			Status: store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
+			CheckoutSessionID: m.GetCheckoutSessionId(),
+			Status:            store.StatusFailed, FailureReason: clip(m.GetFailedStep() + ": " + m.GetReason()),
 		})
 	})
 	return r
@@ -123,16 +127,21 @@ func (p *Projector) step(ctx context.Context, st *pb.Step, compensation bool, st
 }
 
 // apply records pr for sagaID when it is a signup saga; other sagas (plan
-// changes, cancellations) have no provisioning page and are skipped.
+// changes, cancellations) have no provisioning page and are skipped. A
+// session id the event names must be the one the saga id derives from: the
+// row it creates is the page whose key that session's browser may reveal.
 func (p *Projector) apply(ctx context.Context, sagaID, customerID string, pr store.Progress) error {
 	if sagaID == "" {
 		return bus.Permanent(errors.New("event without a saga id"))
 	}
-	cs, ok := CheckoutSessionOf(sagaID)
-	if !ok {
+	if !IsSignupSaga(sagaID) {
 		return nil
 	}
-	pr.CheckoutSessionID, pr.SagaID, pr.CustomerID = cs, sagaID, customerID
+	// Sagas started before saga ids were hashed are "signup-<session id>".
+	if cs := pr.CheckoutSessionID; cs != "" && names.SignupSagaID(cs) != sagaID && names.SignupSagaPrefix+cs != sagaID {
+		return bus.Permanent(fmt.Errorf("saga %s: its checkout session does not derive its id", sagaID))
+	}
+	pr.SagaID, pr.CustomerID, pr.At = sagaID, customerID, p.now().UTC()
 	return p.store.Apply(ctx, pr)
 }
 
@@ -156,16 +165,13 @@ func (p *Projector) customerState(ctx context.Context, m *pb.CustomerStateChange
 	})
 }
 
-// CheckoutSessionOf inverts names.SignupSagaID: it returns the checkout
-// session a signup saga id was derived from, and false for other sagas.
-func CheckoutSessionOf(sagaID string) (string, bool) {
-	cs, ok := strings.CutPrefix(sagaID, names.SignupSagaID(""))
-	if !ok || cs == "" {
-		return "", false
-	}
-	return cs, true
+// IsSignupSaga reports whether sagaID names a signup saga
+// (names.SignupSagaID), the only sagas with a provisioning page.
+func IsSignupSaga(sagaID string) bool {
+	return strings.HasPrefix(sagaID, names.SignupSagaPrefix) && len(sagaID) > len(names.SignupSagaPrefix)
 }
 
+// clip bounds a reason shown to the customer to maxReason bytes.
 func clip(s string) string {
 	if len(s) <= maxReason {
 		return s

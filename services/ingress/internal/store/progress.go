@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,12 +13,18 @@ import (
 // fields leave the row as it is, so events may arrive in any order and any
 // number of times.
 type Progress struct {
+	// CheckoutSessionID, when known (the saga's final events carry it),
+	// creates the row if the webhook has not; "" finds the row by SagaID and
+	// records only the step if there is none.
 	CheckoutSessionID string
 	SagaID            string
 	CustomerID        string
 	// Status is "" (no change), StatusReady or StatusFailed. The first final
 	// status wins; a signup never goes back to provisioning.
 	Status string
+	// At is when the projector learned the fact: ready_at of a signup that
+	// becomes ready with it.
+	At time.Time
 	// InstanceURL is kept once known; the saga's completion overrides it.
 	InstanceURL string
 	// APIKeyRef is kept from its first report.
@@ -41,23 +48,48 @@ type Step struct {
 	At  time.Time
 }
 
+// progressSet is the assignments both statements of Apply share: each
+// column of the row p changes only as the rules of Progress allow. $4 is
+// the status, $5 the instance URL, $6 the key reference, $7 the failure
+// reason, $8 the time; n.customer_id is the new customer id.
+const progressSet = `
+	customer_id    = CASE WHEN p.customer_id = '' THEN n.customer_id ELSE p.customer_id END,
+	status         = CASE WHEN p.status = 'provisioning' AND $4::text <> '' THEN $4::text ELSE p.status END,
+	ready_at       = CASE WHEN p.status = 'provisioning' AND $4::text = 'ready' THEN $8::timestamptz ELSE p.ready_at END,
+	instance_url   = CASE WHEN $5::text <> '' AND (p.instance_url = '' OR $4::text = 'ready')
+	                      THEN $5::text ELSE p.instance_url END,
+	api_key_ref    = CASE WHEN p.api_key_ref = '' THEN $6::text ELSE p.api_key_ref END,
+	failure_reason = CASE WHEN p.status = 'provisioning' AND p.failure_reason = ''
+	                      THEN $7::text ELSE p.failure_reason END,
+	updated_at     = now()`
+
 // Apply records p. Applying the same Progress again changes nothing.
 func (s *Store) Apply(ctx context.Context, p Progress) error {
+	at := p.At
+	if at.IsZero() {
+		at = time.Now()
+	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO ingress.provisioning AS p
-				(checkout_session_id, saga_id, customer_id, status, instance_url, api_key_ref, failure_reason)
-			VALUES ($1, $2, $3, COALESCE(NULLIF($4::text, ''), 'provisioning'), $5, $6, $7)
-			ON CONFLICT (checkout_session_id) DO UPDATE SET
-				customer_id    = CASE WHEN p.customer_id = '' THEN excluded.customer_id ELSE p.customer_id END,
-				status         = CASE WHEN p.status = 'provisioning' THEN excluded.status ELSE p.status END,
-				instance_url   = CASE WHEN excluded.instance_url <> '' AND (p.instance_url = '' OR $4::text = 'ready')
-				                      THEN excluded.instance_url ELSE p.instance_url END,
-				api_key_ref    = CASE WHEN p.api_key_ref = '' THEN excluded.api_key_ref ELSE p.api_key_ref END,
-				failure_reason = CASE WHEN p.status = 'provisioning' AND p.failure_reason = ''
-				                      THEN excluded.failure_reason ELSE p.failure_reason END,
-				updated_at     = now()`,
-			p.CheckoutSessionID, p.SagaID, p.CustomerID, p.Status, p.InstanceURL, p.APIKeyRef, p.FailureReason)
+		var err error
+		if p.CheckoutSessionID != "" {
+			_, err = tx.Exec(ctx, `
+				INSERT INTO ingress.provisioning AS p
+					(checkout_session_id, saga_id, customer_id, status, ready_at, instance_url, api_key_ref, failure_reason)
+				VALUES ($1, $2, $3, COALESCE(NULLIF($4::text, ''), 'provisioning'),
+				        CASE WHEN $4::text = 'ready' THEN $8::timestamptz END, $5, $6, $7)
+				ON CONFLICT (checkout_session_id) DO UPDATE SET`+
+				strings.ReplaceAll(progressSet, "n.customer_id", "excluded.customer_id"),
+				p.CheckoutSessionID, p.SagaID, p.CustomerID, p.Status, p.InstanceURL, p.APIKeyRef, p.FailureReason, at)
+		} else {
+			// No row yet (a replay into a fresh read model): the step is
+			// kept below, and the saga's final event, which names the
+			// session, creates the row.
+			_, err = tx.Exec(ctx, `
+				UPDATE ingress.provisioning AS p SET`+
+				strings.ReplaceAll(progressSet, "n.customer_id", "$3::text")+`
+				WHERE saga_id = $2 AND $1::text = ''`,
+				p.CheckoutSessionID, p.SagaID, p.CustomerID, p.Status, p.InstanceURL, p.APIKeyRef, p.FailureReason, at)
+		}
 		if err != nil || p.Step == nil {
 			return err
 		}

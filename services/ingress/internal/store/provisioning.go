@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"clawdbot.cloud/pkg/names"
 )
 
 // Provisioning is a signup as the provisioning API shows it.
@@ -17,7 +19,14 @@ type Provisioning struct {
 	InstanceURL       string
 	APIKeyRef         string
 	APIKeyRevealed    bool
-	FailureReason     string
+	// APIKeyExpired is set once the sweeper deleted an unrevealed key.
+	APIKeyExpired bool
+	// RevealHash is the lowercase hex SHA-256 of the nonce that may reveal
+	// the key; "" when the checkout bound none (nobody can reveal it).
+	RevealHash string
+	// ReadyAt is when the signup became ready (zero before).
+	ReadyAt       time.Time
+	FailureReason string
 	// CustomerState is the customer's lifecycle state (active, past_due,
 	// suspended, canceled, ...) once the saga has reported one, else "".
 	CustomerState string
@@ -42,14 +51,18 @@ func (s *Store) Lookup(ctx context.Context, checkoutSessionID string) (Provision
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			SELECT p.checkout_session_id, p.saga_id, p.status, p.instance_url, p.api_key_ref, p.api_key_revealed,
+			       p.api_key_expired, p.reveal_hash, COALESCE(p.ready_at, 'epoch'::timestamptz),
 			       p.failure_reason, COALESCE(c.state, '')
 			FROM ingress.provisioning p
 			LEFT JOIN ingress.customer_states c ON c.customer_id = p.customer_id AND p.customer_id <> ''
 			WHERE p.checkout_session_id = $1`, checkoutSessionID).
 			Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed,
-				&p.FailureReason, &p.CustomerState)
+				&p.APIKeyExpired, &p.RevealHash, &p.ReadyAt, &p.FailureReason, &p.CustomerState)
 		if err != nil {
-			return notFound(err, "checkout session "+checkoutSessionID)
+			return notFound(err, "checkout "+names.CheckoutRef(checkoutSessionID))
+		}
+		if p.ReadyAt.Equal(time.Unix(0, 0)) {
+			p.ReadyAt = time.Time{}
 		}
 		rows, err := tx.Query(ctx, `
 			SELECT name, compensation, status, at FROM ingress.provisioning_steps
@@ -104,11 +117,13 @@ func (s *Store) MarkRevealed(ctx context.Context, checkoutSessionID string) erro
 	_, err := s.db.Exec(ctx, `UPDATE ingress.provisioning SET api_key_revealed = true, updated_at = now()
 		WHERE checkout_session_id = $1 AND NOT api_key_revealed`, checkoutSessionID)
 	if err != nil {
-		return fmt.Errorf("mark key of %s revealed: %w", checkoutSessionID, err)
+		return fmt.Errorf("mark key of checkout %s revealed: %w", names.CheckoutRef(checkoutSessionID), err)
 	}
 	return nil
 }
 
+// notFound wraps err, as ErrNotFound when it is pgx.ErrNoRows, naming what
+// was looked for.
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"clawdbot.cloud/pkg/names"
 )
 
 // Signup is what the webhook handler records for a checkout session before
@@ -13,22 +15,27 @@ type Signup struct {
 	CustomerID        string
 	Plan              string
 	StripeEventID     string
+	// RevealHash binds the key reveal to the starting browser: lowercase
+	// hex SHA-256 of its nonce, or "" when the checkout bound none. The
+	// first one recorded is kept.
+	RevealHash string
 }
 
 // RecordSignup creates the session's provisioning row, or fills in the
 // columns a projector-created row lacks. Repeating it changes nothing.
 func (s *Store) RecordSignup(ctx context.Context, su Signup) error {
 	_, err := s.db.Exec(ctx, `
-		INSERT INTO ingress.provisioning AS p (checkout_session_id, saga_id, customer_id, plan, stripe_event_id)
-		VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO ingress.provisioning AS p (checkout_session_id, saga_id, customer_id, plan, stripe_event_id, reveal_hash)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (checkout_session_id) DO UPDATE SET
 			customer_id     = CASE WHEN p.customer_id = '' THEN excluded.customer_id ELSE p.customer_id END,
 			plan            = CASE WHEN p.plan = '' THEN excluded.plan ELSE p.plan END,
-			stripe_event_id = CASE WHEN p.stripe_event_id = '' THEN excluded.stripe_event_id ELSE p.stripe_event_id END
-		WHERE p.customer_id = '' OR p.plan = '' OR p.stripe_event_id = ''`,
-		su.CheckoutSessionID, su.SagaID, su.CustomerID, su.Plan, su.StripeEventID)
+			stripe_event_id = CASE WHEN p.stripe_event_id = '' THEN excluded.stripe_event_id ELSE p.stripe_event_id END,
+			reveal_hash     = CASE WHEN p.reveal_hash = '' THEN excluded.reveal_hash ELSE p.reveal_hash END
+		WHERE p.customer_id = '' OR p.plan = '' OR p.stripe_event_id = '' OR (p.reveal_hash = '' AND excluded.reveal_hash <> '')`,
+		su.CheckoutSessionID, su.SagaID, su.CustomerID, su.Plan, su.StripeEventID, su.RevealHash)
 	if err != nil {
-		return fmt.Errorf("record signup %s: %w", su.CheckoutSessionID, err)
+		return fmt.Errorf("record signup of checkout %s: %w", names.CheckoutRef(su.CheckoutSessionID), err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"clawdbot.cloud/pkg/names"
 )
 
 // CheckoutSession is what the platform reads from a Checkout Session object:
@@ -22,8 +24,15 @@ type CheckoutSession struct {
 	// customer_email).
 	Email string
 	Name  string
-	// Metadata holds the session's string metadata (plan, timezone).
+	// Metadata holds the session's string metadata (plan, timezone,
+	// reveal_hash).
 	Metadata map[string]string
+	// RevealHash is metadata.reveal_hash when it is well formed
+	// (ValidRevealHash), else "".
+	RevealHash string
+	// RevealHashMalformed is set when metadata.reveal_hash is present but
+	// not well formed; it is then treated as absent.
+	RevealHashMalformed bool
 }
 
 // maxFieldLen bounds the free-text fields copied into events.
@@ -89,7 +98,7 @@ func ParseCheckoutSession(raw []byte) (CheckoutSession, error) {
 		return CheckoutSession{}, fmt.Errorf("%w: data.object is %q, not a checkout.session", ErrPayload, clip(r.Object))
 	}
 	if !ValidCheckoutSessionID(r.ID) {
-		return CheckoutSession{}, fmt.Errorf("%w: checkout session id %q", ErrPayload, clip(r.ID))
+		return CheckoutSession{}, fmt.Errorf("%w: malformed checkout session id", ErrPayload)
 	}
 	cs := CheckoutSession{
 		ID:             r.ID,
@@ -111,14 +120,40 @@ func ParseCheckoutSession(raw []byte) (CheckoutSession, error) {
 			cs.Metadata[k] = s
 		}
 	}
+	if h, ok := cs.Metadata[MetadataRevealHash]; ok {
+		if ValidRevealHash(h) {
+			cs.RevealHash = h
+		} else {
+			cs.RevealHashMalformed = true
+		}
+	}
 	for what, v := range map[string]string{"email": cs.Email, "name": cs.Name, "mode": cs.Mode, "payment_status": cs.PaymentStatus} {
 		if len(v) > maxFieldLen {
-			return CheckoutSession{}, fmt.Errorf("%w: checkout session %s: %s longer than %d bytes", ErrPayload, cs.ID, what, maxFieldLen)
+			return CheckoutSession{}, fmt.Errorf("%w: checkout %s: %s longer than %d bytes", ErrPayload, Ref(cs.ID), what, maxFieldLen)
 		}
 	}
 	return cs, nil
 }
 
+// ValidRevealHash reports whether s is a lowercase hex SHA-256 (64 digits),
+// the shape of metadata.reveal_hash.
+func ValidRevealHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Ref is how errors and logs name a Checkout Session: names.CheckoutRef,
+// never the id itself.
+func Ref(checkoutSessionID string) string { return names.CheckoutRef(checkoutSessionID) }
+
+// deref returns *p, or "" for nil.
 func deref(p *string) string {
 	if p == nil {
 		return ""

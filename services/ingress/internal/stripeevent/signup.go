@@ -17,6 +17,10 @@ const (
 	// MetadataTimezone is the customer's IANA timezone, when the checkout
 	// page could tell it. Optional.
 	MetadataTimezone = "timezone"
+	// MetadataRevealHash is the lowercase hex SHA-256 of a nonce the
+	// browser that started checkout holds; only that nonce can reveal the
+	// new customer's API key. Optional: without it nobody can.
+	MetadataRevealHash = "reveal_hash"
 )
 
 // ErrNotSignup is wrapped when a session is authentic and well formed but is
@@ -47,11 +51,11 @@ func Signup(evt Verified, cs CheckoutSession) (*pb.CustomerSignedUp, error) {
 	}
 	planID, ok := cs.Metadata[MetadataPlan]
 	if !ok {
-		return nil, fmt.Errorf("%w: checkout session %s has no metadata.plan", plans.ErrUnknownPlan, cs.ID)
+		return nil, fmt.Errorf("%w: checkout %s has no metadata.plan", plans.ErrUnknownPlan, Ref(cs.ID))
 	}
 	plan, err := plans.Lookup(planID)
 	if err != nil {
-		return nil, fmt.Errorf("checkout session %s: %w", cs.ID, err)
+		return nil, fmt.Errorf("checkout %s: %w", Ref(cs.ID), err)
 	}
 	msg := &pb.CustomerSignedUp{
 		StripeEventId:     evt.ID,

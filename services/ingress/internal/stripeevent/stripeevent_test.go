@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 )
@@ -121,7 +122,7 @@ func TestSignup(t *testing.T) {
 	}{
 		{name: "complete", object: session(nil), want: &pb.CustomerSignedUp{
 			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_A", SubscriptionId: "sub_A",
-			Email: "ada@example.com", Name: "Ada", Plan: "pro", Timezone: "Europe/Paris", SagaId: "signup-cs_test_a1",
+			Email: "ada@example.com", Name: "Ada", Plan: "pro", Timezone: "Europe/Paris", SagaId: names.SignupSagaID("cs_test_a1"),
 			OccurredAt: timestamppb.New(time.Unix(1700000000, 0)),
 		}},
 		{name: "expanded customer, email fallback, trial, odd metadata", object: session(map[string]any{
@@ -131,7 +132,7 @@ func TestSignup(t *testing.T) {
 			"metadata":       map[string]any{"plan": "team", "timezone": "Mars/Olympus", "n": 3.0},
 		}), want: &pb.CustomerSignedUp{
 			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_B", SubscriptionId: "sub_B",
-			Email: "b@example.com", Plan: "team", SagaId: "signup-cs_test_a1",
+			Email: "b@example.com", Plan: "team", SagaId: names.SignupSagaID("cs_test_a1"),
 			OccurredAt: timestamppb.New(time.Unix(1700000000, 0)),
 		}},
 		{name: "payment mode", object: session(map[string]any{"mode": "payment"}), wantErr: ErrNotSignup},
@@ -205,5 +206,37 @@ func TestTypeLabel(t *testing.T) {
 	}
 	if got := TypeLabel(stripe.EventType(strings.Repeat("x", 1000))); got != OtherType {
 		t.Errorf("hostile type label = %q", got)
+	}
+}
+
+func TestParseRevealHash(t *testing.T) {
+	good := strings.Repeat("0f", 32)
+	tests := []struct {
+		name          string
+		meta          any
+		want          string
+		wantMalformed bool
+	}{
+		{"absent", map[string]any{"plan": "pro"}, "", false},
+		{"well formed", map[string]any{"plan": "pro", "reveal_hash": good}, good, false},
+		{"upper case", map[string]any{"plan": "pro", "reveal_hash": strings.ToUpper(good)}, "", true},
+		{"short", map[string]any{"plan": "pro", "reveal_hash": good[:63]}, "", true},
+		{"not hex", map[string]any{"plan": "pro", "reveal_hash": strings.Repeat("zz", 32)}, "", true},
+		{"not a string", map[string]any{"plan": "pro", "reveal_hash": 7}, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := json.Marshal(session(map[string]any{"metadata": tc.meta}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := ParseCheckoutSession(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cs.RevealHash != tc.want || cs.RevealHashMalformed != tc.wantMalformed {
+				t.Errorf("RevealHash %q malformed %v, want %q %v", cs.RevealHash, cs.RevealHashMalformed, tc.want, tc.wantMalformed)
+			}
+		})
 	}
 }
