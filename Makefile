@@ -13,7 +13,7 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 # Every module of the workspace, as import-path patterns.
 MODULES  := $(shell $(GO) list -m -f '{{.Path}}/...')
-SERVICES := ingress saga railway neon workspace health runtime
+SERVICES := ingress saga railway neon workspace health runtime web
 PROTOC   ?= protoc
 
 .PHONY: all build build-one images run test lint proto proto-check generate generate-check railway-schema bench clean

@@ -29,11 +29,12 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	fmt.Printf(`
 Clawdbot Cloud is running (Ctrl-C stops everything).
+  web app (sign up, dashboard)                 %s
   ingress (Stripe webhooks, provisioning API)  %s
   NATS                                         %s
   control-plane database                       %s
   Stripe webhook secret                        %s
-`, p.IngressURL, p.NATSURL, redact(p.DatabaseURL), p.WebhookSecret)
+`, p.WebURL, p.IngressURL, p.NATSURL, redact(p.DatabaseURL), p.WebhookSecret)
 	if p.WebhookSecret == platform.DevWebhookSecret {
 		fmt.Println("    (the dev default; set STRIPE_WEBHOOK_SECRET for anything real)")
 	}
@@ -44,7 +45,7 @@ Clawdbot Cloud is running (Ctrl-C stops everything).
 	for _, s := range platform.Services {
 		fmt.Printf("    %-10s http://%s\n", s.Name, p.Ops[s.Name])
 	}
-	fmt.Printf("\nTry: go run ./cmd/clawctl signup --email ada@example.com --plan pro\n\n")
+	fmt.Printf("\nOpen %s to sign up in the browser, or: go run ./cmd/clawctl signup --email ada@example.com --plan pro\n\n", p.WebURL)
 	<-ctx.Done()
 	fmt.Println("stopping…")
 	return p.Stop()

@@ -87,7 +87,11 @@ func IsolatedEnv(dir string) (func(string) (string, bool), error) {
 	if err != nil {
 		return nil, err
 	}
-	over := map[string]string{"EMBEDDED_NATS_ADDR": natsAddr, "INGRESS_ADDR": ingressAddr, "CLAW_DATA_DIR": dir}
+	webAddr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	over := map[string]string{"EMBEDDED_NATS_ADDR": natsAddr, "INGRESS_ADDR": ingressAddr, "WEB_ADDR": webAddr, "CLAW_DATA_DIR": dir}
 	return func(k string) (string, bool) {
 		if v, ok := over[k]; ok {
 			return v, true

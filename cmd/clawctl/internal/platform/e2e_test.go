@@ -36,7 +36,7 @@ type harness struct {
 	dbURL   string
 	vars    map[string]string
 	// Addresses stay the same across restarts so URLs stay valid.
-	IngressURL, NATSURL, WebhookSecret string
+	IngressURL, NATSURL, WebhookSecret, WebURL string
 }
 
 func start(t *testing.T, vars map[string]string) *harness {
@@ -61,6 +61,7 @@ func (h *harness) up(t *testing.T) {
 	if h.NATSURL != "" {
 		over["EMBEDDED_NATS_ADDR"] = strings.TrimPrefix(h.NATSURL, "nats://")
 		over["INGRESS_ADDR"] = strings.TrimPrefix(h.IngressURL, "http://")
+		over["WEB_ADDR"] = strings.TrimPrefix(h.WebURL, "http://")
 	}
 	lookup := func(k string) (string, bool) {
 		if v, ok := over[k]; ok {
@@ -79,7 +80,7 @@ func (h *harness) up(t *testing.T) {
 		t.Fatalf("start platform: %v", err)
 	}
 	h.running = p
-	h.IngressURL, h.NATSURL, h.WebhookSecret = p.IngressURL, p.NATSURL, p.WebhookSecret
+	h.IngressURL, h.NATSURL, h.WebhookSecret, h.WebURL = p.IngressURL, p.NATSURL, p.WebhookSecret, p.WebURL
 }
 
 // down stops the platform if it runs.

@@ -30,6 +30,7 @@ import (
 	"clawdbot.cloud/services/neon"
 	"clawdbot.cloud/services/railway"
 	"clawdbot.cloud/services/saga"
+	"clawdbot.cloud/services/web"
 	"clawdbot.cloud/services/workspace"
 )
 
@@ -43,9 +44,9 @@ const DevWebhookSecret = "whsec_clawdbot_dev_only_not_a_secret"
 // use it in production.
 const DevAdminToken = "dev-admin-token-not-a-secret-0123456789"
 
-// DevInternalToken is the ingress's INGRESS_INTERNAL_TOKEN in dev mode when
-// it is unset: the web app's credential for POST /v1/billing-portal. Never
-// use it in production.
+// DevInternalToken is the token the web app presents to the ingress's
+// billing-portal endpoint in dev mode when INGRESS_INTERNAL_TOKEN is unset.
+// Never use it in production.
 const DevInternalToken = "dev-internal-token-not-a-secret-0123456789"
 
 // Services lists the services in start order with their run functions.
@@ -59,6 +60,7 @@ var Services = []struct {
 	{"health", health.Run},
 	{"saga", saga.Run},
 	{"ingress", ingress.Run},
+	{"web", web.Run},
 }
 
 // Options configures a platform run.
@@ -78,6 +80,8 @@ type Options struct {
 type Platform struct {
 	// IngressURL is the public edge (webhooks, provisioning API).
 	IngressURL string
+	// WebURL is the customer web app.
+	WebURL string
 	// WebhookSecret is the Stripe webhook secret the ingress verifies with.
 	WebhookSecret string
 	// NATSURL is the bus the services share.
@@ -95,7 +99,7 @@ type Platform struct {
 
 // settings are the dev-mode settings after defaults.
 type settings struct {
-	webhookSecret, ingressAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
+	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
 }
 
 func load(o Options) (settings, error) {
@@ -103,6 +107,7 @@ func load(o Options) (settings, error) {
 	s := settings{
 		webhookSecret: l.String("STRIPE_WEBHOOK_SECRET", DevWebhookSecret),
 		ingressAddr:   l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
+		webAddr:       l.Addr("WEB_ADDR", "127.0.0.1:3000"),
 		dataDir:       l.String("CLAW_DATA_DIR", o.DataDir),
 		databaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
 		natsURL:       l.URL("NATS_URL", "", "nats", "tls"),
@@ -165,13 +170,21 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 
 	// Every service reads the same configuration, with dev defaults on top
 	// of the process environment.
+	webURL := "http://" + s.webAddr
 	overrides := map[string]string{
 		"STRIPE_WEBHOOK_SECRET":  s.webhookSecret,
 		"ADMIN_TOKEN":            DevAdminToken,
-		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
 		"INGRESS_ADDR":           s.ingressAddr,
+		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
 		"DATABASE_ADMIN_URL":     adminURL,
 		"RUNTIME_BINARY":         s.runtimeBinary,
+		// The web app: dev checkout and mailbox, the ingress it calls, and
+		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
+		"WEB_ADDR":             s.webAddr,
+		"WEB_DEV_MODE":         "true",
+		"INGRESS_URL":          "http://" + s.ingressAddr,
+		"CHECKOUT_SUCCESS_URL": webURL + "/welcome?session_id={CHECKOUT_SESSION_ID}",
+		"CHECKOUT_CANCEL_URL":  webURL + "/",
 	}
 	lookup := func(k string) (string, bool) {
 		if v, ok := o.Env(k); ok && v != "" {
@@ -210,11 +223,13 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 			return service.RunWithOps(gctx, env, run, ops)
 		})
 	}
-	p.IngressURL = "http://" + s.ingressAddr
-	if err := waitTCP(ctx, s.ingressAddr, 15*time.Second); err != nil {
-		cancel()
-		_ = g.Wait()
-		return nil, err
+	p.IngressURL, p.WebURL = "http://"+s.ingressAddr, webURL
+	for _, addr := range []string{s.ingressAddr, s.webAddr} {
+		if err := waitTCP(ctx, addr, 15*time.Second); err != nil {
+			cancel()
+			_ = g.Wait()
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -312,7 +327,7 @@ func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("ingress did not listen on %s within %v: %w", addr, timeout, err)
+			return fmt.Errorf("nothing listened on %s within %v: %w", addr, timeout, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,114 @@
+package platform_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// modelReply is what the test model answers every chat turn with.
+const modelReply = "Hello from the test model."
+
+// testModel is an OpenAI-compatible chat-completions server (the wire
+// format of services/runtime's openai adapter: streaming chunks, a usage
+// chunk, [DONE]) that answers every turn at once, so the browser test
+// measures the platform, not a model.
+func testModel(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
+			http.Error(w, `{"error":{"message":"not found","type":"invalid_request_error"}}`, http.StatusNotFound)
+			return
+		}
+		var req struct {
+			Model    string            `json:"model"`
+			Stream   bool              `json:"stream"`
+			Messages []json.RawMessage `json:"messages"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Model == "" || len(req.Messages) == 0 {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":{"message":"model and messages are required","type":"invalid_request_error"}}`)
+			return
+		}
+		usage := map[string]int{"prompt_tokens": 40, "completion_tokens": 6, "total_tokens": 46}
+		if !req.Stream {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-web", "object": "chat.completion", "model": req.Model,
+				"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": modelReply}}},
+				"usage":   usage})
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		chunk := func(v any) {
+			b, _ := json.Marshal(v)
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			_ = rc.Flush()
+		}
+		for _, piece := range []string{"Hello ", "from the ", "test model."} {
+			chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": req.Model,
+				"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": piece}, "finish_reason": nil}}})
+		}
+		chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": map[string]any{}, "finish_reason": "stop"}}})
+		chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": req.Model, "choices": []any{}, "usage": usage})
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		_ = rc.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestWebApp runs the customer's whole story in Chromium (services/web/e2e/
+// web.test.mjs): landing → dev checkout → live progress → key shown once →
+// chat → memories → usage → skills → keys → export → sign out → sign in by
+// the dev mailbox → a second customer, on a phone, who cannot reach the
+// first one's pages or data → a plan change. It needs node, the npm
+// packages of services/web/e2e and /usr/bin/chromium (.ci/run installs
+// them); without them it fails, never skips. A failing step leaves
+// screenshots in services/web/e2e/artifacts.
+func TestWebApp(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "services", "web", "e2e")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		t.Fatalf("playwright-core is not installed: run `npm ci --prefix services/web/e2e` (.ci/run does): %v", err)
+	}
+	model := testModel(t)
+	h := start(t, map[string]string{
+		"OPENAI_BASE_URL": model.URL + "/v1", "OPENAI_API_KEY": "sk-test",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	args := []string{"web.test.mjs"}
+	if n := os.Getenv("WEB_BENCH"); n != "" {
+		args = append(args, "--bench", n)
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		t.Log(sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("browser test failed: %v (screenshots in %s)", err, filepath.Join(dir, "artifacts"))
+	}
+}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"net"
+	"strings"
+	"time"
+
+	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/mail"
+)
+
+// Config is the web app's settings, read from the environment.
+type Config struct {
+	// Addr (WEB_ADDR, default 127.0.0.1:3000) is where the app listens.
+	Addr string
+	// PublicURL (WEB_PUBLIC_URL, default http://<WEB_ADDR>) is the app as
+	// browsers reach it: sign-in links, the Origin check, and Secure
+	// cookies when it is https.
+	PublicURL string
+	// IngressURL (INGRESS_URL, default http://127.0.0.1:8080) is the
+	// ingress's API as this app reaches it.
+	IngressURL string
+	// InternalToken (INGRESS_INTERNAL_TOKEN) opens the ingress's billing
+	// portal endpoint; without it "Manage billing" is unavailable.
+	InternalToken string
+	// Dev (WEB_DEV_MODE=true) enables the dev checkout, dev billing buttons
+	// and the dev mailbox. Refused on a non-loopback address.
+	Dev bool
+	// WebhookSecret (STRIPE_WEBHOOK_SECRET, dev mode) signs dev events.
+	WebhookSecret string
+	// StripeCheckout (STRIPE_SECRET_KEY set) sends customers to Stripe
+	// Checkout through the ingress; the key itself stays with the ingress.
+	StripeCheckout bool
+	// SMTP (SMTP_ADDR, SMTP_FROM, SMTP_USERNAME, SMTP_PASSWORD) sends
+	// sign-in links; in dev mode without SMTP_ADDR mail is kept for the
+	// dev mailbox instead.
+	SMTP mail.SMTP
+	// SessionTTL (WEB_SESSION_TTL, default 7 days), SessionIdle
+	// (WEB_SESSION_IDLE, default 24h), LinkTTL (WEB_LINK_TTL, default 15m).
+	SessionTTL, SessionIdle, LinkTTL time.Duration
+	// ShutdownTimeout (WEB_SHUTDOWN_TIMEOUT, default 10s) bounds in-flight
+	// requests at shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// LoadConfig reads the settings from l; every problem is in l.Err().
+func LoadConfig(l *config.Loader) Config {
+	c := Config{
+		Addr:            l.Addr("WEB_ADDR", "127.0.0.1:3000"),
+		PublicURL:       strings.TrimRight(l.URL("WEB_PUBLIC_URL", "", "http", "https"), "/"),
+		IngressURL:      strings.TrimRight(l.URL("INGRESS_URL", "http://127.0.0.1:8080", "http", "https"), "/"),
+		InternalToken:   l.String("INGRESS_INTERNAL_TOKEN", ""),
+		Dev:             l.String("WEB_DEV_MODE", "") == "true",
+		WebhookSecret:   l.String("STRIPE_WEBHOOK_SECRET", ""),
+		StripeCheckout:  l.String("STRIPE_SECRET_KEY", "") != "",
+		SessionTTL:      l.Duration("WEB_SESSION_TTL", 7*24*time.Hour),
+		SessionIdle:     l.Duration("WEB_SESSION_IDLE", 24*time.Hour),
+		LinkTTL:         l.Duration("WEB_LINK_TTL", 15*time.Minute),
+		ShutdownTimeout: l.Duration("WEB_SHUTDOWN_TIMEOUT", 10*time.Second),
+		SMTP: mail.SMTP{
+			Addr: l.String("SMTP_ADDR", ""), From: l.String("SMTP_FROM", ""),
+			Username: l.String("SMTP_USERNAME", ""), Password: l.String("SMTP_PASSWORD", ""),
+		},
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if c.Dev {
+		host, _, _ := net.SplitHostPort(c.Addr)
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			l.Problem("WEB_DEV_MODE serves a dev checkout and mailbox: WEB_ADDR must be a loopback address, not %s", c.Addr)
+		}
+		if !c.StripeCheckout && c.WebhookSecret == "" {
+			l.Problem("WEB_DEV_MODE without STRIPE_SECRET_KEY signs dev checkouts: set STRIPE_WEBHOOK_SECRET")
+		}
+	}
+	if !c.Dev && c.SMTP.Addr == "" {
+		l.Problem("SMTP_ADDR is required outside dev mode: sign-in links go by email")
+	}
+	if c.SMTP.Addr != "" && c.SMTP.From == "" {
+		l.Problem("SMTP_FROM is required with SMTP_ADDR")
+	}
+	if c.InternalToken != "" && len(c.InternalToken) < 32 {
+		l.Problem("INGRESS_INTERNAL_TOKEN must be at least 32 characters")
+	}
+	for name, d := range map[string]time.Duration{"WEB_SESSION_TTL": c.SessionTTL, "WEB_SESSION_IDLE": c.SessionIdle, "WEB_LINK_TTL": c.LinkTTL} {
+		if d <= 0 {
+			l.Problem("%s must be positive", name)
+		}
+	}
+	return c
+}
