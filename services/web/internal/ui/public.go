@@ -32,6 +32,8 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
 type checkoutData struct {
 	Plan   plans.Plan
 	Stripe bool
+	// Off: neither Stripe nor dev mode, so no checkout can start.
+	Off bool
 	Email  string
 	Name   string
 	Errors []string
@@ -45,7 +47,7 @@ func (s *Server) checkoutForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "checkout", page{Title: "Start your " + p.Name + " trial", CSRF: s.anonCSRF(w, r),
-		Data: checkoutData{Plan: p, Stripe: s.o.StripeCheckout}})
+		Data: checkoutData{Plan: p, Stripe: s.o.StripeCheckout, Off: !s.o.StripeCheckout && !s.o.Dev}})
 }
 
 // clientAddr is the rate-limit key of a request: the peer address (put a
@@ -74,6 +76,10 @@ func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok, wait := s.checkout.allow(clientAddr(r), s.o.Now()); !ok {
 		s.tooMany(w, r, wait)
+		return
+	}
+	if !s.o.StripeCheckout && !s.o.Dev {
+		s.fail(w, r, http.StatusServiceUnavailable, "Checkout is not set up on this platform yet.")
 		return
 	}
 	p, perr := plans.Lookup(r.PostFormValue("plan"))
