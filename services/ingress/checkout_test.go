@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"clawdbot.cloud/pkg/stripemock"
+
 	"github.com/google/go-cmp/cmp"
 
 	"clawdbot.cloud/pkg/config"
@@ -24,7 +26,7 @@ const revealHash = "74f3f16eae4bc04add4cc45efd71ec45d551018b062abcf2b077bcfb7771
 // recording proxy.
 func startBilling(t *testing.T) (*harness, *stripeProxy) {
 	t.Helper()
-	proxy := newStripeProxy(t, startStripeMock(t))
+	proxy := newStripeProxy(t, stripemock.Start(t))
 	h := startWith(t, map[string]string{
 		"STRIPE_SECRET_KEY":         "sk_test_ingress",
 		"STRIPE_API_BASE":           proxy.URL,
