@@ -33,7 +33,7 @@ type checkoutData struct {
 	Plan   plans.Plan
 	Stripe bool
 	// Off: neither Stripe nor dev mode, so no checkout can start.
-	Off bool
+	Off    bool
 	Email  string
 	Name   string
 	Errors []string
