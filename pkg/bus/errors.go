@@ -46,6 +46,24 @@ func RetryAfter(err error, delay time.Duration) error {
 	return &retryError{err: err, delay: delay}
 }
 
+// Delayed is implemented by errors that know when trying again makes sense,
+// such as a provider's rate limit; the consumer redelivers after Delay.
+type Delayed interface{ Delay() time.Duration }
+
+// retryDelay is the redelivery delay err asks for, if any: RetryAfter's,
+// or a positive Delay of an error in its chain.
+func retryDelay(err error) (time.Duration, bool) {
+	var re *retryError
+	if errors.As(err, &re) {
+		return re.delay, true
+	}
+	var d Delayed
+	if errors.As(err, &d) && d.Delay() > 0 {
+		return d.Delay(), true
+	}
+	return 0, false
+}
+
 // Backoff returns the redelivery delay for the given delivery attempt
 // (1-based): exponential from base, capped at max.
 func Backoff(attempt int, base, max time.Duration) time.Duration {

@@ -53,8 +53,14 @@ type Delivery struct {
 	Sequence uint64
 	// Attempt is the delivery count, 1 on the first delivery.
 	Attempt int
-	Headers map[string][]string
+	// MaxDeliver is the consumer's delivery limit.
+	MaxDeliver int
+	Headers    map[string][]string
 }
+
+// Last reports whether the message will not be delivered again if this
+// delivery fails: a handler that answers someone must answer now.
+func (d Delivery) Last() bool { return d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver }
 
 type deliveryKey struct{}
 
@@ -64,8 +70,8 @@ func DeliveryFrom(ctx context.Context) (Delivery, bool) {
 	return d, ok
 }
 
-func withDelivery(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) context.Context {
-	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers()}
+func withDelivery(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, maxDeliver int) context.Context {
+	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers(), MaxDeliver: maxDeliver}
 	if meta != nil {
 		d.Sequence = meta.Sequence.Stream
 		d.Attempt = int(meta.NumDelivered)

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/pkg/bus"
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -75,10 +75,10 @@ func New(o Options, drv Driver) (*App, error) {
 	}
 	if o.Metrics != nil {
 		var err error
-		if a.ops, err = service.Register(o.Metrics, a.ops); err != nil {
+		if a.ops, err = promreg.Register(o.Metrics, a.ops); err != nil {
 			return nil, err
 		}
-		if a.duration, err = service.Register(o.Metrics, a.duration); err != nil {
+		if a.duration, err = promreg.Register(o.Metrics, a.duration); err != nil {
 			return nil, err
 		}
 	}
