@@ -170,13 +170,25 @@ func (w *StepWorker) run(ctx context.Context, command, reply string, o stepOptio
 	return nil
 }
 
+// Final reports whether err, returned by a handler now, fails the step for
+// good (it is permanent, or this is the last delivery). A handler that must
+// clean up before such a failure is reported asks it.
+func (w *StepWorker) Final(ctx context.Context, err error) bool {
+	d, _ := DeliveryFrom(ctx)
+	return w.permanent(err) || d.Last()
+}
+
+func (w *StepWorker) permanent(err error) bool {
+	return IsPermanent(err) || (w.cfg.Permanent != nil && w.cfg.Permanent(err))
+}
+
 // settle decides what a failed delivery becomes, the one place step errors
 // are classified: a permanent error, or any error on the last delivery,
 // fails the step for good (after telling the saga with <domain>.failed);
 // anything else is redelivered.
 func (w *StepWorker) settle(ctx context.Context, command string, o stepOptions, step *pb.Step, err error, start time.Time) error {
 	d, _ := DeliveryFrom(ctx)
-	permanent := IsPermanent(err) || (w.cfg.Permanent != nil && w.cfg.Permanent(err))
+	permanent := w.permanent(err)
 	if !permanent && !d.Last() {
 		w.m.observe(command, resultRetry, start)
 		return err
