@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -35,6 +36,21 @@ func Handle[T any, PT interface {
 		}
 		return h(ctx, msg)
 	}
+}
+
+// Dispatch runs the handler of subject on a payload as the consumer would,
+// without a broker: for tests of a service's handlers and for tools. The
+// delivery the handler sees is the one in ctx, if any.
+func (r *Router) Dispatch(ctx context.Context, subject string, msg proto.Message) error {
+	h, ok := r.handlers[subject]
+	if !ok {
+		return fmt.Errorf("bus: no handler for %s", subject)
+	}
+	data, err := protojson.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return h(ctx, data)
 }
 
 // Subjects lists the registered subjects, sorted: the consumer's filter.

@@ -126,6 +126,18 @@ func HandleStep[C any, PC interface {
 	})
 }
 
+// Replayed tells the worker, from inside a handler, that the command was
+// carried out before by the service's own record (a ledger rather than the
+// Journal): the answer it returns is published again and the delivery is
+// counted as a replay.
+func Replayed(ctx context.Context) {
+	if r, ok := ctx.Value(replayKey{}).(*bool); ok {
+		*r = true
+	}
+}
+
+type replayKey struct{}
+
 // run carries out one delivery of a command.
 func (w *StepWorker) run(ctx context.Context, command, reply string, o stepOptions, step *pb.Step,
 	h func(context.Context) (proto.Message, error)) error {
@@ -146,7 +158,8 @@ func (w *StepWorker) run(ctx context.Context, command, reply string, o stepOptio
 			return nil
 		}
 	}
-	answer, err := h(ctx)
+	var replayed bool
+	answer, err := h(context.WithValue(ctx, replayKey{}, &replayed))
 	if err != nil {
 		return w.settle(ctx, command, o, step, err, start)
 	}
@@ -162,6 +175,10 @@ func (w *StepWorker) run(ctx context.Context, command, reply string, o stepOptio
 			w.m.observe(command, resultRetry, start)
 			return err
 		}
+	}
+	if replayed {
+		w.m.observe(command, resultReplay, start)
+		return nil
 	}
 	w.m.observe(command, resultOK, start)
 	if answer != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
@@ -40,12 +39,9 @@ func TestStepRetriesWhenPublishFails(t *testing.T) {
 					}
 					return &pb.DatabaseCreated{Step: cmd.GetStep()}, nil
 				})
-			data, err := protojson.Marshal(&pb.CreateDatabase{Step: &pb.Step{SagaId: "s", CustomerId: "c", Name: "database", Attempt: 1}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			ctx := context.WithValue(context.Background(), deliveryKey{}, Delivery{Attempt: 1, MaxDeliver: 8})
-			err = w.Router().handlers[subjects.CmdDatabaseCreate](ctx, data)
+			err = w.Router().Dispatch(ctx, subjects.CmdDatabaseCreate,
+				&pb.CreateDatabase{Step: &pb.Step{SagaId: "s", CustomerId: "c", Name: "database", Attempt: 1}})
 			if err == nil || IsPermanent(err) {
 				t.Fatalf("handler = %v, want a retryable error", err)
 			}
