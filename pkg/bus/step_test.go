@@ -53,7 +53,7 @@ type stepFixture struct {
 
 const testMaxDeliver = 3
 
-func startWorker(t *testing.T, answer func(call int) (*pb.DatabaseCreated, error), opts ...bus.StepOption) *stepFixture {
+func startWorker(t *testing.T, answer func(ctx context.Context, call int) (*pb.DatabaseCreated, error), opts ...bus.StepOption) *stepFixture {
 	t.Helper()
 	f := &stepFixture{b: newBus(t), reg: prometheus.NewRegistry(), journal: &memJournal{}}
 	w, err := bus.NewStepWorker(bus.StepConfig{
@@ -65,12 +65,12 @@ func startWorker(t *testing.T, answer func(call int) (*pb.DatabaseCreated, error
 		t.Fatal(err)
 	}
 	bus.HandleStep(w, subjects.CmdDatabaseCreate, subjects.DatabaseCreated,
-		func(_ context.Context, cmd *pb.CreateDatabase) (*pb.DatabaseCreated, error) {
+		func(ctx context.Context, cmd *pb.CreateDatabase) (*pb.DatabaseCreated, error) {
 			f.mu.Lock()
 			f.calls++
 			n := f.calls
 			f.mu.Unlock()
-			a, err := answer(n)
+			a, err := answer(ctx, n)
 			if a != nil {
 				a.Step = cmd.GetStep()
 			}
@@ -165,7 +165,9 @@ func testStep() *pb.Step {
 }
 
 func TestStepAnswersOnceAndJournals(t *testing.T) {
-	f := startWorker(t, func(int) (*pb.DatabaseCreated, error) { return &pb.DatabaseCreated{DatabaseName: "db1"}, nil })
+	f := startWorker(t, func(context.Context, int) (*pb.DatabaseCreated, error) {
+		return &pb.DatabaseCreated{DatabaseName: "db1"}, nil
+	})
 	f.send(t, testStep(), "cmd-1")
 	raw := last(t, f.b, subjects.Stream, subjects.DatabaseCreated)
 	if got, want := raw.Header.Get("Nats-Msg-Id"), "database.created-signup-cs_1-database-2"; got != want {
@@ -193,7 +195,7 @@ func TestStepAnswersOnceAndJournals(t *testing.T) {
 func TestStepFailures(t *testing.T) {
 	tests := []struct {
 		name       string
-		answer     func(int) (*pb.DatabaseCreated, error)
+		answer     func(context.Context, int) (*pb.DatabaseCreated, error)
 		step       *pb.Step
 		opts       []bus.StepOption
 		wantCalls  int
@@ -201,30 +203,32 @@ func TestStepFailures(t *testing.T) {
 		journaled  bool
 	}{{
 		name:       "permanent by classification",
-		answer:     func(int) (*pb.DatabaseCreated, error) { return nil, errRejected },
+		answer:     func(context.Context, int) (*pb.DatabaseCreated, error) { return nil, errRejected },
 		step:       testStep(),
 		wantCalls:  1,
 		wantFailed: "rejected",
 	}, {
 		name:       "retryable until the last delivery",
-		answer:     func(int) (*pb.DatabaseCreated, error) { return nil, errors.New("connection reset") },
+		answer:     func(context.Context, int) (*pb.DatabaseCreated, error) { return nil, errors.New("connection reset") },
 		step:       testStep(),
 		wantCalls:  testMaxDeliver,
 		wantFailed: "gave up after 3 attempts: connection reset",
 	}, {
 		name:       "invalid command",
-		answer:     func(int) (*pb.DatabaseCreated, error) { return &pb.DatabaseCreated{}, nil },
+		answer:     func(context.Context, int) (*pb.DatabaseCreated, error) { return &pb.DatabaseCreated{}, nil },
 		step:       &pb.Step{SagaId: "signup-cs_1", Name: "database", Attempt: 2},
 		wantFailed: "no customer_id",
 	}, {
-		name:      "without a failure event",
-		answer:    func(int) (*pb.DatabaseCreated, error) { return nil, bus.Permanent(errors.New("gone wrong")) },
+		name: "without a failure event",
+		answer: func(context.Context, int) (*pb.DatabaseCreated, error) {
+			return nil, bus.Permanent(errors.New("gone wrong"))
+		},
 		step:      testStep(),
 		opts:      []bus.StepOption{bus.WithoutFailedEvent()},
 		wantCalls: 1,
 	}, {
 		name:       "journaled failure",
-		answer:     func(int) (*pb.DatabaseCreated, error) { return nil, errRejected },
+		answer:     func(context.Context, int) (*pb.DatabaseCreated, error) { return nil, errRejected },
 		step:       testStep(),
 		opts:       []bus.StepOption{bus.JournalFailure()},
 		wantCalls:  1,
@@ -269,7 +273,7 @@ func TestStepFailures(t *testing.T) {
 
 // A handler with nothing to answer is acknowledged and publishes nothing.
 func TestStepWithoutAnswer(t *testing.T) {
-	f := startWorker(t, func(int) (*pb.DatabaseCreated, error) { return nil, nil })
+	f := startWorker(t, func(context.Context, int) (*pb.DatabaseCreated, error) { return nil, nil })
 	f.send(t, testStep(), "cmd-1")
 	eventually(t, "the command handled", func() bool { return f.result("ok") == 1 })
 	if n := count(t, f.b, subjects.DatabaseCreated); n != 0 {
@@ -288,4 +292,19 @@ func count(t *testing.T, b *bus.Bus, subject string) int {
 		t.Fatal(err)
 	}
 	return int(info.State.Subjects[subject])
+}
+
+// An answer the handler reports as replayed (its own ledger) is published
+// again and counted as a replay.
+func TestStepReplayedByTheHandler(t *testing.T) {
+	f := startWorker(t, func(ctx context.Context, _ int) (*pb.DatabaseCreated, error) {
+		bus.Replayed(ctx)
+		return &pb.DatabaseCreated{DatabaseName: "db1"}, nil
+	})
+	f.send(t, testStep(), "cmd-1")
+	last(t, f.b, subjects.Stream, subjects.DatabaseCreated)
+	eventually(t, "the command counted", func() bool { return f.result("replay") == 1 })
+	if got := f.result("ok"); got != 0 {
+		t.Errorf("ok = %v, want 0", got)
+	}
 }

@@ -84,8 +84,6 @@ func Run(ctx context.Context, env *service.Env) error {
 		return err
 	}
 
-	checks := bus.NewRouter()
-	a.Register(checks)
 	monitored := bus.NewRouter()
 	events.Register(monitored)
 
@@ -96,7 +94,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for i, run := range []func() error{
-		func() error { return env.Bus.Run(ctx, a.ConsumerConfig(cfg.workers), checks) },
+		func() error { return env.Bus.Run(ctx, a.ConsumerConfig(cfg.workers), a.Router()) },
 		func() error { return env.Bus.Run(ctx, events.ConsumerConfig(), monitored) },
 		func() error { return mon.Run(ctx, ticker.C) },
 	} {
