@@ -9,7 +9,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 func runSignup(ctx context.Context, args []string) error {
@@ -28,7 +28,7 @@ func runSignup(ctx context.Context, args []string) error {
 	if *name == "" {
 		*name = strings.Split(*email, "@")[0]
 	}
-	co := stripeevent.Checkout{Email: *email, Name: *name, Plan: *plan}
+	co := stripefixture.Checkout{Email: *email, Name: *name, Plan: *plan}
 	co.Fill()
 	fmt.Printf("→ checkout.session.completed %s (customer %s, subscription %s, plan %s)\n", co.SessionID, co.CustomerID, co.SubscriptionID, *plan)
 	res, err := signup.Run(ctx, signup.Options{

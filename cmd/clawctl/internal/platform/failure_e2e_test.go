@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -26,7 +26,7 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 		"SAGA_STEP_TIMEOUT":     "3s",
 		"SAGA_STEP_ATTEMPTS":    "1",
 	})
-	co := stripeevent.Checkout{Email: "crash@example.com", Name: "Crash", Plan: "starter"}
+	co := stripefixture.Checkout{Email: "crash@example.com", Name: "Crash", Plan: "starter"}
 	co.Fill()
 	if err := postCheckout(h, co); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 // compute service included) finishes the saga exactly once after restart.
 func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	h := start(t, nil)
-	co := stripeevent.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team"}
+	co := stripefixture.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team"}
 	co.Fill()
 	if err := postCheckout(h, co); err != nil {
 		t.Fatal(err)
@@ -91,8 +91,8 @@ func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	}
 }
 
-func postCheckout(h *harness, co stripeevent.Checkout) error {
-	return postBody(h, stripeevent.CheckoutCompleted(co))
+func postCheckout(h *harness, co stripefixture.Checkout) error {
+	return postBody(h, stripefixture.CheckoutCompleted(co))
 }
 
 func postBody(h *harness, body []byte) error {

@@ -11,14 +11,14 @@ import (
 	"net/http"
 	"time"
 
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 // Options describes one signup.
 type Options struct {
 	IngressURL string
 	Secret     string
-	Checkout   stripeevent.Checkout
+	Checkout   stripefixture.Checkout
 	// Progress, when set, is called once for each step change as it is seen.
 	Progress func(Step)
 	// Poll is the status polling interval. Default 50ms.
@@ -47,7 +47,7 @@ type Status struct {
 
 // Result is a finished signup.
 type Result struct {
-	Checkout stripeevent.Checkout
+	Checkout stripefixture.Checkout
 	Status   Status
 	// Latency runs from the webhook POST to the ready status.
 	Latency time.Duration
@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	o.Checkout.Fill()
 	start := time.Now()
-	if err := Post(ctx, o.Client, o.IngressURL, o.Secret, stripeevent.CheckoutCompleted(o.Checkout)); err != nil {
+	if err := Post(ctx, o.Client, o.IngressURL, o.Secret, stripefixture.CheckoutCompleted(o.Checkout)); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(o.Timeout)
@@ -109,7 +109,7 @@ func Post(ctx context.Context, c *http.Client, ingressURL, secret string, body [
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, secret, time.Now()))
+	req.Header.Set("Stripe-Signature", stripefixture.Sign(body, secret, time.Now()))
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("post webhook: %w", err)
