@@ -72,6 +72,9 @@ type Delivery struct {
 	// MaxDeliver is the consumer's delivery limit.
 	MaxDeliver int
 	Headers    map[string][]string
+	// Data is the payload as delivered (protojson), for handlers that store
+	// the message rather than encode it again.
+	Data []byte
 }
 
 // Last reports whether the message will not be delivered again if this
@@ -87,7 +90,7 @@ func DeliveryFrom(ctx context.Context) (Delivery, bool) {
 }
 
 func withDelivery(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, maxDeliver int) context.Context {
-	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers(), MaxDeliver: maxDeliver}
+	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers(), MaxDeliver: maxDeliver, Data: msg.Data()}
 	if meta != nil {
 		d.Sequence = meta.Sequence.Stream
 		d.Attempt = int(meta.NumDelivered)

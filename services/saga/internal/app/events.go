@@ -49,8 +49,12 @@ func registerLifecycle(r *bus.Router, subject string, a *App) {
 	}
 }
 
-// decodeEvent reads a stored event back.
-func decodeEvent(se store.Event) (domain.Event, error) {
+// pendingEvent is the stored event se: fresh when it is the one just
+// recorded (decoded already), else decoded from its payload.
+func pendingEvent(se store.Event, fresh *domain.Event) (domain.Event, error) {
+	if fresh != nil && fresh.ID == se.ID && fresh.Subject == se.Subject {
+		return *fresh, nil
+	}
 	m := subjects.New(se.Subject)
 	if m == nil {
 		return domain.Event{}, fmt.Errorf("unknown subject %s", se.Subject)
