@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -189,7 +190,7 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jet
 	default:
 		delay, ok := retryDelay(err)
 		if !ok {
-			delay = Backoff(attempt, cfg.RetryBase, cfg.RetryMax)
+			delay = retry.Backoff(attempt, cfg.RetryBase, cfg.RetryMax)
 		}
 		log.Warn("handler failed; will retry", "err", err, "delay", delay)
 		// NakWithDelay: redeliver this message after delay, counting a delivery.

@@ -63,16 +63,3 @@ func retryDelay(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
-
-// Backoff returns the redelivery delay for the given delivery attempt
-// (1-based): exponential from base, capped at max.
-func Backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
-}

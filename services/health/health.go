@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/secrets"
@@ -135,7 +136,7 @@ func wireMonitor(env *service.Env, cfg config, st *store.Store, prober *probe.Pr
 		Store: st,
 		Alerter: alert.New(alert.Options{
 			Log: env.Log, Store: st, Slack: slack, Mail: mail, MailTo: cfg.alertTo,
-			Limiter: alert.NewLimiter(cfg.alertBurst, cfg.alertInterval), Now: env.Now, Metrics: alertsMetric,
+			Limiter: rate.NewLimiter(rate.Every(cfg.alertInterval), max(cfg.alertBurst, 1)), Now: env.Now, Metrics: alertsMetric,
 		}),
 		Notifier: notice.New(notice.Options{Log: env.Log, Store: st, Mail: mailer(mail), Now: env.Now, Metrics: noticesMetric}),
 	}
