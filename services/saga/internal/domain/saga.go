@@ -90,32 +90,45 @@ const (
 var Order = []StepName{Database, Prepare, Workspace, Compute, Instance}
 
 // stepDef is what the machine knows about a step: its command, its
-// compensation ("" when it has none) and its rank. Steps of a saga run rank
-// by rank; steps of the same rank run in parallel.
+// compensation ("" when it has none), its rank, and its policy: which
+// configured timeout bounds one attempt, and how many attempts it gets.
+// Steps of a saga run rank by rank; steps of the same rank run in parallel.
 type stepDef struct {
 	forward, backward string
 	rank              int
+	wait              wait
 }
 
-var defs = map[StepName]stepDef{
-	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0},
-	Prepare:   {subjects.CmdComputePrepare, subjects.CmdComputeDelete, 0},
-	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1},
-	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1},
-	Instance:  {subjects.CmdInstanceCheck, "", 2},
+// wait names the configured timeout that bounds one attempt of a step.
+type wait int
 
-	Resize:           {subjects.CmdComputeResize, subjects.CmdComputeResize, 0},
-	Skills:           {subjects.CmdWorkspaceSkills, subjects.CmdWorkspaceSkills, 1},
-	Stop:             {subjects.CmdComputeStop, "", 0},
-	Revoke:           {subjects.CmdWorkspaceRevoke, "", 0},
-	Restore:          {subjects.CmdDatabaseRestore, "", 0},
-	Rekey:            {subjects.CmdWorkspaceBuild, "", 1},
-	StartCompute:     {subjects.CmdComputeStart, "", 2},
-	Archive:          {subjects.CmdDatabaseArchive, "", 0},
-	DestroyCompute:   {subjects.CmdComputeDelete, "", 0},
-	DestroyWorkspace: {subjects.CmdWorkspaceDelete, "", 1},
-	DestroyDatabase:  {subjects.CmdDatabaseDelete, "", 2},
-	DestroyArchive:   {subjects.CmdDatabaseDropArchive, "", 2},
+const (
+	// waitAnswer: a step service answers (Policy.StepTimeout).
+	waitAnswer wait = iota
+	// waitBoot: a freshly started runtime answers its first health probe
+	// (Policy.InstanceTimeout).
+	waitBoot
+)
+
+var defs = map[StepName]stepDef{
+	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0, waitAnswer},
+	Prepare:   {subjects.CmdComputePrepare, subjects.CmdComputeDelete, 0, waitAnswer},
+	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1, waitAnswer},
+	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1, waitAnswer},
+	Instance:  {subjects.CmdInstanceCheck, "", 2, waitBoot},
+
+	Resize:           {subjects.CmdComputeResize, subjects.CmdComputeResize, 0, waitAnswer},
+	Skills:           {subjects.CmdWorkspaceSkills, subjects.CmdWorkspaceSkills, 1, waitAnswer},
+	Stop:             {subjects.CmdComputeStop, "", 0, waitAnswer},
+	Revoke:           {subjects.CmdWorkspaceRevoke, "", 0, waitAnswer},
+	Restore:          {subjects.CmdDatabaseRestore, "", 0, waitAnswer},
+	Rekey:            {subjects.CmdWorkspaceBuild, "", 1, waitAnswer},
+	StartCompute:     {subjects.CmdComputeStart, "", 2, waitAnswer},
+	Archive:          {subjects.CmdDatabaseArchive, "", 0, waitAnswer},
+	DestroyCompute:   {subjects.CmdComputeDelete, "", 0, waitAnswer},
+	DestroyWorkspace: {subjects.CmdWorkspaceDelete, "", 1, waitAnswer},
+	DestroyDatabase:  {subjects.CmdDatabaseDelete, "", 2, waitAnswer},
+	DestroyArchive:   {subjects.CmdDatabaseDropArchive, "", 2, waitAnswer},
 }
 
 // Known reports whether n is a step of some saga.
@@ -271,13 +284,14 @@ func (s *Saga) Step(n StepName) *Step {
 	return nil
 }
 
-// Policy is the per-step retry and timeout policy.
+// Policy is the configured retry and timeout policy; the step table says
+// which of its timeouts bounds each step (Policy.Step).
 type Policy struct {
-	// StepTimeout bounds one attempt of the database, workspace and compute
-	// steps and of every compensation.
+	// StepTimeout bounds one attempt of a step that waits for a step
+	// service's answer, and of every compensation.
 	StepTimeout time.Duration
-	// InstanceTimeout bounds one attempt of the instance check, which waits
-	// for a freshly started runtime.
+	// InstanceTimeout bounds one attempt of a step that waits for a freshly
+	// started runtime (the instance check).
 	InstanceTimeout time.Duration
 	// MaxAttempts is how many times a command is sent before the step (or
 	// compensation) is given up.
@@ -287,9 +301,20 @@ type Policy struct {
 // DefaultPolicy is the policy used when nothing is configured.
 var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, MaxAttempts: 3}
 
-func (p Policy) timeout(n StepName, compensation bool) time.Duration {
-	if n == Instance && !compensation {
-		return p.InstanceTimeout
+// StepPolicy is one step's policy (temporal's ActivityOptions): how long
+// one attempt of its command or compensation may take before it is sent
+// again, and how many attempts are sent before it is given up.
+type StepPolicy struct {
+	Timeout  time.Duration
+	Attempts int
+}
+
+// Step is step n's policy: the timeout its row in the step table names, and
+// the configured attempts.
+func (p Policy) Step(n StepName) StepPolicy {
+	timeout := p.StepTimeout
+	if defs[n].wait == waitBoot {
+		timeout = p.InstanceTimeout
 	}
-	return p.StepTimeout
+	return StepPolicy{Timeout: timeout, Attempts: p.MaxAttempts}
 }
