@@ -81,6 +81,7 @@ func toEvent(subject string, m proto.Message) (domain.Event, error) {
 	}
 	switch m := m.(type) {
 	case *pb.CustomerSignedUp:
+		e.Kind = domain.SignedUp
 		in := signupOf(m)
 		e.ID, e.CustomerID, e.SubscriptionID, e.Created = m.GetStripeEventId(), m.GetCustomerId(), m.GetSubscriptionId(), ts(m.GetOccurredAt())
 		if e.ID == "" {
@@ -88,22 +89,27 @@ func toEvent(subject string, m proto.Message) (domain.Event, error) {
 		}
 		e.Plan, e.Signup = m.GetPlan(), &in
 	case *pb.CustomerPlanChanged:
+		e.Kind = domain.PlanChanged
 		stripe(m.GetStripe(), m.GetCustomerId())
 		e.Plan = m.GetPlan()
 	case *pb.CustomerTrialWillEnd:
+		e.Kind = domain.TrialWillEnd
 		stripe(m.GetStripe(), m.GetCustomerId())
 		if t := m.GetTrialEnd(); t != nil {
 			e.Details = map[string]string{"trial_end": t.AsTime().UTC().Format(time.RFC3339)}
 		}
 	case *pb.CustomerPaymentFailed:
+		e.Kind = domain.PaymentFailed
 		stripe(m.GetStripe(), m.GetCustomerId())
 		e.Details = map[string]string{"invoice_id": m.GetInvoiceId(), "attempt_count": strconv.Itoa(int(m.GetAttemptCount()))}
 		if t := m.GetNextPaymentAttempt(); t != nil {
 			e.Details["next_payment_attempt"] = t.AsTime().UTC().Format(time.RFC3339)
 		}
 	case *pb.CustomerPaymentSucceeded:
+		e.Kind = domain.PaymentSucceeded
 		stripe(m.GetStripe(), m.GetCustomerId())
 	case *pb.CustomerCanceled:
+		e.Kind = domain.Canceled
 		stripe(m.GetStripe(), m.GetCustomerId())
 	default:
 		return e, fmt.Errorf("%s is not a customer lifecycle event", subject)

@@ -13,8 +13,6 @@ package domain
 import (
 	"strings"
 	"time"
-
-	"clawdbot.cloud/proto/subjects"
 )
 
 // Kind is the kind of saga this package drives first: a customer's signup.
@@ -89,12 +87,51 @@ const (
 // Order lists the signup steps in their forward order.
 var Order = []StepName{Database, Prepare, Workspace, Compute, Instance}
 
+// Command is what a step asks a step service to do, named
+// <service>.<verb>. The coordinator's app publishes each on its bus subject;
+// this package knows nothing of the bus.
+type Command string
+
+// The commands of the step services.
+const (
+	CmdCreateDatabase   Command = "database.create"
+	CmdDeleteDatabase   Command = "database.delete"
+	CmdArchiveDatabase  Command = "database.archive"
+	CmdRestoreDatabase  Command = "database.restore"
+	CmdDeleteArchive    Command = "database.delete_archive"
+	CmdPrepareCompute   Command = "compute.prepare"
+	CmdProvisionCompute Command = "compute.provision"
+	CmdDeleteCompute    Command = "compute.delete"
+	CmdResizeCompute    Command = "compute.resize"
+	CmdStopCompute      Command = "compute.stop"
+	CmdStartCompute     Command = "compute.start"
+	CmdBuildWorkspace   Command = "workspace.build"
+	CmdDeleteWorkspace  Command = "workspace.delete"
+	CmdRenderSkills     Command = "workspace.render_skills"
+	CmdRevokeKeys       Command = "workspace.revoke_keys"
+	CmdCheckInstance    Command = "instance.check"
+)
+
+// Commands lists every command a saga sends.
+var Commands = []Command{
+	CmdCreateDatabase, CmdDeleteDatabase, CmdArchiveDatabase, CmdRestoreDatabase, CmdDeleteArchive,
+	CmdPrepareCompute, CmdProvisionCompute, CmdDeleteCompute, CmdResizeCompute, CmdStopCompute, CmdStartCompute,
+	CmdBuildWorkspace, CmdDeleteWorkspace, CmdRenderSkills, CmdRevokeKeys, CmdCheckInstance,
+}
+
+// Service is the step service that carries c out ("database", "compute",
+// "workspace", "instance").
+func (c Command) Service() string {
+	service, _, _ := strings.Cut(string(c), ".")
+	return service
+}
+
 // stepDef is what the machine knows about a step: its command, its
 // compensation ("" when it has none), its rank, and its policy: which
 // configured timeout bounds one attempt, and how many attempts it gets.
 // Steps of a saga run rank by rank; steps of the same rank run in parallel.
 type stepDef struct {
-	forward, backward string
+	forward, backward Command
 	rank              int
 	wait              wait
 }
@@ -111,24 +148,24 @@ const (
 )
 
 var defs = map[StepName]stepDef{
-	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0, waitAnswer},
-	Prepare:   {subjects.CmdComputePrepare, subjects.CmdComputeDelete, 0, waitAnswer},
-	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1, waitAnswer},
-	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1, waitAnswer},
-	Instance:  {subjects.CmdInstanceCheck, "", 2, waitBoot},
+	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer},
+	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer},
+	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 1, waitAnswer},
+	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer},
+	Instance:  {CmdCheckInstance, "", 2, waitBoot},
 
-	Resize:           {subjects.CmdComputeResize, subjects.CmdComputeResize, 0, waitAnswer},
-	Skills:           {subjects.CmdWorkspaceSkills, subjects.CmdWorkspaceSkills, 1, waitAnswer},
-	Stop:             {subjects.CmdComputeStop, "", 0, waitAnswer},
-	Revoke:           {subjects.CmdWorkspaceRevoke, "", 0, waitAnswer},
-	Restore:          {subjects.CmdDatabaseRestore, "", 0, waitAnswer},
-	Rekey:            {subjects.CmdWorkspaceBuild, "", 1, waitAnswer},
-	StartCompute:     {subjects.CmdComputeStart, "", 2, waitAnswer},
-	Archive:          {subjects.CmdDatabaseArchive, "", 0, waitAnswer},
-	DestroyCompute:   {subjects.CmdComputeDelete, "", 0, waitAnswer},
-	DestroyWorkspace: {subjects.CmdWorkspaceDelete, "", 1, waitAnswer},
-	DestroyDatabase:  {subjects.CmdDatabaseDelete, "", 2, waitAnswer},
-	DestroyArchive:   {subjects.CmdDatabaseDropArchive, "", 2, waitAnswer},
+	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitAnswer},
+	Skills:           {CmdRenderSkills, CmdRenderSkills, 1, waitAnswer},
+	Stop:             {CmdStopCompute, "", 0, waitAnswer},
+	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer},
+	Restore:          {CmdRestoreDatabase, "", 0, waitAnswer},
+	Rekey:            {CmdBuildWorkspace, "", 1, waitAnswer},
+	StartCompute:     {CmdStartCompute, "", 2, waitAnswer},
+	Archive:          {CmdArchiveDatabase, "", 0, waitAnswer},
+	DestroyCompute:   {CmdDeleteCompute, "", 0, waitAnswer},
+	DestroyWorkspace: {CmdDeleteWorkspace, "", 1, waitAnswer},
+	DestroyDatabase:  {CmdDeleteDatabase, "", 2, waitAnswer},
+	DestroyArchive:   {CmdDeleteArchive, "", 2, waitAnswer},
 }
 
 // Known reports whether n is a step of some saga.
@@ -143,9 +180,9 @@ func Known(n StepName) bool {
 // operator retries it).
 func Compensable(n StepName) bool { return defs[n].backward != "" }
 
-// CommandSubject is the subject of a step's command: its forward command, or
-// its compensation when compensation is true ("" if it has none).
-func CommandSubject(n StepName, compensation bool) string {
+// CommandOf is a step's command: its forward command, or its compensation
+// when compensation is true ("" if it has none).
+func CommandOf(n StepName, compensation bool) Command {
 	if compensation {
 		return defs[n].backward
 	}
@@ -176,20 +213,8 @@ func ParseWireName(name string) (StepName, bool) {
 }
 
 // Domain is the step's service domain ("database", "workspace", "compute",
-// "instance"): the first part of the subjects it answers on.
-func Domain(n StepName) string {
-	f := defs[n].forward
-	if len(f) < 4 {
-		return ""
-	}
-	f = f[len("cmd."):]
-	for i := range len(f) {
-		if f[i] == '.' {
-			return f[:i]
-		}
-	}
-	return f
-}
+// "instance"): the service that answers it.
+func Domain(n StepName) string { return defs[n].forward.Service() }
 
 // Status is the status of a saga.
 type Status string
