@@ -56,7 +56,7 @@ type compose struct {
 		Healthcheck *struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
-		Build       *struct {
+		Build *struct {
 			Context    string            `yaml:"context"`
 			Dockerfile string            `yaml:"dockerfile"`
 			Args       map[string]string `yaml:"args"`
