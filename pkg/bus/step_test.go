@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/servicetest"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 )
@@ -107,57 +108,22 @@ func (f *stepFixture) callCount() int {
 	return f.calls
 }
 
-func (f *stepFixture) result(result string) float64 {
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		panic(err)
-	}
-	want := map[string]string{"consumer": "steps", "command": subjects.CmdDatabaseCreate, "result": result}
-	for _, mf := range mfs {
-		if mf.GetName() != "claw_step_commands_total" {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if want[l.GetName()] != l.GetValue() {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+// result is claw_step_commands_total of the test command with result.
+func (f *stepFixture) result(t *testing.T, result string) float64 {
+	t.Helper()
+	return servicetest.Counter(t, f.reg, "claw_step_commands_total",
+		map[string]string{"consumer": "steps", "command": subjects.CmdDatabaseCreate, "result": result})
 }
 
 // last waits for the last message on subject in stream.
 func last(t *testing.T, b *bus.Bus, stream, subject string) *jetstream.RawStreamMsg {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s, err := b.JetStream().Stream(context.Background(), stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if raw, err := s.GetLastMsgForSubject(context.Background(), subject); err == nil {
-			return raw
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message on %s in %s", subject, stream)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return servicetest.WaitLast(t, b.JetStream(), stream, subject, 20*time.Second)
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	servicetest.Eventually(t, 20*time.Second, what, cond)
 }
 
 func testStep() *pb.Step {
@@ -183,11 +149,11 @@ func TestStepAnswersOnceAndJournals(t *testing.T) {
 
 	// Replayed by hand with a new message id: the journal acknowledges it.
 	f.send(t, testStep(), "cmd-1-replayed")
-	eventually(t, "the replay", func() bool { return f.result("replay") == 1 })
+	eventually(t, "the replay", func() bool { return f.result(t, "replay") == 1 })
 	if n := f.callCount(); n != 1 {
 		t.Errorf("handler called %d times, want 1", n)
 	}
-	if got := f.result("ok"); got != 1 {
+	if got := f.result(t, "ok"); got != 1 {
 		t.Errorf("ok = %v, want 1", got)
 	}
 }
@@ -261,7 +227,7 @@ func TestStepFailures(t *testing.T) {
 			if n := f.callCount(); n != tt.wantCalls {
 				t.Errorf("handler called %d times, want %d", n, tt.wantCalls)
 			}
-			if got := f.result("failed"); got != 1 {
+			if got := f.result(t, "failed"); got != 1 {
 				t.Errorf("failed = %v, want 1", got)
 			}
 			if done, _ := f.journal.Done(context.Background(), bus.JournalKey(subjects.CmdDatabaseCreate, tt.step)); done != tt.journaled {
@@ -275,7 +241,7 @@ func TestStepFailures(t *testing.T) {
 func TestStepWithoutAnswer(t *testing.T) {
 	f := startWorker(t, func(context.Context, int) (*pb.DatabaseCreated, error) { return nil, nil })
 	f.send(t, testStep(), "cmd-1")
-	eventually(t, "the command handled", func() bool { return f.result("ok") == 1 })
+	eventually(t, "the command handled", func() bool { return f.result(t, "ok") == 1 })
 	if n := count(t, f.b, subjects.DatabaseCreated); n != 0 {
 		t.Errorf("%d database.created for a nil answer", n)
 	}
@@ -283,28 +249,5 @@ func TestStepWithoutAnswer(t *testing.T) {
 
 func count(t *testing.T, b *bus.Bus, subject string) int {
 	t.Helper()
-	s, err := b.JetStream().Stream(context.Background(), subjects.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Subjects[subject])
-}
-
-// An answer the handler reports as replayed (its own ledger) is published
-// again and counted as a replay.
-func TestStepReplayedByTheHandler(t *testing.T) {
-	f := startWorker(t, func(ctx context.Context, _ int) (*pb.DatabaseCreated, error) {
-		bus.Replayed(ctx)
-		return &pb.DatabaseCreated{DatabaseName: "db1"}, nil
-	})
-	f.send(t, testStep(), "cmd-1")
-	last(t, f.b, subjects.Stream, subjects.DatabaseCreated)
-	eventually(t, "the command counted", func() bool { return f.result("replay") == 1 })
-	if got := f.result("ok"); got != 0 {
-		t.Errorf("ok = %v, want 0", got)
-	}
+	return servicetest.Count(t, b.JetStream(), subjects.Stream, subject)
 }
