@@ -2,7 +2,9 @@
 #
 #   make run     run the whole platform on embedded defaults (clawctl dev)
 #   make test    every module's tests, with the race detector
-#   make lint    gofmt + go vet on every module
+#   make lint    gofmt, go vet, go mod tidy (per module) and staticcheck on every module
+#   make tools   the pinned linters lint runs (staticcheck)
+#   make vuln    govulncheck on every module (needs vuln.go.dev)
 #   make proto   regenerate proto/gen from proto/clawdbot (committed)
 #   make generate  every generated file (proto, Railway and Neon clients)
 #   make bench   Go benchmarks + signup latency (clawctl bench)
@@ -15,8 +17,12 @@ BIN      := $(CURDIR)/bin
 MODULES  := $(shell $(GO) list -m -f '{{.Path}}/...')
 SERVICES := ingress saga railway neon workspace health runtime web
 PROTOC   ?= protoc
+# Pinned linters, installed by `make tools` (CI: .ci/run).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+GOVULNCHECK_VERSION := v1.10.0
 
-.PHONY: all build build-one images run test lint proto proto-check generate generate-check railway-schema bench clean
+.PHONY: all build build-one images run test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
 
 all: lint test
 
@@ -52,6 +58,18 @@ test:
 lint:
 	@out=$$(gofmt -l $$($(GO) list -m -f '{{.Dir}}')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
+	bash .ci/tidy check
+	@test -x "$(STATICCHECK)" || { echo "staticcheck not found at $(STATICCHECK): run make tools"; exit 1; }
+	$(STATICCHECK) $(MODULES)
+
+tools:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# vuln checks every module against the Go vulnerability database. It needs
+# https://vuln.go.dev, which the CI machine cannot reach (only the module
+# proxy and Debian), so it is not part of lint.
+vuln:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) $(MODULES)
 
 proto:
 	cd proto && $(PROTOC) -I . --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \

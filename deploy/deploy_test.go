@@ -51,7 +51,12 @@ type compose struct {
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
 		NetworkMode string            `yaml:"network_mode"`
-		Build       *struct {
+		Ports       []string          `yaml:"ports"`
+		Profiles    []string          `yaml:"profiles"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+		Build *struct {
 			Context    string            `yaml:"context"`
 			Dockerfile string            `yaml:"dockerfile"`
 			Args       map[string]string `yaml:"args"`
@@ -111,6 +116,42 @@ func TestCompose(t *testing.T) {
 	for _, s := range []string{"nats-1", "nats-2", "nats-3", "postgres", "prometheus", "grafana"} {
 		if _, ok := c.Services[s]; !ok {
 			t.Errorf("compose has no %s", s)
+		}
+	}
+}
+
+// Compose runs like production: every long-running container says when it
+// is healthy, JetStream keeps its data on volumes, NATS is not published
+// outside the compose network, and the operator API is on.
+func TestComposeOperations(t *testing.T) {
+	var c compose
+	readYAML(t, "docker-compose.yml", &c)
+	for name, s := range c.Services {
+		if slices.Contains(s.Profiles, "build-only") {
+			continue
+		}
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) == 0 {
+			t.Errorf("%s has no healthcheck", name)
+		}
+		if strings.HasPrefix(name, "nats-") {
+			if len(s.Ports) > 0 {
+				t.Errorf("%s publishes %v", name, s.Ports)
+			}
+			if !slices.Contains(s.Volumes, name+":/data") {
+				t.Errorf("%s keeps JetStream off a volume: %v", name, s.Volumes)
+			}
+		}
+	}
+	if !strings.Contains(c.Services["ingress"].Environment["ADMIN_TOKEN"], "ADMIN_TOKEN") {
+		t.Error("ingress runs without ADMIN_TOKEN")
+	}
+	for _, f := range []string{"Dockerfile.dockerignore", "runtime/Dockerfile.dockerignore"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(strings.Split(string(data), "\n"), ".data") {
+			t.Errorf("%s does not keep .data/ out of the build context", f)
 		}
 	}
 }

@@ -8,6 +8,8 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
+require github.com/nats-io/nats.go v1.55.0 // indirect
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

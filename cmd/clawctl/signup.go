@@ -10,7 +10,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 func runSignup(ctx context.Context, args []string) error {
@@ -29,7 +29,7 @@ func runSignup(ctx context.Context, args []string) error {
 	if *name == "" {
 		*name = strings.Split(*email, "@")[0]
 	}
-	co := stripeevent.Checkout{Email: *email, Name: *name, Plan: *plan}
+	co := stripefixture.Checkout{Email: *email, Name: *name, Plan: *plan}
 	co.Fill()
 	// The session id is never printed or logged (it names the provisioning
 	// page): its checkout_ref stands for it.

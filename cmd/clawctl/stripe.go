@@ -11,7 +11,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 const stripeUsage = `usage: clawctl stripe <event> --customer cus_… --subscription sub_… [flags]
@@ -48,8 +48,8 @@ func runStripe(ctx context.Context, args []string) error {
 		return errors.New("stripe: --customer and --subscription are required")
 	}
 	now := time.Now()
-	sub := stripeevent.Subscription{CustomerID: *customer, SubscriptionID: *subscription, Plan: *plan, PreviousPlan: *from, Created: now}
-	inv := stripeevent.Invoice{CustomerID: *customer, SubscriptionID: *subscription, Created: now}
+	sub := stripefixture.Subscription{CustomerID: *customer, SubscriptionID: *subscription, Plan: *plan, PreviousPlan: *from, Created: now}
+	inv := stripefixture.Invoice{CustomerID: *customer, SubscriptionID: *subscription, Created: now}
 	var body []byte
 	switch event {
 	case "plan-change":
@@ -62,20 +62,20 @@ func runStripe(ctx context.Context, args []string) error {
 			sub.PreviousPriceID = "price_previous"
 		}
 		sub.Fill()
-		body = stripeevent.SubscriptionUpdated(sub)
+		body = stripefixture.SubscriptionUpdated(sub)
 	case "trial-ending":
 		sub.TrialEnd = now.Add(72 * time.Hour)
 		sub.Fill()
-		body = stripeevent.TrialWillEnd(sub)
+		body = stripefixture.TrialWillEnd(sub)
 	case "payment-failed":
 		inv.Fill()
-		body = stripeevent.InvoicePaymentFailed(inv)
+		body = stripefixture.InvoicePaymentFailed(inv)
 	case "payment-succeeded":
 		inv.Fill()
-		body = stripeevent.InvoicePaid(inv)
+		body = stripefixture.InvoicePaid(inv)
 	case "cancel":
 		sub.Fill()
-		body = stripeevent.SubscriptionDeleted(sub)
+		body = stripefixture.SubscriptionDeleted(sub)
 	default:
 		fmt.Print(stripeUsage)
 		return fmt.Errorf("stripe: unknown event %q", event)

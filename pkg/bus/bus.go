@@ -1,7 +1,3 @@
-// Package bus is the platform's one way onto NATS JetStream: idempotent stream
-// setup, publishing protobuf events as protojson with a deterministic
-// Nats-Msg-Id, and durable consumers whose handler results map to
-// Ack / NakWithDelay / Term with dead-lettering.
 package bus
 
 import (

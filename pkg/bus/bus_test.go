@@ -185,14 +185,3 @@ func deadLetters(t *testing.T, b *bus.Bus, n int) []*jetstream.RawStreamMsg {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		attempt int
-		want    time.Duration
-	}{{1, 100 * time.Millisecond}, {2, 200 * time.Millisecond}, {4, 800 * time.Millisecond}, {20, time.Second}} {
-		if got := bus.Backoff(tc.attempt, 100*time.Millisecond, time.Second); got != tc.want {
-			t.Errorf("Backoff(%d) = %v, want %v", tc.attempt, got, tc.want)
-		}
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -163,7 +164,7 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jet
 	b.m.inFlight.WithLabelValues(cfg.Name).Inc()
 	defer b.m.inFlight.WithLabelValues(cfg.Name).Dec()
 
-	hctx, cancel := context.WithTimeout(withDelivery(ctx, msg, meta), cfg.HandlerTimeout)
+	hctx, cancel := context.WithTimeout(withDelivery(ctx, msg, meta, cfg.MaxDeliver), cfg.HandlerTimeout)
 	stopProgress := keepInProgress(msg, cfg.AckWait)
 	start := time.Now()
 	err := h(hctx, msg.Data())
@@ -187,10 +188,9 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jet
 		log.Error("handler failed on its last delivery", "err", err)
 		b.deadLetter(ctx, cfg, msg, meta, fmt.Sprintf("max deliveries (%d) reached: %v", cfg.MaxDeliver, err))
 	default:
-		delay := Backoff(attempt, cfg.RetryBase, cfg.RetryMax)
-		var re *retryError
-		if errors.As(err, &re) {
-			delay = re.delay
+		delay, ok := retryDelay(err)
+		if !ok {
+			delay = retry.Backoff(attempt, cfg.RetryBase, cfg.RetryMax)
 		}
 		log.Warn("handler failed; will retry", "err", err, "delay", delay)
 		// NakWithDelay: redeliver this message after delay, counting a delivery.

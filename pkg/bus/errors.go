@@ -46,15 +46,20 @@ func RetryAfter(err error, delay time.Duration) error {
 	return &retryError{err: err, delay: delay}
 }
 
-// Backoff returns the redelivery delay for the given delivery attempt
-// (1-based): exponential from base, capped at max.
-func Backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
+// Delayed is implemented by errors that know when trying again makes sense,
+// such as a provider's rate limit; the consumer redelivers after Delay.
+type Delayed interface{ Delay() time.Duration }
+
+// retryDelay is the redelivery delay err asks for, if any: RetryAfter's,
+// or a positive Delay of an error in its chain.
+func retryDelay(err error) (time.Duration, bool) {
+	var re *retryError
+	if errors.As(err, &re) {
+		return re.delay, true
 	}
-	if d > max {
-		d = max
+	var d Delayed
+	if errors.As(err, &d) && d.Delay() > 0 {
+		return d.Delay(), true
 	}
-	return d
+	return 0, false
 }

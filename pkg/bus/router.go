@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -37,6 +38,21 @@ func Handle[T any, PT interface {
 	}
 }
 
+// Dispatch runs the handler of subject on a payload as the consumer would,
+// without a broker: for tests of a service's handlers and for tools. The
+// delivery the handler sees is the one in ctx, if any.
+func (r *Router) Dispatch(ctx context.Context, subject string, msg proto.Message) error {
+	h, ok := r.handlers[subject]
+	if !ok {
+		return fmt.Errorf("bus: no handler for %s", subject)
+	}
+	data, err := protojson.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return h(ctx, data)
+}
+
 // Subjects lists the registered subjects, sorted: the consumer's filter.
 func (r *Router) Subjects() []string {
 	out := make([]string, 0, len(r.handlers))
@@ -53,8 +69,17 @@ type Delivery struct {
 	Sequence uint64
 	// Attempt is the delivery count, 1 on the first delivery.
 	Attempt int
-	Headers map[string][]string
+	// MaxDeliver is the consumer's delivery limit.
+	MaxDeliver int
+	Headers    map[string][]string
+	// Data is the payload as delivered (protojson), for handlers that store
+	// the message rather than encode it again.
+	Data []byte
 }
+
+// Last reports whether the message will not be delivered again if this
+// delivery fails: a handler that answers someone must answer now.
+func (d Delivery) Last() bool { return d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver }
 
 type deliveryKey struct{}
 
@@ -64,8 +89,8 @@ func DeliveryFrom(ctx context.Context) (Delivery, bool) {
 	return d, ok
 }
 
-func withDelivery(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) context.Context {
-	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers()}
+func withDelivery(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, maxDeliver int) context.Context {
+	d := Delivery{Subject: msg.Subject(), Headers: msg.Headers(), MaxDeliver: maxDeliver, Data: msg.Data()}
 	if meta != nil {
 		d.Sequence = meta.Sequence.Stream
 		d.Attempt = int(meta.NumDelivered)

@@ -113,7 +113,7 @@ func TestDatabaseName(t *testing.T) {
 			t.Errorf("databaseName(%q) = %q; want %q + 12 hex digits", tt.test, got, tt.prefix)
 		}
 	}
-	if databaseName("TestX") == databaseName("TestX") {
+	if a, b := databaseName("TestX"), databaseName("TestX"); a == b {
 		t.Error("databaseName is not unique")
 	}
 }

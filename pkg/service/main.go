@@ -21,7 +21,8 @@ import (
 
 // Main runs one service as its own process, configured from the
 // environment: NATS_URL, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR,
-// LOG_FORMAT, NATS_REPLICAS, DATA_DIR. It returns the process exit code.
+// LOG_FORMAT, LOG_LEVEL, NATS_REPLICAS, DATA_DIR. It returns the process
+// exit code.
 func Main(name string, svc Service) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -34,17 +35,36 @@ func Main(name string, svc Service) int {
 }
 
 // NewLogger returns a slog logger: JSON unless format is "text", with a
-// service attribute unless service is empty.
+// service attribute unless service is empty, at the level LOG_LEVEL names
+// (debug, info, warn, error; info when unset or unknown, which it says).
 func NewLogger(format, service string) *slog.Logger {
-	var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+	level, levelErr := ParseLevel(os.Getenv("LOG_LEVEL"))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
 	if format == "text" {
-		h = slog.NewTextHandler(os.Stderr, nil)
+		h = slog.NewTextHandler(os.Stderr, opts)
 	}
 	log := slog.New(h)
 	if service != "" {
 		log = log.With("service", service)
 	}
+	if levelErr != nil {
+		log.Warn("LOG_LEVEL ignored; logging at info", "err", levelErr)
+	}
 	return log
+}
+
+// ParseLevel reads a log level: debug, info, warn or error (any case, as
+// slog.Level spells them, offsets such as warn+2 included); "" is info.
+func ParseLevel(s string) (slog.Level, error) {
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo, fmt.Errorf("LOG_LEVEL=%q: %w", s, err)
+	}
+	return l, nil
 }
 
 func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) error {

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/secrets"
@@ -84,8 +85,6 @@ func Run(ctx context.Context, env *service.Env) error {
 		return err
 	}
 
-	checks := bus.NewRouter()
-	a.Register(checks)
 	monitored := bus.NewRouter()
 	events.Register(monitored)
 
@@ -96,7 +95,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for i, run := range []func() error{
-		func() error { return env.Bus.Run(ctx, a.ConsumerConfig(cfg.workers), checks) },
+		func() error { return env.Bus.Run(ctx, a.ConsumerConfig(cfg.workers), a.Router()) },
 		func() error { return env.Bus.Run(ctx, events.ConsumerConfig(), monitored) },
 		func() error { return mon.Run(ctx, ticker.C) },
 	} {
@@ -137,7 +136,7 @@ func wireMonitor(env *service.Env, cfg config, st *store.Store, prober *probe.Pr
 		Store: st,
 		Alerter: alert.New(alert.Options{
 			Log: env.Log, Store: st, Slack: slack, Mail: mail, MailTo: cfg.alertTo,
-			Limiter: alert.NewLimiter(cfg.alertBurst, cfg.alertInterval), Now: env.Now, Metrics: alertsMetric,
+			Limiter: rate.NewLimiter(rate.Every(cfg.alertInterval), max(cfg.alertBurst, 1)), Now: env.Now, Metrics: alertsMetric,
 		}),
 		Notifier: notice.New(notice.Options{Log: env.Log, Store: st, Mail: mailer(mail), Now: env.Now, Metrics: noticesMetric}),
 	}

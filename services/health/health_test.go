@@ -54,7 +54,7 @@ func TestReadyAfterStartingUp(t *testing.T) {
 	if n := len(servicetest.Steps[pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-up")); n != 0 {
 		t.Errorf("%d instance.failed for a healthy instance", n)
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "ready"}); got != 1 {
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", checkResult("ok")); got != 1 {
 		t.Errorf("checks ready = %v, want 1", got)
 	}
 }
@@ -95,7 +95,7 @@ func TestNotReadyInTime(t *testing.T) {
 			}
 		})
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "failed"}); got != float64(len(tests)) {
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", checkResult("failed")); got != float64(len(tests)) {
 		t.Errorf("checks failed = %v, want %d", got, len(tests))
 	}
 }
@@ -116,7 +116,7 @@ func TestInvalidInstanceURL(t *testing.T) {
 			servicetest.Eventually(t, waitFor, "the command dead-lettered", func() bool { return len(f.events.DeadLettersOf(saga)) == 1 })
 		})
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_health_checks_total", map[string]string{"result": "invalid"}); got != 6 {
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", checkResult("failed")); got != 6 {
 		t.Errorf("checks invalid = %v, want 6", got)
 	}
 }

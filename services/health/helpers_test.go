@@ -48,3 +48,8 @@ func (f *fixture) check(sagaID, instanceURL string) {
 		f.t.Fatal(err)
 	}
 }
+
+// checkResult labels the step metric of cmd.instance.check with result.
+func checkResult(result string) map[string]string {
+	return map[string]string{"consumer": "health", "command": "cmd.instance.check", "result": result}
+}

@@ -40,6 +40,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/ingress/internal/billing"
 	"clawdbot.cloud/services/ingress/internal/expiry"
@@ -195,7 +196,7 @@ func (s *Server) runProjector(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		delay := bus.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
+		delay := retry.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
 		s.env.Log.Error("projector stopped; restarting", "err", err, "delay", delay)
 		t := time.NewTimer(delay)
 		select {

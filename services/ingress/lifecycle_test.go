@@ -15,7 +15,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/servicetest"
-	fx "clawdbot.cloud/pkg/stripeevent"
+	fx "clawdbot.cloud/pkg/stripefixture"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 )

@@ -15,7 +15,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/servicetest"
-	stripefixture "clawdbot.cloud/pkg/stripeevent"
+	stripefixture "clawdbot.cloud/pkg/stripefixture"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 )
 
@@ -191,7 +191,7 @@ func TestWebhookOtherAPIVersion(t *testing.T) {
 	}
 }
 
-// What `clawctl signup` and the bench send (pkg/stripeevent) is a signup.
+// What `clawctl signup` and the bench send (pkg/stripefixture) is a signup.
 func TestWebhookAcceptsClawctlEvents(t *testing.T) {
 	h := start(t)
 	c := stripefixture.Checkout{Plan: "team", Email: "ops@example.com", Name: "Ops"}
@@ -205,6 +205,6 @@ func TestWebhookAcceptsClawctlEvents(t *testing.T) {
 		t.Fatalf("%d published", n)
 	}
 	if n := servicetest.Counter(t, h.env.Metrics, "claw_ingress_webhook_api_version_mismatch_total", nil); n != 0 {
-		t.Errorf("pkg/stripeevent and the ingress disagree on the API version")
+		t.Errorf("pkg/stripefixture and the ingress disagree on the API version")
 	}
 }

@@ -133,8 +133,9 @@ func lifecycle(t *testing.T, vars map[string]string) *service.Env {
 func checkMetrics(t *testing.T, env *service.Env, customerID string) {
 	t.Helper()
 	for _, op := range []string{"create", "delete"} {
-		if got := servicetest.Counter(t, env.Metrics, "claw_neon_operations_total", map[string]string{"op": op, "result": "ok"}); got != 1 {
-			t.Errorf("claw_neon_operations_total{op=%s,result=ok} = %v, want 1", op, got)
+		labels := map[string]string{"consumer": "neon", "command": "cmd.database." + op, "result": "ok"}
+		if got := servicetest.Counter(t, env.Metrics, "claw_step_commands_total", labels); got != 1 {
+			t.Errorf("claw_step_commands_total%v = %v, want 1", labels, got)
 		}
 	}
 	mfs, err := env.Metrics.Gather()

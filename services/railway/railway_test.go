@@ -152,7 +152,8 @@ func TestProvisionAndDeleteOverTheBus(t *testing.T) {
 	}
 	for _, op := range []string{"provision", "delete"} {
 		want := map[string]float64{"provision": 2, "delete": 1}[op]
-		if n := servicetest.Counter(t, env.Metrics, "claw_compute_operations_total", map[string]string{"operation": op, "result": "ok"}); n != want {
+		labels := map[string]string{"consumer": "railway", "command": "cmd.compute." + op, "result": "ok"}
+		if n := servicetest.Counter(t, env.Metrics, "claw_step_commands_total", labels); n != want {
 			t.Errorf("operations{%s,ok} = %v, want %v", op, n, want)
 		}
 	}

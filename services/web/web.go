@@ -28,6 +28,7 @@ import (
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/mail"
+	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/web/internal/ingressapi"
 	"clawdbot.cloud/services/web/internal/projector"
@@ -127,7 +128,7 @@ func runProjector(ctx context.Context, env *service.Env, st *store.Store) {
 		if ctx.Err() != nil {
 			return
 		}
-		delay := bus.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
+		delay := retry.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
 		env.Log.Error("accounts projector stopped; restarting", "err", err, "delay", delay)
 		t := time.NewTimer(delay)
 		select {

@@ -79,7 +79,7 @@ func TestBuildRetriesUnreachableDatabase(t *testing.T) {
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(st, plans.Team), st)
 
 	servicetest.Eventually(t, waitFor, "a retried build", func() bool {
-		return servicetest.Counter(t, f.svc.Metrics, "claw_workspace_builds_total", map[string]string{"result": "retry"}) >= 1
+		return servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", buildResult("retry")) >= 1
 	})
 	if n := len(servicetest.Steps[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga)); n != 0 {
 		t.Fatalf("an unreachable database failed the step for good")
@@ -143,7 +143,7 @@ func TestBuildGivesUpOnLastDelivery(t *testing.T) {
 	if strings.Contains(failed.GetReason(), ":pw@") {
 		t.Errorf("reason carries the database URL: %q", failed.GetReason())
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_workspace_builds_total", map[string]string{"result": "retry"}); got != 7 {
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", buildResult("retry")); got != 7 {
 		t.Errorf("retries = %v, want 7", got)
 	}
 }

@@ -101,3 +101,8 @@ func leaks(r *servicetest.Recorder, s string) []string {
 	}
 	return out
 }
+
+// buildResult labels the step metric of cmd.workspace.build with result.
+func buildResult(result string) map[string]string {
+	return map[string]string{"consumer": "workspace", "command": "cmd.workspace.build", "result": result}
+}

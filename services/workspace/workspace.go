@@ -21,7 +21,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/workspace/internal/adapters/customerconn"
 	"clawdbot.cloud/services/workspace/internal/adapters/ledger"
@@ -58,7 +57,5 @@ func Run(ctx context.Context, env *service.Env) error {
 	if err != nil {
 		return err
 	}
-	r := bus.NewRouter()
-	a.Register(r)
-	return env.Bus.Run(ctx, consumer, r)
+	return env.Bus.Run(ctx, consumer, a.Router())
 }

@@ -93,7 +93,7 @@ func TestBuildThenRebuildThenDelete(t *testing.T) {
 	if n := len(workspaceFiles(t, db)); n != len(files) {
 		t.Errorf("after rebuild %d files, want %d", n, len(files))
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_workspace_builds_total", map[string]string{"result": "done"}); got != 1 {
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", buildResult("ok")); got != 1 {
 		t.Errorf("builds done = %v, want 1", got)
 	}
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 // Result summarises one phase.
@@ -42,7 +42,7 @@ func Signups(ctx context.Context, ingressURL, secret string, n, concurrency int)
 			defer func() { <-sem }()
 			res, err := signup.Run(ctx, signup.Options{
 				IngressURL: ingressURL, Secret: secret, Poll: 10 * time.Millisecond,
-				Checkout: stripeevent.Checkout{Email: fmt.Sprintf("bench%d@example.com", i), Name: "Bench", Plan: "starter"},
+				Checkout: stripefixture.Checkout{Email: fmt.Sprintf("bench%d@example.com", i), Name: "Bench", Plan: "starter"},
 			})
 			mu.Lock()
 			defer mu.Unlock()

@@ -13,7 +13,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -45,9 +45,9 @@ func TestRedriveDeadLetterFinishesSaga(t *testing.T) {
 	if _, err := db.Exec(ctx, `ALTER TABLE saga.sagas RENAME TO sagas_fault`); err != nil {
 		t.Fatal(err)
 	}
-	co := stripeevent.Checkout{Email: "dlq@example.com", Name: "Dead Letter", Plan: "starter"}
+	co := stripefixture.Checkout{Email: "dlq@example.com", Name: "Dead Letter", Plan: "starter"}
 	co.Fill()
-	if err := signup.Post(ctx, http.DefaultClient, e.p.IngressURL, e.p.WebhookSecret, stripeevent.CheckoutCompleted(co)); err != nil {
+	if err := signup.Post(ctx, http.DefaultClient, e.p.IngressURL, e.p.WebhookSecret, stripefixture.CheckoutCompleted(co)); err != nil {
 		t.Fatal(err)
 	}
 	var letter deadletter.Letter

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -86,7 +86,7 @@ func TestReplayWholeHistoryChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	res, err := signup.Run(ctx, signup.Options{
 		IngressURL: e.p.IngressURL, Secret: e.p.WebhookSecret, Timeout: 90 * time.Second,
-		Checkout: stripeevent.Checkout{Email: "replay@example.com", Name: "Replay", Plan: "starter"},
+		Checkout: stripefixture.Checkout{Email: "replay@example.com", Name: "Replay", Plan: "starter"},
 	})
 	if err != nil {
 		t.Fatalf("signup: %v", err)

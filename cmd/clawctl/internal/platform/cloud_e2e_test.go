@@ -12,7 +12,7 @@ import (
 
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/pgtest"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/neon/neontest"
 	"clawdbot.cloud/services/railway/railwaytest"
@@ -100,7 +100,7 @@ func TestCloudDriversSignupEndToEnd(t *testing.T) {
 func TestCloudDriversFailedDeploymentIsCompensated(t *testing.T) {
 	c := startCloud(t)
 	c.railway.FailDeployments("FAILED", 1)
-	co := stripeevent.Checkout{Email: "fail@example.com", Name: "Fail", Plan: "starter"}
+	co := stripefixture.Checkout{Email: "fail@example.com", Name: "Fail", Plan: "starter"}
 	co.Fill()
 	t0 := time.Now()
 	if err := postCheckout(c.harness, co); err != nil {

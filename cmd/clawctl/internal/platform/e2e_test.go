@@ -21,7 +21,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/pgtest"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -99,7 +99,7 @@ func (h *harness) signup(t *testing.T, plan string) *signup.Result {
 	t.Helper()
 	res, err := signup.Run(context.Background(), signup.Options{
 		IngressURL: h.IngressURL, Secret: h.WebhookSecret, Timeout: 90 * time.Second,
-		Checkout: stripeevent.Checkout{Email: "ada@example.com", Name: "Ada Lovelace", Plan: plan},
+		Checkout: stripefixture.Checkout{Email: "ada@example.com", Name: "Ada Lovelace", Plan: plan},
 	})
 	if err != nil {
 		t.Fatalf("signup: %v", err)

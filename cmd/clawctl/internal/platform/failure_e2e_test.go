@@ -9,7 +9,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -28,7 +28,7 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 		"SAGA_STEP_TIMEOUT":     "3s",
 		"SAGA_STEP_ATTEMPTS":    "1",
 	})
-	co := stripeevent.Checkout{Email: "crash@example.com", Name: "Crash", Plan: "starter"}
+	co := stripefixture.Checkout{Email: "crash@example.com", Name: "Crash", Plan: "starter"}
 	co.Fill()
 	if err := postCheckout(h, co); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	h := start(t, nil)
 	nonce := signup.NewNonce()
-	co := stripeevent.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team", RevealHash: signup.HashNonce(nonce)}
+	co := stripefixture.Checkout{Email: "restart@example.com", Name: "Restart", Plan: "team", RevealHash: signup.HashNonce(nonce)}
 	co.Fill()
 	if err := postCheckout(h, co); err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func TestRestartMidSagaCompletesOnce(t *testing.T) {
 	}
 }
 
-func postCheckout(h *harness, co stripeevent.Checkout) error {
-	return postBody(h, stripeevent.CheckoutCompleted(co))
+func postCheckout(h *harness, co stripefixture.Checkout) error {
+	return postBody(h, stripefixture.CheckoutCompleted(co))
 }
 
 func postBody(h *harness, body []byte) error {

@@ -11,7 +11,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 // After signup, Stripe's lifecycle webhooks move the running instance: an
@@ -20,27 +20,27 @@ import (
 func TestPlanChangeThenCancellation(t *testing.T) {
 	h := start(t, nil)
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
-	co := stripeevent.Checkout{Email: "life@example.com", Name: "Life Cycle", Plan: "starter", Created: t0}
+	co := stripefixture.Checkout{Email: "life@example.com", Name: "Life Cycle", Plan: "starter", Created: t0}
 	res := h.signupCheckout(t, co)
 	url, key := res.Status.InstanceURL, res.Status.APIKey
 	if code, body := call(t, url+"/status", key); code != 200 || body["plan"] != "starter" {
 		t.Fatalf("/status = %d %v", code, body)
 	}
 
-	sub := stripeevent.Subscription{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID,
+	sub := stripefixture.Subscription{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID,
 		Plan: "pro", PreviousPlan: "starter", Created: t0.Add(time.Second)}
 	sub.Fill()
-	h.post(t, stripeevent.SubscriptionUpdated(sub))
+	h.post(t, stripefixture.SubscriptionUpdated(sub))
 	waitFor(t, "the instance to run the pro plan", func() bool {
 		code, body := callQuiet(url+"/status", key)
 		return code == 200 && body["plan"] == "pro"
 	})
 	waitFor(t, "the customer to be active on pro", func() bool { return h.customerState(t, res.Checkout.CustomerID) == "active" })
 
-	del := stripeevent.Subscription{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID,
+	del := stripefixture.Subscription{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID,
 		Plan: "pro", Created: t0.Add(2 * time.Second)}
 	del.Fill()
-	h.post(t, stripeevent.SubscriptionDeleted(del))
+	h.post(t, stripefixture.SubscriptionDeleted(del))
 	waitFor(t, "the key to be refused as canceled", func() bool {
 		code, body := callQuiet(url+"/status", key)
 		return code == http.StatusForbidden && strings.Contains(body["error"].(string), "canceled")
@@ -53,13 +53,13 @@ func TestPlanChangeThenCancellation(t *testing.T) {
 func TestPaymentFailedSuspendsThenPaidResumes(t *testing.T) {
 	h := start(t, map[string]string{"SAGA_PAYMENT_GRACE": "1s"})
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
-	co := stripeevent.Checkout{Email: "late@example.com", Name: "Late Payer", Plan: "pro", Created: t0}
+	co := stripefixture.Checkout{Email: "late@example.com", Name: "Late Payer", Plan: "pro", Created: t0}
 	res := h.signupCheckout(t, co)
 	url, key := res.Status.InstanceURL, res.Status.APIKey
 
-	failed := stripeevent.Invoice{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID, Created: t0.Add(time.Second)}
+	failed := stripefixture.Invoice{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID, Created: t0.Add(time.Second)}
 	failed.Fill()
-	h.post(t, stripeevent.InvoicePaymentFailed(failed))
+	h.post(t, stripefixture.InvoicePaymentFailed(failed))
 	waitFor(t, "the key to be refused as suspended", func() bool {
 		code, body := callQuiet(url+"/status", key)
 		return code == http.StatusPaymentRequired && strings.Contains(body["error"].(string), "suspended")
@@ -67,9 +67,9 @@ func TestPaymentFailedSuspendsThenPaidResumes(t *testing.T) {
 	// The instance stops before the coordinator hears it did.
 	waitFor(t, "the customer to be suspended", func() bool { return h.customerState(t, res.Checkout.CustomerID) == "suspended" })
 
-	paid := stripeevent.Invoice{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID, Created: t0.Add(2 * time.Second)}
+	paid := stripefixture.Invoice{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID, Created: t0.Add(2 * time.Second)}
 	paid.Fill()
-	h.post(t, stripeevent.InvoicePaid(paid))
+	h.post(t, stripefixture.InvoicePaid(paid))
 	waitFor(t, "the same instance to answer the same key again", func() bool {
 		code, body := callQuiet(url+"/status", key)
 		return code == 200 && body["plan"] == "pro"
@@ -77,7 +77,7 @@ func TestPaymentFailedSuspendsThenPaidResumes(t *testing.T) {
 	waitFor(t, "the customer to be active", func() bool { return h.customerState(t, res.Checkout.CustomerID) == "active" })
 }
 
-func (h *harness) signupCheckout(t *testing.T, co stripeevent.Checkout) *signup.Result {
+func (h *harness) signupCheckout(t *testing.T, co stripefixture.Checkout) *signup.Result {
 	t.Helper()
 	res, err := signup.Run(context.Background(), signup.Options{
 		IngressURL: h.IngressURL, Secret: h.WebhookSecret, Timeout: 90 * time.Second, Checkout: co,
@@ -142,7 +142,7 @@ func callQuiet(url, key string) (int, map[string]any) {
 func TestReturningCustomerGetsDataBack(t *testing.T) {
 	h := start(t, nil)
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
-	first := h.signupCheckout(t, stripeevent.Checkout{Email: "back@example.com", Name: "Back Again", Plan: "starter", Created: t0})
+	first := h.signupCheckout(t, stripefixture.Checkout{Email: "back@example.com", Name: "Back Again", Plan: "starter", Created: t0})
 	url, oldKey := first.Status.InstanceURL, first.Status.APIKey
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/memory", strings.NewReader(`{"content":"The spare key is under the blue lighthouse.","tags":["home"]}`))
 	req.Header.Set("Authorization", "Bearer "+oldKey)
@@ -156,13 +156,13 @@ func TestReturningCustomerGetsDataBack(t *testing.T) {
 		t.Fatalf("store a memory: %d", resp.StatusCode)
 	}
 
-	del := stripeevent.Subscription{CustomerID: first.Checkout.CustomerID, SubscriptionID: first.Checkout.SubscriptionID,
+	del := stripefixture.Subscription{CustomerID: first.Checkout.CustomerID, SubscriptionID: first.Checkout.SubscriptionID,
 		Plan: "starter", Created: t0.Add(time.Second)}
 	del.Fill()
-	h.post(t, stripeevent.SubscriptionDeleted(del))
+	h.post(t, stripefixture.SubscriptionDeleted(del))
 	waitFor(t, "the customer to be canceled", func() bool { return h.customerState(t, first.Checkout.CustomerID) == "canceled" })
 
-	again := h.signupCheckout(t, stripeevent.Checkout{CustomerID: first.Checkout.CustomerID, Email: "back@example.com",
+	again := h.signupCheckout(t, stripefixture.Checkout{CustomerID: first.Checkout.CustomerID, Email: "back@example.com",
 		Name: "Back Again", Plan: "pro", Created: t0.Add(2 * time.Second)})
 	newURL, newKey := again.Status.InstanceURL, again.Status.APIKey
 	if newKey == "" || newKey == oldKey {

@@ -12,7 +12,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -97,9 +97,9 @@ func TestSignupEndToEnd(t *testing.T) {
 // The same Stripe event delivered 10 times at once provisions once.
 func TestDuplicateWebhooksProvisionOnce(t *testing.T) {
 	h := start(t, nil)
-	co := stripeevent.Checkout{Email: "dup@example.com", Name: "Dup", Plan: "starter"}
+	co := stripefixture.Checkout{Email: "dup@example.com", Name: "Dup", Plan: "starter"}
 	co.Fill()
-	body := stripeevent.CheckoutCompleted(co)
+	body := stripefixture.CheckoutCompleted(co)
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
 	for range 10 {

@@ -13,7 +13,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/plans"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/pkg/stripemock"
 )
 
@@ -76,7 +76,7 @@ func TestWebWithStripe(t *testing.T) {
 	// dev mailbox and open the portal.
 	email := "grace@example.com"
 	if _, err := signup.Run(context.Background(), signup.Options{IngressURL: h.IngressURL, Secret: h.WebhookSecret, Timeout: 90 * time.Second,
-		Checkout: stripeevent.Checkout{Email: email, Name: "Grace", Plan: plans.Pro}}); err != nil {
+		Checkout: stripefixture.Checkout{Email: email, Name: "Grace", Plan: plans.Pro}}); err != nil {
 		t.Fatal(err)
 	}
 	if resp := post("/billing", url.Values{"csrf_token": {tok}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {

@@ -18,14 +18,14 @@ import (
 	"net/http"
 	"time"
 
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 // Options describes one signup.
 type Options struct {
 	IngressURL string
 	Secret     string
-	Checkout   stripeevent.Checkout
+	Checkout   stripefixture.Checkout
 	// Nonce reveals the key; a fresh one (NewNonce) when empty. Its hash
 	// replaces Checkout.RevealHash.
 	Nonce string
@@ -60,7 +60,7 @@ type Status struct {
 
 // Result is a finished signup.
 type Result struct {
-	Checkout stripeevent.Checkout
+	Checkout stripefixture.Checkout
 	Status   Status
 	// Latency runs from the webhook POST to the ready status.
 	Latency time.Duration
@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.Checkout.RevealHash = HashNonce(o.Nonce)
 	o.Checkout.Fill()
 	start := time.Now()
-	if err := Post(ctx, o.Client, o.IngressURL, o.Secret, stripeevent.CheckoutCompleted(o.Checkout)); err != nil {
+	if err := Post(ctx, o.Client, o.IngressURL, o.Secret, stripefixture.CheckoutCompleted(o.Checkout)); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(o.Timeout)
@@ -135,7 +135,7 @@ func Post(ctx context.Context, c *http.Client, ingressURL, secret string, body [
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, secret, time.Now()))
+	req.Header.Set("Stripe-Signature", stripefixture.Sign(body, secret, time.Now()))
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("post webhook: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/services/health/internal/notify"
@@ -43,12 +44,14 @@ type Alert struct {
 
 // Options configure an Alerter. A nil Slack or Mail turns that channel off.
 type Options struct {
-	Log     *slog.Logger
-	Store   *store.Store
-	Slack   *notify.Slack
-	Mail    *notify.SMTP
-	MailTo  []string
-	Limiter *Limiter
+	Log    *slog.Logger
+	Store  *store.Store
+	Slack  *notify.Slack
+	Mail   *notify.SMTP
+	MailTo []string
+	// Limiter rate-limits new incidents (a token bucket read on the
+	// alerter's clock); default 5 at once, then one a minute.
+	Limiter *rate.Limiter
 	Now     func() time.Time
 	Metrics *prometheus.CounterVec
 }
@@ -64,7 +67,7 @@ func New(o Options) *Alerter {
 		o.Now = time.Now
 	}
 	if o.Limiter == nil {
-		o.Limiter = NewLimiter(5, time.Minute)
+		o.Limiter = rate.NewLimiter(rate.Every(time.Minute), 5)
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetric()
@@ -148,7 +151,7 @@ func (a *Alerter) decide(ctx context.Context, tx pgx.Tx, al Alert, now time.Time
 		}
 		return decisionSuppress, nil
 	}
-	if a.o.Limiter.Allow(now) {
+	if a.o.Limiter.AllowN(now, 1) {
 		return decisionSend, nil
 	}
 	return decisionSuppress, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/time/rate"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/pgtest"
@@ -43,7 +44,7 @@ func newFixture(t *testing.T, burst int, every time.Duration) *fixture {
 		Slack:   &notify.Slack{URL: f.slack.URL, Client: &http.Client{Timeout: 5 * time.Second}},
 		Mail:    &notify.SMTP{Addr: f.smtp.Addr, From: "alerts@clawdbot.test", Timeout: 5 * time.Second},
 		MailTo:  []string{"ops@clawdbot.test", "oncall@clawdbot.test"},
-		Limiter: NewLimiter(burst, every),
+		Limiter: rate.NewLimiter(rate.Every(every), burst),
 		Now:     func() time.Time { return f.now },
 	})
 	return f

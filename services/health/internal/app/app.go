@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/proto/subjects"
@@ -21,11 +20,6 @@ import (
 // ConsumerName is the durable consumer the service's replicas share.
 const ConsumerName = "health"
 
-// Publisher publishes results on the bus; *bus.Bus satisfies it.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (bool, error)
-}
-
 // Prober makes one health probe; *probe.Prober satisfies it.
 type Prober interface {
 	Probe(ctx context.Context, healthURL string) probe.Result
@@ -34,7 +28,7 @@ type Prober interface {
 // Options configure the App.
 type Options struct {
 	Log    *slog.Logger
-	Bus    Publisher
+	Bus    bus.Publisher
 	Prober Prober
 	// CheckTimeout is how long a new instance has to answer 200.
 	CheckTimeout time.Duration
@@ -45,10 +39,11 @@ type Options struct {
 	Metrics prometheus.Registerer
 }
 
-// App handles the health commands.
+// App handles the health commands; the bus.StepWorker answers them,
+// reports failures and counts.
 type App struct {
 	log     *slog.Logger
-	bus     Publisher
+	worker  *bus.StepWorker
 	prober  Prober
 	timeout time.Duration
 	minWait time.Duration
@@ -71,14 +66,20 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{log: o.Log, bus: o.Bus, prober: o.Prober, timeout: o.CheckTimeout,
-		minWait: o.MinInterval, maxWait: o.MaxInterval, m: m}, nil
+	w, err := bus.NewStepWorker(bus.StepConfig{
+		Name: ConsumerName, Bus: o.Bus, Log: o.Log, Metrics: o.Metrics, Failed: subjects.InstanceFailed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{log: o.Log, worker: w, prober: o.Prober, timeout: o.CheckTimeout,
+		minWait: o.MinInterval, maxWait: o.MaxInterval, m: m}
+	bus.HandleStep(w, subjects.CmdInstanceCheck, subjects.InstanceReady, a.check)
+	return a, nil
 }
 
-// Register adds the App's handlers to r.
-func (a *App) Register(r *bus.Router) {
-	bus.Handle(r, subjects.CmdInstanceCheck, a.Check)
-}
+// Router routes the health commands to their handlers.
+func (a *App) Router() *bus.Router { return a.worker.Router() }
 
 // ConsumerConfig is the consumer the handlers run under. Checks mostly
 // wait, so many run at once; a handler may outlive its own deadline only by

@@ -13,6 +13,7 @@ import (
 
 	"clawdbot.cloud/pkg/bus"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/health/internal/probe"
 )
 
@@ -26,7 +27,7 @@ func TestCheckInterruptedIsRetried(t *testing.T) {
 		<-ctx.Done()
 		return probe.Result{Err: ctx.Err()}
 	})
-	err := a.Check(ctx, cmd("http://instance.example"))
+	err := a.Router().Dispatch(ctx, subjects.CmdInstanceCheck, cmd("http://instance.example"))
 	if err == nil || bus.IsPermanent(err) {
 		t.Fatalf("Check = %v, want a retryable error", err)
 	}
@@ -39,7 +40,7 @@ func TestCheckInterruptedIsRetried(t *testing.T) {
 func TestCheckRetriesWhenPublishFails(t *testing.T) {
 	pub := &fakePublisher{err: errors.New("nats: timeout")}
 	a := newApp(t, pub, func(context.Context) probe.Result { return probe.Result{Healthy: true, Status: 200} })
-	if err := a.Check(context.Background(), cmd("http://instance.example")); err == nil || bus.IsPermanent(err) {
+	if err := a.Router().Dispatch(context.Background(), subjects.CmdInstanceCheck, cmd("http://instance.example")); err == nil || bus.IsPermanent(err) {
 		t.Fatalf("Check = %v, want a retryable error", err)
 	}
 }
@@ -48,7 +49,7 @@ func cmd(url string) *pb.CheckInstance {
 	return &pb.CheckInstance{Step: &pb.Step{SagaId: "signup-x", CustomerId: "cus_x", Name: "instance", Attempt: 1}, InstanceUrl: url}
 }
 
-func newApp(t *testing.T, pub Publisher, p probeFunc) *App {
+func newApp(t *testing.T, pub bus.Publisher, p probeFunc) *App {
 	t.Helper()
 	a, err := New(Options{
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"clawdbot.cloud/pkg/retry"
 )
 
 // ErrRateLimited is wrapped by a Slack send refused with 429; RetryAfter
@@ -49,8 +50,8 @@ func (s *Slack) Send(ctx context.Context, text string) error {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		d := 30 * time.Second
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			d = time.Duration(s) * time.Second
+		if after, ok := retry.After(resp.Header, time.Now()); ok && after > 0 {
+			d = after
 		}
 		return &ErrRateLimited{RetryAfter: d}
 	case resp.StatusCode/100 != 2:

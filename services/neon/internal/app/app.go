@@ -8,9 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/bus/pgjournal"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/proto/subjects"
 )
@@ -65,13 +65,13 @@ type Database struct {
 // database.failed event and a dead letter instead of retrying.
 var ErrRejected = errors.New("rejected")
 
-// App is the database service's message handling.
+// App is the database service's message handling: only the driver calls;
+// the bus.StepWorker answers, journals, reports failures and counts.
 type App struct {
 	driver   Driver
 	bus      *bus.Bus
-	log      *slog.Logger
-	metrics  *metrics
-	journal  journal
+	journal  *pgjournal.Journal
+	worker   *bus.StepWorker
 	consumer bus.ConsumerConfig
 }
 
@@ -81,33 +81,41 @@ func New(driver Driver, env *service.Env) (*App, error) {
 	if driver == nil {
 		return nil, errors.New("app: nil driver")
 	}
-	m, err := newMetrics(env.Metrics)
+	// The journal makes a replayed command change nothing: a create
+	// replayed after its saga's delete never resurrects the database.
+	j := pgjournal.New(env.DB, schema)
+	w, err := bus.NewStepWorker(bus.StepConfig{
+		Name: ConsumerName, Bus: env.Bus, Log: env.Log, Metrics: env.Metrics,
+		Failed: subjects.DatabaseFailed, Journal: j,
+		Permanent: func(err error) bool { return errors.Is(err, ErrRejected) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{
-		driver:   driver,
-		bus:      env.Bus,
-		log:      env.Log,
-		metrics:  m,
-		journal:  journal{db: env.DB},
-		consumer: bus.ConsumerConfig{Name: ConsumerName, MaxDeliver: maxDeliver},
-	}, nil
+	a := &App{driver: driver, bus: env.Bus, journal: j, worker: w,
+		consumer: bus.ConsumerConfig{Name: ConsumerName, MaxDeliver: 8}}
+	// A failed create is journaled: the saga compensates on database.failed
+	// and a replay must not create a database nobody will delete. Deletes
+	// report no failure: re-driving the dead letter is how an operator
+	// finishes one.
+	bus.HandleStep(w, subjects.CmdDatabaseCreate, subjects.DatabaseCreated, a.create, bus.JournalFailure())
+	bus.HandleStep(w, subjects.CmdDatabaseDelete, subjects.DatabaseDeleted, a.delete, bus.WithoutFailedEvent())
+	bus.HandleStep(w, subjects.CmdDatabaseArchive, subjects.DatabaseArchived, a.archive)
+	bus.HandleStep(w, subjects.CmdDatabaseRestore, subjects.DatabaseRestored, a.restore)
+	bus.HandleStep(w, subjects.CmdDatabaseDropArchive, subjects.ArchiveDeleted, a.deleteArchive)
+	return a, nil
 }
+
+// schema is the service's own schema in the control-plane database.
+const schema = "neon"
 
 // Run prepares the service's schema, then handles database commands until
 // ctx ends, lets in-flight handlers finish and returns.
 func (a *App) Run(ctx context.Context) error {
-	if err := a.journal.migrate(ctx); err != nil {
+	if err := a.journal.Migrate(ctx); err != nil {
 		return err
 	}
-	r := bus.NewRouter()
-	bus.Handle(r, subjects.CmdDatabaseCreate, a.create)
-	bus.Handle(r, subjects.CmdDatabaseDelete, a.delete)
-	bus.Handle(r, subjects.CmdDatabaseArchive, a.archive)
-	bus.Handle(r, subjects.CmdDatabaseRestore, a.restore)
-	bus.Handle(r, subjects.CmdDatabaseDropArchive, a.deleteArchive)
-	if err := a.bus.Run(ctx, a.consumer, r); err != nil {
+	if err := a.bus.Run(ctx, a.consumer, a.worker.Router()); err != nil {
 		return fmt.Errorf("consume database commands: %w", err)
 	}
 	return nil

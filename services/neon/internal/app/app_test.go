@@ -46,7 +46,8 @@ func deadLetter(t *testing.T, h *harness, subject string) {
 }
 
 func operations(t *testing.T, h *harness, op, result string) float64 {
-	return servicetest.Counter(t, h.env.Metrics, "claw_neon_operations_total", map[string]string{"op": op, "result": result})
+	return servicetest.Counter(t, h.env.Metrics, "claw_step_commands_total",
+		map[string]string{"consumer": app.ConsumerName, "command": "cmd.database." + op, "result": result})
 }
 
 func TestRejectedCreateFailsTheStep(t *testing.T) {
@@ -68,7 +69,7 @@ func TestRejectedCreateFailsTheStep(t *testing.T) {
 		t.Errorf("%d database.created events for a rejected create", n)
 	}
 	if got := operations(t, h, "create", "failed"); got != 1 {
-		t.Errorf("claw_neon_operations_total{op=create,result=failed} = %v, want 1", got)
+		t.Errorf("claw_step_commands_total{command=cmd.database.create,result=failed} = %v, want 1", got)
 	}
 
 	// The saga compensated on database.failed; a replay must not try again

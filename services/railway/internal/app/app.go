@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/pkg/bus"
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -22,7 +23,7 @@ type Options struct {
 	Bus *bus.Bus
 	// Log receives one line per handled command.
 	Log *slog.Logger
-	// Metrics receives the operation metrics; nil registers none.
+	// Metrics receives the step metrics; nil registers none.
 	Metrics prometheus.Registerer
 	// Consumer tunes the bus consumer; Name is always ConsumerName and
 	// MaxDeliver defaults to 8.
@@ -39,15 +40,15 @@ type Journal interface {
 	SagaDeleted(ctx context.Context, sagaID string) (bool, error)
 }
 
-// App answers the compute commands with a Driver.
+// App answers the compute commands with a Driver; the bus.StepWorker does
+// the protocol (answers, compute.failed, retries, metrics).
 type App struct {
 	bus      *bus.Bus
 	log      *slog.Logger
 	drv      Driver
 	journal  Journal
 	consumer bus.ConsumerConfig
-	ops      *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	worker   *bus.StepWorker
 }
 
 // New returns the compute service's command handlers over drv. This is also
@@ -57,46 +58,27 @@ func New(o Options, drv Driver) (*App, error) {
 	if o.Consumer.MaxDeliver == 0 {
 		o.Consumer.MaxDeliver = 8
 	}
-	a := &App{
-		bus:      o.Bus,
-		log:      o.Log,
-		drv:      drv,
-		journal:  o.Journal,
-		consumer: o.Consumer,
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "claw_compute_operations_total",
-			Help: "Compute commands handled by operation (provision, delete) and result (ok, retry, failed).",
-		}, []string{"operation", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "claw_compute_operation_duration_seconds",
-			Help:    "Time to handle a compute command, by operation.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
-		}, []string{"operation"}),
+	w, err := bus.NewStepWorker(bus.StepConfig{
+		Name: ConsumerName, Bus: o.Bus, Log: o.Log, Metrics: o.Metrics,
+		Failed: subjects.ComputeFailed, Permanent: permanent,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if o.Metrics != nil {
-		var err error
-		if a.ops, err = service.Register(o.Metrics, a.ops); err != nil {
-			return nil, err
-		}
-		if a.duration, err = service.Register(o.Metrics, a.duration); err != nil {
-			return nil, err
-		}
-	}
+	a := &App{bus: o.Bus, log: o.Log, drv: drv, journal: o.Journal, consumer: o.Consumer, worker: w}
+	bus.HandleStep(w, subjects.CmdComputePrepare, subjects.ComputePrepared, a.prepare)
+	bus.HandleStep(w, subjects.CmdComputeProvision, subjects.ComputeProvisioned, a.provision)
+	bus.HandleStep(w, subjects.CmdComputeDelete, subjects.ComputeDeleted, a.delete)
+	bus.HandleStep(w, subjects.CmdComputeResize, subjects.ComputeResized, a.resize)
+	bus.HandleStep(w, subjects.CmdComputeStop, subjects.ComputeStopped, a.stop)
+	bus.HandleStep(w, subjects.CmdComputeStart, subjects.ComputeStarted, a.start)
+	// Nothing waits on a restart (the health service asks for it).
+	bus.HandleStep(w, subjects.CmdComputeRestart, subjects.ComputeRestarted, a.restart, bus.WithoutFailedEvent())
 	return a, nil
 }
 
 // Router routes the compute commands to their handlers.
-func (a *App) Router() *bus.Router {
-	r := bus.NewRouter()
-	bus.Handle(r, subjects.CmdComputePrepare, a.prepare)
-	bus.Handle(r, subjects.CmdComputeProvision, a.provision)
-	bus.Handle(r, subjects.CmdComputeDelete, a.delete)
-	bus.Handle(r, subjects.CmdComputeResize, a.resize)
-	bus.Handle(r, subjects.CmdComputeStop, a.stop)
-	bus.Handle(r, subjects.CmdComputeStart, a.start)
-	bus.Handle(r, subjects.CmdComputeRestart, a.restart)
-	return r
-}
+func (a *App) Router() *bus.Router { return a.worker.Router() }
 
 // Run consumes the compute commands until ctx ends, then lets in-flight
 // handlers finish (see bus.ConsumerConfig.ShutdownGrace) and returns.
@@ -104,25 +86,12 @@ func (a *App) Run(ctx context.Context) error {
 	return a.bus.Run(ctx, a.consumer, a.Router())
 }
 
-// observe records one handled command. result is derived from the error the
-// handler returns.
-func (a *App) observe(op string, start time.Time, err error) {
-	result := "ok"
-	switch {
-	case bus.IsPermanent(err):
-		result = "failed"
-	case err != nil:
-		result = "retry"
-	}
-	a.ops.WithLabelValues(op, result).Inc()
-	a.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
-}
-
-// lastAttempt reports whether the message being handled will not be
-// delivered again if this attempt fails.
-func (a *App) lastAttempt(ctx context.Context) bool {
-	d, ok := bus.DeliveryFrom(ctx)
-	return ok && d.Attempt >= a.consumer.MaxDeliver
+// permanent reports whether retrying the command that produced err is
+// useless: the driver refused it or its deployment failed, its database URL
+// or plan does not exist, or there is no instance to act on.
+func permanent(err error) bool {
+	return errors.Is(err, ErrRejected) || errors.Is(err, ErrDeployFailed) || errors.Is(err, ErrNotFound) ||
+		errors.Is(err, secrets.ErrNotFound) || errors.Is(err, plans.ErrUnknownPlan)
 }
 
 // sagaDeleted reports whether sagaID's compute was deleted.

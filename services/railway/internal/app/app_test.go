@@ -190,7 +190,8 @@ func (f *fixture) waitDead(t *testing.T, n int) {
 
 func (f *fixture) ops(t *testing.T, op, result string) float64 {
 	t.Helper()
-	return servicetest.Counter(t, f.reg, "claw_compute_operations_total", map[string]string{"operation": op, "result": result})
+	return servicetest.Counter(t, f.reg, "claw_step_commands_total",
+		map[string]string{"consumer": app.ConsumerName, "command": "cmd.compute." + op, "result": result})
 }
 
 func wantContains(t *testing.T, got, want string) {

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"clawdbot.cloud/pkg/retry"
 )
 
 // Role says who wrote a message.
@@ -160,8 +162,8 @@ func FromTransport(err error) Kind {
 }
 
 // RetryAfter reads a provider's advice from response headers: retry-after-ms
-// (Anthropic, OpenAI), then Retry-After in seconds or as an HTTP date. It
-// returns 0 when there is none or it is not in the future.
+// (Anthropic, OpenAI), then Retry-After (retry.After). It returns 0 when
+// there is none or it is not in the future.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	if h == nil {
 		return 0
@@ -169,18 +171,6 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
 		return time.Duration(ms * float64(time.Millisecond))
 	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s * float64(time.Second))
-	}
-	if at, err := http.ParseTime(v); err == nil && at.After(now) {
-		return at.Sub(now)
-	}
-	return 0
+	d, _ := retry.After(h, now)
+	return d
 }

@@ -49,8 +49,12 @@ func registerLifecycle(r *bus.Router, subject string, a *App) {
 	}
 }
 
-// decodeEvent reads a stored event back.
-func decodeEvent(se store.Event) (domain.Event, error) {
+// pendingEvent is the stored event se: fresh when it is the one just
+// recorded (decoded already), else decoded from its payload.
+func pendingEvent(se store.Event, fresh *domain.Event) (domain.Event, error) {
+	if fresh != nil && fresh.ID == se.ID && fresh.Subject == se.Subject {
+		return *fresh, nil
+	}
 	m := subjects.New(se.Subject)
 	if m == nil {
 		return domain.Event{}, fmt.Errorf("unknown subject %s", se.Subject)
@@ -77,6 +81,7 @@ func toEvent(subject string, m proto.Message) (domain.Event, error) {
 	}
 	switch m := m.(type) {
 	case *pb.CustomerSignedUp:
+		e.Kind = domain.SignedUp
 		in := signupOf(m)
 		e.ID, e.CustomerID, e.SubscriptionID, e.Created = m.GetStripeEventId(), m.GetCustomerId(), m.GetSubscriptionId(), ts(m.GetOccurredAt())
 		if e.ID == "" {
@@ -84,22 +89,27 @@ func toEvent(subject string, m proto.Message) (domain.Event, error) {
 		}
 		e.Plan, e.Signup = m.GetPlan(), &in
 	case *pb.CustomerPlanChanged:
+		e.Kind = domain.PlanChanged
 		stripe(m.GetStripe(), m.GetCustomerId())
 		e.Plan = m.GetPlan()
 	case *pb.CustomerTrialWillEnd:
+		e.Kind = domain.TrialWillEnd
 		stripe(m.GetStripe(), m.GetCustomerId())
 		if t := m.GetTrialEnd(); t != nil {
 			e.Details = map[string]string{"trial_end": t.AsTime().UTC().Format(time.RFC3339)}
 		}
 	case *pb.CustomerPaymentFailed:
+		e.Kind = domain.PaymentFailed
 		stripe(m.GetStripe(), m.GetCustomerId())
 		e.Details = map[string]string{"invoice_id": m.GetInvoiceId(), "attempt_count": strconv.Itoa(int(m.GetAttemptCount()))}
 		if t := m.GetNextPaymentAttempt(); t != nil {
 			e.Details["next_payment_attempt"] = t.AsTime().UTC().Format(time.RFC3339)
 		}
 	case *pb.CustomerPaymentSucceeded:
+		e.Kind = domain.PaymentSucceeded
 		stripe(m.GetStripe(), m.GetCustomerId())
 	case *pb.CustomerCanceled:
+		e.Kind = domain.Canceled
 		stripe(m.GetStripe(), m.GetCustomerId())
 	default:
 		return e, fmt.Errorf("%s is not a customer lifecycle event", subject)

@@ -133,7 +133,7 @@ func (a *App) deletedOrDestroyed(ctx context.Context, subject string, signup dom
 	if n == "" {
 		n = signup
 	}
-	if n == signup || (domain.Compensable(n) && domain.CommandSubject(n, true) == domain.CommandSubject(signup, true)) {
+	if n == signup || (domain.Compensable(n) && domain.CommandOf(n, true) == domain.CommandOf(signup, true)) {
 		return a.Apply(ctx, s.GetSagaId(), subject, func(sg *domain.Saga, now time.Time) domain.Outcome {
 			return sg.Compensated(n, int(s.GetAttempt()), now, a.Policy)
 		})

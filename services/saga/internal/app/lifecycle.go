@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"clawdbot.cloud/pkg/bus"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/saga/internal/domain"
@@ -34,11 +35,13 @@ type eventVerdict struct {
 
 // CustomerEvent records a customer.* event (msg on subject, read as e) and
 // applies it, or keeps it pending while the customer is unknown or busy. A
-// duplicate (known Stripe event id) changes nothing.
+// duplicate (known Stripe event id) changes nothing. The event is decoded
+// once: it is stored as it came off the bus (encoded only when it did not
+// come from the bus) and applied from e, not read back from the store.
 func (a *App) CustomerEvent(ctx context.Context, subject string, msg proto.Message, e domain.Event) error {
-	payload, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+	payload, err := eventPayload(ctx, subject, msg)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", subject, err)
+		return err
 	}
 	now := a.Now()
 	var rep report
@@ -50,7 +53,7 @@ func (a *App) CustomerEvent(ctx context.Context, subject string, msg proto.Messa
 			dup = !added
 			return err
 		}
-		return a.reconcile(q, e.CustomerID, now, &rep)
+		return a.reconcile(q, e.CustomerID, now, &rep, &e)
 	})
 	if err != nil {
 		return err
@@ -72,7 +75,7 @@ func (a *App) Reconcile(ctx context.Context, id string) error {
 	var rep report
 	err := a.Store.WithCustomer(ctx, id, now, func(q *store.CustomerTx) error {
 		rep = report{}
-		return a.reconcile(q, id, now, &rep)
+		return a.reconcile(q, id, now, &rep, nil)
 	})
 	if err != nil {
 		return err
@@ -81,8 +84,22 @@ func (a *App) Reconcile(ctx context.Context, id string) error {
 	return nil
 }
 
-// reconcile is Reconcile inside the customer's transaction.
-func (a *App) reconcile(q *store.CustomerTx, id string, now time.Time, rep *report) error {
+// eventPayload is msg as stored with the customer's events: the bytes the
+// bus delivered when msg is the message being handled, else msg encoded.
+func eventPayload(ctx context.Context, subject string, msg proto.Message) ([]byte, error) {
+	if d, ok := bus.DeliveryFrom(ctx); ok && d.Subject == subject && d.Data != nil {
+		return d.Data, nil
+	}
+	payload, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	return payload, nil
+}
+
+// reconcile is Reconcile inside the customer's transaction. fresh, when
+// set, is the event just recorded, already decoded.
+func (a *App) reconcile(q *store.CustomerTx, id string, now time.Time, rep *report, fresh *domain.Event) error {
 	c, err := q.Customer(id)
 	if err != nil {
 		return err
@@ -116,7 +133,7 @@ func (a *App) reconcile(q *store.CustomerTx, id string, now time.Time, rep *repo
 			return err
 		}
 		for _, se := range evs {
-			e, err := decodeEvent(se)
+			e, err := pendingEvent(se, fresh)
 			if err != nil {
 				rep.verdict = append(rep.verdict, eventVerdict{se.ID, se.Subject, domain.EventIgnored, err.Error()})
 				if err := q.Decide(se.ID, domain.EventIgnored, err.Error()); err != nil {

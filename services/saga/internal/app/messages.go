@@ -28,7 +28,7 @@ func messagesFor(s *domain.Saga, out domain.Outcome) ([]store.Message, error) {
 	}
 	for _, c := range out.Sends {
 		step := &pb.Step{SagaId: s.ID, CustomerId: s.CustomerID, Name: domain.WireName(c.Step, c.Compensation), Attempt: int32(c.Attempt)}
-		if err := add(c.Subject(), c.MsgID(s.ID), command(s, c, step)); err != nil {
+		if err := add(commandSubjects[c.Command()], c.MsgID(s.ID), command(s, c, step)); err != nil {
 			return nil, err
 		}
 		if err := add(subjects.SagaStepStarted, c.StartedMsgID(s.ID), &pb.SagaStepStarted{Step: step, Compensation: c.Compensation}); err != nil {
@@ -59,44 +59,64 @@ func messagesFor(s *domain.Saga, out domain.Outcome) ([]store.Message, error) {
 	return msgs, nil
 }
 
+// commandSubjects is the bus subject of every command the domain sends.
+var commandSubjects = map[domain.Command]string{
+	domain.CmdCreateDatabase:   subjects.CmdDatabaseCreate,
+	domain.CmdDeleteDatabase:   subjects.CmdDatabaseDelete,
+	domain.CmdPrepareCompute:   subjects.CmdComputePrepare,
+	domain.CmdDeleteCompute:    subjects.CmdComputeDelete,
+	domain.CmdBuildWorkspace:   subjects.CmdWorkspaceBuild,
+	domain.CmdDeleteWorkspace:  subjects.CmdWorkspaceDelete,
+	domain.CmdProvisionCompute: subjects.CmdComputeProvision,
+	domain.CmdCheckInstance:    subjects.CmdInstanceCheck,
+	domain.CmdResizeCompute:    subjects.CmdComputeResize,
+	domain.CmdRenderSkills:     subjects.CmdWorkspaceSkills,
+	domain.CmdStopCompute:      subjects.CmdComputeStop,
+	domain.CmdRevokeKeys:       subjects.CmdWorkspaceRevoke,
+	domain.CmdRestoreDatabase:  subjects.CmdDatabaseRestore,
+	domain.CmdStartCompute:     subjects.CmdComputeStart,
+	domain.CmdArchiveDatabase:  subjects.CmdDatabaseArchive,
+	domain.CmdDeleteArchive:    subjects.CmdDatabaseDropArchive,
+}
+
 // command builds the command c for saga s.
 func command(s *domain.Saga, c domain.Send, step *pb.Step) proto.Message {
-	switch c.Subject() {
-	case subjects.CmdDatabaseCreate:
+	switch c.Command() {
+	case domain.CmdCreateDatabase:
 		return &pb.CreateDatabase{Step: step, Plan: s.Plan}
-	case subjects.CmdWorkspaceBuild:
+	case domain.CmdBuildWorkspace:
 		return &pb.BuildWorkspace{Step: step, Plan: s.Plan, Name: s.Name, Email: s.Email, Timezone: s.Timezone, DatabaseRef: s.DatabaseRef}
-	case subjects.CmdComputePrepare:
+	case domain.CmdPrepareCompute:
 		return &pb.PrepareCompute{Step: step, Plan: s.Plan}
-	case subjects.CmdComputeProvision:
+	case domain.CmdProvisionCompute:
 		return &pb.ProvisionCompute{Step: step, Plan: s.Plan, DatabaseRef: s.DatabaseRef}
-	case subjects.CmdInstanceCheck:
+	case domain.CmdCheckInstance:
 		return &pb.CheckInstance{Step: step, InstanceUrl: s.InstanceURL}
-	case subjects.CmdDatabaseDelete:
+	case domain.CmdDeleteDatabase:
 		return &pb.DeleteDatabase{Step: step}
-	case subjects.CmdWorkspaceDelete:
+	case domain.CmdDeleteWorkspace:
 		return &pb.DeleteWorkspace{Step: step, DatabaseRef: s.DatabaseRef}
-	case subjects.CmdComputeDelete:
+	case domain.CmdDeleteCompute:
 		return &pb.DeleteCompute{Step: step}
-	case subjects.CmdComputeResize:
+	case domain.CmdResizeCompute:
 		return &pb.ResizeCompute{Step: step, Plan: planOf(s, c)}
-	case subjects.CmdWorkspaceSkills:
+	case domain.CmdRenderSkills:
 		return &pb.RenderSkills{Step: step, Plan: planOf(s, c), DatabaseRef: s.DatabaseRef}
-	case subjects.CmdComputeStop:
+	case domain.CmdStopCompute:
 		reason := "suspended"
 		if s.Kind == domain.KindCancel {
 			reason = "canceled"
 		}
 		return &pb.StopCompute{Step: step, Reason: reason}
-	case subjects.CmdComputeStart:
+	case domain.CmdStartCompute:
 		return &pb.StartCompute{Step: step, Plan: s.Plan, DatabaseRef: s.DatabaseRef}
-	case subjects.CmdWorkspaceRevoke:
+	case domain.CmdRevokeKeys:
 		return &pb.RevokeKeys{Step: step, DatabaseRef: s.DatabaseRef}
-	case subjects.CmdDatabaseArchive:
+	case domain.CmdArchiveDatabase:
 		return &pb.ArchiveDatabase{Step: step}
-	case subjects.CmdDatabaseRestore:
+	case domain.CmdRestoreDatabase:
 		return &pb.RestoreDatabase{Step: step, ArchiveRef: archiveRef(s)}
-	case subjects.CmdDatabaseDropArchive:
+	case domain.CmdDeleteArchive:
 		return &pb.DeleteArchive{Step: step, ArchiveRef: archiveRef(s)}
 	}
 	panic(fmt.Sprintf("saga: no command for step %s (compensation %v)", c.Step, c.Compensation))

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 	"clawdbot.cloud/services/saga/internal/domain"
 )
 
@@ -74,28 +74,28 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"timer"}),
 	}
 	var err error
-	m.started, err = service.Register(reg, m.started)
+	m.started, err = promreg.Register(reg, m.started)
 	if err == nil {
-		m.finished, err = service.Register(reg, m.finished)
+		m.finished, err = promreg.Register(reg, m.finished)
 	}
 	if err == nil {
-		m.duration, err = service.Register(reg, m.duration)
+		m.duration, err = promreg.Register(reg, m.duration)
 	}
 	if err == nil {
-		m.stepDuration, err = service.Register(reg, m.stepDuration)
+		m.stepDuration, err = promreg.Register(reg, m.stepDuration)
 	}
 	if err == nil {
-		m.stepFailures, err = service.Register(reg, m.stepFailures)
+		m.stepFailures, err = promreg.Register(reg, m.stepFailures)
 	}
 	if err == nil {
-		m.compensations, err = service.Register(reg, m.compensations)
+		m.compensations, err = promreg.Register(reg, m.compensations)
 	}
 	if err == nil {
-		m.running, err = service.Register(reg, m.running)
+		m.running, err = promreg.Register(reg, m.running)
 	}
 	for _, v := range []**prometheus.CounterVec{&m.lifecycleStarted, &m.events, &m.transitions, &m.notices, &m.timers} {
 		if err == nil {
-			*v, err = service.Register(reg, *v)
+			*v, err = promreg.Register(reg, *v)
 		}
 	}
 	if err != nil {

@@ -76,7 +76,7 @@ func needsCompensation(st *Step) bool {
 func (s *Saga) sendCompensation(st *Step, now time.Time, p Policy, out *Outcome) {
 	st.Status = StepCompensating
 	st.CompensationAttempt++
-	st.Deadline = now.Add(p.timeout(st.Name, true))
+	st.Deadline = now.Add(p.Step(st.Name).Timeout)
 	out.Sends = append(out.Sends, Send{Step: st.Name, Attempt: st.CompensationAttempt, Compensation: true})
 	out.Changed = true
 }
@@ -109,7 +109,7 @@ func (s *Saga) Compensated(n StepName, attempt int, now time.Time, p Policy) Out
 // since undoing the earlier steps while this one is stuck could leave it
 // pointing at nothing (compute using a deleted database).
 func (s *Saga) retryCompensation(st *Step, reason string, now time.Time, p Policy, out *Outcome) {
-	if st.CompensationAttempt < p.MaxAttempts {
+	if st.CompensationAttempt < p.Step(st.Name).Attempts {
 		st.Error = "compensation " + reason
 		s.sendCompensation(st, now, p, out)
 		return

@@ -3,8 +3,6 @@ package domain
 import (
 	"fmt"
 	"time"
-
-	"clawdbot.cloud/proto/subjects"
 )
 
 // Customer lifecycle states. Provisioning is the record's state while the
@@ -44,10 +42,26 @@ type Customer struct {
 	CreatedAt, UpdatedAt            time.Time
 }
 
+// EventKind is what a customer event says happened.
+type EventKind string
+
+// The kinds of customer events.
+const (
+	SignedUp         EventKind = "signed_up"
+	PlanChanged      EventKind = "plan_changed"
+	TrialWillEnd     EventKind = "trial_will_end"
+	PaymentFailed    EventKind = "payment_failed"
+	PaymentSucceeded EventKind = "payment_succeeded"
+	Canceled         EventKind = "canceled"
+)
+
 // Event is a customer.* event as the lifecycle machine needs it.
 type Event struct {
 	// ID is the Stripe event id (the processed-event key).
-	ID             string
+	ID string
+	// Kind is what happened; Subject names the event for records (the
+	// cause of the state changes it makes).
+	Kind           EventKind
 	Subject        string
 	CustomerID     string
 	SubscriptionID string
@@ -155,7 +169,7 @@ func lifecycleSagaID(kind, customerID, key string) string {
 // unknown) and the verdict. sagaExists reports whether a saga id is taken
 // (a replayed customer.signed_up).
 func ApplyEvent(c *Customer, e Event, now time.Time, l Lifecycle, p Policy, sagaExists func(string) bool) (*Customer, Verdict) {
-	if e.Subject == subjects.CustomerSignedUp {
+	if e.Kind == SignedUp {
 		return signedUp(c, e, now, p, sagaExists)
 	}
 	if c == nil {
@@ -199,7 +213,7 @@ func signedUp(c *Customer, e Event, now time.Time, p Policy, sagaExists func(str
 		s, out := Start(*in, now, p)
 		applied.Saga, applied.SagaOut = s, out
 		c.ActiveSaga = s.ID
-		c.setState(&applied, StateProvisioning, subjects.CustomerSignedUp, s.ID, s.ID)
+		c.setState(&applied, StateProvisioning, e.Subject, s.ID, s.ID)
 		return c, applied
 	}
 	switch c.State {
@@ -228,8 +242,8 @@ func (c *Customer) stateOr(def string) string {
 
 func lifecycleEvent(c *Customer, e Event, now time.Time, l Lifecycle, p Policy) Verdict {
 	v := Verdict{Status: EventApplied}
-	switch e.Subject {
-	case subjects.CustomerPlanChanged:
+	switch e.Kind {
+	case PlanChanged:
 		switch {
 		case e.Plan == "":
 			return ignored("no plan")
@@ -240,12 +254,12 @@ func lifecycleEvent(c *Customer, e Event, now time.Time, l Lifecycle, p Policy) 
 		}
 		c.begin(&v, Saga{ID: lifecycleSagaID(KindPlanChange, c.ID, e.ID), Kind: KindPlanChange, Plan: e.Plan, PreviousPlan: c.Plan, Cause: e.ID},
 			[]StepName{Resize, Skills}, now, p)
-	case subjects.CustomerTrialWillEnd:
+	case TrialWillEnd:
 		if c.State != StateActive && c.State != StatePastDue {
 			return ignored("customer is %s", c.State)
 		}
 		c.notice(&v, "trial_will_end", e.ID, e.Details)
-	case subjects.CustomerPaymentFailed:
+	case PaymentFailed:
 		switch c.State {
 		case StateActive:
 			c.GraceUntil = now.Add(l.Grace)
@@ -259,7 +273,7 @@ func lifecycleEvent(c *Customer, e Event, now time.Time, l Lifecycle, p Policy) 
 			d[k] = val
 		}
 		c.notice(&v, "payment_failed", e.ID, d)
-	case subjects.CustomerPaymentSucceeded:
+	case PaymentSucceeded:
 		switch c.State {
 		case StatePastDue:
 			c.GraceUntil = time.Time{}
@@ -269,7 +283,7 @@ func lifecycleEvent(c *Customer, e Event, now time.Time, l Lifecycle, p Policy) 
 		default:
 			return ignored("customer is %s: nothing to resume", c.State)
 		}
-	case subjects.CustomerCanceled:
+	case Canceled:
 		switch c.State {
 		case StateActive, StatePastDue, StateSuspended:
 			c.GraceUntil = time.Time{}

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"clawdbot.cloud/proto/subjects"
 )
 
 func noSaga(string) bool { return false }
@@ -15,8 +13,8 @@ func activeCustomer() *Customer {
 	return &Customer{ID: "cus_1", Plan: "pro", State: StateActive, SubscriptionID: "sub_1", DatabaseRef: "db/cus_1", LastEventAt: t0}
 }
 
-func ev(subject, id string, sec int) Event {
-	return Event{ID: id, Subject: subject, CustomerID: "cus_1", SubscriptionID: "sub_1", Created: t0.Add(time.Duration(sec) * time.Second)}
+func ev(kind EventKind, id string, sec int) Event {
+	return Event{ID: id, Kind: kind, Subject: "customer." + string(kind), CustomerID: "cus_1", SubscriptionID: "sub_1", Created: t0.Add(time.Duration(sec) * time.Second)}
 }
 
 func TestLifecycleEvents(t *testing.T) {
@@ -29,18 +27,18 @@ func TestLifecycleEvents(t *testing.T) {
 		saga      string // kind of the saga started, "" for none
 		notices   []string
 	}{
-		{"upgrade", StateActive, Event{ID: "e", Subject: subjects.CustomerPlanChanged, CustomerID: "cus_1", Plan: "team", Created: t0}, EventApplied, StateActive, KindPlanChange, nil},
-		{"same plan", StateActive, Event{ID: "e", Subject: subjects.CustomerPlanChanged, CustomerID: "cus_1", Plan: "pro", Created: t0}, EventIgnored, StateActive, "", nil},
-		{"trial", StateActive, ev(subjects.CustomerTrialWillEnd, "e", 1), EventApplied, StateActive, "", []string{"trial_will_end"}},
-		{"trial when canceled", StateCanceled, ev(subjects.CustomerTrialWillEnd, "e", 1), EventIgnored, StateCanceled, "", nil},
-		{"payment failed", StateActive, ev(subjects.CustomerPaymentFailed, "e", 1), EventApplied, StatePastDue, "", []string{"payment_failed"}},
-		{"paid while past due", StatePastDue, ev(subjects.CustomerPaymentSucceeded, "e", 1), EventApplied, StateActive, "", nil},
-		{"paid while suspended", StateSuspended, ev(subjects.CustomerPaymentSucceeded, "e", 1), EventApplied, StateSuspended, KindResume, nil},
-		{"paid while active", StateActive, ev(subjects.CustomerPaymentSucceeded, "e", 1), EventIgnored, StateActive, "", nil},
-		{"cancel", StatePastDue, ev(subjects.CustomerCanceled, "e", 1), EventApplied, StatePastDue, KindCancel, nil},
-		{"cancel twice", StateCanceled, ev(subjects.CustomerCanceled, "e", 1), EventIgnored, StateCanceled, "", nil},
-		{"stale", StateActive, ev(subjects.CustomerPaymentFailed, "e", -1), EventIgnored, StateActive, "", nil},
-		{"other subscription", StateActive, Event{ID: "e", Subject: subjects.CustomerCanceled, CustomerID: "cus_1", SubscriptionID: "sub_2"}, EventIgnored, StateActive, "", nil},
+		{"upgrade", StateActive, Event{ID: "e", Kind: PlanChanged, CustomerID: "cus_1", Plan: "team", Created: t0}, EventApplied, StateActive, KindPlanChange, nil},
+		{"same plan", StateActive, Event{ID: "e", Kind: PlanChanged, CustomerID: "cus_1", Plan: "pro", Created: t0}, EventIgnored, StateActive, "", nil},
+		{"trial", StateActive, ev(TrialWillEnd, "e", 1), EventApplied, StateActive, "", []string{"trial_will_end"}},
+		{"trial when canceled", StateCanceled, ev(TrialWillEnd, "e", 1), EventIgnored, StateCanceled, "", nil},
+		{"payment failed", StateActive, ev(PaymentFailed, "e", 1), EventApplied, StatePastDue, "", []string{"payment_failed"}},
+		{"paid while past due", StatePastDue, ev(PaymentSucceeded, "e", 1), EventApplied, StateActive, "", nil},
+		{"paid while suspended", StateSuspended, ev(PaymentSucceeded, "e", 1), EventApplied, StateSuspended, KindResume, nil},
+		{"paid while active", StateActive, ev(PaymentSucceeded, "e", 1), EventIgnored, StateActive, "", nil},
+		{"cancel", StatePastDue, ev(Canceled, "e", 1), EventApplied, StatePastDue, KindCancel, nil},
+		{"cancel twice", StateCanceled, ev(Canceled, "e", 1), EventIgnored, StateCanceled, "", nil},
+		{"stale", StateActive, ev(PaymentFailed, "e", -1), EventIgnored, StateActive, "", nil},
+		{"other subscription", StateActive, Event{ID: "e", Kind: Canceled, CustomerID: "cus_1", SubscriptionID: "sub_2"}, EventIgnored, StateActive, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := activeCustomer()
@@ -71,12 +69,12 @@ func TestLifecycleEvents(t *testing.T) {
 }
 
 func TestBusyOrUnknownCustomerKeepsEventsPending(t *testing.T) {
-	if _, v := ApplyEvent(nil, ev(subjects.CustomerCanceled, "e", 1), t0, DefaultLifecycle, policy, noSaga); v.Status != EventPending {
+	if _, v := ApplyEvent(nil, ev(Canceled, "e", 1), t0, DefaultLifecycle, policy, noSaga); v.Status != EventPending {
 		t.Errorf("unknown customer: %s", v.Status)
 	}
 	c := activeCustomer()
 	c.ActiveSaga = "signup-cs_1"
-	if _, v := ApplyEvent(c, ev(subjects.CustomerCanceled, "e", 1), t0, DefaultLifecycle, policy, noSaga); v.Status != EventPending {
+	if _, v := ApplyEvent(c, ev(Canceled, "e", 1), t0, DefaultLifecycle, policy, noSaga); v.Status != EventPending {
 		t.Errorf("busy customer: %s", v.Status)
 	}
 }
@@ -84,7 +82,7 @@ func TestBusyOrUnknownCustomerKeepsEventsPending(t *testing.T) {
 func TestTimersAndFinish(t *testing.T) {
 	l := DefaultLifecycle
 	c := activeCustomer()
-	c, _ = ApplyEvent(c, ev(subjects.CustomerPaymentFailed, "e1", 1), t0, l, policy, noSaga)
+	c, _ = ApplyEvent(c, ev(PaymentFailed, "e1", 1), t0, l, policy, noSaga)
 	if v := c.FireTimers(t0.Add(l.Grace-time.Second), policy); v.Status != "" {
 		t.Fatalf("fired early: %+v", v)
 	}
@@ -101,7 +99,7 @@ func TestTimersAndFinish(t *testing.T) {
 		t.Fatalf("after suspend: %+v", c)
 	}
 	c.State = StateActive
-	c, v = ApplyEvent(c, ev(subjects.CustomerCanceled, "e2", 2), t0, l, policy, noSaga)
+	c, v = ApplyEvent(c, ev(Canceled, "e2", 2), t0, l, policy, noSaga)
 	canceledAt := t0.Add(time.Hour)
 	finish(v.Saga, canceledAt)
 	if c.State != StateCanceled || !c.ArchiveAt.Equal(canceledAt.Add(l.ArchiveAfter)) || !c.DeleteAt.Equal(canceledAt.Add(l.DeleteAfter)) {
@@ -136,7 +134,7 @@ func TestReturningCustomer(t *testing.T) {
 		c := activeCustomer()
 		c.State = tc.state
 		in := Signup{SagaID: "signup-cs_2", CustomerID: "cus_1", CheckoutSessionID: "cs_2", Plan: "team"}
-		c, v := ApplyEvent(c, Event{ID: "evt_2", Subject: subjects.CustomerSignedUp, CustomerID: "cus_1", SubscriptionID: "sub_2", Signup: &in}, t0, DefaultLifecycle, policy, noSaga)
+		c, v := ApplyEvent(c, Event{ID: "evt_2", Kind: SignedUp, CustomerID: "cus_1", SubscriptionID: "sub_2", Signup: &in}, t0, DefaultLifecycle, policy, noSaga)
 		if v.Saga == nil || v.Saga.Kind != KindReactivate || v.Saga.ID != "signup-cs_2" || c.SubscriptionID != "sub_2" {
 			t.Fatalf("%s: %+v", tc.state, v)
 		}

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"clawdbot.cloud/proto/subjects"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -116,11 +114,11 @@ func TestParallelStepsStartTogether(t *testing.T) {
 }
 
 func TestPrepareIsUndoneByComputeDelete(t *testing.T) {
-	if got := CommandSubject(Prepare, false); got != subjects.CmdComputePrepare {
+	if got := CommandOf(Prepare, false); got != CmdPrepareCompute {
 		t.Errorf("prepare command %q", got)
 	}
-	if got := CommandSubject(Prepare, true); got != subjects.CmdComputeDelete {
-		t.Errorf("prepare compensation %q, want %q", got, subjects.CmdComputeDelete)
+	if got := CommandOf(Prepare, true); got != CmdDeleteCompute {
+		t.Errorf("prepare compensation %q, want %q", got, CmdDeleteCompute)
 	}
 	if got := Domain(Prepare); got != "compute" {
 		t.Errorf("prepare answers on %q.*", got)
@@ -274,9 +272,9 @@ func TestIgnored(t *testing.T) {
 		{"unknown step", []input{ok("billing", 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _, outs := run(t, tc.script[:len(tc.script)-1])
+			s, _, _ := run(t, tc.script[:len(tc.script)-1])
 			before := clone(s)
-			_, _, outs = run(t, tc.script)
+			_, _, outs := run(t, tc.script)
 			last := outs[len(outs)-1]
 			if last.Changed || len(last.Sends) != 0 || last.Finished != "" || last.Ignored == "" {
 				t.Errorf("input was applied: %+v", last)
@@ -307,8 +305,22 @@ func TestMsgIDs(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	for _, n := range Order {
-		if CommandSubject(n, false) == "" || (Compensable(n) != (CommandSubject(n, true) != "")) {
-			t.Errorf("step %s: subjects %q %q", n, CommandSubject(n, false), CommandSubject(n, true))
+		if CommandOf(n, false) == "" || (Compensable(n) != (CommandOf(n, true) != "")) {
+			t.Errorf("step %s: commands %q %q", n, CommandOf(n, false), CommandOf(n, true))
+		}
+	}
+}
+
+// Every step's policy comes from its row in the step table: the instance
+// check waits for a runtime to boot, every other step for an answer.
+func TestStepPolicyFromTheTable(t *testing.T) {
+	for n := range defs {
+		want := StepPolicy{Timeout: policy.StepTimeout, Attempts: policy.MaxAttempts}
+		if n == Instance {
+			want.Timeout = policy.InstanceTimeout
+		}
+		if got := policy.Step(n); got != want {
+			t.Errorf("Step(%s) = %+v, want %+v", n, got, want)
 		}
 	}
 }

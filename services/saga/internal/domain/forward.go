@@ -152,7 +152,7 @@ func (s *Saga) Expire(now time.Time, p Policy) Outcome {
 		switch {
 		case s.Status == Running && st.Status == StepRunning:
 			out.note(Note{Kind: NoteStepFailure, Step: st.Name, FailKind: FailTimeout})
-			if st.Attempt < p.MaxAttempts {
+			if st.Attempt < p.Step(st.Name).Attempts {
 				st.Error = fmt.Sprintf("attempt %d timed out", st.Attempt)
 				s.send(st.Name, now, p, &out)
 				break
@@ -204,7 +204,7 @@ func (s *Saga) send(n StepName, now time.Time, p Policy, out *Outcome) {
 	if st.Attempt == 1 {
 		st.StartedAt = now
 	}
-	st.Deadline = now.Add(p.timeout(n, false))
+	st.Deadline = now.Add(p.Step(n).Timeout)
 	out.Sends = append(out.Sends, Send{Step: n, Attempt: st.Attempt})
 	out.Changed = true
 }

@@ -14,8 +14,8 @@ type Send struct {
 	Compensation bool
 }
 
-// Subject is the command's subject.
-func (c Send) Subject() string { return CommandSubject(c.Step, c.Compensation) }
+// Command is what c asks of its step service.
+func (c Send) Command() Command { return CommandOf(c.Step, c.Compensation) }
 
 // MsgID is the command's deterministic Nats-Msg-Id: saga id + step +
 // attempt + "cmd", so a re-sent attempt is a new message and a republished

@@ -13,8 +13,6 @@ package domain
 import (
 	"strings"
 	"time"
-
-	"clawdbot.cloud/proto/subjects"
 )
 
 // Kind is the kind of saga this package drives first: a customer's signup.
@@ -89,33 +87,85 @@ const (
 // Order lists the signup steps in their forward order.
 var Order = []StepName{Database, Prepare, Workspace, Compute, Instance}
 
-// stepDef is what the machine knows about a step: its command, its
-// compensation ("" when it has none) and its rank. Steps of a saga run rank
-// by rank; steps of the same rank run in parallel.
-type stepDef struct {
-	forward, backward string
-	rank              int
+// Command is what a step asks a step service to do, named
+// <service>.<verb>. The coordinator's app publishes each on its bus subject;
+// this package knows nothing of the bus.
+type Command string
+
+// The commands of the step services.
+const (
+	CmdCreateDatabase   Command = "database.create"
+	CmdDeleteDatabase   Command = "database.delete"
+	CmdArchiveDatabase  Command = "database.archive"
+	CmdRestoreDatabase  Command = "database.restore"
+	CmdDeleteArchive    Command = "database.delete_archive"
+	CmdPrepareCompute   Command = "compute.prepare"
+	CmdProvisionCompute Command = "compute.provision"
+	CmdDeleteCompute    Command = "compute.delete"
+	CmdResizeCompute    Command = "compute.resize"
+	CmdStopCompute      Command = "compute.stop"
+	CmdStartCompute     Command = "compute.start"
+	CmdBuildWorkspace   Command = "workspace.build"
+	CmdDeleteWorkspace  Command = "workspace.delete"
+	CmdRenderSkills     Command = "workspace.render_skills"
+	CmdRevokeKeys       Command = "workspace.revoke_keys"
+	CmdCheckInstance    Command = "instance.check"
+)
+
+// Commands lists every command a saga sends.
+var Commands = []Command{
+	CmdCreateDatabase, CmdDeleteDatabase, CmdArchiveDatabase, CmdRestoreDatabase, CmdDeleteArchive,
+	CmdPrepareCompute, CmdProvisionCompute, CmdDeleteCompute, CmdResizeCompute, CmdStopCompute, CmdStartCompute,
+	CmdBuildWorkspace, CmdDeleteWorkspace, CmdRenderSkills, CmdRevokeKeys, CmdCheckInstance,
 }
 
-var defs = map[StepName]stepDef{
-	Database:  {subjects.CmdDatabaseCreate, subjects.CmdDatabaseDelete, 0},
-	Prepare:   {subjects.CmdComputePrepare, subjects.CmdComputeDelete, 0},
-	Workspace: {subjects.CmdWorkspaceBuild, subjects.CmdWorkspaceDelete, 1},
-	Compute:   {subjects.CmdComputeProvision, subjects.CmdComputeDelete, 1},
-	Instance:  {subjects.CmdInstanceCheck, "", 2},
+// Service is the step service that carries c out ("database", "compute",
+// "workspace", "instance").
+func (c Command) Service() string {
+	service, _, _ := strings.Cut(string(c), ".")
+	return service
+}
 
-	Resize:           {subjects.CmdComputeResize, subjects.CmdComputeResize, 0},
-	Skills:           {subjects.CmdWorkspaceSkills, subjects.CmdWorkspaceSkills, 1},
-	Stop:             {subjects.CmdComputeStop, "", 0},
-	Revoke:           {subjects.CmdWorkspaceRevoke, "", 0},
-	Restore:          {subjects.CmdDatabaseRestore, "", 0},
-	Rekey:            {subjects.CmdWorkspaceBuild, "", 1},
-	StartCompute:     {subjects.CmdComputeStart, "", 2},
-	Archive:          {subjects.CmdDatabaseArchive, "", 0},
-	DestroyCompute:   {subjects.CmdComputeDelete, "", 0},
-	DestroyWorkspace: {subjects.CmdWorkspaceDelete, "", 1},
-	DestroyDatabase:  {subjects.CmdDatabaseDelete, "", 2},
-	DestroyArchive:   {subjects.CmdDatabaseDropArchive, "", 2},
+// stepDef is what the machine knows about a step: its command, its
+// compensation ("" when it has none), its rank, and its policy: which
+// configured timeout bounds one attempt, and how many attempts it gets.
+// Steps of a saga run rank by rank; steps of the same rank run in parallel.
+type stepDef struct {
+	forward, backward Command
+	rank              int
+	wait              wait
+}
+
+// wait names the configured timeout that bounds one attempt of a step.
+type wait int
+
+const (
+	// waitAnswer: a step service answers (Policy.StepTimeout).
+	waitAnswer wait = iota
+	// waitBoot: a freshly started runtime answers its first health probe
+	// (Policy.InstanceTimeout).
+	waitBoot
+)
+
+var defs = map[StepName]stepDef{
+	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer},
+	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer},
+	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 1, waitAnswer},
+	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer},
+	Instance:  {CmdCheckInstance, "", 2, waitBoot},
+
+	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitAnswer},
+	Skills:           {CmdRenderSkills, CmdRenderSkills, 1, waitAnswer},
+	Stop:             {CmdStopCompute, "", 0, waitAnswer},
+	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer},
+	Restore:          {CmdRestoreDatabase, "", 0, waitAnswer},
+	Rekey:            {CmdBuildWorkspace, "", 1, waitAnswer},
+	StartCompute:     {CmdStartCompute, "", 2, waitAnswer},
+	Archive:          {CmdArchiveDatabase, "", 0, waitAnswer},
+	DestroyCompute:   {CmdDeleteCompute, "", 0, waitAnswer},
+	DestroyWorkspace: {CmdDeleteWorkspace, "", 1, waitAnswer},
+	DestroyDatabase:  {CmdDeleteDatabase, "", 2, waitAnswer},
+	DestroyArchive:   {CmdDeleteArchive, "", 2, waitAnswer},
 }
 
 // Known reports whether n is a step of some saga.
@@ -130,9 +180,9 @@ func Known(n StepName) bool {
 // operator retries it).
 func Compensable(n StepName) bool { return defs[n].backward != "" }
 
-// CommandSubject is the subject of a step's command: its forward command, or
-// its compensation when compensation is true ("" if it has none).
-func CommandSubject(n StepName, compensation bool) string {
+// CommandOf is a step's command: its forward command, or its compensation
+// when compensation is true ("" if it has none).
+func CommandOf(n StepName, compensation bool) Command {
 	if compensation {
 		return defs[n].backward
 	}
@@ -163,20 +213,8 @@ func ParseWireName(name string) (StepName, bool) {
 }
 
 // Domain is the step's service domain ("database", "workspace", "compute",
-// "instance"): the first part of the subjects it answers on.
-func Domain(n StepName) string {
-	f := defs[n].forward
-	if len(f) < 4 {
-		return ""
-	}
-	f = f[len("cmd."):]
-	for i := range len(f) {
-		if f[i] == '.' {
-			return f[:i]
-		}
-	}
-	return f
-}
+// "instance"): the service that answers it.
+func Domain(n StepName) string { return defs[n].forward.Service() }
 
 // Status is the status of a saga.
 type Status string
@@ -271,13 +309,14 @@ func (s *Saga) Step(n StepName) *Step {
 	return nil
 }
 
-// Policy is the per-step retry and timeout policy.
+// Policy is the configured retry and timeout policy; the step table says
+// which of its timeouts bounds each step (Policy.Step).
 type Policy struct {
-	// StepTimeout bounds one attempt of the database, workspace and compute
-	// steps and of every compensation.
+	// StepTimeout bounds one attempt of a step that waits for a step
+	// service's answer, and of every compensation.
 	StepTimeout time.Duration
-	// InstanceTimeout bounds one attempt of the instance check, which waits
-	// for a freshly started runtime.
+	// InstanceTimeout bounds one attempt of a step that waits for a freshly
+	// started runtime (the instance check).
 	InstanceTimeout time.Duration
 	// MaxAttempts is how many times a command is sent before the step (or
 	// compensation) is given up.
@@ -287,9 +326,20 @@ type Policy struct {
 // DefaultPolicy is the policy used when nothing is configured.
 var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, MaxAttempts: 3}
 
-func (p Policy) timeout(n StepName, compensation bool) time.Duration {
-	if n == Instance && !compensation {
-		return p.InstanceTimeout
+// StepPolicy is one step's policy (temporal's ActivityOptions): how long
+// one attempt of its command or compensation may take before it is sent
+// again, and how many attempts are sent before it is given up.
+type StepPolicy struct {
+	Timeout  time.Duration
+	Attempts int
+}
+
+// Step is step n's policy: the timeout its row in the step table names, and
+// the configured attempts.
+func (p Policy) Step(n StepName) StepPolicy {
+	timeout := p.StepTimeout
+	if defs[n].wait == waitBoot {
+		timeout = p.InstanceTimeout
 	}
-	return p.StepTimeout
+	return StepPolicy{Timeout: timeout, Attempts: p.MaxAttempts}
 }

@@ -84,7 +84,7 @@ func TestConcurrentUpdatesApplyOnce(t *testing.T) {
 				applied.Add(1)
 				var msgs []store.Message
 				for _, c := range out.Sends {
-					msgs = append(msgs, store.Message{SagaID: sg.ID, Subject: c.Subject(), MsgID: c.MsgID(sg.ID), Payload: []byte(`{}`)})
+					msgs = append(msgs, store.Message{SagaID: sg.ID, Subject: string(c.Command()), MsgID: c.MsgID(sg.ID), Payload: []byte(`{}`)})
 				}
 				return msgs, true, nil
 			})

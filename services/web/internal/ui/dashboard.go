@@ -11,7 +11,7 @@ import (
 	"clawdbot.cloud/pkg/dashtoken"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/services/web/internal/store"
 )
 
@@ -226,7 +226,7 @@ func (s *Server) devPlanChange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "Pick another plan.")
 		return
 	}
-	body := stripeevent.SubscriptionUpdated(stripeevent.Subscription{CustomerID: a.CustomerID, SubscriptionID: a.SubscriptionID,
+	body := stripefixture.SubscriptionUpdated(stripefixture.Subscription{CustomerID: a.CustomerID, SubscriptionID: a.SubscriptionID,
 		Plan: p.ID, PreviousPlan: a.Plan})
 	s.devWebhook(w, r, body)
 }
@@ -237,7 +237,7 @@ func (s *Server) devCancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.devWebhook(w, r, stripeevent.SubscriptionDeleted(stripeevent.Subscription{CustomerID: a.CustomerID, SubscriptionID: a.SubscriptionID, Plan: a.Plan}))
+	s.devWebhook(w, r, stripefixture.SubscriptionDeleted(stripefixture.Subscription{CustomerID: a.CustomerID, SubscriptionID: a.SubscriptionID, Plan: a.Plan}))
 }
 
 func (s *Server) devAccount(w http.ResponseWriter, r *http.Request) (store.Account, bool) {
@@ -254,7 +254,7 @@ func (s *Server) devAccount(w http.ResponseWriter, r *http.Request) (store.Accou
 }
 
 func (s *Server) devWebhook(w http.ResponseWriter, r *http.Request, body []byte) {
-	if err := s.o.Ingress.PostWebhook(r.Context(), body, stripeevent.Sign(body, s.o.WebhookSecret, s.o.Now())); err != nil {
+	if err := s.o.Ingress.PostWebhook(r.Context(), body, stripefixture.Sign(body, s.o.WebhookSecret, s.o.Now())); err != nil {
 		s.o.Log.ErrorContext(r.Context(), "dev billing webhook", "err", err)
 		s.fail(w, r, http.StatusBadGateway, "The platform did not accept the change.")
 		return

@@ -92,7 +92,6 @@ type app struct {
 	ingress *fakeIngress
 	metrics *Metrics
 	mail    *mailbox
-	now     time.Time
 }
 
 type mailbox struct {

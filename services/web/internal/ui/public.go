@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"clawdbot.cloud/pkg/plans"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/services/web/internal/ingressapi"
 	"clawdbot.cloud/services/web/internal/store"
 )
@@ -127,10 +127,10 @@ func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
 		csID, next = sess.ID, sess.URL
 	} else {
 		// Dev: exactly what Stripe would send once the customer paid.
-		c := stripeevent.Checkout{Email: email, Name: name, Plan: p.ID, RevealHash: revealHash}
+		c := stripefixture.Checkout{Email: email, Name: name, Plan: p.ID, RevealHash: revealHash}
 		c.Fill()
-		body := stripeevent.CheckoutCompleted(c)
-		if err := s.o.Ingress.PostWebhook(r.Context(), body, stripeevent.Sign(body, s.o.WebhookSecret, s.o.Now())); err != nil {
+		body := stripefixture.CheckoutCompleted(c)
+		if err := s.o.Ingress.PostWebhook(r.Context(), body, stripefixture.Sign(body, s.o.WebhookSecret, s.o.Now())); err != nil {
 			s.o.Metrics.checkouts.WithLabelValues(mode, "failed").Inc()
 			s.o.Log.ErrorContext(r.Context(), "dev checkout webhook", "plan", p.ID, "err", err)
 			s.fail(w, r, http.StatusBadGateway, "The platform did not accept the signup. Try again in a moment.")

@@ -9,13 +9,11 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/customerdb"
@@ -30,11 +28,6 @@ const ConsumerName = "workspace"
 // up. On the last delivery a retryable failure becomes workspace.failed, so
 // the saga compensates instead of waiting for its own timeout.
 const MaxDeliver = 8
-
-// Publisher publishes results on the bus; *bus.Bus satisfies it.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (bool, error)
-}
 
 // Secrets is the part of the secret store the service uses; *secrets.Store
 // satisfies it.
@@ -65,7 +58,7 @@ type Connector func(ctx context.Context, url string) (CustomerDB, error)
 // Options are the App's collaborators.
 type Options struct {
 	Log     *slog.Logger
-	Bus     Publisher
+	Bus     bus.Publisher
 	Secrets Secrets
 	Ledger  Ledger
 	Connect Connector
@@ -75,37 +68,40 @@ type Options struct {
 	Metrics prometheus.Registerer
 }
 
-// App handles the workspace commands.
+// App handles the workspace commands; the bus.StepWorker answers them,
+// reports failures and counts.
 type App struct {
 	log     *slog.Logger
-	bus     Publisher
 	secrets Secrets
 	ledger  Ledger
 	connect Connector
 	now     func() time.Time
-	m       *metrics
 	locks   keyedMutex
+	worker  *bus.StepWorker
 }
 
 // New returns an App and registers its metrics.
 func New(o Options) (*App, error) {
-	m, err := newMetrics(o.Metrics)
-	if err != nil {
-		return nil, err
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &App{log: o.Log, bus: o.Bus, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, m: m}, nil
+	w, err := bus.NewStepWorker(bus.StepConfig{
+		Name: ConsumerName, Bus: o.Bus, Log: o.Log, Metrics: o.Metrics, Failed: subjects.WorkspaceFailed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{log: o.Log, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, worker: w}
+	bus.HandleStep(w, subjects.CmdWorkspaceBuild, subjects.WorkspaceBuilt, a.build)
+	// A delete that fails is dead-lettered for an operator to re-drive.
+	bus.HandleStep(w, subjects.CmdWorkspaceDelete, subjects.WorkspaceDeleted, a.delete, bus.WithoutFailedEvent())
+	bus.HandleStep(w, subjects.CmdWorkspaceSkills, subjects.SkillsRendered, a.renderSkills)
+	bus.HandleStep(w, subjects.CmdWorkspaceRevoke, subjects.KeysRevoked, a.revokeKeys)
+	return a, nil
 }
 
-// Register adds the App's handlers to r.
-func (a *App) Register(r *bus.Router) {
-	bus.Handle(r, subjects.CmdWorkspaceBuild, a.Build)
-	bus.Handle(r, subjects.CmdWorkspaceDelete, a.Delete)
-	bus.Handle(r, subjects.CmdWorkspaceSkills, a.RenderSkills)
-	bus.Handle(r, subjects.CmdWorkspaceRevoke, a.RevokeKeys)
-}
+// Router routes the workspace commands to their handlers.
+func (a *App) Router() *bus.Router { return a.worker.Router() }
 
 // ConsumerConfig is the consumer the handlers run under.
 func ConsumerConfig() bus.ConsumerConfig {
@@ -121,25 +117,4 @@ func PgxConnector(connect func(ctx context.Context, url string) (*pgx.Conn, erro
 		}
 		return c, nil
 	}
-}
-
-// envelope identifies a result deterministically: the same command attempt
-// always yields the same message id.
-func envelope(subject string, step interface {
-	GetSagaId() string
-	GetCustomerId() string
-	GetAttempt() int32
-}) bus.Envelope {
-	return bus.Envelope{
-		MsgID:      fmt.Sprintf("%s-%s-%d", subject, step.GetSagaId(), step.GetAttempt()),
-		SagaID:     step.GetSagaId(),
-		CustomerID: step.GetCustomerId(),
-	}
-}
-
-// lastDelivery reports whether the message being handled will not be
-// delivered again if this attempt fails.
-func lastDelivery(ctx context.Context) bool {
-	d, ok := bus.DeliveryFrom(ctx)
-	return ok && d.Attempt >= MaxDeliver
 }

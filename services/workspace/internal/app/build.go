@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"clawdbot.cloud/pkg/apikey"
 	"clawdbot.cloud/pkg/bus"
@@ -13,56 +11,42 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/secrets"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
-	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/workspace/internal/adapters/customerconn"
 	"clawdbot.cloud/services/workspace/internal/adapters/ledger"
 	"clawdbot.cloud/services/workspace/internal/render"
 )
 
-// Build renders the customer's workspace into their database, issues their
-// first API key and publishes workspace.built.
+// build renders the customer's workspace into their database, issues their
+// first API key and answers with workspace.built.
 //
 // It is idempotent: a saga already built is reported again from the ledger
 // without touching anything; a build interrupted half way finds its reveal
 // secret and finishes with the same key, and the file writes are upserts.
-func (a *App) Build(ctx context.Context, cmd *pb.BuildWorkspace) error {
-	start := time.Now()
-	outcome, err := a.build(ctx, cmd)
-	a.m.build(outcome, time.Since(start))
-	return err
-}
-
-func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (string, error) {
+func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (*pb.WorkspaceBuilt, error) {
 	step := cmd.GetStep()
-	if err := checkStep(step); err != nil {
-		// Without a saga id nobody waits for an answer: dead-letter it.
-		return outcomeFailed, bus.Permanent(err)
-	}
 	log := a.log.With("saga_id", step.GetSagaId(), "customer_id", step.GetCustomerId())
 	defer a.locks.lock(step.GetSagaId())()
 
 	rec, found, err := a.ledger.Get(ctx, step.GetSagaId())
 	if err != nil {
-		return a.buildRetry(ctx, step, err)
+		return nil, err
 	}
 	switch {
 	case found && rec.Deleted():
-		return outcomeFailed, a.fail(ctx, step, "the workspace of this saga was deleted; a new saga must build a new one")
+		return nil, failed("the workspace of this saga was deleted; a new saga must build a new one")
 	case found && rec.Built():
 		log.Info("workspace already built; reporting it again", "files", rec.Files)
-		if err := a.publishBuilt(ctx, step, rec.Files, rec.APIKeyPrefix); err != nil {
-			return outcomeRetry, err
-		}
-		return outcomeReplayed, nil
+		bus.Replayed(ctx)
+		return built(step, rec.Files, rec.APIKeyPrefix), nil
 	}
 
 	plan, err := plans.Lookup(cmd.GetPlan())
 	if err != nil {
-		return outcomeFailed, a.fail(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	}
 	ref, err := databaseRef(cmd.GetDatabaseRef(), step.GetCustomerId())
 	if err != nil {
-		return outcomeFailed, a.fail(ctx, step, err.Error())
+		return nil, err
 	}
 	files, err := render.Render(render.Input{
 		CustomerID: step.GetCustomerId(),
@@ -73,48 +57,48 @@ func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (string, error)
 		Now:        a.now(),
 	})
 	if err != nil {
-		return outcomeFailed, a.fail(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	}
 
 	db, err := a.open(ctx, ref)
 	switch {
 	case errors.Is(err, secrets.ErrNotFound):
-		return outcomeFailed, a.fail(ctx, step, "no database URL is stored under "+ref)
+		return nil, failed("no database URL is stored under " + ref)
 	case errors.Is(err, customerconn.ErrGone), errors.Is(err, customerconn.ErrBadURL):
-		return outcomeFailed, a.fail(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	case err != nil:
-		return a.buildRetry(ctx, step, err)
+		return nil, err
 	}
 	defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only from here on if it fails
 
 	prefix, err := a.deliver(ctx, db, step.GetSagaId(), files)
 	if errors.Is(err, customerdb.ErrInvalidFiles) {
-		return outcomeFailed, a.fail(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	}
 	if err != nil {
-		return a.buildRetry(ctx, step, err)
+		return nil, err
 	}
 
 	ok, err := a.ledger.MarkBuilt(ctx, ledger.Record{
 		SagaID: step.GetSagaId(), CustomerID: step.GetCustomerId(), Files: len(files), APIKeyPrefix: prefix,
 	})
 	if err != nil {
-		return a.buildRetry(ctx, step, err)
+		return nil, err
 	}
 	if !ok {
 		// cmd.workspace.delete ran while we built: undo what we wrote, as
 		// its own cleanup may have run before our writes.
 		if err := a.wipe(ctx, db, step.GetSagaId()); err != nil {
-			return outcomeRetry, err
+			return nil, err
 		}
-		return outcomeFailed, a.fail(ctx, step, "the workspace of this saga was deleted while it was being built")
-	}
-	if err := a.publishBuilt(ctx, step, len(files), prefix); err != nil {
-		return outcomeRetry, err
+		return nil, failed("the workspace of this saga was deleted while it was being built")
 	}
 	log.Info("workspace built", "files", len(files), "plan", plan.ID, "api_key_prefix", prefix)
-	return outcomeDone, nil
+	return built(step, len(files), prefix), nil
 }
+
+// failed is a permanent failure with reason.
+func failed(reason string) error { return bus.Permanent(errors.New(reason)) }
 
 // deliver writes the files into the customer's database and makes sure the
 // saga's API key works there. It returns the key's displayable prefix.
@@ -177,36 +161,13 @@ func (a *App) revealableKey(ctx context.Context, sagaID string) (string, error) 
 	return key, nil
 }
 
-func (a *App) publishBuilt(ctx context.Context, step *pb.Step, files int, prefix string) error {
-	_, err := a.bus.Publish(ctx, subjects.WorkspaceBuilt, &pb.WorkspaceBuilt{
+// built is the answer to a build: it names the reveal secret of the key,
+// never the key.
+func built(step *pb.Step, files int, prefix string) *pb.WorkspaceBuilt {
+	return &pb.WorkspaceBuilt{
 		Step:         step,
 		Files:        int32(files),
 		ApiKeyRef:    names.APIKeyRevealRef(step.GetSagaId()),
 		ApiKeyPrefix: prefix,
-	}, envelope(subjects.WorkspaceBuilt, step))
-	if err != nil {
-		return fmt.Errorf("publish %s: %w", subjects.WorkspaceBuilt, err)
 	}
-	return nil
-}
-
-// buildRetry asks for redelivery of a build that failed for now, or gives
-// up with workspace.failed on the last delivery.
-func (a *App) buildRetry(ctx context.Context, step *pb.Step, err error) (string, error) {
-	if lastDelivery(ctx) {
-		return outcomeFailed, a.fail(ctx, step, fmt.Sprintf("gave up after %d attempts: %v", MaxDeliver, err))
-	}
-	return outcomeRetry, err
-}
-
-// fail publishes workspace.failed, so the saga compensates, and returns the
-// permanent error that dead-letters the command. If the event cannot be
-// published the command is retried instead, so the saga is not left waiting.
-func (a *App) fail(ctx context.Context, step *pb.Step, reason string) error {
-	_, err := a.bus.Publish(ctx, subjects.WorkspaceFailed, &pb.StepFailed{Step: step, Reason: reason},
-		envelope(subjects.WorkspaceFailed, step))
-	if err != nil {
-		return fmt.Errorf("publish %s (%s): %w", subjects.WorkspaceFailed, reason, err)
-	}
-	return bus.Permanent(errors.New(reason))
 }

@@ -53,7 +53,7 @@ func TestBuildCleansUpAfterConcurrentDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = a.Build(ctx, &pb.BuildWorkspace{
+	err = a.Router().Dispatch(ctx, subjects.CmdWorkspaceBuild, &pb.BuildWorkspace{
 		Step: &pb.Step{SagaId: saga, CustomerId: cust, Name: "workspace", Attempt: 1},
 		Plan: plans.Starter, Name: "Race Condition",
 	})

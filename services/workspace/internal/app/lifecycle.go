@@ -12,37 +12,27 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/secrets"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
-	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/workspace/internal/adapters/customerconn"
 	"clawdbot.cloud/services/workspace/internal/render"
 )
 
-// RenderSkills re-renders the plan's skills and openclaw.json into the
-// customer's workspace (cmd.workspace.render_skills) and publishes
-// workspace.skills_rendered. The customer's own files and memories are never
-// touched: only skills/<name>/SKILL.md of the renderer's catalog and
-// openclaw.json are platform-owned. A catalog skill the new plan does not
-// grant loses its SKILL.md (openclaw.json lists it as disabled, as render
-// does for every catalog skill outside the plan). Writing the same plan
-// again changes nothing, so duplicates are harmless.
-func (a *App) RenderSkills(ctx context.Context, cmd *pb.RenderSkills) error {
-	outcome, err := a.renderSkills(ctx, cmd)
-	a.m.lifecycle.WithLabelValues("render_skills", outcome).Inc()
-	return err
-}
-
-func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (string, error) {
+// renderSkills re-renders the plan's skills and openclaw.json into the
+// customer's workspace (cmd.workspace.render_skills); workspace.skills_rendered
+// answers. The customer's own files and memories are never touched: only
+// skills/<name>/SKILL.md of the renderer's catalog and openclaw.json are
+// platform-owned. A catalog skill the new plan does not grant loses its
+// SKILL.md (openclaw.json lists it as disabled, as render does for every
+// catalog skill outside the plan). Writing the same plan again changes
+// nothing, so duplicates are harmless.
+func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (*pb.SkillsRendered, error) {
 	step := cmd.GetStep()
-	if err := checkStep(step); err != nil {
-		return outcomeFailed, bus.Permanent(err)
-	}
 	plan, err := plans.Lookup(cmd.GetPlan())
 	if err != nil {
-		return outcomeFailed, a.failStep(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	}
 	ref, err := databaseRef(cmd.GetDatabaseRef(), step.GetCustomerId())
 	if err != nil {
-		return outcomeFailed, a.failStep(ctx, step, err.Error())
+		return nil, err
 	}
 	defer a.locks.lock("customer/" + step.GetCustomerId())()
 
@@ -60,9 +50,9 @@ func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (string, e
 	db, err := a.open(ctx, ref)
 	switch {
 	case errors.Is(err, secrets.ErrNotFound), errors.Is(err, customerconn.ErrGone), errors.Is(err, customerconn.ErrBadURL):
-		return outcomeFailed, a.failStep(ctx, step, "customer database unavailable: "+err.Error())
+		return nil, failed("customer database unavailable: " + err.Error())
 	case err != nil:
-		return a.lifecycleRetry(ctx, step, err)
+		return nil, err
 	}
 	defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // nothing left to do on it
 	out := make([]customerdb.File, len(files))
@@ -77,35 +67,22 @@ func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (string, e
 		return err
 	})
 	if err != nil {
-		return a.lifecycleRetry(ctx, step, fmt.Errorf("render skills: %w", err))
-	}
-	if _, err := a.bus.Publish(ctx, subjects.SkillsRendered, &pb.SkillsRendered{Step: step, Files: int32(len(files))},
-		stepEnvelope(subjects.SkillsRendered, step)); err != nil {
-		return outcomeRetry, fmt.Errorf("publish %s: %w", subjects.SkillsRendered, err)
+		return nil, fmt.Errorf("render skills: %w", err)
 	}
 	a.log.Info("skills rendered", "saga_id", step.GetSagaId(), "customer_id", step.GetCustomerId(),
 		"plan", plan.ID, "files", len(files), "removed", len(stale))
-	return outcomeDone, nil
+	return &pb.SkillsRendered{Step: step, Files: int32(len(files))}, nil
 }
 
-// RevokeKeys revokes every API key in the customer's database
-// (cmd.workspace.revoke_keys) and publishes workspace.keys_revoked. Revoked
-// keys keep their revocation time, so duplicates change nothing; a database
-// that is gone has no key that works, which is success too.
-func (a *App) RevokeKeys(ctx context.Context, cmd *pb.RevokeKeys) error {
-	outcome, err := a.revokeKeys(ctx, cmd)
-	a.m.lifecycle.WithLabelValues("revoke_keys", outcome).Inc()
-	return err
-}
-
-func (a *App) revokeKeys(ctx context.Context, cmd *pb.RevokeKeys) (string, error) {
+// revokeKeys revokes every API key in the customer's database
+// (cmd.workspace.revoke_keys); workspace.keys_revoked answers. Revoked keys
+// keep their revocation time, so duplicates change nothing; a database that
+// is gone has no key that works, which is success too.
+func (a *App) revokeKeys(ctx context.Context, cmd *pb.RevokeKeys) (*pb.KeysRevoked, error) {
 	step := cmd.GetStep()
-	if err := checkStep(step); err != nil {
-		return outcomeFailed, bus.Permanent(err)
-	}
 	ref, err := databaseRef(cmd.GetDatabaseRef(), step.GetCustomerId())
 	if err != nil {
-		return outcomeFailed, a.failStep(ctx, step, err.Error())
+		return nil, err
 	}
 	defer a.locks.lock("customer/" + step.GetCustomerId())()
 	db, err := a.open(ctx, ref)
@@ -113,49 +90,15 @@ func (a *App) revokeKeys(ctx context.Context, cmd *pb.RevokeKeys) (string, error
 	case errors.Is(err, secrets.ErrNotFound), errors.Is(err, customerconn.ErrGone):
 		a.log.Info("customer database is gone; no key to revoke", "customer_id", step.GetCustomerId())
 	case errors.Is(err, customerconn.ErrBadURL):
-		return outcomeFailed, a.failStep(ctx, step, err.Error())
+		return nil, bus.Permanent(err)
 	case err != nil:
-		return a.lifecycleRetry(ctx, step, err)
+		return nil, err
 	default:
 		err := customerdb.RevokeAPIKeys(ctx, db)
 		db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // nothing left to do on it
 		if err != nil && !customerconn.Gone(err) {
-			return a.lifecycleRetry(ctx, step, err)
+			return nil, err
 		}
 	}
-	if _, err := a.bus.Publish(ctx, subjects.KeysRevoked, &pb.KeysRevoked{Step: step},
-		stepEnvelope(subjects.KeysRevoked, step)); err != nil {
-		return outcomeRetry, fmt.Errorf("publish %s: %w", subjects.KeysRevoked, err)
-	}
-	a.log.Info("api keys revoked", "saga_id", step.GetSagaId(), "customer_id", step.GetCustomerId())
-	return outcomeDone, nil
-}
-
-// stepEnvelope identifies a lifecycle result: subject, saga, step name and
-// attempt, as one lifecycle saga sends several commands to this service.
-func stepEnvelope(subject string, step *pb.Step) bus.Envelope {
-	return bus.Envelope{
-		MsgID:      fmt.Sprintf("%s-%s-%s-%d", subject, step.GetSagaId(), step.GetName(), step.GetAttempt()),
-		SagaID:     step.GetSagaId(),
-		CustomerID: step.GetCustomerId(),
-	}
-}
-
-// lifecycleRetry retries a lifecycle command that failed for now, or gives
-// up with workspace.failed on the last delivery.
-func (a *App) lifecycleRetry(ctx context.Context, step *pb.Step, err error) (string, error) {
-	if lastDelivery(ctx) {
-		return outcomeFailed, a.failStep(ctx, step, fmt.Sprintf("gave up after %d attempts: %v", MaxDeliver, err))
-	}
-	return outcomeRetry, err
-}
-
-// failStep is fail for a lifecycle command: workspace.failed whose message
-// id names the step, then the permanent error.
-func (a *App) failStep(ctx context.Context, step *pb.Step, reason string) error {
-	if _, err := a.bus.Publish(ctx, subjects.WorkspaceFailed, &pb.StepFailed{Step: step, Reason: reason},
-		stepEnvelope(subjects.WorkspaceFailed, step)); err != nil {
-		return fmt.Errorf("publish %s (%s): %w", subjects.WorkspaceFailed, reason, err)
-	}
-	return bus.Permanent(errors.New(reason))
+	return &pb.KeysRevoked{Step: step}, nil
 }

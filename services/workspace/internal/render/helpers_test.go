@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"clawdbot.cloud/pkg/plans"
 )

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 )
 
 // apiMetrics counts the driver's Neon API requests. Labels carry HTTP status
@@ -33,10 +33,10 @@ func newAPIMetrics(reg prometheus.Registerer) (*apiMetrics, error) {
 	}
 	// A second driver on the same registry counts into the first's.
 	var err error
-	if m.requests, err = service.Register(reg, m.requests); err != nil {
+	if m.requests, err = promreg.Register(reg, m.requests); err != nil {
 		return nil, fmt.Errorf("register neon API metrics: %w", err)
 	}
-	if m.retries, err = service.Register(reg, m.retries); err != nil {
+	if m.retries, err = promreg.Register(reg, m.retries); err != nil {
 		return nil, fmt.Errorf("register neon API metrics: %w", err)
 	}
 	return m, nil

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/services/neon/internal/neonapi"
 )
 
@@ -119,9 +119,9 @@ func (r *retrier) Do(req *http.Request) (*http.Response, error) {
 		if !retryable(resp.StatusCode) || attempt >= r.timing.Attempts {
 			return resp, nil
 		}
-		wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, ok := retry.After(resp.Header, time.Now())
 		if !ok {
-			wait = backoff(attempt, r.timing.RetryBase, r.timing.RetryMax)
+			wait = retry.Jitter(retry.Backoff(attempt, r.timing.RetryBase, r.timing.RetryMax))
 		} else if wait > r.timing.RetryMax {
 			// Neon wants more time than one handler should hold the
 			// message for: give the answer back, the command is
@@ -144,34 +144,4 @@ func (r *retrier) noteAuth(status int) {
 	case status >= 200 && status < 300:
 		r.authFailed.Store(false)
 	}
-}
-
-// backoff is the wait before attempt+1: exponential from base, capped at
-// max, with equal jitter (half fixed, half random) so that concurrent sagas
-// locked out together do not come back together.
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }

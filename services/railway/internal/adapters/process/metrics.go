@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	svc "clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 )
 
 // metrics are the driver's instruments; no customer id is ever a label.
@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
 	var err error
-	if m.restarts, err = svc.Register(reg, m.restarts); err != nil {
+	if m.restarts, err = promreg.Register(reg, m.restarts); err != nil {
 		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
 	return m, nil

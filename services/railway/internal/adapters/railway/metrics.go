@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 )
 
 // metrics are the driver's view of Railway's API. Labels are operation
@@ -30,10 +30,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = service.Register(reg, m.requests); err != nil {
+	if m.requests, err = promreg.Register(reg, m.requests); err != nil {
 		return nil, fmt.Errorf("register railway metrics: %w", err)
 	}
-	if m.retries, err = service.Register(reg, m.retries); err != nil {
+	if m.retries, err = promreg.Register(reg, m.retries); err != nil {
 		return nil, fmt.Errorf("register railway metrics: %w", err)
 	}
 	return m, nil

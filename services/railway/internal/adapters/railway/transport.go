@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
+
+	"clawdbot.cloud/pkg/retry"
 )
 
 // TokenKind says how a Railway token is presented.
@@ -79,7 +79,7 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 			t.metrics.retry(errorOutcome(err))
 		case resp.StatusCode == http.StatusTooManyRequests:
 			t.metrics.request(op.name, "rate_limited")
-			wait, ok := retryAfter(resp.Header, t.clock.Now())
+			wait, ok := retry.After(resp.Header, t.clock.Now())
 			discard(resp)
 			if !ok {
 				wait = t.backoffFor(attempt)
@@ -137,30 +137,10 @@ func (t *transport) attempt(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// backoffFor is the delay after failed attempt n (1-based): full jitter
+// backoffFor is the delay after failed attempt n (1-based): equal jitter
 // over an exponential ceiling.
 func (t *transport) backoffFor(n int) time.Duration {
-	ceiling := t.backoff
-	for i := 1; i < n && ceiling < t.maxBackoff; i++ {
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, t.maxBackoff)
-	return ceiling/2 + rand.N(ceiling/2+1)
-}
-
-// retryAfter reads Retry-After, in seconds or as an HTTP date.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
+	return retry.Jitter(retry.Backoff(n, t.backoff, t.maxBackoff))
 }
 
 // neverSent reports an error raised before the request could reach the

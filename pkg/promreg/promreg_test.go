@@ -1,4 +1,4 @@
-package service_test
+package promreg_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/promreg"
 )
 
 func TestRegisterReusesTheCollectorAlreadyThere(t *testing.T) {
@@ -14,12 +14,12 @@ func TestRegisterReusesTheCollectorAlreadyThere(t *testing.T) {
 	newCounter := func() *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claw_test_total", Help: "test"}, []string{"op"})
 	}
-	first, err := service.Register(reg, newCounter())
+	first, err := promreg.Register(reg, newCounter())
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.WithLabelValues("a").Inc()
-	second, err := service.Register(reg, newCounter())
+	second, err := promreg.Register(reg, newCounter())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +28,10 @@ func TestRegisterReusesTheCollectorAlreadyThere(t *testing.T) {
 		t.Errorf("counter = %v, want both registrations counting into one series (2)", got)
 	}
 	// Same name, another type: an error, not a silent reuse.
-	if _, err := service.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_test_total", Help: "test"})); err == nil {
+	if _, err := promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_test_total", Help: "test"})); err == nil {
 		t.Error("a conflicting collector was accepted")
 	}
-	if c, err := service.Register[prometheus.Counter](nil, prometheus.NewCounter(prometheus.CounterOpts{Name: "x", Help: "x"})); err != nil || c == nil {
+	if c, err := promreg.Register[prometheus.Counter](nil, prometheus.NewCounter(prometheus.CounterOpts{Name: "x", Help: "x"})); err != nil || c == nil {
 		t.Errorf("nil registry: %v, %v", c, err)
 	}
 }

@@ -1,4 +1,4 @@
-package stripeevent
+package stripefixture
 
 import (
 	"time"

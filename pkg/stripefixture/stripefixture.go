@@ -1,9 +1,9 @@
-// Package stripeevent builds Stripe webhook deliveries exactly as Stripe sends
+// Package stripefixture builds Stripe webhook deliveries exactly as Stripe sends
 // them (API version 2023-10-16) and signs them like Stripe does, for
 // `clawctl signup`, the bench command and tests: checkout completion, and
 // the lifecycle events (subscription updated, trial ending, deleted; invoice
 // paid, payment failed).
-package stripeevent
+package stripefixture
 
 import (
 	"crypto/rand"

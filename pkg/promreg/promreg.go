@@ -1,4 +1,5 @@
-package service
+// Package promreg registers Prometheus collectors idempotently.
+package promreg
 
 import (
 	"errors"

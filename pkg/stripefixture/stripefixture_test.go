@@ -1,4 +1,4 @@
-package stripeevent_test
+package stripefixture_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"clawdbot.cloud/pkg/plans"
-	"clawdbot.cloud/pkg/stripeevent"
+	"clawdbot.cloud/pkg/stripefixture"
 )
 
 // Every builder's event verifies with stripe-go under the pinned API
@@ -17,8 +17,8 @@ import (
 func TestBuildersVerify(t *testing.T) {
 	const secret = "whsec_fixture"
 	at := time.Unix(1_760_000_000, 0)
-	sub := stripeevent.Subscription{SubscriptionID: "sub_F1", CustomerID: "cus_F1", Plan: plans.Team, PreviousPlan: plans.Pro, Created: at}
-	inv := stripeevent.Invoice{InvoiceID: "in_F1", SubscriptionID: "sub_F1", CustomerID: "cus_F1", AttemptCount: 2,
+	sub := stripefixture.Subscription{SubscriptionID: "sub_F1", CustomerID: "cus_F1", Plan: plans.Team, PreviousPlan: plans.Pro, Created: at}
+	inv := stripefixture.Invoice{InvoiceID: "in_F1", SubscriptionID: "sub_F1", CustomerID: "cus_F1", AttemptCount: 2,
 		NextPaymentAttempt: at.Add(72 * time.Hour), Created: at}
 	tests := []struct {
 		name, typ, object string
@@ -26,8 +26,8 @@ func TestBuildersVerify(t *testing.T) {
 		check             func(t *testing.T, e stripe.Event)
 	}{
 		{"checkout", "checkout.session.completed", "checkout.session",
-			stripeevent.CheckoutCompleted(stripeevent.Checkout{Plan: "pro", Email: "a@example.com"}), nil},
-		{"plan change", "customer.subscription.updated", "subscription", stripeevent.SubscriptionUpdated(sub),
+			stripefixture.CheckoutCompleted(stripefixture.Checkout{Plan: "pro", Email: "a@example.com"}), nil},
+		{"plan change", "customer.subscription.updated", "subscription", stripefixture.SubscriptionUpdated(sub),
 			func(t *testing.T, e stripe.Event) {
 				var s stripe.Subscription
 				if err := json.Unmarshal(e.Data.Raw, &s); err != nil {
@@ -41,21 +41,21 @@ func TestBuildersVerify(t *testing.T) {
 				}
 			}},
 		{"status change", "customer.subscription.updated", "subscription",
-			stripeevent.SubscriptionUpdated(stripeevent.Subscription{Plan: plans.Pro}),
+			stripefixture.SubscriptionUpdated(stripefixture.Subscription{Plan: plans.Pro}),
 			func(t *testing.T, e stripe.Event) {
 				if _, ok := e.Data.PreviousAttributes["items"]; ok {
 					t.Errorf("a status change carries previous items")
 				}
 			}},
-		{"trial", "customer.subscription.trial_will_end", "subscription", stripeevent.TrialWillEnd(sub),
+		{"trial", "customer.subscription.trial_will_end", "subscription", stripefixture.TrialWillEnd(sub),
 			func(t *testing.T, e stripe.Event) {
 				if e.Data.Object["trial_end"] != float64(at.Add(72*time.Hour).Unix()) {
 					t.Errorf("trial_end %v", e.Data.Object["trial_end"])
 				}
 			}},
-		{"deleted", "customer.subscription.deleted", "subscription", stripeevent.SubscriptionDeleted(sub), nil},
-		{"paid", "invoice.paid", "invoice", stripeevent.InvoicePaid(inv), nil},
-		{"failed", "invoice.payment_failed", "invoice", stripeevent.InvoicePaymentFailed(inv),
+		{"deleted", "customer.subscription.deleted", "subscription", stripefixture.SubscriptionDeleted(sub), nil},
+		{"paid", "invoice.paid", "invoice", stripefixture.InvoicePaid(inv), nil},
+		{"failed", "invoice.payment_failed", "invoice", stripefixture.InvoicePaymentFailed(inv),
 			func(t *testing.T, e stripe.Event) {
 				var in stripe.Invoice
 				if err := json.Unmarshal(e.Data.Raw, &in); err != nil {
@@ -68,7 +68,7 @@ func TestBuildersVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := webhook.ConstructEvent(tc.body, stripeevent.Sign(tc.body, secret, time.Now()), secret)
+			e, err := webhook.ConstructEvent(tc.body, stripefixture.Sign(tc.body, secret, time.Now()), secret)
 			if err != nil {
 				t.Fatalf("verify: %v", err)
 			}
