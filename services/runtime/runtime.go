@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,6 +86,15 @@ type Options struct {
 	RateBurst     int
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// MaxSteps and TurnTimeout override the configuration's limits of a
+	// chat turn (max_tool_steps, turn_timeout_seconds).
+	MaxSteps    int
+	TurnTimeout time.Duration
+	// FetchAllow opens these address ranges to the web_fetch tool and the
+	// browser despite the address rules (loopback for a test's page). It
+	// is for tests and the operator's dev mode only: the configuration
+	// document cannot set it, so a production runtime never has it.
+	FetchAllow []netip.Prefix
 }
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
@@ -161,16 +171,19 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Log:             log,
 			Now:             opts.Now,
 			Chat: &chat.Service{
-				DB:         pool,
-				Plan:       plan,
-				Model:      model,
-				Provider:   provider,
-				Hint:       hint,
-				Timeout:    opts.ModelTimeout,
-				MaxTokens:  maxReplyTokens,
-				Now:        opts.Now,
-				Log:        log,
-				Background: life,
+				DB:          pool,
+				Plan:        plan,
+				Model:       model,
+				Provider:    provider,
+				Hint:        hint,
+				Timeout:     opts.ModelTimeout,
+				TurnTimeout: opts.TurnTimeout,
+				MaxSteps:    opts.MaxSteps,
+				MaxTokens:   maxReplyTokens,
+				Now:         opts.Now,
+				Log:         log,
+				Background:  life,
+				Tools:       newTools(cfg, pool, provider, opts, log),
 			},
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -13,22 +13,54 @@ import (
 )
 
 // request builds the model call: the system prompt and the history ending
-// with the customer's new message.
-func (s *Service) request(ctx context.Context, res Result, message string, now time.Time) (llm.Request, error) {
-	in, err := s.context(ctx, message, now)
+// with the customer's new message. It also returns the enabled skills.
+func (s *Service) request(ctx context.Context, res Result, req Request, now time.Time) (llm.Request, []string, error) {
+	in, err := s.context(ctx, req.Message, now)
 	if err != nil {
-		return llm.Request{}, err
+		return llm.Request{}, nil, err
 	}
-	msgs, err := customerdb.Messages(ctx, s.DB, res.ConversationID, historyMessages+1)
-	if err != nil {
-		return llm.Request{}, err
+	var enabled []string
+	for _, sk := range in.Skills {
+		enabled = append(enabled, sk.Name)
+	}
+	system := prompt.System(in)
+	if req.Instructions != "" {
+		system += "\n# Instructions from the client application\n" + req.Instructions + "\n"
+	}
+	var msgs []llm.Message
+	if req.History != nil {
+		msgs = append(clientHistory(req.History), llm.Message{Role: llm.User, Content: req.Message})
+	} else {
+		stored, err := customerdb.Messages(ctx, s.DB, res.ConversationID, historyMessages+1)
+		if err != nil {
+			return llm.Request{}, nil, err
+		}
+		msgs = history(stored, res.UserMessageID)
 	}
 	return llm.Request{
 		Model:     s.Model,
-		System:    prompt.System(in),
-		Messages:  history(msgs, res.UserMessageID),
+		System:    system,
+		Messages:  msgs,
 		MaxTokens: s.MaxTokens,
-	}, nil
+	}, enabled, nil
+}
+
+// clientHistory bounds a client's history like a stored one: the last
+// historyMessages within historyChars, starting with a user message.
+func clientHistory(msgs []llm.Message) []llm.Message {
+	chars, start := 0, len(msgs)
+	for i := len(msgs) - 1; i >= 0 && len(msgs)-i <= historyMessages; i-- {
+		chars += utf8.RuneCountInString(msgs[i].Content)
+		if chars > historyChars {
+			break
+		}
+		start = i
+	}
+	out := msgs[start:]
+	for len(out) > 0 && out[0].Role != llm.User {
+		out = out[1:]
+	}
+	return out
 }
 
 // context reads what the system prompt is built from.

@@ -33,6 +33,8 @@ type ChatResponse struct {
 	Reply          string     `json:"reply"`
 	Model          string     `json:"model"`
 	Usage          TokenUsage `json:"usage"`
+	// ToolCalls is how many tools ran in the turn.
+	ToolCalls int `json:"tool_calls"`
 }
 
 // TokenUsage is what a turn cost.
@@ -56,6 +58,7 @@ type ChatError struct {
 //
 //	start  {"conversation_id", "user_message_id"}
 //	delta  {"text"}                 one per piece of the reply
+//	tool   {"id","name","status","duration_ms"?,"server"?}  a tool running, done or failed
 //	done   ChatResponse             the stored reply and its usage
 //	error  ChatError (with status)  the model failed after streaming began
 //
@@ -74,7 +77,7 @@ func chatHandler(o Options) http.Handler {
 		}
 		// The turn may outlast the server's write timeout.
 		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.Timeout + time.Minute))
+		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.TurnTimeout + time.Minute))
 
 		turn := chat.Request{Message: req.Message, ConversationID: req.ConversationID}
 		if !req.Stream {
@@ -96,10 +99,13 @@ func chatHandler(o Options) http.Handler {
 				s.event("start", map[string]any{"conversation_id": stored.ConversationID, "user_message_id": stored.UserMessageID})
 			}
 		}
-		res, err := o.Chat.Turn(r.Context(), turn, func(res chat.Result, text string) error {
+		res, err := o.Chat.Turn(r.Context(), turn, func(res chat.Result, e chat.Event) error {
 			stored = res
 			start()
-			return s.event("delta", map[string]string{"text": text})
+			if e.Tool != nil {
+				return s.event("tool", e.Tool)
+			}
+			return s.event("delta", map[string]string{"text": e.Text})
 		})
 		switch {
 		case err != nil && !started:
@@ -119,7 +125,7 @@ func chatHandler(o Options) http.Handler {
 func response(res chat.Result) ChatResponse {
 	return ChatResponse{
 		ConversationID: res.ConversationID, UserMessageID: res.UserMessageID, MessageID: res.MessageID,
-		Reply: res.Reply, Model: res.Model,
+		Reply: res.Reply, Model: res.Model, ToolCalls: res.ToolCalls,
 		Usage: TokenUsage{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens},
 	}
 }

@@ -1,0 +1,34 @@
+package runtime
+
+import (
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clawdbot.cloud/services/runtime/internal/config"
+	"clawdbot.cloud/services/runtime/internal/llm"
+	"clawdbot.cloud/services/runtime/internal/llm/anthropic"
+	"clawdbot.cloud/services/runtime/internal/tools"
+	"clawdbot.cloud/services/runtime/internal/webfetch"
+	"clawdbot.cloud/services/runtime/internal/websearch"
+)
+
+// newTools wires the tools of chat turns: memory always; web search and
+// fetch run by Anthropic itself, or, for other providers, the runtime's
+// own fetcher and the search backend the environment names (none: no
+// web_search tool).
+func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) *tools.Box {
+	box := &tools.Box{DB: pool, Log: log}
+	if provider != nil && provider.Name() == anthropic.Name {
+		box.ServerWeb = true
+	} else {
+		box.Fetch = webfetch.New(webfetch.Options{Allow: opts.FetchAllow})
+	}
+	switch cfg.Env.SearchBackend {
+	case "searxng":
+		box.Search = &websearch.SearXNG{BaseURL: cfg.Env.SearXNGURL}
+	case "brave":
+		box.Search = &websearch.Brave{APIKey: cfg.Env.BraveAPIKey, URL: cfg.Env.BraveBaseURL}
+	}
+	return box
+}
