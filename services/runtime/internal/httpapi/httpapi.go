@@ -14,6 +14,8 @@
 //	GET    /api/skills               the plan's skills and which are enabled
 //	PUT    /api/skills/{name}        {"enabled": bool}, within the plan
 //	GET    /api/workspace/export     the OpenClaw state directory as a tar.gz
+//	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
+//	GET    /v1/models                the instance's model, OpenAI-style
 //
 // Every route but /health needs "Authorization: Bearer claw_…" and is rate
 // limited per key. Every answer is JSON (the export and the chat stream
@@ -102,6 +104,8 @@ func New(o Options) http.Handler {
 	mux.Handle("PUT /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("PATCH /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("GET /api/workspace/export", key(export(o)))
+	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
+	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))
 	return accessLog(o.Log, limitBody(cors(o.DashboardOrigin, mux)))
 }
