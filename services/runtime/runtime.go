@@ -95,6 +95,8 @@ type Options struct {
 	// is for tests and the operator's dev mode only: the configuration
 	// document cannot set it, so a production runtime never has it.
 	FetchAllow []netip.Prefix
+	// BrowserIdle stops the browser after this long unused (5 minutes).
+	BrowserIdle time.Duration
 }
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
@@ -158,6 +160,8 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if provider == nil {
 		log.Warn("no model provider configured: chat answers 503", "hint", hint)
 	}
+	box, stopBrowser := newTools(cfg, plan, pool, provider, opts, log)
+	defer stopBrowser()
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Options{
 			CustomerID:      cfg.CustomerID,
@@ -183,7 +187,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 				Now:         opts.Now,
 				Log:         log,
 				Background:  life,
-				Tools:       newTools(cfg, pool, provider, opts, log),
+				Tools:       box,
 			},
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/browser"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropic"
@@ -17,8 +19,16 @@ import (
 // fetch run by Anthropic itself, or, for other providers, the runtime's
 // own fetcher and the search backend the environment names (none: no
 // web_search tool).
-func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) *tools.Box {
+//
+// The browser (plans with the browser skill) starts on its first use; the
+// returned func stops it.
+func newTools(cfg config.Config, plan plans.Plan, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) (*tools.Box, func()) {
 	box := &tools.Box{DB: pool, Log: log}
+	stop := func() {}
+	if plan.Allows(plans.SkillBrowser) {
+		b := browser.New(browser.Options{IdleTimeout: opts.BrowserIdle, Allow: opts.FetchAllow, Log: log})
+		box.Browser, stop = b, b.Close
+	}
 	if provider != nil && provider.Name() == anthropic.Name {
 		box.ServerWeb = true
 	} else {
@@ -30,5 +40,5 @@ func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts
 	case "brave":
 		box.Search = &websearch.Brave{APIKey: cfg.Env.BraveAPIKey, URL: cfg.Env.BraveBaseURL}
 	}
-	return box
+	return box, stop
 }

@@ -14,6 +14,7 @@
 //	GET    /api/skills               the plan's skills and which are enabled
 //	PUT    /api/skills/{name}        {"enabled": bool}, within the plan
 //	GET    /api/workspace/export     the OpenClaw state directory as a tar.gz
+//	GET    /api/screenshots/{id}     a PNG the browser tool took
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
@@ -104,6 +105,7 @@ func New(o Options) http.Handler {
 	mux.Handle("PUT /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("PATCH /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("GET /api/workspace/export", key(export(o)))
+	mux.Handle("GET /api/screenshots/{id}", key(screenshot(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))
