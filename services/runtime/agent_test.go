@@ -254,3 +254,35 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestAgentPlanChangeWithoutRestart: when the workspace service records a
+// new plan in the customer's database (as it does on a plan change), the
+// running instance offers that plan's tools from the next turn, and its
+// skills and status follow — no restart.
+func TestAgentPlanChangeWithoutRestart(t *testing.T) {
+	model := anthropictest.New(t)
+	in := startInstance(t, "cus_UPGRADE", plans.Starter, withAnthropic(model))
+	key := in.addKey(t)
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "before"}, http.StatusOK, nil)
+	if names := llmtest.ToolNames(model.Requests()[0]); slices.Contains(names, "browser_open") {
+		t.Fatalf("Starter offers %v", names)
+	}
+	if err := customerdb.SetPlan(t.Context(), in.pool, plans.Pro); err != nil {
+		t.Fatal(err)
+	}
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "after"}, http.StatusOK, nil)
+	if names := llmtest.ToolNames(model.Requests()[1]); !slices.Contains(names, "browser_open") {
+		t.Errorf("after the upgrade, offered %v", names)
+	}
+	var st statusBody
+	in.get(t, "/status", key, &st)
+	if st.Plan != plans.Pro || st.Quota.MonthlyMessages != 20_000 {
+		t.Errorf("status plan %q quota %d", st.Plan, st.Quota.MonthlyMessages)
+	}
+	in.call(t, http.MethodPut, "/api/skills/browser", key, map[string]bool{"enabled": false}, http.StatusOK, nil)
+
+	if err := customerdb.SetPlan(t.Context(), in.pool, plans.Starter); err != nil {
+		t.Fatal(err)
+	}
+	in.call(t, http.MethodPut, "/api/skills/browser", key, map[string]bool{"enabled": true}, http.StatusForbidden, nil)
+}

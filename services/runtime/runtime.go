@@ -160,7 +160,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if provider == nil {
 		log.Warn("no model provider configured: chat answers 503", "hint", hint)
 	}
-	box, stopBrowser := newTools(cfg, plan, pool, provider, opts, log)
+	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
 	defer stopBrowser()
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Options{

@@ -5,7 +5,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/browser"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/llm"
@@ -20,15 +19,13 @@ import (
 // own fetcher and the search backend the environment names (none: no
 // web_search tool).
 //
-// The browser (plans with the browser skill) starts on its first use; the
-// returned func stops it.
-func newTools(cfg config.Config, plan plans.Plan, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) (*tools.Box, func()) {
+// The browser is wired whatever the plan (a plan change may grant it
+// without a restart; Box.For offers it only with the skill) and starts on
+// its first use; the returned func stops it.
+func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) (*tools.Box, func()) {
 	box := &tools.Box{DB: pool, Log: log}
-	stop := func() {}
-	if plan.Allows(plans.SkillBrowser) {
-		b := browser.New(browser.Options{IdleTimeout: opts.BrowserIdle, Allow: opts.FetchAllow, Log: log})
-		box.Browser, stop = b, b.Close
-	}
+	b := browser.New(browser.Options{IdleTimeout: opts.BrowserIdle, Allow: opts.FetchAllow, Log: log})
+	box.Browser = b
 	if provider != nil && provider.Name() == anthropic.Name {
 		box.ServerWeb = true
 	} else {
@@ -40,5 +37,5 @@ func newTools(cfg config.Config, plan plans.Plan, pool *pgxpool.Pool, provider l
 	case "brave":
 		box.Search = &websearch.Brave{APIKey: cfg.Env.BraveAPIKey, URL: cfg.Env.BraveBaseURL}
 	}
-	return box, stop
+	return box, b.Close
 }

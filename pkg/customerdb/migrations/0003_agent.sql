@@ -29,3 +29,13 @@ CREATE TABLE screenshots (
     png             bytea       NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
+
+-- The plan the instance runs, written by the workspace service when it
+-- renders a plan's skills (signup, plan change), so a running runtime
+-- follows a plan change without a restart. At most one row; without one the
+-- runtime uses the plan of its configuration.
+CREATE TABLE instance_plan (
+    id         boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    plan       text        NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

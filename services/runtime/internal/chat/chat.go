@@ -23,6 +23,7 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/quota"
+	"clawdbot.cloud/services/runtime/internal/skills"
 	"clawdbot.cloud/services/runtime/internal/tools"
 )
 
@@ -78,7 +79,8 @@ func (e *NotConfiguredError) Error() string { return "no model provider is confi
 type Service struct {
 	// DB is the customer's database.
 	DB customerdb.TxBeginner
-	// Plan is the customer's plan: quota and skills.
+	// Plan is the customer's plan as configured: quota and skills. A plan
+	// the workspace service recorded since (skills.CurrentPlan) wins.
 	Plan plans.Plan
 	// Model is the model id sent to the provider.
 	Model string
@@ -168,7 +170,11 @@ func (s *Service) Turn(ctx context.Context, req Request, onEvent func(Result, Ev
 		return Result{}, &NotConfiguredError{Hint: s.Hint}
 	}
 	now := s.Now()
-	q, err := quota.Read(ctx, s.DB, s.Plan, now)
+	plan, err := skills.CurrentPlan(ctx, s.DB, s.Plan)
+	if err != nil {
+		return Result{}, err
+	}
+	q, err := quota.Read(ctx, s.DB, plan, now)
 	if err != nil {
 		return Result{}, err
 	}
@@ -179,7 +185,7 @@ func (s *Service) Turn(ctx context.Context, req Request, onEvent func(Result, Ev
 	if err != nil {
 		return res, err
 	}
-	llmReq, enabled, err := s.request(ctx, res, req, now)
+	llmReq, enabled, err := s.request(ctx, plan, res, req, now)
 	if err != nil {
 		return res, err
 	}

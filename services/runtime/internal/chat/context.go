@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/prompt"
 	"clawdbot.cloud/services/runtime/internal/skills"
@@ -14,8 +15,8 @@ import (
 
 // request builds the model call: the system prompt and the history ending
 // with the customer's new message. It also returns the enabled skills.
-func (s *Service) request(ctx context.Context, res Result, req Request, now time.Time) (llm.Request, []string, error) {
-	in, err := s.context(ctx, req.Message, now)
+func (s *Service) request(ctx context.Context, plan plans.Plan, res Result, req Request, now time.Time) (llm.Request, []string, error) {
+	in, err := s.context(ctx, plan, req.Message, now)
 	if err != nil {
 		return llm.Request{}, nil, err
 	}
@@ -64,7 +65,7 @@ func clientHistory(msgs []llm.Message) []llm.Message {
 }
 
 // context reads what the system prompt is built from.
-func (s *Service) context(ctx context.Context, message string, now time.Time) (prompt.Input, error) {
+func (s *Service) context(ctx context.Context, plan plans.Plan, message string, now time.Time) (prompt.Input, error) {
 	// The customer's zone decides which daily notes are today's and
 	// yesterday's; it is in USER.md, so read every note that could be
 	// either in any zone (UTC-12 to UTC+14), and pick after. The skills'
@@ -73,7 +74,7 @@ func (s *Service) context(ctx context.Context, message string, now time.Time) (p
 	for _, d := range []int{-2, 1} {
 		paths = append(paths, customerdb.NotePath(now.UTC().AddDate(0, 0, d)))
 	}
-	for _, name := range s.Plan.Skills {
+	for _, name := range plan.Skills {
 		paths = append(paths, prompt.SkillPath(name))
 	}
 	files, err := customerdb.ReadFiles(ctx, s.DB, paths...)
@@ -94,7 +95,7 @@ func (s *Service) context(ctx context.Context, message string, now time.Time) (p
 			loc = prompt.Timezone(f.Content)
 		}
 	}
-	list := skills.FromFiles(s.Plan, settings, files)
+	list := skills.FromFiles(plan, settings, files)
 	return prompt.Input{Now: now.In(loc), Files: files, Skills: skills.Enabled(list), Memories: mems}, nil
 }
 
