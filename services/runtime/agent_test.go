@@ -121,6 +121,12 @@ func TestAgentMemoryTools(t *testing.T) {
 					t.Errorf("stored calls %v, want %v", got, want)
 				}
 
+				var conv httpapi.ConversationDetail
+				in.get(t, "/api/conversations/"+res.ConversationID, key, &conv)
+				if len(conv.ToolCalls) != 3 || conv.ToolCalls[2].Outcome != "error" || conv.ToolCalls[0].Tool != "memory_save" {
+					t.Errorf("conversation tool calls = %+v", conv.ToolCalls)
+				}
+
 				var st statusBody
 				in.get(t, "/status", key, &st)
 				if st.Usage.Messages != 1 || st.Usage.InputTokens != 600 || st.Usage.OutputTokens != 60 {

@@ -21,6 +21,7 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/skills"
@@ -52,6 +53,8 @@ var (
 	ErrInvalidMessage = errors.New("message is not valid UTF-8 text")
 	// ErrConversationNotFound is a conversation_id that names nothing.
 	ErrConversationNotFound = errors.New("conversation not found")
+	// ErrAgentMismatch is a conversation continued with another agent.
+	ErrAgentMismatch = errors.New("this conversation is with another agent")
 )
 
 // TooLongError is a message over MaxMessageChars.
@@ -125,6 +128,9 @@ type Request struct {
 	// Instructions are the client's own system messages, added to the
 	// system prompt.
 	Instructions string
+	// Agent names the agent to talk to (Team); empty is the default one,
+	// or the agent of the conversation continued.
+	Agent string
 }
 
 // Result is a turn's outcome. ConversationID and UserMessageID are set as
@@ -143,6 +149,8 @@ type Result struct {
 	ToolCalls int
 	// StopReason is the last model call's ("end_turn", "stop", ...).
 	StopReason string
+	// Agent is the agent that answered ("" the default one).
+	Agent string
 }
 
 // Check validates a message without storing anything.
@@ -181,11 +189,15 @@ func (s *Service) Turn(ctx context.Context, req Request, onEvent func(Result, Ev
 	if q.Exceeded() {
 		return Result{}, &QuotaError{Status: q}
 	}
+	if req.Agent, err = s.agent(ctx, plan, req); err != nil {
+		return Result{}, err
+	}
 	res, err := s.storeMessage(ctx, req)
 	if err != nil {
 		return res, err
 	}
 	llmReq, enabled, err := s.request(ctx, plan, res, req, now)
+	res.Agent = req.Agent
 	if err != nil {
 		return res, err
 	}
@@ -249,11 +261,45 @@ func forward(onEvent func(Result, Event) error) func(Result, Event) {
 	}
 }
 
+// agent checks the requested agent and returns the turn's: the one asked
+// for, else the continued conversation's, else the default ("").
+func (s *Service) agent(ctx context.Context, plan plans.Plan, req Request) (string, error) {
+	if req.Agent != "" {
+		if !agents.Allowed(plan) {
+			return "", agents.ErrNotInPlan
+		}
+		if !agents.ValidName(req.Agent) {
+			return "", agents.ErrInvalidName
+		}
+		ok, err := agents.Exists(ctx, s.DB, req.Agent)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", fmt.Errorf("%w: %s", agents.ErrNotFound, req.Agent)
+		}
+	}
+	if req.ConversationID == "" {
+		return req.Agent, nil
+	}
+	c, err := customerdb.GetConversation(ctx, s.DB, req.ConversationID)
+	if errors.Is(err, customerdb.ErrNotFound) {
+		return "", ErrConversationNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if req.Agent != "" && c.Agent != req.Agent {
+		return "", ErrAgentMismatch
+	}
+	return c.Agent, nil
+}
+
 // storeMessage stores the customer's message, in a new conversation unless
 // req continues one. Either way it is a single statement.
 func (s *Service) storeMessage(ctx context.Context, req Request) (Result, error) {
 	if req.ConversationID == "" {
-		c, m, err := customerdb.StartConversation(ctx, s.DB, title(req.Message), req.Message)
+		c, m, err := customerdb.StartAgentConversation(ctx, s.DB, req.Agent, title(req.Message), req.Message)
 		if err != nil {
 			return Result{}, err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/prompt"
 	"clawdbot.cloud/services/runtime/internal/skills"
@@ -16,7 +17,7 @@ import (
 // request builds the model call: the system prompt and the history ending
 // with the customer's new message. It also returns the enabled skills.
 func (s *Service) request(ctx context.Context, plan plans.Plan, res Result, req Request, now time.Time) (llm.Request, []string, error) {
-	in, err := s.context(ctx, plan, req.Message, now)
+	in, err := s.context(ctx, plan, req.Agent, req.Message, now)
 	if err != nil {
 		return llm.Request{}, nil, err
 	}
@@ -65,7 +66,7 @@ func clientHistory(msgs []llm.Message) []llm.Message {
 }
 
 // context reads what the system prompt is built from.
-func (s *Service) context(ctx context.Context, plan plans.Plan, message string, now time.Time) (prompt.Input, error) {
+func (s *Service) context(ctx context.Context, plan plans.Plan, agent, message string, now time.Time) (prompt.Input, error) {
 	// The customer's zone decides which daily notes are today's and
 	// yesterday's; it is in USER.md, so read every note that could be
 	// either in any zone (UTC-12 to UTC+14), and pick after. The skills'
@@ -77,9 +78,15 @@ func (s *Service) context(ctx context.Context, plan plans.Plan, message string, 
 	for _, name := range plan.Skills {
 		paths = append(paths, prompt.SkillPath(name))
 	}
+	if agent != "" {
+		paths = append(paths, agents.SoulPath(agent), agents.IdentityPath(agent))
+	}
 	files, err := customerdb.ReadFiles(ctx, s.DB, paths...)
 	if err != nil {
 		return prompt.Input{}, err
+	}
+	if agent != "" {
+		files = agentFiles(files, agent)
 	}
 	settings, err := customerdb.SkillSettings(ctx, s.DB)
 	if err != nil {
@@ -122,6 +129,26 @@ func history(msgs []customerdb.Message, last int64) []llm.Message {
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// agentFiles puts the agent's SOUL.md and IDENTITY.md in the place of the
+// workspace's own.
+func agentFiles(files []customerdb.File, agent string) []customerdb.File {
+	own := map[string]string{agents.SoulPath(agent): "SOUL.md", agents.IdentityPath(agent): "IDENTITY.md"}
+	replaced := map[string]bool{}
+	var out []customerdb.File
+	for _, f := range files {
+		if p, ok := own[f.Path]; ok && strings.TrimSpace(f.Content) != "" {
+			out = append(out, customerdb.File{Path: p, Content: f.Content})
+			replaced[p] = true
+		}
+	}
+	for _, f := range files {
+		if _, isAgent := own[f.Path]; !isAgent && !replaced[f.Path] {
+			out = append(out, f)
+		}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/respond"
@@ -22,6 +23,7 @@ type chatRequest struct {
 	Message        string `json:"message"`
 	ConversationID string `json:"conversation_id"`
 	Stream         bool   `json:"stream"`
+	Agent          string `json:"agent"`
 }
 
 // ChatResponse is the answer to POST /api/chat, and the data of the final
@@ -35,6 +37,8 @@ type ChatResponse struct {
 	Usage          TokenUsage `json:"usage"`
 	// ToolCalls is how many tools ran in the turn.
 	ToolCalls int `json:"tool_calls"`
+	// Agent is the named agent that answered; empty for the default.
+	Agent string `json:"agent,omitempty"`
 }
 
 // TokenUsage is what a turn cost.
@@ -79,7 +83,7 @@ func chatHandler(o Options) http.Handler {
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.TurnTimeout + time.Minute))
 
-		turn := chat.Request{Message: req.Message, ConversationID: req.ConversationID}
+		turn := chat.Request{Message: req.Message, ConversationID: req.ConversationID, Agent: req.Agent}
 		if !req.Stream {
 			res, err := o.Chat.Turn(r.Context(), turn, nil)
 			if err != nil {
@@ -125,7 +129,7 @@ func chatHandler(o Options) http.Handler {
 func response(res chat.Result) ChatResponse {
 	return ChatResponse{
 		ConversationID: res.ConversationID, UserMessageID: res.UserMessageID, MessageID: res.MessageID,
-		Reply: res.Reply, Model: res.Model, ToolCalls: res.ToolCalls,
+		Reply: res.Reply, Model: res.Model, ToolCalls: res.ToolCalls, Agent: res.Agent,
 		Usage: TokenUsage{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens},
 	}
 }
@@ -152,8 +156,14 @@ func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Dura
 		return http.StatusBadRequest, body, 0
 	case errors.As(err, &tooLong):
 		return http.StatusRequestEntityTooLarge, body, 0
-	case errors.Is(err, chat.ErrConversationNotFound):
+	case errors.Is(err, chat.ErrConversationNotFound), errors.Is(err, agents.ErrNotFound):
 		return http.StatusNotFound, body, 0
+	case errors.Is(err, agents.ErrNotInPlan):
+		return http.StatusForbidden, body, 0
+	case errors.Is(err, agents.ErrInvalidName):
+		return http.StatusBadRequest, body, 0
+	case errors.Is(err, chat.ErrAgentMismatch):
+		return http.StatusConflict, body, 0
 	case errors.As(err, &quota):
 		reset := quota.Status.ResetAt
 		body.ResetAt = &reset

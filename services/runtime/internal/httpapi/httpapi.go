@@ -15,6 +15,9 @@
 //	PUT    /api/skills/{name}        {"enabled": bool}, within the plan
 //	GET    /api/workspace/export     the OpenClaw state directory as a tar.gz
 //	GET    /api/screenshots/{id}     a PNG the browser tool took
+//	GET    /api/agents               named agents (Team; agents.go)
+//	PUT    /api/agents/{name}        {"soul", "identity"}: create or replace one
+//	DELETE /api/agents/{name}        remove one (its conversations stay)
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
@@ -106,6 +109,9 @@ func New(o Options) http.Handler {
 	mux.Handle("PATCH /api/skills/{name}", key(setSkill(o)))
 	mux.Handle("GET /api/workspace/export", key(export(o)))
 	mux.Handle("GET /api/screenshots/{id}", key(screenshot(o)))
+	mux.Handle("GET /api/agents", key(listAgents(o)))
+	mux.Handle("PUT /api/agents/{name}", key(putAgent(o)))
+	mux.Handle("DELETE /api/agents/{name}", key(deleteAgent(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))
