@@ -10,6 +10,7 @@ import (
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/tools"
+	"clawdbot.cloud/services/runtime/internal/webfetch"
 )
 
 // Defaults of a turn's limits.
@@ -97,7 +98,7 @@ func (a *agent) run(ctx context.Context, req llm.Request) (llm.Reply, error) {
 		}
 		a.in += reply.InputTokens
 		a.out += reply.OutputTokens
-		a.serverTools(ctx, step, reply.ServerToolUses)
+		a.serverTools(step, reply.ServerToolUses)
 		if len(reply.ToolCalls) == 0 || last {
 			if a.text.Len() == 0 && len(reply.ToolCalls) > 0 {
 				a.write(fmt.Sprintf("(I stopped here: this turn reached its limit of %d steps.)", a.s.maxSteps()))
@@ -174,7 +175,9 @@ func (a *agent) runTool(ctx context.Context, step int, c llm.ToolCall) llm.ToolR
 	r := llm.ToolResult{CallID: c.ID, Content: customerdb.Bound(out, maxResultChars)}
 	outcome, status := customerdb.OutcomeOK, ToolDone
 	if err != nil {
-		a.s.Log.Warn("chat: tool failed", "tool", c.Name, "err", err)
+		// The error's text may quote what the model sent (a selector, a
+		// URL): the log names the tool only.
+		a.s.Log.Warn("chat: tool failed", "tool", customerdb.Bound(c.Name, 64), "refused", errors.Is(err, webfetch.ErrRefused))
 		r.Content, r.IsError = customerdb.Bound(err.Error(), 2_000), true
 		outcome, status = customerdb.OutcomeError, ToolFailed
 	}
@@ -187,7 +190,7 @@ func (a *agent) runTool(ctx context.Context, step int, c llm.ToolCall) llm.ToolR
 }
 
 // serverTools reports and stores the provider-run tools of a call.
-func (a *agent) serverTools(ctx context.Context, step int, uses []llm.ServerToolUse) {
+func (a *agent) serverTools(step int, uses []llm.ServerToolUse) {
 	for _, u := range uses {
 		a.toolCalls++
 		status, outcome, result := ToolDone, customerdb.OutcomeOK, "(run by the provider)"
