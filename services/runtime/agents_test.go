@@ -55,6 +55,18 @@ func TestAgents(t *testing.T) {
 	if len(list.Agents) != 2 || list.Agents[0].Name != "chef" {
 		t.Errorf("agents = %+v", list.Agents)
 	}
+	// Through the OpenAI-compatible API, an agent is a model.
+	var models struct {
+		Data []struct{ ID string } `json:"data"`
+	}
+	in.get(t, "/v1/models", key, &models)
+	if len(models.Data) != 3 || models.Data[1].ID != "chef" {
+		t.Errorf("models = %+v", models.Data)
+	}
+	in.call(t, http.MethodPost, "/v1/chat/completions", key, map[string]any{"model": "chef", "messages": []any{map[string]string{"role": "user", "content": "soup?"}}}, http.StatusOK, nil)
+	if sys := model.Requests()[3].System; !strings.Contains(sys, "Chef Rui") {
+		t.Error("model \"chef\" did not reach the chef agent")
+	}
 	in.call(t, http.MethodDelete, "/api/agents/other", key, nil, http.StatusNoContent, nil)
 	in.call(t, http.MethodDelete, "/api/agents/other", key, nil, http.StatusNotFound, nil)
 

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/respond"
+	"clawdbot.cloud/services/runtime/internal/skills"
 )
 
 // The OpenAI-compatible API: POST /v1/chat/completions and GET /v1/models,
@@ -24,8 +26,10 @@ import (
 // each request as a new conversation holding the last user message and
 // the reply (the earlier messages are sent to the model, not stored).
 // System and developer messages are added to the system prompt. The
-// request's model is not a choice: the instance answers with its plan's
-// model and names it in the answer.
+// request's model does not choose the model: the instance answers with
+// its plan's model and names it in the answer. On Team, a model naming
+// one of the instance's agents talks to that agent (GET /v1/models lists
+// them).
 
 // completionRequest is the part of CreateChatCompletionRequest the runtime
 // reads; other fields (sampling parameters and the like) are accepted and
@@ -97,6 +101,7 @@ func completions(o Options) http.Handler {
 			openAIError(w, status, "invalid_request_error", "messages", body.Error)
 			return
 		}
+		turn.Agent = agentOf(r, o, req.Model)
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.TurnTimeout + time.Minute))
 		if !req.Stream {
@@ -237,11 +242,43 @@ func decodeOpenAI(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
-// models answers GET /v1/models: the instance's model.
+// agentOf is the agent a completion's model names, on a plan with named
+// agents; "" (the default agent) otherwise.
+func agentOf(r *http.Request, o Options, model string) string {
+	if !agents.ValidName(model) {
+		return ""
+	}
+	plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+	if err != nil || !agents.Allowed(plan) {
+		return ""
+	}
+	if ok, err := agents.Exists(r.Context(), o.DB, model); err != nil || !ok {
+		return ""
+	}
+	return model
+}
+
+// models answers GET /v1/models: the instance's model, then its named
+// agents (Team), each usable as a completion's model.
 func models(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		respond.JSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{
-			map[string]any{"id": o.Chat.Model, "object": "model", "created": o.Now().Unix(), "owned_by": "clawdbot"},
-		}})
+		created := o.Now().Unix()
+		data := []any{map[string]any{"id": o.Chat.Model, "object": "model", "created": created, "owned_by": "clawdbot"}}
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		if err != nil {
+			openAIError(w, http.StatusInternalServerError, "server_error", "", "internal error")
+			return
+		}
+		if agents.Allowed(plan) {
+			list, err := agents.List(r.Context(), o.DB)
+			if err != nil {
+				openAIError(w, http.StatusInternalServerError, "server_error", "", "internal error")
+				return
+			}
+			for _, a := range list {
+				data = append(data, map[string]any{"id": a.Name, "object": "model", "created": created, "owned_by": "agent"})
+			}
+		}
+		respond.JSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 	})
 }
