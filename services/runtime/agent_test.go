@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
@@ -291,4 +292,19 @@ func TestAgentPlanChangeWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.call(t, http.MethodPut, "/api/skills/browser", key, map[string]bool{"enabled": true}, http.StatusForbidden, nil)
+}
+
+// TestAgentTurnTimeout: a turn that outruns its time limit (a tool step,
+// then a model that does not answer) is a 502 that says so and names the
+// conversation; the tool call is kept.
+func TestAgentTurnTimeout(t *testing.T) {
+	model := anthropictest.New(t)
+	in := startInstance(t, "cus_SLOW", plans.Starter, withAnthropic(model), withOptions(runtime.Options{TurnTimeout: 500 * time.Millisecond}))
+	key := in.addKey(t)
+	model.Enqueue(llmtest.Answer{ToolCalls: []llm.ToolCall{call("memory_search", `{"query":"x"}`)}}, llmtest.Answer{Hang: true})
+	var e chatErr
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "slow one"}, http.StatusBadGateway, &e)
+	if !strings.Contains(e.Error, "limit of 500ms") || e.ConversationID == "" {
+		t.Errorf("error = %+v", e)
+	}
 }

@@ -58,6 +58,14 @@ type ToolEvent struct {
 	Server bool `json:"server,omitempty"`
 }
 
+// TurnTimeoutError is a turn that ran out of its time (TurnTimeout) with
+// its tools and model calls.
+type TurnTimeoutError struct{ Limit time.Duration }
+
+func (e *TurnTimeoutError) Error() string {
+	return fmt.Sprintf("the turn took longer than its limit of %s", e.Limit)
+}
+
 // agent is one turn's loop: call the model, run the tools it asks for,
 // send their results back, until it answers or a limit is reached.
 type agent struct {
@@ -135,7 +143,7 @@ func (a *agent) call(ctx context.Context, req llm.Request) (llm.Reply, error) {
 	reply, err := a.s.Provider.Chat(mctx, req, onText)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return reply, &llm.Error{Provider: a.s.Provider.Name(), Kind: llm.Timeout, Err: fmt.Errorf("the turn took longer than %s", a.s.turnTimeout())}
+			return reply, &llm.Error{Provider: a.s.Provider.Name(), Kind: llm.Timeout, Err: &TurnTimeoutError{Limit: a.s.turnTimeout()}}
 		}
 		return reply, err
 	}

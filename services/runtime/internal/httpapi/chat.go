@@ -179,6 +179,10 @@ func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Dura
 			return http.StatusTooManyRequests, body, cmpOr(up.RetryAfter, defaultRetryAfter)
 		case llm.Timeout:
 			body.Error = fmt.Sprintf("the model did not answer within %s; try again", o.Chat.Timeout)
+			var turn *chat.TurnTimeoutError
+			if errors.As(err, &turn) {
+				body.Error = turn.Error() + "; try a smaller request"
+			}
 			return http.StatusBadGateway, body, 0
 		case llm.Rejected:
 			body.Error = fmt.Sprintf("the model provider rejected the request (HTTP %d): %v", up.Status, up.Err)
