@@ -308,3 +308,26 @@ func TestAgentTurnTimeout(t *testing.T) {
 		t.Errorf("error = %+v", e)
 	}
 }
+
+// TestAgentCallsPerStep: past 10 tool calls in one step, the rest get an
+// error result without running.
+func TestAgentCallsPerStep(t *testing.T) {
+	model := openaitest.New(t)
+	in := startInstance(t, "cus_MANY", plans.Starter, withOpenAI(model, "llama3.2"))
+	key := in.addKey(t)
+	var many []llm.ToolCall
+	for i := range 12 {
+		many = append(many, call("memory_save", `{"content":"fact `+string(rune('a'+i))+`"}`))
+	}
+	model.Enqueue(llmtest.Answer{ToolCalls: many}, llmtest.Answer{Text: "ok"})
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "save a dozen things"}, http.StatusOK, nil)
+	r := llmtest.ToolResults(model.Requests()[1])
+	if len(r) != 12 || r[9].IsError || !r[10].IsError || !strings.Contains(r[11].Content, "at most 10") {
+		t.Fatalf("results = %+v", r)
+	}
+	var mems httpapi.MemoryList
+	in.get(t, "/api/memory?limit=100", key, &mems)
+	if len(mems.Memories) != 10 {
+		t.Errorf("%d memories saved, want 10", len(mems.Memories))
+	}
+}

@@ -23,7 +23,7 @@ import (
 // without a restart; Box.For offers it only with the skill) and starts on
 // its first use; the returned func stops it.
 func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) (*tools.Box, func()) {
-	box := &tools.Box{DB: pool, Log: log}
+	box := &tools.Box{DB: pool}
 	b := browser.New(browser.Options{IdleTimeout: opts.BrowserIdle, Allow: opts.FetchAllow, Log: log})
 	box.Browser = b
 	if provider != nil && provider.Name() == anthropic.Name {

@@ -23,6 +23,9 @@ const (
 	DefaultToolTimeout = time.Minute
 	// maxResultChars bounds a tool result sent to the model.
 	maxResultChars = 24_000
+	// maxCallsPerStep bounds the tools run for one model call; further
+	// calls get an error result without running.
+	maxCallsPerStep = 10
 )
 
 // Tool statuses in a ToolEvent.
@@ -116,6 +119,11 @@ func (a *agent) run(ctx context.Context, req llm.Request) (llm.Reply, error) {
 		req.Messages = append(req.Messages, llm.Message{Role: llm.Assistant, Content: reply.Text, ToolCalls: reply.ToolCalls, Native: reply.Native})
 		results := make([]llm.ToolResult, len(reply.ToolCalls))
 		for i, c := range reply.ToolCalls {
+			if i >= maxCallsPerStep {
+				results[i] = llm.ToolResult{CallID: c.ID, IsError: true,
+					Content: fmt.Sprintf("not run: at most %d tool calls per step", maxCallsPerStep)}
+				continue
+			}
 			results[i] = a.runTool(ctx, step, c)
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: llm.User, ToolResults: results})

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -84,8 +83,6 @@ type Box struct {
 	Fetch Fetcher
 	// Browser backs the browser tools; nil leaves them out.
 	Browser Browser
-	// Log receives tool failures (never inputs or results).
-	Log *slog.Logger
 }
 
 // For returns the tools and the provider-run tools of the enabled skills
