@@ -20,12 +20,16 @@ import (
 // web_search tool).
 //
 // The browser is wired whatever the plan (a plan change may grant it
-// without a restart; Box.For offers it only with the skill) and starts on
-// its first use; the returned func stops it.
+// without a restart; Box.For offers it only with the skill) when Chromium
+// is installed, and starts on its first use; the returned func stops it.
 func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts Options, log *slog.Logger) (*tools.Box, func()) {
 	box := &tools.Box{DB: pool}
 	b := browser.New(browser.Options{IdleTimeout: opts.BrowserIdle, Allow: opts.FetchAllow, Log: log})
-	box.Browser = b
+	if b.Available() {
+		box.Browser = b
+	} else {
+		log.Info("no Chromium found (CHROMIUM_PATH, chromium on PATH): the browser tools are not offered")
+	}
 	if provider != nil && provider.Name() == anthropic.Name {
 		box.ServerWeb = true
 	} else {

@@ -86,6 +86,13 @@ func New(o Options) *Browser {
 	return &Browser{o: o}
 }
 
+// Available reports whether Chromium can be found, so that an instance
+// without it (the distroless image) does not offer tools that cannot run.
+func (b *Browser) Available() bool {
+	_, err := b.execPath()
+	return err == nil
+}
+
 // execPath finds Chromium.
 func (b *Browser) execPath() (string, error) {
 	for _, p := range []string{b.o.ExecPath, os.Getenv("CHROMIUM_PATH")} {
