@@ -22,8 +22,9 @@
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
 // Every route but /health needs "Authorization: Bearer claw_…" and is rate
-// limited per key. Every answer is JSON (the export and the chat stream
-// excepted), errors as {"error": "..."}.
+// limited per key. Every answer is JSON (the export, screenshots and the
+// streams excepted), errors as {"error": "..."} — on /v1 in OpenAI's shape,
+// {"error": {"message", "type", "param", "code"}}.
 package httpapi
 
 import (
