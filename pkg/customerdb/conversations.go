@@ -31,6 +31,9 @@ type Conversation struct {
 	CreatedAt time.Time
 	// UpdatedAt is when its last message was stored.
 	UpdatedAt time.Time
+	// Agent is the named agent the conversation is with; "" is the
+	// instance's default agent.
+	Agent string
 }
 
 // Message is one turn of a conversation.
@@ -96,9 +99,9 @@ func GetConversation(ctx context.Context, db DB, id string) (Conversation, error
 	if !validID(id) {
 		return Conversation{}, fmt.Errorf("conversation %q: %w", id, ErrNotFound)
 	}
-	const q = `SELECT id::text, title, created_at, updated_at FROM conversations WHERE id = $1::uuid`
+	const q = `SELECT id::text, title, created_at, updated_at, agent FROM conversations WHERE id = $1::uuid`
 	var c Conversation
-	err := db.QueryRow(ctx, q, id).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
+	err := db.QueryRow(ctx, q, id).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt, &c.Agent)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return Conversation{}, fmt.Errorf("conversation %s: %w", id, ErrNotFound)
@@ -111,7 +114,7 @@ func GetConversation(ctx context.Context, db DB, id string) (Conversation, error
 // ListConversations returns up to limit conversations, most recently active
 // first, starting after cursor (nil for the first page).
 func ListConversations(ctx context.Context, db DB, limit int, after *ConversationCursor) ([]Conversation, error) {
-	q := `SELECT id::text, title, created_at, updated_at FROM conversations`
+	q := `SELECT id::text, title, created_at, updated_at, agent FROM conversations`
 	args := []any{limit}
 	if after != nil {
 		q += ` WHERE (updated_at, id) < ($2, $3::uuid)`
@@ -124,7 +127,7 @@ func ListConversations(ctx context.Context, db DB, limit int, after *Conversatio
 	}
 	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) {
 		var c Conversation
-		err := r.Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
+		err := r.Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt, &c.Agent)
 		return c, err
 	})
 	if err != nil {
@@ -179,16 +182,21 @@ RETURNING id, created_at`
 // StartConversation creates a conversation with the given title and its
 // first message, the customer's, in one statement (hence atomically).
 func StartConversation(ctx context.Context, db DB, title, content string) (Conversation, Message, error) {
+	return StartAgentConversation(ctx, db, "", title, content)
+}
+
+// StartAgentConversation is StartConversation with a named agent.
+func StartAgentConversation(ctx context.Context, db DB, agent, title, content string) (Conversation, Message, error) {
 	const q = `
 WITH c AS (
-    INSERT INTO conversations (title) VALUES ($1) RETURNING id, title, created_at, updated_at
+    INSERT INTO conversations (title, agent) VALUES ($1, $3) RETURNING id, title, created_at, updated_at
 ), m AS (
     INSERT INTO messages (conversation_id, role, content) SELECT c.id, 'user', $2 FROM c RETURNING id, created_at
 )
 SELECT c.id::text, c.title, c.created_at, c.updated_at, m.id, m.created_at FROM c, m`
-	var c Conversation
+	c := Conversation{Agent: agent}
 	m := Message{Role: RoleUser, Content: content}
-	err := db.QueryRow(ctx, q, title, content).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt, &m.ID, &m.CreatedAt)
+	err := db.QueryRow(ctx, q, title, content, agent).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt, &m.ID, &m.CreatedAt)
 	if err != nil {
 		return Conversation{}, Message{}, fmt.Errorf("start conversation: %w", err)
 	}

@@ -132,3 +132,31 @@ func DeleteWorkspace(ctx context.Context, db DB) error {
 	}
 	return nil
 }
+
+// FilesUnder returns the workspace files whose path starts with prefix, in
+// path order.
+func FilesUnder(ctx context.Context, db DB, prefix string) ([]File, error) {
+	rows, err := db.Query(ctx, "SELECT path, content FROM workspace_files WHERE starts_with(path, $1) ORDER BY path", prefix)
+	if err != nil {
+		return nil, fmt.Errorf("read workspace files under %s: %w", prefix, err)
+	}
+	files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) {
+		var f File
+		err := r.Scan(&f.Path, &f.Content)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read workspace files under %s: %w", prefix, err)
+	}
+	return files, nil
+}
+
+// DeleteFiles removes workspace files by path; missing ones are ignored.
+// It returns how many were removed.
+func DeleteFiles(ctx context.Context, db DB, paths ...string) (int64, error) {
+	tag, err := db.Exec(ctx, "DELETE FROM workspace_files WHERE path = ANY($1)", paths)
+	if err != nil {
+		return 0, fmt.Errorf("delete workspace files: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -76,16 +76,18 @@ type RailwayConfig struct {
 // never see.
 var ForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
 	"LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 }
 
 // RailwayForwardedVars are the settings of the compute service that become
 // variables of every customer's Railway service: the model-provider
-// settings and the log format. Process basics (PATH, HOME, ...) are the
-// container's own.
+// settings, the web search backend and the log format. Process basics
+// (PATH, HOME, ...) are the container's own.
 var RailwayForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LOG_FORMAT",
+	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL",
 }
 
 // DefaultRailwayAPIURL is Railway's public GraphQL endpoint

@@ -127,7 +127,9 @@ func TestChatRejectsBadRequests(t *testing.T) {
 		{"nul in message", chatReq{Message: "a\x00b"}, "", http.StatusBadRequest, "not valid UTF-8 text"},
 		{"oversized message", chatReq{Message: strings.Repeat("é", 32_001)}, "", http.StatusRequestEntityTooLarge, "32001 characters, the limit is 32000"},
 		{"oversized body", `{"message":"` + strings.Repeat("x", 1<<20) + `"}`, "", http.StatusRequestEntityTooLarge, "over 1048576 bytes"},
-		{"form body", "message=hi", "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, "Content-Type: application/json"},
+		{"form body", "message=hi", "application/x-www-form-urlencoded", http.StatusBadRequest, "not valid JSON"},
+		{"text body", `{"message":"hi"}`, "text/plain", http.StatusUnsupportedMediaType, "Content-Type: application/json"},
+		{"multipart body", `{"message":"hi"}`, "multipart/form-data; boundary=x", http.StatusUnsupportedMediaType, "Content-Type: application/json"},
 		{"unknown conversation", chatReq{Message: "hi", ConversationID: "0b6c3b8e-8a51-4b8e-9f0e-2f1d3c4b5a69"}, "", http.StatusNotFound, "conversation not found"},
 		{"malformed conversation id", chatReq{Message: "hi", ConversationID: "42"}, "", http.StatusNotFound, "conversation not found"},
 	} {

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
 	"clawdbot.cloud/services/runtime/internal/llm"
@@ -84,8 +87,8 @@ func TestChatSendsWorkspaceMemoriesAndHistory(t *testing.T) {
 		{Role: llm.Assistant, Content: first.Reply},
 		{Role: llm.User, Content: "And my car?"},
 	}
-	if len(msgs) != 3 || msgs[0] != want[0] || msgs[1] != want[1] || msgs[2] != want[2] {
-		t.Errorf("second turn messages = %+v, want %+v", msgs, want)
+	if diff := cmp.Diff(want, msgs, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("second turn messages (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(model.Requests()[1].System, "MOT is due in November") {
 		t.Error("second turn's prompt lacks the memory relevant to it")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropic"
@@ -65,6 +66,12 @@ func (o Options) withDefaults(cfg config.Config) Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = cmp.Or(cfg.MaxToolSteps, chat.DefaultMaxSteps)
+	}
+	if o.TurnTimeout <= 0 {
+		o.TurnTimeout = cmp.Or(time.Duration(cfg.TurnTimeoutSeconds)*time.Second, chat.DefaultTurnTimeout)
 	}
 	return o
 }

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,6 +86,17 @@ type Options struct {
 	RateBurst     int
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// MaxSteps and TurnTimeout override the configuration's limits of a
+	// chat turn (max_tool_steps, turn_timeout_seconds).
+	MaxSteps    int
+	TurnTimeout time.Duration
+	// FetchAllow opens these address ranges to the web_fetch tool and the
+	// browser despite the address rules (loopback for a test's page). It
+	// is for tests and the operator's dev mode only: the configuration
+	// document cannot set it, so a production runtime never has it.
+	FetchAllow []netip.Prefix
+	// BrowserIdle stops the browser after this long unused (5 minutes).
+	BrowserIdle time.Duration
 }
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
@@ -148,6 +160,8 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if provider == nil {
 		log.Warn("no model provider configured: chat answers 503", "hint", hint)
 	}
+	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
+	defer stopBrowser()
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Options{
 			CustomerID:      cfg.CustomerID,
@@ -161,16 +175,19 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Log:             log,
 			Now:             opts.Now,
 			Chat: &chat.Service{
-				DB:         pool,
-				Plan:       plan,
-				Model:      model,
-				Provider:   provider,
-				Hint:       hint,
-				Timeout:    opts.ModelTimeout,
-				MaxTokens:  maxReplyTokens,
-				Now:        opts.Now,
-				Log:        log,
-				Background: life,
+				DB:          pool,
+				Plan:        plan,
+				Model:       model,
+				Provider:    provider,
+				Hint:        hint,
+				Timeout:     opts.ModelTimeout,
+				TurnTimeout: opts.TurnTimeout,
+				MaxSteps:    opts.MaxSteps,
+				MaxTokens:   maxReplyTokens,
+				Now:         opts.Now,
+				Log:         log,
+				Background:  life,
+				Tools:       box,
 			},
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,

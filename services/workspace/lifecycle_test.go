@@ -73,6 +73,10 @@ func TestRenderSkillsOnDowngradeKeepsCustomerFiles(t *testing.T) {
 	if after["skills/my-own/SKILL.md"] != "my own skill" {
 		t.Error("the customer's own skill was touched")
 	}
+	// The running runtime follows the plan from the database.
+	if plan, err := customerdb.StoredPlan(ctx, db); err != nil || plan != plans.Starter {
+		t.Errorf("stored plan = %q, %v; want starter", plan, err)
+	}
 	mems, err := customerdb.ListMemories(ctx, db, 10, 0)
 	if err != nil || len(mems) != 1 {
 		t.Errorf("memories after re-render: %v, %v", mems, err)

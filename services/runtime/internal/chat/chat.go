@@ -21,8 +21,11 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/quota"
+	"clawdbot.cloud/services/runtime/internal/skills"
+	"clawdbot.cloud/services/runtime/internal/tools"
 )
 
 // Limits of a turn.
@@ -50,6 +53,8 @@ var (
 	ErrInvalidMessage = errors.New("message is not valid UTF-8 text")
 	// ErrConversationNotFound is a conversation_id that names nothing.
 	ErrConversationNotFound = errors.New("conversation not found")
+	// ErrAgentMismatch is a conversation continued with another agent.
+	ErrAgentMismatch = errors.New("this conversation is with another agent")
 )
 
 // TooLongError is a message over MaxMessageChars.
@@ -77,7 +82,8 @@ func (e *NotConfiguredError) Error() string { return "no model provider is confi
 type Service struct {
 	// DB is the customer's database.
 	DB customerdb.TxBeginner
-	// Plan is the customer's plan: quota and skills.
+	// Plan is the customer's plan as configured: quota and skills. A plan
+	// the workspace service recorded since (skills.CurrentPlan) wins.
 	Plan plans.Plan
 	// Model is the model id sent to the provider.
 	Model string
@@ -87,6 +93,15 @@ type Service struct {
 	Hint string
 	// Timeout bounds one model call.
 	Timeout time.Duration
+	// TurnTimeout bounds a whole turn: every model call and tool run.
+	TurnTimeout time.Duration
+	// MaxSteps bounds the model calls of a turn; the last one may not ask
+	// for tools, so the turn ends with an answer.
+	MaxSteps int
+	// ToolTimeout bounds one tool run.
+	ToolTimeout time.Duration
+	// Tools picks and backs the tools of a turn; nil offers none.
+	Tools *tools.Box
 	// MaxTokens bounds one reply.
 	MaxTokens int64
 	// Now is the clock.
@@ -106,6 +121,16 @@ type Request struct {
 	Message string
 	// ConversationID continues a conversation; empty starts one.
 	ConversationID string
+	// History, when not nil, is the conversation so far as the client
+	// sends it (the OpenAI-compatible API), used instead of the stored
+	// history; only Message and the reply are stored.
+	History []llm.Message
+	// Instructions are the client's own system messages, added to the
+	// system prompt.
+	Instructions string
+	// Agent names the agent to talk to (Team); empty is the default one,
+	// or the agent of the conversation continued.
+	Agent string
 }
 
 // Result is a turn's outcome. ConversationID and UserMessageID are set as
@@ -114,10 +139,18 @@ type Result struct {
 	ConversationID string
 	UserMessageID  int64
 	// MessageID is the stored reply.
-	MessageID                 int64
-	Reply                     string
-	Model                     string
+	MessageID int64
+	Reply     string
+	Model     string
+	// InputTokens and OutputTokens are the sums over every model call of
+	// the turn.
 	InputTokens, OutputTokens int64
+	// ToolCalls is how many tools ran (server tools included).
+	ToolCalls int
+	// StopReason is the last model call's ("end_turn", "stop", ...).
+	StopReason string
+	// Agent is the agent that answered ("" the default one).
+	Agent string
 }
 
 // Check validates a message without storing anything.
@@ -133,10 +166,11 @@ func Check(message string) error {
 	return nil
 }
 
-// Turn answers req. When onText is not nil the reply is streamed to it as
-// it is written, with the turn's Result so far (conversation and stored
-// message); an error from onText stops the streaming but not the turn.
-func (s *Service) Turn(ctx context.Context, req Request, onText func(Result, string) error) (Result, error) {
+// Turn answers req. When onEvent is not nil the turn is streamed to it as
+// it happens (pieces of text, tool activity), with the turn's Result so
+// far (conversation and stored message); an error from onEvent stops the
+// streaming but not the turn.
+func (s *Service) Turn(ctx context.Context, req Request, onEvent func(Result, Event) error) (Result, error) {
 	if err := Check(req.Message); err != nil {
 		return Result{}, err
 	}
@@ -144,44 +178,65 @@ func (s *Service) Turn(ctx context.Context, req Request, onText func(Result, str
 		return Result{}, &NotConfiguredError{Hint: s.Hint}
 	}
 	now := s.Now()
-	q, err := quota.Read(ctx, s.DB, s.Plan, now)
+	plan, err := skills.CurrentPlan(ctx, s.DB, s.Plan)
+	if err != nil {
+		return Result{}, err
+	}
+	q, err := quota.Read(ctx, s.DB, plan, now)
 	if err != nil {
 		return Result{}, err
 	}
 	if q.Exceeded() {
 		return Result{}, &QuotaError{Status: q}
 	}
+	if req.Agent, err = s.agent(ctx, plan, req); err != nil {
+		return Result{}, err
+	}
 	res, err := s.storeMessage(ctx, req)
 	if err != nil {
 		return res, err
 	}
-	llmReq, err := s.request(ctx, res, req.Message, now)
+	llmReq, enabled, err := s.request(ctx, plan, res, req, now)
+	res.Agent = req.Agent
 	if err != nil {
 		return res, err
+	}
+	var offered []tools.Tool
+	if s.Tools != nil {
+		offered, llmReq.ServerTools = s.Tools.For(enabled)
+		llmReq.Tools = tools.Specs(offered)
 	}
 
 	// Detached from the client: see the package comment.
-	mctx, cancel := context.WithTimeout(s.background(), s.Timeout)
+	tctx, cancel := context.WithTimeout(s.background(), s.turnTimeout())
 	defer cancel()
-	reply, err := s.Provider.Chat(mctx, llmReq, forward(res, onText))
-	if err != nil {
-		return res, err
-	}
+	a := &agent{s: s, res: res, offered: offered, emit: forward(onEvent)}
+	reply, err := a.run(tctx, llmReq)
 	sctx, cancelStore := context.WithTimeout(s.background(), storeTimeout)
 	defer cancelStore()
+	res.ToolCalls = a.toolCalls
+	if err != nil {
+		// The calls that did answer were paid for: count their tokens.
+		if a.in+a.out > 0 {
+			if uerr := customerdb.AddUsage(sctx, s.DB, s.Now(), customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}); uerr != nil {
+				s.Log.Error("chat: count tokens of a failed turn", "err", uerr)
+			}
+		}
+		return res, err
+	}
 	model := reply.Model
 	if model == "" {
 		model = s.Model
 	}
 	stored, err := customerdb.RecordReply(sctx, s.DB, customerdb.Message{
-		ConversationID: res.ConversationID, Content: reply.Text, Model: model,
-		InputTokens: reply.InputTokens, OutputTokens: reply.OutputTokens,
+		ConversationID: res.ConversationID, Content: a.text.String(), Model: model,
+		InputTokens: a.in, OutputTokens: a.out,
 	}, s.Now())
 	if err != nil {
 		return res, err
 	}
-	res.MessageID, res.Reply, res.Model = stored.ID, reply.Text, model
-	res.InputTokens, res.OutputTokens = reply.InputTokens, reply.OutputTokens
+	res.MessageID, res.Reply, res.Model = stored.ID, a.text.String(), model
+	res.InputTokens, res.OutputTokens, res.StopReason = a.in, a.out, reply.StopReason
 	return res, nil
 }
 
@@ -192,26 +247,59 @@ func (s *Service) background() context.Context {
 	return s.Background
 }
 
-// forward passes text to onText until it first fails (the client went
+// forward passes events to onEvent until it first fails (the client went
 // away), then drops the rest: the turn goes on without it.
-func forward(res Result, onText func(Result, string) error) func(string) error {
-	if onText == nil {
+func forward(onEvent func(Result, Event) error) func(Result, Event) {
+	if onEvent == nil {
 		return nil
 	}
 	var failed bool
-	return func(s string) error {
-		if !failed && onText(res, s) != nil {
+	return func(res Result, e Event) {
+		if !failed && onEvent(res, e) != nil {
 			failed = true
 		}
-		return nil
 	}
+}
+
+// agent checks the requested agent and returns the turn's: the one asked
+// for, else the continued conversation's, else the default ("").
+func (s *Service) agent(ctx context.Context, plan plans.Plan, req Request) (string, error) {
+	if req.Agent != "" {
+		if !agents.Allowed(plan) {
+			return "", agents.ErrNotInPlan
+		}
+		if !agents.ValidName(req.Agent) {
+			return "", agents.ErrInvalidName
+		}
+		ok, err := agents.Exists(ctx, s.DB, req.Agent)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", fmt.Errorf("%w: %s", agents.ErrNotFound, req.Agent)
+		}
+	}
+	if req.ConversationID == "" {
+		return req.Agent, nil
+	}
+	c, err := customerdb.GetConversation(ctx, s.DB, req.ConversationID)
+	if errors.Is(err, customerdb.ErrNotFound) {
+		return "", ErrConversationNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if req.Agent != "" && c.Agent != req.Agent {
+		return "", ErrAgentMismatch
+	}
+	return c.Agent, nil
 }
 
 // storeMessage stores the customer's message, in a new conversation unless
 // req continues one. Either way it is a single statement.
 func (s *Service) storeMessage(ctx context.Context, req Request) (Result, error) {
 	if req.ConversationID == "" {
-		c, m, err := customerdb.StartConversation(ctx, s.DB, title(req.Message), req.Message)
+		c, m, err := customerdb.StartAgentConversation(ctx, s.DB, req.Agent, title(req.Message), req.Message)
 		if err != nil {
 			return Result{}, err
 		}

@@ -68,6 +68,12 @@ type Config struct {
 	// off (benchmarks).
 	RatePerSecond float64 `json:"rate_per_second,omitempty"`
 	RateBurst     int     `json:"rate_burst,omitempty"`
+	// MaxToolSteps bounds the model calls of one chat turn (tool use);
+	// zero means the default, 8.
+	MaxToolSteps int `json:"max_tool_steps,omitempty"`
+	// TurnTimeoutSeconds bounds a whole chat turn, tools included; zero
+	// means the default, 300.
+	TurnTimeoutSeconds int `json:"turn_timeout_seconds,omitempty"`
 
 	// Env holds the model-provider settings of the process environment
 	// (see EnvFrom). It is never part of the JSON document: the compute
@@ -100,6 +106,17 @@ type ProviderEnv struct {
 	// OpenAIBaseURL is OPENAI_BASE_URL, the API root with its version,
 	// e.g. http://127.0.0.1:11434/v1.
 	OpenAIBaseURL string
+	// SearchBackend is SEARCH_BACKEND: "searxng", "brave" or empty (none:
+	// an OpenAI-compatible provider then offers no web_search).
+	SearchBackend string
+	// SearXNGURL is SEARXNG_URL, the root of a SearXNG instance with its
+	// JSON format enabled.
+	SearXNGURL string
+	// BraveAPIKey is BRAVE_API_KEY. Secret.
+	BraveAPIKey string
+	// BraveBaseURL is BRAVE_BASE_URL (default the Brave Search API), for
+	// a proxy or a test server.
+	BraveBaseURL string
 }
 
 // EnvFrom reads the provider settings with getenv (os.Getenv).
@@ -109,6 +126,10 @@ func EnvFrom(getenv func(string) string) ProviderEnv {
 		AnthropicBaseURL: strings.TrimSpace(getenv("ANTHROPIC_BASE_URL")),
 		OpenAIAPIKey:     strings.TrimSpace(getenv("OPENAI_API_KEY")),
 		OpenAIBaseURL:    strings.TrimSpace(getenv("OPENAI_BASE_URL")),
+		SearchBackend:    strings.TrimSpace(getenv("SEARCH_BACKEND")),
+		SearXNGURL:       strings.TrimSpace(getenv("SEARXNG_URL")),
+		BraveAPIKey:      strings.TrimSpace(getenv("BRAVE_API_KEY")),
+		BraveBaseURL:     strings.TrimSpace(getenv("BRAVE_BASE_URL")),
 	}
 }
 

@@ -39,9 +39,30 @@ func (c Config) validateOptional() []error {
 	if c.RateBurst < 0 {
 		add("rate_burst %d: want 0 (the default) or more", c.RateBurst)
 	}
+	if c.MaxToolSteps < 0 || c.MaxToolSteps > 50 {
+		add("max_tool_steps %d: want 0 (the default, 8) to 50", c.MaxToolSteps)
+	}
+	if c.TurnTimeoutSeconds < 0 || c.TurnTimeoutSeconds > 1800 {
+		add("turn_timeout_seconds %d: want 0 (the default, 300) to 1800", c.TurnTimeoutSeconds)
+	}
+	switch c.Env.SearchBackend {
+	case "":
+	case "searxng":
+		if c.Env.SearXNGURL == "" {
+			add("SEARCH_BACKEND=searxng needs SEARXNG_URL")
+		}
+	case "brave":
+		if c.Env.BraveAPIKey == "" {
+			add("SEARCH_BACKEND=brave needs BRAVE_API_KEY")
+		}
+	default:
+		add("SEARCH_BACKEND %q: want searxng, brave or empty", c.Env.SearchBackend)
+	}
 	for _, v := range []struct{ name, value string }{
 		{"ANTHROPIC_BASE_URL", c.Env.AnthropicBaseURL},
 		{"OPENAI_BASE_URL", c.Env.OpenAIBaseURL},
+		{"SEARXNG_URL", c.Env.SearXNGURL},
+		{"BRAVE_BASE_URL", c.Env.BraveBaseURL},
 	} {
 		if v.value == "" {
 			continue

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/respond"
@@ -22,6 +23,7 @@ type chatRequest struct {
 	Message        string `json:"message"`
 	ConversationID string `json:"conversation_id"`
 	Stream         bool   `json:"stream"`
+	Agent          string `json:"agent"`
 }
 
 // ChatResponse is the answer to POST /api/chat, and the data of the final
@@ -33,6 +35,10 @@ type ChatResponse struct {
 	Reply          string     `json:"reply"`
 	Model          string     `json:"model"`
 	Usage          TokenUsage `json:"usage"`
+	// ToolCalls is how many tools ran in the turn.
+	ToolCalls int `json:"tool_calls"`
+	// Agent is the named agent that answered; empty for the default.
+	Agent string `json:"agent,omitempty"`
 }
 
 // TokenUsage is what a turn cost.
@@ -56,6 +62,7 @@ type ChatError struct {
 //
 //	start  {"conversation_id", "user_message_id"}
 //	delta  {"text"}                 one per piece of the reply
+//	tool   {"id","name","status","duration_ms"?,"server"?}  a tool running, done or failed
 //	done   ChatResponse             the stored reply and its usage
 //	error  ChatError (with status)  the model failed after streaming began
 //
@@ -74,9 +81,9 @@ func chatHandler(o Options) http.Handler {
 		}
 		// The turn may outlast the server's write timeout.
 		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.Timeout + time.Minute))
+		_ = rc.SetWriteDeadline(time.Now().Add(o.Chat.TurnTimeout + time.Minute))
 
-		turn := chat.Request{Message: req.Message, ConversationID: req.ConversationID}
+		turn := chat.Request{Message: req.Message, ConversationID: req.ConversationID, Agent: req.Agent}
 		if !req.Stream {
 			res, err := o.Chat.Turn(r.Context(), turn, nil)
 			if err != nil {
@@ -96,10 +103,13 @@ func chatHandler(o Options) http.Handler {
 				s.event("start", map[string]any{"conversation_id": stored.ConversationID, "user_message_id": stored.UserMessageID})
 			}
 		}
-		res, err := o.Chat.Turn(r.Context(), turn, func(res chat.Result, text string) error {
+		res, err := o.Chat.Turn(r.Context(), turn, func(res chat.Result, e chat.Event) error {
 			stored = res
 			start()
-			return s.event("delta", map[string]string{"text": text})
+			if e.Tool != nil {
+				return s.event("tool", e.Tool)
+			}
+			return s.event("delta", map[string]string{"text": e.Text})
 		})
 		switch {
 		case err != nil && !started:
@@ -119,7 +129,7 @@ func chatHandler(o Options) http.Handler {
 func response(res chat.Result) ChatResponse {
 	return ChatResponse{
 		ConversationID: res.ConversationID, UserMessageID: res.UserMessageID, MessageID: res.MessageID,
-		Reply: res.Reply, Model: res.Model,
+		Reply: res.Reply, Model: res.Model, ToolCalls: res.ToolCalls, Agent: res.Agent,
 		Usage: TokenUsage{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens},
 	}
 }
@@ -146,8 +156,14 @@ func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Dura
 		return http.StatusBadRequest, body, 0
 	case errors.As(err, &tooLong):
 		return http.StatusRequestEntityTooLarge, body, 0
-	case errors.Is(err, chat.ErrConversationNotFound):
+	case errors.Is(err, chat.ErrConversationNotFound), errors.Is(err, agents.ErrNotFound):
 		return http.StatusNotFound, body, 0
+	case errors.Is(err, agents.ErrNotInPlan):
+		return http.StatusForbidden, body, 0
+	case errors.Is(err, agents.ErrInvalidName):
+		return http.StatusBadRequest, body, 0
+	case errors.Is(err, chat.ErrAgentMismatch):
+		return http.StatusConflict, body, 0
 	case errors.As(err, &quota):
 		reset := quota.Status.ResetAt
 		body.ResetAt = &reset
@@ -163,6 +179,10 @@ func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Dura
 			return http.StatusTooManyRequests, body, cmpOr(up.RetryAfter, defaultRetryAfter)
 		case llm.Timeout:
 			body.Error = fmt.Sprintf("the model did not answer within %s; try again", o.Chat.Timeout)
+			var turn *chat.TurnTimeoutError
+			if errors.As(err, &turn) {
+				body.Error = turn.Error() + "; try a smaller request"
+			}
 			return http.StatusBadGateway, body, 0
 		case llm.Rejected:
 			body.Error = fmt.Sprintf("the model provider rejected the request (HTTP %d): %v", up.Status, up.Err)

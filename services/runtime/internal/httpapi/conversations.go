@@ -22,6 +22,21 @@ type ConversationBody struct {
 	Title     string    `json:"title"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Agent is the named agent of the conversation; empty for the default.
+	Agent string `json:"agent,omitempty"`
+}
+
+// ToolCallBody is a tool the assistant ran in a conversation.
+type ToolCallBody struct {
+	ID            int64     `json:"id"`
+	UserMessageID int64     `json:"user_message_id"`
+	Step          int       `json:"step"`
+	Tool          string    `json:"tool"`
+	Input         string    `json:"input"`
+	Result        string    `json:"result"`
+	Outcome       string    `json:"outcome"`
+	DurationMS    int64     `json:"duration_ms"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // MessageBody is one message of a conversation.
@@ -39,6 +54,9 @@ type MessageBody struct {
 type ConversationDetail struct {
 	ConversationBody
 	Messages []MessageBody `json:"messages"`
+	// ToolCalls are the tools run in the conversation, oldest first
+	// (bounded inputs and results).
+	ToolCalls []ToolCallBody `json:"tool_calls"`
 }
 
 // ConversationList is a page of conversations. NextCursor, when set, is the
@@ -49,7 +67,7 @@ type ConversationList struct {
 }
 
 func conversationBody(c customerdb.Conversation) ConversationBody {
-	return ConversationBody{ID: c.ID, Title: c.Title, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	return ConversationBody{ID: c.ID, Title: c.Title, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Agent: c.Agent}
 }
 
 // listConversations answers GET /api/conversations?limit=&cursor=.
@@ -122,10 +140,20 @@ func getConversation(o Options) http.Handler {
 			internalError(w, o, "read messages", err)
 			return
 		}
-		out := ConversationDetail{ConversationBody: conversationBody(c), Messages: make([]MessageBody, len(ms))}
+		calls, err := customerdb.ToolCalls(r.Context(), o.DB, c.ID, maxMessagesShown)
+		if err != nil {
+			internalError(w, o, "read tool calls", err)
+			return
+		}
+		out := ConversationDetail{ConversationBody: conversationBody(c), Messages: make([]MessageBody, len(ms)),
+			ToolCalls: make([]ToolCallBody, len(calls))}
 		for i, m := range ms {
 			out.Messages[i] = MessageBody{ID: m.ID, Role: m.Role, Content: m.Content, Model: m.Model,
 				InputTokens: m.InputTokens, OutputTokens: m.OutputTokens, CreatedAt: m.CreatedAt}
+		}
+		for i, tc := range calls {
+			out.ToolCalls[i] = ToolCallBody{ID: tc.ID, UserMessageID: tc.UserMessageID, Step: tc.Step, Tool: tc.Tool,
+				Input: tc.Input, Result: tc.Result, Outcome: tc.Outcome, DurationMS: tc.Duration.Milliseconds(), CreatedAt: tc.CreatedAt}
 		}
 		respond.JSON(w, http.StatusOK, out)
 	})

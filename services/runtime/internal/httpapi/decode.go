@@ -16,19 +16,17 @@ import (
 // decode reads a JSON request body into v, strictly: one object, known
 // fields only. On failure it writes a 4xx that says what is wrong and
 // returns false:
-//   - 415 for another Content-Type (requiring application/json also makes
-//     browsers preflight every cross-origin write, so CORS applies);
+//   - 415 for a Content-Type that is not JSON's (see jsonContentType);
 //   - 413 for a body over MaxBodyBytes;
 //   - 400 for bad JSON, an unknown field or a value of the wrong type.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	if !jsonContentType(r) {
 		respond.Error(w, http.StatusUnsupportedMediaType, "send the body as JSON with Content-Type: application/json")
 		return false
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
+	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("unexpected data after the JSON object")
@@ -60,6 +58,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		respond.Error(w, http.StatusBadRequest, "invalid request body: "+err.Error())
 	}
 	return false
+}
+
+// jsonContentType reports whether a body may be read as JSON: declared as
+// JSON (application/json, application/*+json), sent without a
+// Content-Type, or sent as curl -d sends it (application/x-www-form-urlencoded),
+// as the product's documentation shows customers doing. Such a body that
+// is not JSON is still a 400. Any other type (text/plain, multipart) is
+// refused. Accepting the form type opens no cross-site hole: every route
+// that reads a body needs an Authorization header, which no form can send
+// and which itself forces a CORS preflight.
+func jsonContentType(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "application/x-www-form-urlencoded" ||
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
 func jsonType(kind string) string {

@@ -46,7 +46,12 @@ func export(o Options) http.Handler {
 			internalError(w, o, "read workspace", err)
 			return
 		}
-		list, err := skills.List(r.Context(), o.DB, o.Plan)
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		if err != nil {
+			internalError(w, o, "read plan", err)
+			return
+		}
+		list, err := skills.List(r.Context(), o.DB, plan)
 		if err != nil {
 			internalError(w, o, "list skills", err)
 			return

@@ -18,10 +18,18 @@
 //	POST   /api/keys                 {"name"} → a new key, shown in this answer only
 //	DELETE /api/keys/{id}            revoke a key (refused from the next request on)
 //	GET    /api/usage                this period's usage per day, against the quota
+//	GET    /api/screenshots/{id}     a PNG the browser tool took
+//	GET    /api/agents               named agents (Team; agents.go)
+//	PUT    /api/agents/{name}        {"soul", "identity"}: create or replace one
+//	DELETE /api/agents/{name}        remove one (its conversations stay)
+//	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
+//	GET    /v1/models                the instance's model, OpenAI-style
 //
 // Every route but /health needs "Authorization: Bearer claw_…" (or a
-// dashboard token, see internal/auth) and is rate limited per key. Every answer is JSON (the export and the chat stream
-// excepted), errors as {"error": "..."}.
+// dashboard token, see internal/auth) and is rate limited per key. Every
+// answer is JSON (the export, screenshots and the streams excepted), errors
+// as {"error": "..."} — on /v1 in OpenAI's shape,
+// {"error": {"message", "type", "param", "code"}}.
 package httpapi
 
 import (
@@ -112,6 +120,12 @@ func New(o Options) http.Handler {
 	mux.Handle("POST /api/keys", key(createKey(o)))
 	mux.Handle("DELETE /api/keys/{id}", key(revokeKey(o)))
 	mux.Handle("GET /api/usage", key(usage(o)))
+	mux.Handle("GET /api/screenshots/{id}", key(screenshot(o)))
+	mux.Handle("GET /api/agents", key(listAgents(o)))
+	mux.Handle("PUT /api/agents/{name}", key(putAgent(o)))
+	mux.Handle("DELETE /api/agents/{name}", key(deleteAgent(o)))
+	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
+	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))
 	return accessLog(o.Log, limitBody(cors(o.DashboardOrigin, mux)))
 }

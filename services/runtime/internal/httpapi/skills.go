@@ -18,12 +18,17 @@ type SkillList struct {
 // and whether each is enabled.
 func listSkills(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		list, err := skills.List(r.Context(), o.DB, o.Plan)
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		if err != nil {
+			internalError(w, o, "read plan", err)
+			return
+		}
+		list, err := skills.List(r.Context(), o.DB, plan)
 		if err != nil {
 			internalError(w, o, "list skills", err)
 			return
 		}
-		respond.JSON(w, http.StatusOK, SkillList{Plan: o.Plan.ID, Skills: list})
+		respond.JSON(w, http.StatusOK, SkillList{Plan: plan.ID, Skills: list})
 	})
 }
 
@@ -42,7 +47,12 @@ func setSkill(o Options) http.Handler {
 			respond.Error(w, http.StatusBadRequest, `field "enabled" is required: true or false`)
 			return
 		}
-		s, err := skills.Set(r.Context(), o.DB, o.Plan, r.PathValue("name"), *req.Enabled)
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		if err != nil {
+			internalError(w, o, "read plan", err)
+			return
+		}
+		s, err := skills.Set(r.Context(), o.DB, plan, r.PathValue("name"), *req.Enabled)
 		switch {
 		case errors.Is(err, skills.ErrUnknown):
 			respond.Error(w, http.StatusNotFound, "unknown skill")

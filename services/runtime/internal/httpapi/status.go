@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/respond"
+	"clawdbot.cloud/services/runtime/internal/skills"
 )
 
 // StatusBody is the body of GET /status. The platform's health service may
@@ -57,8 +59,9 @@ func Period(t time.Time) (start, end time.Time) { return quota.Period(t) }
 // plan's quota.
 func status(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := quota.Read(r.Context(), o.DB, o.Plan, o.Now())
-		if err != nil {
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		q, qerr := quota.Read(r.Context(), o.DB, plan, o.Now())
+		if err = errors.Join(err, qerr); err != nil {
 			o.Log.ErrorContext(r.Context(), "status: read usage", "err", err)
 			respond.Error(w, http.StatusServiceUnavailable, "usage unavailable, try again")
 			return
@@ -66,7 +69,7 @@ func status(o Options) http.Handler {
 		body := StatusBody{
 			CustomerID: o.CustomerID,
 			InstanceID: o.InstanceID,
-			Plan:       o.Plan.ID,
+			Plan:       plan.ID,
 			Usage: UsageBody{
 				Messages:     q.Used.Messages,
 				InputTokens:  q.Used.InputTokens,

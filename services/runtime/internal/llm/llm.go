@@ -32,8 +32,19 @@ const (
 
 // Message is one turn of the conversation sent to the model.
 type Message struct {
-	Role    Role
+	Role Role
+	// Content is the text of the message.
 	Content string
+	// ToolCalls are the tools an assistant message asked for.
+	ToolCalls []ToolCall
+	// ToolResults answer the previous assistant message's ToolCalls; a
+	// message with results is sent in the user's role (Anthropic) or as
+	// tool messages (OpenAI).
+	ToolResults []ToolResult
+	// Native is the provider's own form of an assistant message it
+	// returned in this turn (Reply.Native), sent back as it was, so blocks
+	// the runtime does not model (server tool results, citations) survive.
+	Native any
 }
 
 // Request is one call to the model.
@@ -47,6 +58,14 @@ type Request struct {
 	Messages []Message
 	// MaxTokens bounds the length of the reply.
 	MaxTokens int64
+	// Tools are the tools the model may ask for.
+	Tools []ToolSpec
+	// ServerTools are the provider-run tools to declare (Anthropic only;
+	// other adapters ignore them).
+	ServerTools []ServerTool
+	// NoTools forbids asking for tools in this call (tool_choice none):
+	// the turn's last step, which must answer.
+	NoTools bool
 }
 
 // Reply is the model's answer.
@@ -60,6 +79,13 @@ type Reply struct {
 	InputTokens, OutputTokens int64
 	// StopReason is why the model stopped ("end_turn", "max_tokens", ...).
 	StopReason string
+	// ToolCalls are the tools the model asks for; none when it answered.
+	ToolCalls []ToolCall
+	// ServerToolUses are the provider-run tools it used in this call.
+	ServerToolUses []ServerToolUse
+	// Native is the reply in the provider's own form, to send back in the
+	// next call of the turn (Message.Native).
+	Native any
 }
 
 // Provider answers chat turns.

@@ -103,7 +103,7 @@ func System(in Input) string {
 	}
 
 	if len(in.Skills) > 0 {
-		b.WriteString("\n# Skills\nThe skills enabled on the user's plan. Their tools are not connected to this chat: explain what you would do, or how the user can do it.\n")
+		b.WriteString("\n# Skills\nThe skills enabled on the user's plan. Use the tools this chat offers for them (memory, web search and fetch, the browser); for a skill without a tool, explain what you would do or how the user can do it.\n")
 		for _, s := range in.Skills {
 			fmt.Fprintf(&b, "- %s: %s\n", s.Name, oneLine(s.Description))
 		}

@@ -63,8 +63,12 @@ func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (*pb.Skill
 		if err := customerdb.PutFiles(ctx, tx, out...); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM workspace_files WHERE path = ANY($1)", stale)
-		return err
+		if _, err := tx.Exec(ctx, "DELETE FROM workspace_files WHERE path = ANY($1)", stale); err != nil {
+			return err
+		}
+		// The running runtime reads its plan from here on its next
+		// request: the plan change needs no restart.
+		return customerdb.SetPlan(ctx, tx, plan.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render skills: %w", err)

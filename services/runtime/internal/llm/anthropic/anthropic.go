@@ -65,21 +65,9 @@ func (*Provider) Name() string { return Name }
 
 // Chat sends req to POST /v1/messages, streaming when onText is not nil.
 func (p *Provider) Chat(ctx context.Context, req llm.Request, onText func(string) error) (llm.Reply, error) {
-	params := sdk.MessageNewParams{
-		Model:     sdk.Model(req.Model),
-		MaxTokens: req.MaxTokens,
-		Messages:  make([]sdk.MessageParam, 0, len(req.Messages)),
-	}
-	if req.System != "" {
-		params.System = []sdk.TextBlockParam{{Text: req.System}}
-	}
-	for _, m := range req.Messages {
-		block := sdk.NewTextBlock(m.Content)
-		if m.Role == llm.Assistant {
-			params.Messages = append(params.Messages, sdk.NewAssistantMessage(block))
-		} else {
-			params.Messages = append(params.Messages, sdk.NewUserMessage(block))
-		}
+	params, err := paramsOf(req)
+	if err != nil {
+		return llm.Reply{}, &llm.Error{Provider: Name, Kind: llm.Rejected, Err: err}
 	}
 	if onText == nil {
 		msg, err := p.client.Messages.New(ctx, params)
@@ -92,35 +80,27 @@ func (p *Provider) Chat(ctx context.Context, req llm.Request, onText func(string
 }
 
 // stream reads the server-sent events of a streamed message: message_start
-// (model, input tokens), content_block_delta (text), message_delta (stop
+// (model, input tokens), content_block_start/delta/stop (text, tool_use
+// with its input as partial JSON, server tool blocks), message_delta (stop
 // reason, final output tokens), message_stop. A stream that ends before
 // message_stop is a broken one.
 func (p *Provider) stream(ctx context.Context, params sdk.MessageNewParams, onText func(string) error) (llm.Reply, error) {
 	s := p.client.Messages.NewStreaming(ctx, params)
 	defer s.Close()
-	var r llm.Reply
-	var text strings.Builder
+	var acc sdk.Message
 	stopped := false
 	for s.Next() {
 		ev := s.Current()
+		if err := acc.Accumulate(ev); err != nil {
+			return llm.Reply{}, &llm.Error{Provider: Name, Kind: llm.Unavailable, Err: fmt.Errorf("stream: %w", err)}
+		}
 		switch ev.Type {
-		case "message_start":
-			r.Model = string(ev.Message.Model)
-			r.InputTokens = ev.Message.Usage.InputTokens
-			r.OutputTokens = ev.Message.Usage.OutputTokens
 		case "content_block_delta":
 			if ev.Delta.Type != "text_delta" || ev.Delta.Text == "" {
 				continue
 			}
-			text.WriteString(ev.Delta.Text)
 			if err := onText(ev.Delta.Text); err != nil {
 				return llm.Reply{}, err
-			}
-		case "message_delta":
-			r.StopReason = string(ev.Delta.StopReason)
-			r.OutputTokens = ev.Usage.OutputTokens
-			if ev.Usage.JSON.InputTokens.Valid() && ev.Usage.InputTokens > 0 {
-				r.InputTokens = ev.Usage.InputTokens
 			}
 		case "message_stop":
 			stopped = true
@@ -132,25 +112,59 @@ func (p *Provider) stream(ctx context.Context, params sdk.MessageNewParams, onTe
 	if !stopped {
 		return llm.Reply{}, &llm.Error{Provider: Name, Kind: llm.Unavailable, Err: errors.New("stream ended before message_stop")}
 	}
-	r.Text = text.String()
-	return r, nil
+	return replyOf(&acc), nil
 }
 
-// replyOf collects the text blocks of a complete message.
+// replyOf collects the text, the tool calls and the server tool uses of a
+// complete message.
 func replyOf(msg *sdk.Message) llm.Reply {
 	var text strings.Builder
-	for _, b := range msg.Content {
-		if b.Type == "text" {
-			text.WriteString(b.Text)
-		}
-	}
-	return llm.Reply{
-		Text:         text.String(),
+	r := llm.Reply{
 		Model:        string(msg.Model),
 		InputTokens:  msg.Usage.InputTokens,
 		OutputTokens: msg.Usage.OutputTokens,
 		StopReason:   string(msg.StopReason),
 	}
+	failed := map[string]bool{}
+	for _, b := range msg.Content {
+		switch b.Type {
+		case "web_search_tool_result", "web_fetch_tool_result":
+			failed[b.ToolUseID] = strings.HasSuffix(contentType(b.RawJSON()), "_error")
+		}
+	}
+	for _, b := range msg.Content {
+		switch b.Type {
+		case "text":
+			text.WriteString(b.Text)
+		case "tool_use":
+			input := b.Input
+			if len(input) == 0 {
+				input = json.RawMessage("{}")
+			}
+			r.ToolCalls = append(r.ToolCalls, llm.ToolCall{ID: b.ID, Name: b.Name, Input: input})
+		case "server_tool_use":
+			input, _ := json.Marshal(b.Input)
+			r.ServerToolUses = append(r.ServerToolUses, llm.ServerToolUse{ID: b.ID, Name: b.Name, Input: input, Failed: failed[b.ID]})
+		}
+	}
+	r.Text = text.String()
+	r.Native = msg.ToParam()
+	return r
+}
+
+// contentType is the "type" of a server tool result's "content": an error
+// object's type ends in "_error"; a list of results has none.
+func contentType(raw string) string {
+	var b struct {
+		Content json.RawMessage `json:"content"`
+	}
+	var c struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal([]byte(raw), &b) == nil {
+		_ = json.Unmarshal(b.Content, &c)
+	}
+	return c.Type
 }
 
 // classify turns an SDK error into an *llm.Error. A caller that went away

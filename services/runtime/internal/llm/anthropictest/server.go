@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -48,13 +49,23 @@ func New(tb testing.TB) *Server {
 	return s
 }
 
-// block is a content block: a string content is also accepted.
+// block is a content block: text, tool_use, tool_result, or a server tool's
+// blocks echoed back. A string content is also accepted.
 type block struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type         string          `json:"type"`
+	Text         string          `json:"text"`
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	Input        json.RawMessage `json:"input"`
+	ToolUseID    string          `json:"tool_use_id"`
+	Content      json.RawMessage `json:"content"`
+	IsError      bool            `json:"is_error"`
+	Caller       json.RawMessage `json:"caller"`
+	Citations    json.RawMessage `json:"citations"`
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
-// content is a message content or system prompt: a string or text blocks.
+// content is a message content or system prompt: a string or blocks.
 type content []block
 
 func (c *content) UnmarshalJSON(b []byte) error {
@@ -71,6 +82,7 @@ func (c *content) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// text is the text of a system prompt, which holds text blocks only.
 func (c content) text() (string, error) {
 	var buf bytes.Buffer
 	for _, b := range c {
@@ -80,6 +92,70 @@ func (c content) text() (string, error) {
 		buf.WriteString(b.Text)
 	}
 	return buf.String(), nil
+}
+
+// message decodes one message's blocks; prev is the message before it,
+// whose tool_use blocks its tool_result blocks must answer.
+func (c content) message(role string, prev *llm.Message) (llm.Message, error) {
+	m := llm.Message{Role: llm.Role(role)}
+	var buf bytes.Buffer
+	for _, b := range c {
+		switch b.Type {
+		case "text":
+			if b.Text == "" {
+				return m, fmt.Errorf("text content blocks must be non-empty")
+			}
+			buf.WriteString(b.Text)
+		case "tool_use":
+			if role != "assistant" || b.ID == "" || b.Name == "" || !json.Valid(b.Input) || !bytes.HasPrefix(bytes.TrimSpace(b.Input), []byte("{")) {
+				return m, fmt.Errorf("tool_use: assistant only, with id, name and an object input")
+			}
+			m.ToolCalls = append(m.ToolCalls, llm.ToolCall{ID: b.ID, Name: b.Name, Input: b.Input})
+		case "tool_result":
+			if role != "user" || prev == nil || !slices.ContainsFunc(prev.ToolCalls, func(t llm.ToolCall) bool { return t.ID == b.ToolUseID }) {
+				return m, fmt.Errorf("tool_result block(s) provided when previous message does not have a matching tool_use block (%s)", b.ToolUseID)
+			}
+			text, err := resultText(b.Content)
+			if err != nil {
+				return m, err
+			}
+			m.ToolResults = append(m.ToolResults, llm.ToolResult{CallID: b.ToolUseID, Content: text, IsError: b.IsError})
+		case "server_tool_use", "web_search_tool_result", "web_fetch_tool_result":
+			if role != "assistant" {
+				return m, fmt.Errorf("%s: assistant only", b.Type)
+			}
+		default:
+			return m, fmt.Errorf("unsupported content block type %q", b.Type)
+		}
+	}
+	if prev != nil && role == "user" && len(prev.ToolCalls) > len(m.ToolResults) {
+		return m, fmt.Errorf("tool_use ids were found without tool_result blocks immediately after")
+	}
+	m.Content = buf.String()
+	return m, nil
+}
+
+// resultText is a tool_result's content: a string or text blocks.
+func resultText(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "", nil
+	}
+	var c content
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return "", fmt.Errorf("tool_result content: %w", err)
+	}
+	return c.text()
+}
+
+// tool is an entry of the request's tools: a client tool with an input
+// schema, or a server tool with a versioned type.
+type tool struct {
+	Type             string          `json:"type"`
+	Name             string          `json:"name"`
+	Description      string          `json:"description"`
+	InputSchema      json.RawMessage `json:"input_schema"`
+	MaxUses          int64           `json:"max_uses"`
+	MaxContentTokens int64           `json:"max_content_tokens"`
 }
 
 // request is the body of POST /v1/messages, as far as the API knows it.
@@ -97,6 +173,11 @@ type request struct {
 	TopK          *int64          `json:"top_k"`
 	TopP          *float64        `json:"top_p"`
 	StopSequences []string        `json:"stop_sequences"`
+	Tools         []tool          `json:"tools"`
+	ToolChoice    *struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	} `json:"tool_choice"`
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -154,20 +235,72 @@ func decode(r *http.Request) (llmtest.Request, error) {
 	if out.System, err = body.System.text(); err != nil {
 		return out, fmt.Errorf("system: %w", err)
 	}
+	if err := tools(&out, body); err != nil {
+		return out, err
+	}
+	usesTools := false
 	for i, m := range body.Messages {
 		if m.Role != "user" && m.Role != "assistant" {
 			return out, fmt.Errorf("messages.%d.role: unexpected role %q", i, m.Role)
 		}
-		text, err := m.Content.text()
+		var prev *llm.Message
+		if i > 0 {
+			prev = &out.Messages[i-1]
+		}
+		msg, err := m.Content.message(m.Role, prev)
 		if err != nil {
 			return out, fmt.Errorf("messages.%d.content: %w", i, err)
 		}
-		if text == "" {
-			return out, fmt.Errorf("messages.%d: text content blocks must be non-empty", i)
+		if msg.Content == "" && len(msg.ToolCalls) == 0 && len(msg.ToolResults) == 0 && len(m.Content) == 0 {
+			return out, fmt.Errorf("messages.%d: content must be non-empty", i)
 		}
-		out.Messages = append(out.Messages, llm.Message{Role: llm.Role(m.Role), Content: text})
+		usesTools = usesTools || len(msg.ToolCalls) > 0
+		out.Messages = append(out.Messages, msg)
+	}
+	if usesTools && len(out.Tools) == 0 {
+		return out, fmt.Errorf("requests which include tool_use or tool_result blocks must define tools")
 	}
 	return out, nil
+}
+
+// tools checks and records the request's tools and tool_choice.
+func tools(out *llmtest.Request, body request) error {
+	seen := map[string]bool{}
+	for i, t := range body.Tools {
+		if t.Name == "" || seen[t.Name] {
+			return fmt.Errorf("tools.%d.name: missing or not unique", i)
+		}
+		seen[t.Name] = true
+		switch t.Type {
+		case "", "custom":
+			var schema struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(t.InputSchema, &schema) != nil || schema.Type != "object" {
+				return fmt.Errorf("tools.%d.input_schema: type must be \"object\"", i)
+			}
+			out.Tools = append(out.Tools, llm.ToolSpec{Name: t.Name, Description: t.Description, Schema: t.InputSchema})
+		case "web_search_20250305", "web_search_20260209":
+			if t.Name != "web_search" {
+				return fmt.Errorf("tools.%d: %s must be named web_search", i, t.Type)
+			}
+			out.ServerTools = append(out.ServerTools, llm.ServerWebSearch)
+		case "web_fetch_20250910", "web_fetch_20260209":
+			if t.Name != "web_fetch" {
+				return fmt.Errorf("tools.%d: %s must be named web_fetch", i, t.Type)
+			}
+			out.ServerTools = append(out.ServerTools, llm.ServerWebFetch)
+		default:
+			return fmt.Errorf("tools.%d.type: unknown tool type %q", i, t.Type)
+		}
+	}
+	if body.ToolChoice != nil {
+		if len(body.Tools) == 0 {
+			return fmt.Errorf("tool_choice may only be specified while providing tools")
+		}
+		out.NoTools = body.ToolChoice.Type == "none"
+	}
+	return nil
 }
 
 func errorType(a llmtest.Answer) string {
@@ -204,6 +337,48 @@ func errorBody(typ, msg string) map[string]any {
 
 func (s *Server) id() string { return fmt.Sprintf("msg_test_%06d", s.ids.Add(1)) }
 
+// blocks are the content blocks of an answer: its text, then the server
+// tools' uses and results, then the tool_use blocks it asks for.
+func blocks(a llmtest.Answer) []map[string]any {
+	var out []map[string]any
+	if a.Text != "" {
+		out = append(out, map[string]any{"type": "text", "text": a.Text})
+	}
+	for _, u := range a.ServerToolUses {
+		out = append(out, map[string]any{"type": "server_tool_use", "id": u.ID, "name": u.Name, "input": json.RawMessage(u.Input)})
+		var result any = []map[string]any{{"type": "web_search_result", "url": "https://example.com/result",
+			"title": "A result", "encrypted_content": "opaque", "page_age": nil}}
+		kind := u.Name + "_tool_result"
+		if u.Name == "web_fetch" {
+			result = map[string]any{"type": "web_fetch_result", "url": "https://example.com/page", "retrieved_at": "2026-12-04T00:00:00Z",
+				"content": map[string]any{"type": "document", "source": map[string]any{"type": "text", "media_type": "text/plain", "data": "page text"}}}
+		}
+		if u.Failed {
+			result = map[string]any{"type": kind + "_error", "error_code": "unavailable"}
+		}
+		out = append(out, map[string]any{"type": kind, "tool_use_id": u.ID, "content": result})
+	}
+	for _, c := range a.ToolCalls {
+		out = append(out, map[string]any{"type": "tool_use", "id": c.ID, "name": c.Name, "input": json.RawMessage(c.Input)})
+	}
+	return out
+}
+
+func stopReason(a llmtest.Answer) string {
+	if len(a.ToolCalls) > 0 {
+		return "tool_use"
+	}
+	return "end_turn"
+}
+
+func usage(a llmtest.Answer, output int64) map[string]any {
+	u := map[string]any{"input_tokens": a.InputTokens, "output_tokens": output}
+	if n := len(a.ServerToolUses); n > 0 {
+		u["server_tool_use"] = map[string]any{"web_search_requests": n, "web_fetch_requests": 0}
+	}
+	return u
+}
+
 // message writes a complete (non-streamed) message.
 func (s *Server) message(w http.ResponseWriter, req llmtest.Request, a llmtest.Answer) {
 	w.Header().Set("Content-Type", "application/json")
@@ -212,14 +387,16 @@ func (s *Server) message(w http.ResponseWriter, req llmtest.Request, a llmtest.A
 		"type":          "message",
 		"role":          "assistant",
 		"model":         req.Model,
-		"content":       []map[string]any{{"type": "text", "text": a.Text}},
-		"stop_reason":   "end_turn",
+		"content":       blocks(a),
+		"stop_reason":   stopReason(a),
 		"stop_sequence": nil,
-		"usage":         map[string]any{"input_tokens": a.InputTokens, "output_tokens": a.OutputTokens},
+		"usage":         usage(a, a.OutputTokens),
 	})
 }
 
-// stream writes the message as server-sent events, in the API's order.
+// stream writes the message as server-sent events, in the API's order:
+// text as text_delta pieces, tool inputs as input_json_delta pieces,
+// server tool results whole in their content_block_start.
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, req llmtest.Request, a llmtest.Answer) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -235,26 +412,40 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, req llmtest.
 		"content": []any{}, "stop_reason": nil, "stop_sequence": nil,
 		"usage": map[string]any{"input_tokens": a.InputTokens, "output_tokens": 1},
 	}})
-	event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": map[string]any{"type": "text", "text": ""}})
 	event("ping", map[string]any{"type": "ping"})
-	for i, piece := range llmtest.Chunks(a.Text, 8) {
-		if i > 0 && !llmtest.Pause(ctx, a.ChunkDelay) {
-			return
+	for i, b := range blocks(a) {
+		switch b["type"] {
+		case "text":
+			event("content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": "text", "text": ""}})
+			for j, piece := range llmtest.Chunks(a.Text, 8) {
+				if j > 0 && !llmtest.Pause(ctx, a.ChunkDelay) {
+					return
+				}
+				event("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "text_delta", "text": piece}})
+				if j == 0 && a.StreamError != "" {
+					event("error", errorBody(a.StreamError, "scripted stream failure"))
+					return
+				}
+				if j == 0 && a.CutStream {
+					return
+				}
+			}
+		case "tool_use", "server_tool_use":
+			event("content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": b["type"], "id": b["id"], "name": b["name"], "input": map[string]any{}}})
+			for _, piece := range llmtest.Chunks(string(b["input"].(json.RawMessage)), 5) {
+				event("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "input_json_delta", "partial_json": piece}})
+			}
+		default:
+			event("content_block_start", map[string]any{"type": "content_block_start", "index": i, "content_block": b})
 		}
-		event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": piece}})
-		if i == 0 && a.StreamError != "" {
-			event("error", errorBody(a.StreamError, "scripted stream failure"))
-			return
-		}
-		if i == 0 && a.CutStream {
-			return
-		}
+		event("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
 	}
-	event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	event("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil},
-		"usage": map[string]any{"output_tokens": a.OutputTokens}})
+		"delta": map[string]any{"stop_reason": stopReason(a), "stop_sequence": nil},
+		"usage": usage(a, a.OutputTokens)})
 	event("message_stop", map[string]any{"type": "message_stop"})
 }

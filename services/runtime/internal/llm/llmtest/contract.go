@@ -57,7 +57,7 @@ func Contract(t *testing.T, newProvider func(t *testing.T) (llm.Provider, Fake))
 			if sent.Stream != stream || sent.Model != req.Model || sent.System != req.System || sent.MaxTokens != req.MaxTokens {
 				t.Errorf("sent %+v", sent)
 			}
-			if len(sent.Messages) != 3 || sent.Messages[2] != req.Messages[2] || sent.Messages[1].Role != llm.Assistant {
+			if len(sent.Messages) != 3 || sent.Messages[2].Content != req.Messages[2].Content || sent.Messages[2].Role != req.Messages[2].Role || sent.Messages[1].Role != llm.Assistant {
 				t.Errorf("sent messages %+v", sent.Messages)
 			}
 		})
@@ -141,6 +141,8 @@ func Contract(t *testing.T, newProvider func(t *testing.T) (llm.Provider, Fake))
 			t.Fatalf("Chat = %v, want the onText error", err)
 		}
 	})
+
+	contractTools(t, newProvider)
 
 	t.Run("caller cancels", func(t *testing.T) {
 		p, fake := newProvider(t)

@@ -42,6 +42,14 @@ type Answer struct {
 	// ChunkDelay paces a streamed answer: the server waits this long
 	// before each piece of text after the first, like a model writing.
 	ChunkDelay time.Duration
+	// ToolCalls makes the answer ask for these tools (stop reason
+	// tool_use / tool_calls); Text, if set, comes before them. An empty ID
+	// is filled in.
+	ToolCalls []llm.ToolCall
+	// ServerToolUses are provider-run tool uses reported in the answer
+	// (Anthropic only: server_tool_use and web_*_tool_result blocks; a
+	// Failed one gets an error result).
+	ServerToolUses []llm.ServerToolUse
 }
 
 // Request is what a test server received, decoded.
@@ -92,7 +100,12 @@ func (s *Script) Next(req Request) Answer {
 		a, s.queue = s.queue[0], s.queue[1:]
 	}
 	s.mu.Unlock()
-	if a.Text == "" {
+	for i := range a.ToolCalls {
+		if a.ToolCalls[i].ID == "" {
+			a.ToolCalls[i].ID = fmt.Sprintf("toolu_test_%d_%d", len(s.requests), i)
+		}
+	}
+	if a.Text == "" && len(a.ToolCalls) == 0 {
 		last := ""
 		for _, m := range req.Messages {
 			if m.Role == llm.User {
@@ -105,11 +118,18 @@ func (s *Script) Next(req Request) Answer {
 		n := utf8.RuneCountInString(req.System)
 		for _, m := range req.Messages {
 			n += utf8.RuneCountInString(m.Content)
+			for _, r := range m.ToolResults {
+				n += utf8.RuneCountInString(r.Content)
+			}
 		}
 		a.InputTokens = tokens(n)
 	}
 	if a.OutputTokens == 0 {
-		a.OutputTokens = tokens(utf8.RuneCountInString(a.Text))
+		n := utf8.RuneCountInString(a.Text)
+		for _, c := range a.ToolCalls {
+			n += len(c.Input)
+		}
+		a.OutputTokens = tokens(n)
 	}
 	return a
 }
@@ -136,7 +156,7 @@ func Chunks(text string, n int) []string {
 // assertions.
 func LastUser(req Request) (string, error) {
 	for i := len(req.Messages) - 1; i >= 0; i-- {
-		if req.Messages[i].Role == llm.User {
+		if req.Messages[i].Role == llm.User && len(req.Messages[i].ToolResults) == 0 {
 			return req.Messages[i].Content, nil
 		}
 	}
@@ -157,4 +177,26 @@ func Pause(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// ToolResults returns the tool results of the last message of req: what the
+// runtime sent back for the tools the previous answer asked for.
+func ToolResults(req Request) []llm.ToolResult {
+	if len(req.Messages) == 0 {
+		return nil
+	}
+	return req.Messages[len(req.Messages)-1].ToolResults
+}
+
+// ToolNames returns the names of the tools req offered, client tools first,
+// then server tools.
+func ToolNames(req Request) []string {
+	var out []string
+	for _, t := range req.Tools {
+		out = append(out, t.Name)
+	}
+	for _, t := range req.ServerTools {
+		out = append(out, string(t))
+	}
+	return out
 }

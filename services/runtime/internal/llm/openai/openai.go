@@ -58,9 +58,13 @@ func New(c Config) *Provider {
 // Name returns "openai".
 func (*Provider) Name() string { return Name }
 
+// message is a chat message as sent: content is null on an assistant
+// message of only tool calls.
 type message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    *string    `json:"content"`
+	ToolCalls  []toolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
 }
 
 type request struct {
@@ -69,6 +73,8 @@ type request struct {
 	MaxTokens     int64          `json:"max_tokens,omitempty"`
 	Stream        bool           `json:"stream"`
 	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+	Tools         []tool         `json:"tools,omitempty"`
+	ToolChoice    string         `json:"tool_choice,omitempty"`
 }
 
 type streamOptions struct {
@@ -80,13 +86,19 @@ type usage struct {
 	CompletionTokens int64 `json:"completion_tokens"`
 }
 
+// answer is a completion's message or a chunk's delta.
+type answer struct {
+	Content   string     `json:"content"`
+	ToolCalls []toolCall `json:"tool_calls"`
+}
+
 // response is a completion or one chunk of a streamed completion.
 type response struct {
 	Model   string `json:"model"`
 	Choices []struct {
-		Message      message `json:"message"`
-		Delta        message `json:"delta"`
-		FinishReason string  `json:"finish_reason"`
+		Message      answer `json:"message"`
+		Delta        answer `json:"delta"`
+		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
 	Usage *usage `json:"usage"`
 	Error *struct {
@@ -98,16 +110,7 @@ type response struct {
 // Chat sends req, streaming when onText is not nil. Streams ask for usage
 // (stream_options.include_usage); servers that ignore it report 0 tokens.
 func (p *Provider) Chat(ctx context.Context, req llm.Request, onText func(string) error) (llm.Reply, error) {
-	body := request{Model: req.Model, MaxTokens: req.MaxTokens, Stream: onText != nil}
-	if body.Stream {
-		body.StreamOptions = &streamOptions{IncludeUsage: true}
-	}
-	if req.System != "" {
-		body.Messages = append(body.Messages, message{Role: "system", Content: req.System})
-	}
-	for _, m := range req.Messages {
-		body.Messages = append(body.Messages, message{Role: string(m.Role), Content: m.Content})
-	}
+	body := requestOf(req, onText != nil)
 	b, err := json.Marshal(body)
 	if err != nil {
 		return llm.Reply{}, fmt.Errorf("encode chat request: %w", err)
@@ -139,7 +142,13 @@ func (p *Provider) Chat(ctx context.Context, req llm.Request, onText func(string
 		if len(r.Choices) == 0 {
 			return llm.Reply{}, &llm.Error{Provider: Name, Kind: llm.Unavailable, Err: errors.New("completion without choices")}
 		}
-		reply := llm.Reply{Text: r.Choices[0].Message.Content, Model: r.Model, StopReason: r.Choices[0].FinishReason}
+		c := r.Choices[0]
+		reply := llm.Reply{Text: c.Message.Content, Model: r.Model, StopReason: c.FinishReason}
+		var calls toolCalls
+		for _, tc := range c.Message.ToolCalls {
+			calls.add(tc)
+		}
+		reply.ToolCalls = calls.list()
 		if r.Usage != nil {
 			reply.InputTokens, reply.OutputTokens = r.Usage.PromptTokens, r.Usage.CompletionTokens
 		}
@@ -154,6 +163,7 @@ func readStream(ctx context.Context, body io.Reader, onText func(string) error) 
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	var reply llm.Reply
 	var text strings.Builder
+	var calls toolCalls
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data:")
 		if !ok {
@@ -162,6 +172,7 @@ func readStream(ctx context.Context, body io.Reader, onText func(string) error) 
 		data = strings.TrimSpace(data)
 		if data == "[DONE]" {
 			reply.Text = text.String()
+			reply.ToolCalls = calls.list()
 			return reply, nil
 		}
 		var chunk response
@@ -180,6 +191,9 @@ func readStream(ctx context.Context, body io.Reader, onText func(string) error) 
 		for _, c := range chunk.Choices {
 			if c.FinishReason != "" {
 				reply.StopReason = c.FinishReason
+			}
+			for _, tc := range c.Delta.ToolCalls {
+				calls.add(tc)
 			}
 			if c.Delta.Content == "" {
 				continue

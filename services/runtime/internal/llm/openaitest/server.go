@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"clawdbot.cloud/services/runtime/internal/llm"
@@ -38,14 +40,34 @@ func New(tb testing.TB) *Server {
 	return s
 }
 
+type toolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
 type request struct {
 	Model    string `json:"model"`
 	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
+		Role       string     `json:"role"`
+		Content    *string    `json:"content"`
+		ToolCalls  []toolCall `json:"tool_calls"`
+		ToolCallID string     `json:"tool_call_id"`
 	} `json:"messages"`
-	MaxTokens     int64 `json:"max_tokens"`
-	Stream        bool  `json:"stream"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice    json.RawMessage `json:"tool_choice"`
+	MaxTokens     int64           `json:"max_tokens"`
+	Stream        bool            `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -73,16 +95,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "model and messages are required", "")
 		return
 	}
-	for i, m := range body.Messages {
-		switch {
-		case m.Role == "system" && i == 0:
-			req.System = m.Content
-		case m.Role == "user" || m.Role == "assistant":
-			req.Messages = append(req.Messages, llm.Message{Role: llm.Role(m.Role), Content: m.Content})
-		default:
-			writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("messages[%d]: unexpected role %q", i, m.Role), "")
-			return
-		}
+	if err := decodeMessages(&req, body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error(), "")
+		return
 	}
 	a := s.Next(req)
 	switch {
@@ -98,13 +113,84 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		stream(r.Context(), w, req, a, body.StreamOptions != nil && body.StreamOptions.IncludeUsage)
 	default:
 		w.Header().Set("Content-Type", "application/json")
+		msg := map[string]any{"role": "assistant", "content": a.Text}
+		finish := "stop"
+		if len(a.ToolCalls) > 0 {
+			msg["tool_calls"], finish = calls(a.ToolCalls), "tool_calls"
+			if a.Text == "" {
+				msg["content"] = nil
+			}
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": "chatcmpl-test", "object": "chat.completion", "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-				"message": map[string]any{"role": "assistant", "content": a.Text}}},
-			"usage": usage(a),
+			"choices": []any{map[string]any{"index": 0, "finish_reason": finish, "message": msg}},
+			"usage":   usage(a),
 		})
 	}
+}
+
+// decodeMessages checks and records messages and tools: a tool message
+// must answer a tool call of the assistant message before it, and every
+// call must be answered before the next user or assistant message.
+func decodeMessages(req *llmtest.Request, body request) error {
+	for i, t := range body.Tools {
+		var schema struct {
+			Type string `json:"type"`
+		}
+		if t.Type != "function" || t.Function.Name == "" || json.Unmarshal(t.Function.Parameters, &schema) != nil || schema.Type != "object" {
+			return fmt.Errorf("tools[%d]: a function with a name and object parameters is required", i)
+		}
+		req.Tools = append(req.Tools, llm.ToolSpec{Name: t.Function.Name, Description: t.Function.Description, Schema: t.Function.Parameters})
+	}
+	if len(body.ToolChoice) > 0 {
+		req.NoTools = string(body.ToolChoice) == `"none"`
+	}
+	var open []string // calls of the last assistant message not yet answered
+	for i, m := range body.Messages {
+		content := ""
+		if m.Content != nil {
+			content = *m.Content
+		}
+		if m.Role != "tool" && len(open) > 0 {
+			return fmt.Errorf("messages[%d]: tool_calls %v must be followed by tool messages responding to each", i, open)
+		}
+		switch {
+		case m.Role == "system" && i == 0:
+			req.System = content
+		case m.Role == "user" || m.Role == "assistant":
+			msg := llm.Message{Role: llm.Role(m.Role), Content: content}
+			if m.Content == nil && (m.Role == "user" || len(m.ToolCalls) == 0) {
+				return fmt.Errorf("messages[%d].content: required", i)
+			}
+			for _, c := range m.ToolCalls {
+				if m.Role != "assistant" || c.ID == "" || c.Type != "function" || !json.Valid([]byte(c.Function.Arguments)) {
+					return fmt.Errorf("messages[%d].tool_calls: assistant only, function calls with an id and JSON arguments", i)
+				}
+				msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{ID: c.ID, Name: c.Function.Name, Input: json.RawMessage(c.Function.Arguments)})
+				open = append(open, c.ID)
+			}
+			req.Messages = append(req.Messages, msg)
+		case m.Role == "tool":
+			j := slices.Index(open, m.ToolCallID)
+			if j < 0 {
+				return fmt.Errorf("messages[%d]: tool message does not respond to a preceding tool_call (%q)", i, m.ToolCallID)
+			}
+			open = slices.Delete(open, j, j+1)
+			last := &req.Messages[len(req.Messages)-1]
+			if last.Role != llm.User || len(last.ToolResults) == 0 {
+				req.Messages = append(req.Messages, llm.Message{Role: llm.User})
+				last = &req.Messages[len(req.Messages)-1]
+			}
+			last.ToolResults = append(last.ToolResults, llm.ToolResult{CallID: m.ToolCallID, Content: strings.TrimPrefix(content, "error: "),
+				IsError: strings.HasPrefix(content, "error: ")})
+		default:
+			return fmt.Errorf("messages[%d]: unexpected role %q", i, m.Role)
+		}
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("tool_calls %v must be followed by tool messages", open)
+	}
+	return nil
 }
 
 func usage(a llmtest.Answer) map[string]any {
@@ -138,13 +224,37 @@ func stream(ctx context.Context, w http.ResponseWriter, req llmtest.Request, a l
 			return
 		}
 	}
-	chunk(delta("", "stop"))
+	finish := "stop"
+	for i, c := range a.ToolCalls {
+		finish = "tool_calls"
+		pieces := llmtest.Chunks(string(c.Input), 6)
+		for j, piece := range pieces {
+			call := map[string]any{"index": i, "function": map[string]any{"arguments": piece}}
+			if j == 0 {
+				call["id"], call["type"] = c.ID, "function"
+				call["function"].(map[string]any)["name"] = c.Name
+			}
+			chunk(map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": req.Model,
+				"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"tool_calls": []any{call}}, "finish_reason": nil}}})
+		}
+	}
+	chunk(delta("", finish))
 	if withUsage {
 		chunk(map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": req.Model,
 			"choices": []any{}, "usage": usage(a)})
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	_ = rc.Flush()
+}
+
+// calls are tool calls as a completion's message carries them.
+func calls(cs []llm.ToolCall) []any {
+	var out []any
+	for _, c := range cs {
+		out = append(out, map[string]any{"id": c.ID, "type": "function",
+			"function": map[string]any{"name": c.Name, "arguments": string(c.Input)}})
+	}
+	return out
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg, retryAfter string) {
