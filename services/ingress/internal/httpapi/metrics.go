@@ -18,7 +18,11 @@ const (
 	OutcomeBadPayload   = "bad_payload"   // authentic but unusable body
 	OutcomeTooLarge     = "too_large"     // body over MaxBody
 	OutcomeUnknownPlan  = "unknown_plan"  // a signup for a plan not in the catalog
-	OutcomeUnavailable  = "unavailable"   // the database or the bus failed; Stripe retries
+	OutcomePlanMismatch = "plan_mismatch" // metadata.plan disagrees with the price paid
+	// OutcomeLivemodeMismatch is an event of the other mode than the
+	// configured Stripe key's (a test event at a live ingress, or the reverse).
+	OutcomeLivemodeMismatch = "livemode_mismatch"
+	OutcomeUnavailable      = "unavailable" // the database or the bus failed; Stripe retries
 )
 
 // Key reveal outcomes, the values of claw_ingress_key_reveals_total's
@@ -86,13 +90,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	// Start the series alerts are written on at zero, so a first failure is a
 	// visible increase rather than a new series.
 	for _, t := range append([]stripe.EventType{stripeevent.CheckoutCompleted}, stripeevent.LifecycleTypes...) {
-		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload} {
+		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload, OutcomeLivemodeMismatch} {
 			m.webhooks.WithLabelValues(string(t), o)
 		}
 	}
-	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge} {
+	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge, OutcomeLivemodeMismatch} {
 		m.webhooks.WithLabelValues(stripeevent.OtherType, o)
 	}
+	m.webhooks.WithLabelValues(string(stripeevent.CheckoutCompleted), OutcomePlanMismatch)
 	for _, o := range []string{RevealRevealed, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
 		RevealBadRequest, RevealNotFound, RevealUnavailable} {
 		m.reveals.WithLabelValues(o)

@@ -45,6 +45,12 @@ type Store interface {
 	MarkRevealed(ctx context.Context, checkoutSessionID string) error
 }
 
+// LineItems reads the prices a Checkout Session was paid at:
+// *billing.Client.
+type LineItems interface {
+	LineItems(ctx context.Context, checkoutSessionID string) ([]stripeevent.Price, error)
+}
+
 // Secrets hands out one-time secrets: *secrets.Store.
 type Secrets interface {
 	Take(ctx context.Context, ref string) ([]byte, error)
@@ -66,6 +72,13 @@ type Deps struct {
 	// Billing creates Stripe sessions; nil when Stripe is not configured
 	// (the endpoints answer 503 saying what to set).
 	Billing Billing
+	// LineItems reads a Checkout Session's prices from Stripe when its
+	// event carries none; nil without a Stripe key (the event must then
+	// carry them, as dev checkouts do).
+	LineItems LineItems
+	// LiveMode is the mode of the configured Stripe key (sk_live_: true;
+	// sk_test_ or none: false); events of the other mode are refused.
+	LiveMode bool
 	// Admin reaches the saga's admin API; AdminToken ("" = admin disabled)
 	// guards it and AdminTimeout bounds each request.
 	Admin        AdminRequester
