@@ -65,6 +65,9 @@ type Config struct {
 	// RevealSweepInterval (INGRESS_REVEAL_SWEEP_INTERVAL, default 5m) is
 	// how often the sweeper deletes expired unrevealed keys.
 	RevealSweepInterval time.Duration
+	// Limits are the per-client rate limits of the public endpoints
+	// (INGRESS_RATELIMIT_*, INGRESS_TRUSTED_PROXIES).
+	Limits Limits
 }
 
 // minAdminToken is the shortest admin (and internal) token accepted: a
@@ -90,6 +93,7 @@ func LoadConfig(l *config.Loader) (Config, error) {
 		InternalToken:       l.String("INGRESS_INTERNAL_TOKEN", ""),
 		RevealTTL:           l.Duration("INGRESS_REVEAL_TTL", 24*time.Hour),
 		RevealSweepInterval: l.Duration("INGRESS_REVEAL_SWEEP_INTERVAL", 5*time.Minute),
+		Limits:              loadLimits(l),
 	}
 	if c.PublishTimeout <= 0 {
 		l.Problem("INGRESS_PUBLISH_TIMEOUT must be positive")

@@ -63,6 +63,11 @@ func startWith(t *testing.T, extra map[string]string) *harness {
 		"STRIPE_WEBHOOK_SECRET":   secret,
 		"INGRESS_ADDR":            "127.0.0.1:0",
 		"INGRESS_PUBLISH_TIMEOUT": "2s",
+		// One loopback client plays every customer here; ratelimit_test.go
+		// turns the limits on.
+		"INGRESS_RATELIMIT_CHECKOUT":     "off",
+		"INGRESS_RATELIMIT_PROVISIONING": "off",
+		"INGRESS_RATELIMIT_REVEAL":       "off",
 	}
 	maps.Copy(vars, extra)
 	env := p.Env(t, "ingress", vars)

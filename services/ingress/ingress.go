@@ -104,6 +104,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		RevealTTL:      cfg.RevealTTL,
 		Now:            env.Now,
 		LiveMode:       cfg.LiveMode(),
+		RateLimits:     cfg.Limits.limiters(env.Now),
 	}
 	if cfg.CheckoutEnabled() {
 		bc := billing.New(billing.Config{

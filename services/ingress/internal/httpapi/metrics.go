@@ -47,6 +47,7 @@ type Metrics struct {
 	reveals             *prometheus.CounterVec
 	revealHashMalformed prometheus.Counter
 	expired             prometheus.Counter
+	rateLimited         *prometheus.CounterVec
 }
 
 // NewMetrics registers the ingress metrics on reg.
@@ -81,8 +82,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_ingress_key_reveals_expired_total",
 			Help: "Unrevealed API keys the sweeper deleted after INGRESS_REVEAL_TTL.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_ingress_rate_limited_total",
+			Help: "Requests refused with 429 by the per-client limits (INGRESS_RATELIMIT_*), by route pattern.",
+		}, []string{"route"}),
 	}
-	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired} {
+	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingress metrics: %w", err)
 		}
@@ -101,6 +106,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, o := range []string{RevealRevealed, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
 		RevealBadRequest, RevealNotFound, RevealUnavailable} {
 		m.reveals.WithLabelValues(o)
+	}
+	for _, r := range []string{RouteCheckout, RouteProvisioning, RouteReveal} {
+		m.rateLimited.WithLabelValues(r)
 	}
 	return m, nil
 }

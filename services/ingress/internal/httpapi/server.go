@@ -91,6 +91,8 @@ type Deps struct {
 	RevealTTL time.Duration
 	// Now is the clock of the reveal's expiry.
 	Now func() time.Time
+	// RateLimits limit the public endpoints per client address.
+	RateLimits RateLimits
 }
 
 // New returns the ingress's HTTP handler.
@@ -100,9 +102,9 @@ func New(d Deps) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(RouteWebhook, &webhookHandler{Deps: d})
-	mux.Handle(RouteProvisioning, &provisioningHandler{Deps: d})
-	mux.Handle(RouteReveal, &revealHandler{Deps: d})
-	mux.Handle(RouteCheckout, &checkoutHandler{Deps: d})
+	mux.Handle(RouteProvisioning, limited(d, RouteProvisioning, d.RateLimits.Provisioning, &provisioningHandler{Deps: d}))
+	mux.Handle(RouteReveal, limited(d, RouteReveal, d.RateLimits.Reveal, &revealHandler{Deps: d}))
+	mux.Handle(RouteCheckout, limited(d, RouteCheckout, d.RateLimits.Checkout, &checkoutHandler{Deps: d}))
 	mux.Handle(RoutePortal, newPortalHandler(d))
 	registerAdmin(mux, d)
 	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))
