@@ -121,6 +121,7 @@ func load(o Options) (settings, error) {
 	if _, err := os.Stat(s.runtimeBinary); err != nil {
 		l.Problem("RUNTIME_BINARY %s: %v (run `make build`, or set RUNTIME_BINARY to the runtime executable)", s.runtimeBinary, err)
 	}
+	guardDevSecrets(l, o.Env, s)
 	return s, l.Err()
 }
 
