@@ -102,3 +102,27 @@ func clipPrice(s string) string {
 	}
 	return s
 }
+
+// lookupKeyPrefix namespaces the platform's lookup keys within a Stripe
+// account that may sell other things.
+const lookupKeyPrefix = "clawdbot_"
+
+// LookupKey is the Stripe lookup_key that names plan id's price when its
+// STRIPE_PRICE_* is not the price paid: "clawdbot_<id>" (clawdbot_pro). An
+// operator who replaces a price (a new amount) moves the lookup key to the
+// new price with transfer_lookup_key, and signups keep mapping.
+func LookupKey(id string) string { return lookupKeyPrefix + id }
+
+// PlanByLookupKey returns the plan a price's lookup_key names, or an error
+// wrapping ErrUnknownPrice.
+func PlanByLookupKey(key string) (Plan, error) {
+	id, ok := strings.CutPrefix(key, lookupKeyPrefix)
+	if !ok {
+		return Plan{}, fmt.Errorf("%w: lookup_key %q", ErrUnknownPrice, clipPrice(key))
+	}
+	p, err := Lookup(id)
+	if err != nil {
+		return Plan{}, fmt.Errorf("%w: lookup_key %q", ErrUnknownPrice, clipPrice(key))
+	}
+	return p, nil
+}

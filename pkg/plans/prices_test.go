@@ -49,3 +49,14 @@ func TestNewPricesRefuses(t *testing.T) {
 		t.Errorf("PriceEnv = %q", got)
 	}
 }
+
+func TestLookupKey(t *testing.T) {
+	if p, err := plans.PlanByLookupKey(plans.LookupKey(plans.Team)); err != nil || p.ID != plans.Team {
+		t.Fatalf("PlanByLookupKey(LookupKey(team)) = %v, %v", p.ID, err)
+	}
+	for _, k := range []string{"", "team", "clawdbot_gold", "clawdbot_Team", "other_team"} {
+		if _, err := plans.PlanByLookupKey(k); !errors.Is(err, plans.ErrUnknownPrice) {
+			t.Errorf("PlanByLookupKey(%q) = %v, want ErrUnknownPrice", k, err)
+		}
+	}
+}

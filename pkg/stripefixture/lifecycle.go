@@ -46,7 +46,7 @@ func price(id, plan string) string {
 // priceObject is a Price as subscription items embed it.
 func priceObject(id string) map[string]any {
 	return map[string]any{
-		"id": id, "object": "price", "active": true, "currency": "usd", "product": "prod_clawdbot",
+		"id": id, "object": "price", "active": true, "lookup_key": nil, "currency": "usd", "product": "prod_clawdbot",
 		"type": "recurring", "recurring": map[string]any{"interval": "month", "interval_count": 1},
 	}
 }

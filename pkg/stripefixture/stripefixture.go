@@ -28,6 +28,19 @@ type Checkout struct {
 	// RevealHash, when set, is metadata.reveal_hash: the lowercase hex
 	// SHA-256 of the nonce that may reveal the new customer's API key.
 	RevealHash string
+	// PriceID is the price paid, put in the session's expanded line_items
+	// (the ingress maps the plan from it, never from metadata alone);
+	// plans.DevPriceID(Plan) when empty, the price the ingress runs with
+	// when no STRIPE_PRICE_* is set.
+	PriceID string
+	// LookupKey, when set, is the price's lookup_key (plans.LookupKey).
+	LookupKey string
+	// MetadataPlan, when set, replaces Plan in metadata.plan (a checkout
+	// whose metadata disagrees with its price); "-" leaves metadata.plan out.
+	MetadataPlan string
+	// Livemode marks the event and session as live mode (test mode when
+	// false, what `clawctl` and dev checkouts send).
+	Livemode bool
 }
 
 // NewID returns a Stripe-looking id with prefix (evt_, cs_test_, cus_, sub_).
@@ -54,16 +67,28 @@ func (c *Checkout) Fill() {
 	}
 }
 
-// CheckoutCompleted returns the JSON body of a checkout.session.completed event.
+// CheckoutCompleted returns the JSON body of a checkout.session.completed
+// event. Its session carries line_items expanded, as a session retrieved
+// with expand[]=line_items does (Stripe's own webhooks leave them out and
+// the ingress then fetches them with its secret key): without a key, they
+// are how the ingress learns the price paid.
 func CheckoutCompleted(c Checkout) []byte {
 	c.Fill()
+	meta := map[string]any{"plan": c.Plan}
+	switch c.MetadataPlan {
+	case "":
+	case "-":
+		delete(meta, "plan")
+	default:
+		meta["plan"] = c.MetadataPlan
+	}
 	session := map[string]any{
 		"id":                  c.SessionID,
 		"object":              "checkout.session",
 		"mode":                "subscription",
 		"status":              "complete",
 		"payment_status":      "paid",
-		"livemode":            false,
+		"livemode":            c.Livemode,
 		"currency":            "usd",
 		"amount_subtotal":     c.AmountCents,
 		"amount_total":        c.AmountCents,
@@ -81,12 +106,29 @@ func CheckoutCompleted(c Checkout) []byte {
 			"tax_exempt": "none",
 			"address":    nil,
 		},
-		"metadata": map[string]any{"plan": c.Plan},
+		"metadata":   meta,
+		"line_items": lineItems(c),
 	}
 	if c.RevealHash != "" {
-		session["metadata"].(map[string]any)["reveal_hash"] = c.RevealHash
+		meta["reveal_hash"] = c.RevealHash
 	}
-	return Event(c.EventID, "checkout.session.completed", c.Created, session)
+	return envelope(c.EventID, "checkout.session.completed", c.Created, c.Livemode, session, nil)
+}
+
+// lineItems is the expanded line_items list of c's session: one item of
+// the price paid.
+func lineItems(c Checkout) map[string]any {
+	p := priceObject(price(c.PriceID, c.Plan))
+	p["livemode"] = c.Livemode
+	if c.LookupKey != "" {
+		p["lookup_key"] = c.LookupKey
+	}
+	return map[string]any{"object": "list", "has_more": false, "url": "/v1/checkout/sessions/" + c.SessionID + "/line_items",
+		"data": []any{map[string]any{
+			"id": "li_" + c.SessionID[len("cs_"):], "object": "item", "quantity": 1, "currency": "usd",
+			"amount_subtotal": c.AmountCents, "amount_total": c.AmountCents, "description": "Clawdbot " + c.Plan,
+			"price": p,
+		}}}
 }
 
 // Event wraps object in a Stripe event envelope of the given type.
@@ -97,6 +139,12 @@ func Event(id, typ string, created time.Time, object map[string]any) []byte {
 // eventWith is Event with data.previous_attributes (nil: none), as
 // *.updated events carry it.
 func eventWith(id, typ string, created time.Time, object, previous map[string]any) []byte {
+	return envelope(id, typ, created, false, object, previous)
+}
+
+// envelope wraps object (and previous, nil: none) in an event of the given
+// mode.
+func envelope(id, typ string, created time.Time, livemode bool, object, previous map[string]any) []byte {
 	data := map[string]any{"object": object}
 	if previous != nil {
 		data["previous_attributes"] = previous
@@ -107,7 +155,7 @@ func eventWith(id, typ string, created time.Time, object, previous map[string]an
 		"api_version":      APIVersion,
 		"created":          created.Unix(),
 		"data":             data,
-		"livemode":         false,
+		"livemode":         livemode,
 		"pending_webhooks": 1,
 		"request":          map[string]any{"id": nil, "idempotency_key": nil},
 		"type":             typ,

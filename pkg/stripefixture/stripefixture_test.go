@@ -26,7 +26,33 @@ func TestBuildersVerify(t *testing.T) {
 		check             func(t *testing.T, e stripe.Event)
 	}{
 		{"checkout", "checkout.session.completed", "checkout.session",
-			stripefixture.CheckoutCompleted(stripefixture.Checkout{Plan: "pro", Email: "a@example.com"}), nil},
+			stripefixture.CheckoutCompleted(stripefixture.Checkout{Plan: "pro", Email: "a@example.com"}),
+			func(t *testing.T, e stripe.Event) {
+				var s stripe.CheckoutSession
+				if err := json.Unmarshal(e.Data.Raw, &s); err != nil {
+					t.Fatal(err)
+				}
+				if s.LineItems == nil || len(s.LineItems.Data) != 1 || s.LineItems.Data[0].Price.ID != plans.DevPriceID(plans.Pro) {
+					t.Errorf("line items %+v, want one at the dev price of pro", s.LineItems)
+				}
+				if s.Metadata["plan"] != "pro" || e.Livemode || s.Livemode {
+					t.Errorf("metadata %v livemode %v/%v", s.Metadata, e.Livemode, s.Livemode)
+				}
+			}},
+		{"live checkout at a lookup key", "checkout.session.completed", "checkout.session",
+			stripefixture.CheckoutCompleted(stripefixture.Checkout{Plan: "pro", PriceID: "price_1X", LookupKey: plans.LookupKey(plans.Pro), MetadataPlan: "-", Livemode: true}),
+			func(t *testing.T, e stripe.Event) {
+				var s stripe.CheckoutSession
+				if err := json.Unmarshal(e.Data.Raw, &s); err != nil {
+					t.Fatal(err)
+				}
+				if p := s.LineItems.Data[0].Price; p.ID != "price_1X" || p.LookupKey != "clawdbot_pro" {
+					t.Errorf("price %+v", p)
+				}
+				if _, ok := s.Metadata["plan"]; ok || !e.Livemode || !s.Livemode {
+					t.Errorf("metadata %v livemode %v/%v", s.Metadata, e.Livemode, s.Livemode)
+				}
+			}},
 		{"plan change", "customer.subscription.updated", "subscription", stripefixture.SubscriptionUpdated(sub),
 			func(t *testing.T, e stripe.Event) {
 				var s stripe.Subscription

@@ -253,6 +253,16 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	_, err = ingress.LoadConfig(with("STRIPE_SECRET_KEY", "pk_live_1", "CHECKOUT_SUCCESS_URL", successURL, "CHECKOUT_CANCEL_URL", "https://x/no",
+		"STRIPE_PRICE_STARTER", "price_S", "STRIPE_PRICE_PRO", "price_P", "STRIPE_PRICE_TEAM", "price_T"))
+	if err == nil || !strings.Contains(err.Error(), "STRIPE_SECRET_KEY must be a Stripe secret") {
+		t.Errorf("a publishable key, whose mode the webhook checks: %v", err)
+	}
+	for key, live := range map[string]bool{"": false, "sk_test_1": false, "rk_test_1": false, "sk_live_1": true, "rk_live_1": true} {
+		if got := (ingress.Config{StripeSecretKey: key}).LiveMode(); got != live {
+			t.Errorf("LiveMode(%q) = %v, want %v", key, got, live)
+		}
+	}
 	_, err = ingress.LoadConfig(with("STRIPE_PRICE_STARTER", "price_same", "STRIPE_PRICE_PRO", "price_same"))
 	if err == nil || !strings.Contains(err.Error(), "already serves") {
 		t.Errorf("a price for two plans: %v", err)

@@ -65,6 +65,9 @@ type Config struct {
 	// RevealSweepInterval (INGRESS_REVEAL_SWEEP_INTERVAL, default 5m) is
 	// how often the sweeper deletes expired unrevealed keys.
 	RevealSweepInterval time.Duration
+	// Limits are the per-client rate limits of the public endpoints
+	// (INGRESS_RATELIMIT_*, INGRESS_TRUSTED_PROXIES).
+	Limits Limits
 }
 
 // minAdminToken is the shortest admin (and internal) token accepted: a
@@ -90,6 +93,7 @@ func LoadConfig(l *config.Loader) (Config, error) {
 		InternalToken:       l.String("INGRESS_INTERNAL_TOKEN", ""),
 		RevealTTL:           l.Duration("INGRESS_REVEAL_TTL", 24*time.Hour),
 		RevealSweepInterval: l.Duration("INGRESS_REVEAL_SWEEP_INTERVAL", 5*time.Minute),
+		Limits:              loadLimits(l),
 	}
 	if c.PublishTimeout <= 0 {
 		l.Problem("INGRESS_PUBLISH_TIMEOUT must be positive")
@@ -110,6 +114,9 @@ func LoadConfig(l *config.Loader) (Config, error) {
 		l.Problem("INGRESS_REVEAL_SWEEP_INTERVAL must be positive")
 	}
 	live := c.StripeSecretKey != ""
+	if live && !validKeyPrefix(c.StripeSecretKey) {
+		l.Problem("STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., sk_live_..., rk_test_..., rk_live_...)")
+	}
 	if live {
 		if c.CheckoutSuccessURL == "" {
 			l.Problem("CHECKOUT_SUCCESS_URL is required with STRIPE_SECRET_KEY")
@@ -139,6 +146,25 @@ func LoadConfig(l *config.Loader) (Config, error) {
 	}
 	c.Prices = prices
 	return c, l.Err()
+}
+
+// LiveMode reports whether the configured Stripe key is a live-mode key
+// (sk_live_, rk_live_). Webhook events must carry the same livemode: a
+// test-mode event at a live ingress (or the reverse) is refused. Without a
+// key (dev) the ingress is in test mode.
+func (c Config) LiveMode() bool {
+	return strings.HasPrefix(c.StripeSecretKey, "sk_live_") || strings.HasPrefix(c.StripeSecretKey, "rk_live_")
+}
+
+// validKeyPrefix reports whether key has the prefix of a Stripe secret or
+// restricted key, whose mode LiveMode can tell.
+func validKeyPrefix(key string) bool {
+	for _, p := range []string{"sk_test_", "sk_live_", "rk_test_", "rk_live_"} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckoutEnabled reports whether checkout and billing-portal sessions can

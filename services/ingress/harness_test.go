@@ -19,6 +19,7 @@ import (
 
 	"clawdbot.cloud/pkg/natstest"
 	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/pkg/servicetest"
 	"clawdbot.cloud/proto/subjects"
@@ -62,6 +63,11 @@ func startWith(t *testing.T, extra map[string]string) *harness {
 		"STRIPE_WEBHOOK_SECRET":   secret,
 		"INGRESS_ADDR":            "127.0.0.1:0",
 		"INGRESS_PUBLISH_TIMEOUT": "2s",
+		// One loopback client plays every customer here; ratelimit_test.go
+		// turns the limits on.
+		"INGRESS_RATELIMIT_CHECKOUT":     "off",
+		"INGRESS_RATELIMIT_PROVISIONING": "off",
+		"INGRESS_RATELIMIT_REVEAL":       "off",
 	}
 	maps.Copy(vars, extra)
 	env := p.Env(t, "ingress", vars)
@@ -83,6 +89,17 @@ type checkout struct {
 	EventID, Type, SessionID, Customer, Plan, PaymentStatus, APIVersion string
 	// RevealHash, when set, is metadata.reveal_hash.
 	RevealHash string
+	// PriceID is the price paid in the expanded line_items, by default
+	// plans.DevPriceID(Plan); none at all when Plan and PriceID are empty
+	// or NoLineItems is set (Stripe's own events carry none).
+	PriceID     string
+	NoLineItems bool
+	// LookupKey is the price's lookup_key ("" = null).
+	LookupKey string
+	// MetadataPlan replaces Plan in metadata.plan ("-": none).
+	MetadataPlan string
+	// Livemode marks a live-mode event.
+	Livemode bool
 }
 
 func (c checkout) payload(t testing.TB) []byte {
@@ -100,26 +117,47 @@ func (c checkout) payload(t testing.TB) []byte {
 		c.Customer = "cus_T" + c.SessionID[len(c.SessionID)-4:]
 	}
 	meta := map[string]any{"timezone": "Europe/Berlin"}
-	if c.Plan != "" {
+	switch {
+	case c.MetadataPlan == "-":
+	case c.MetadataPlan != "":
+		meta["plan"] = c.MetadataPlan
+	case c.Plan != "":
 		meta["plan"] = c.Plan
 	}
 	if c.RevealHash != "" {
 		meta["reveal_hash"] = c.RevealHash
 	}
+	session := map[string]any{
+		"id": c.SessionID, "object": "checkout.session", "mode": "subscription", "status": "complete",
+		"payment_status": c.PaymentStatus, "customer": c.Customer, "subscription": "sub_" + c.SessionID[3:],
+		"customer_details": map[string]any{"email": "grace@example.com", "name": "Grace Hopper"},
+		"metadata":         meta, "livemode": c.Livemode,
+	}
+	if c.PriceID == "" && c.Plan != "" {
+		c.PriceID = plans.DevPriceID(c.Plan)
+	}
+	if c.PriceID != "" && !c.NoLineItems {
+		session["line_items"] = map[string]any{"object": "list", "data": []any{map[string]any{
+			"object": "item", "quantity": 1, "price": map[string]any{"id": c.PriceID, "object": "price", "lookup_key": lookupKey(c.LookupKey)},
+		}}}
+	}
 	b, err := json.Marshal(map[string]any{
 		"id": c.EventID, "object": "event", "api_version": c.APIVersion, "created": 1712345678,
-		"livemode": false, "pending_webhooks": 1, "type": c.Type,
-		"data": map[string]any{"object": map[string]any{
-			"id": c.SessionID, "object": "checkout.session", "mode": "subscription", "status": "complete",
-			"payment_status": c.PaymentStatus, "customer": c.Customer, "subscription": "sub_" + c.SessionID[3:],
-			"customer_details": map[string]any{"email": "grace@example.com", "name": "Grace Hopper"},
-			"metadata":         meta,
-		}},
+		"livemode": c.Livemode, "pending_webhooks": 1, "type": c.Type,
+		"data": map[string]any{"object": session},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// lookupKey is k as JSON: null when empty.
+func lookupKey(k string) any {
+	if k == "" {
+		return nil
+	}
+	return k
 }
 
 type response struct {

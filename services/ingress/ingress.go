@@ -104,12 +104,15 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		InternalToken:  cfg.InternalToken,
 		RevealTTL:      cfg.RevealTTL,
 		Now:            env.Now,
+		LiveMode:       cfg.LiveMode(),
+		RateLimits:     cfg.Limits.limiters(env.Now),
 	}
 	if cfg.CheckoutEnabled() {
-		deps.Billing = billing.New(billing.Config{
+		bc := billing.New(billing.Config{
 			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Prices: cfg.Prices,
 			SuccessURL: cfg.CheckoutSuccessURL, CancelURL: cfg.CheckoutCancelURL, PortalReturnURL: cfg.PortalReturnURL,
 		})
+		deps.Billing, deps.LineItems = bc, bc
 	} else {
 		env.Log.Info("checkout and billing portal disabled: STRIPE_SECRET_KEY is not set")
 	}

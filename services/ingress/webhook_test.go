@@ -96,7 +96,7 @@ func TestWebhookRefusals(t *testing.T) {
 		{"unknown plan", checkout{EventID: "evt_gold", SessionID: "cs_test_gold00001", Plan: "gold"}.payload(t), "",
 			422, "checkout.session.completed", "unknown_plan", "unknown plan"},
 		{"missing plan", checkout{EventID: "evt_noplan", SessionID: "cs_test_noplan001"}.payload(t), "",
-			422, "checkout.session.completed", "unknown_plan", "metadata.plan"},
+			422, "checkout.session.completed", "unknown_plan", "no price paid"},
 		{"bad customer id", checkout{EventID: "evt_badcus", SessionID: "cs_test_badcus001", Customer: "acct_1", Plan: "pro"}.payload(t), "",
 			400, "checkout.session.completed", "bad_payload", "customer"},
 	}
@@ -132,7 +132,7 @@ func TestWebhookRefusals(t *testing.T) {
 	var deliveries int
 	err := h.env.DB.QueryRow(context.Background(),
 		`SELECT reason, deliveries FROM ingress.rejected_events WHERE event_id = 'evt_gold'`).Scan(&reason, &deliveries)
-	if err != nil || deliveries != 2 || !strings.Contains(reason, `"gold"`) {
+	if err != nil || deliveries != 2 || !strings.Contains(reason, `"price_dev_gold"`) {
 		t.Errorf("rejected event: reason %q, deliveries %d, err %v", reason, deliveries, err)
 	}
 	// Refusals leave no provisioning row behind.

@@ -121,6 +121,7 @@ func load(o Options) (settings, error) {
 	if _, err := os.Stat(s.runtimeBinary); err != nil {
 		l.Problem("RUNTIME_BINARY %s: %v (run `make build`, or set RUNTIME_BINARY to the runtime executable)", s.runtimeBinary, err)
 	}
+	guardDevSecrets(l, o.Env, s)
 	return s, l.Err()
 }
 
@@ -176,8 +177,14 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 		"ADMIN_TOKEN":            DevAdminToken,
 		"INGRESS_ADDR":           s.ingressAddr,
 		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
-		"DATABASE_ADMIN_URL":     adminURL,
-		"RUNTIME_BINARY":         s.runtimeBinary,
+		// One loopback address plays every customer in dev (clawctl
+		// signup, bench, the e2e tests poll the ingress directly): the
+		// per-address limits are off unless set in the environment.
+		"INGRESS_RATELIMIT_CHECKOUT":     "off",
+		"INGRESS_RATELIMIT_PROVISIONING": "off",
+		"INGRESS_RATELIMIT_REVEAL":       "off",
+		"DATABASE_ADMIN_URL":             adminURL,
+		"RUNTIME_BINARY":                 s.runtimeBinary,
 		// The web app: dev checkout and mailbox, the ingress it calls, and
 		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
 		"WEB_ADDR":             s.webAddr,

@@ -18,7 +18,11 @@ const (
 	OutcomeBadPayload   = "bad_payload"   // authentic but unusable body
 	OutcomeTooLarge     = "too_large"     // body over MaxBody
 	OutcomeUnknownPlan  = "unknown_plan"  // a signup for a plan not in the catalog
-	OutcomeUnavailable  = "unavailable"   // the database or the bus failed; Stripe retries
+	OutcomePlanMismatch = "plan_mismatch" // metadata.plan disagrees with the price paid
+	// OutcomeLivemodeMismatch is an event of the other mode than the
+	// configured Stripe key's (a test event at a live ingress, or the reverse).
+	OutcomeLivemodeMismatch = "livemode_mismatch"
+	OutcomeUnavailable      = "unavailable" // the database or the bus failed; Stripe retries
 )
 
 // Key reveal outcomes, the values of claw_ingress_key_reveals_total's
@@ -43,6 +47,7 @@ type Metrics struct {
 	reveals             *prometheus.CounterVec
 	revealHashMalformed prometheus.Counter
 	expired             prometheus.Counter
+	rateLimited         *prometheus.CounterVec
 }
 
 // NewMetrics registers the ingress metrics on reg.
@@ -77,8 +82,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_ingress_key_reveals_expired_total",
 			Help: "Unrevealed API keys the sweeper deleted after INGRESS_REVEAL_TTL.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_ingress_rate_limited_total",
+			Help: "Requests refused with 429 by the per-client limits (INGRESS_RATELIMIT_*), by route pattern.",
+		}, []string{"route"}),
 	}
-	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired} {
+	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingress metrics: %w", err)
 		}
@@ -86,16 +95,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	// Start the series alerts are written on at zero, so a first failure is a
 	// visible increase rather than a new series.
 	for _, t := range append([]stripe.EventType{stripeevent.CheckoutCompleted}, stripeevent.LifecycleTypes...) {
-		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload} {
+		for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownPlan, OutcomeUnavailable, OutcomeBadPayload, OutcomeLivemodeMismatch} {
 			m.webhooks.WithLabelValues(string(t), o)
 		}
 	}
-	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge} {
+	for _, o := range []string{OutcomeBadSignature, OutcomeBadPayload, OutcomeTooLarge, OutcomeLivemodeMismatch} {
 		m.webhooks.WithLabelValues(stripeevent.OtherType, o)
 	}
+	m.webhooks.WithLabelValues(string(stripeevent.CheckoutCompleted), OutcomePlanMismatch)
 	for _, o := range []string{RevealRevealed, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
 		RevealBadRequest, RevealNotFound, RevealUnavailable} {
 		m.reveals.WithLabelValues(o)
+	}
+	for _, r := range []string{RouteCheckout, RouteProvisioning, RouteReveal} {
+		m.rateLimited.WithLabelValues(r)
 	}
 	return m, nil
 }

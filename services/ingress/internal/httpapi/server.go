@@ -45,6 +45,12 @@ type Store interface {
 	MarkRevealed(ctx context.Context, checkoutSessionID string) error
 }
 
+// LineItems reads the prices a Checkout Session was paid at:
+// *billing.Client.
+type LineItems interface {
+	LineItems(ctx context.Context, checkoutSessionID string) ([]stripeevent.Price, error)
+}
+
 // Secrets hands out one-time secrets: *secrets.Store.
 type Secrets interface {
 	Take(ctx context.Context, ref string) ([]byte, error)
@@ -66,6 +72,13 @@ type Deps struct {
 	// Billing creates Stripe sessions; nil when Stripe is not configured
 	// (the endpoints answer 503 saying what to set).
 	Billing Billing
+	// LineItems reads a Checkout Session's prices from Stripe when its
+	// event carries none; nil without a Stripe key (the event must then
+	// carry them, as dev checkouts do).
+	LineItems LineItems
+	// LiveMode is the mode of the configured Stripe key (sk_live_: true;
+	// sk_test_ or none: false); events of the other mode are refused.
+	LiveMode bool
 	// Admin reaches the saga's admin API; AdminToken ("" = admin disabled)
 	// guards it and AdminTimeout bounds each request.
 	Admin        AdminRequester
@@ -78,6 +91,8 @@ type Deps struct {
 	RevealTTL time.Duration
 	// Now is the clock of the reveal's expiry.
 	Now func() time.Time
+	// RateLimits limit the public endpoints per client address.
+	RateLimits RateLimits
 }
 
 // New returns the ingress's HTTP handler.
@@ -87,9 +102,9 @@ func New(d Deps) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(RouteWebhook, &webhookHandler{Deps: d})
-	mux.Handle(RouteProvisioning, &provisioningHandler{Deps: d})
-	mux.Handle(RouteReveal, &revealHandler{Deps: d})
-	mux.Handle(RouteCheckout, &checkoutHandler{Deps: d})
+	mux.Handle(RouteProvisioning, limited(d, RouteProvisioning, d.RateLimits.Provisioning, &provisioningHandler{Deps: d}))
+	mux.Handle(RouteReveal, limited(d, RouteReveal, d.RateLimits.Reveal, &revealHandler{Deps: d}))
+	mux.Handle(RouteCheckout, limited(d, RouteCheckout, d.RateLimits.Checkout, &checkoutHandler{Deps: d}))
 	mux.Handle(RoutePortal, newPortalHandler(d))
 	registerAdmin(mux, d)
 	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/ingress/internal/billing"
 	"clawdbot.cloud/services/ingress/internal/store"
 	"clawdbot.cloud/services/ingress/internal/stripeevent"
 )
@@ -33,8 +35,10 @@ const webhookTimeout = 15 * time.Second
 //   - 400: missing, malformed, forged or expired signature, or an authentic
 //     body the platform cannot read;
 //   - 413: body over MaxBody;
-//   - 422: a signup for a plan that is not in the catalog (or none), or a
-//     subscription update to a price no STRIPE_PRICE_* names. The event is
+//   - 422: a signup whose price paid maps to no plan (or names none), or
+//     whose metadata.plan disagrees with it; a subscription update to a
+//     price no STRIPE_PRICE_* names; an event of the other livemode than
+//     the configured Stripe key's. The event is
 //     recorded in ingress.rejected_events and counted, and Stripe's retries
 //     give an operator three days to fix the configuration and have the
 //     event go through by itself;
@@ -74,13 +78,20 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	label := stripeevent.TypeLabel(evt.Type)
 	log := h.Log.With("event_id", evt.ID, "event_type", string(evt.Type))
+	ctx, cancel := context.WithTimeout(r.Context(), webhookTimeout)
+	defer cancel()
+	if evt.Livemode != h.LiveMode {
+		// A test-mode event at a live ingress (or the reverse): the endpoint
+		// secret is shared across modes, or someone holding it is playing.
+		h.reject(ctx, w, evt, label, log, OutcomeLivemodeMismatch, fmt.Sprintf(
+			"livemode %v event refused: the configured Stripe key is for livemode %v", evt.Livemode, h.LiveMode))
+		return
+	}
 	if evt.APIVersionMismatch {
 		h.Metrics.apiVersionMismatch.Inc()
 		log.Warn("webhook API version differs from the one the ingress is built for; set the endpoint's API version",
 			"api_version", evt.APIVersion, "want", stripeevent.APIVersion)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), webhookTimeout)
-	defer cancel()
 	switch {
 	case stripeevent.IsSignup(evt.Type):
 		h.signup(ctx, w, evt, label, log)
@@ -104,17 +115,32 @@ func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt 
 		h.refuse(w, http.StatusBadRequest, label, OutcomeBadPayload, err.Error())
 		return
 	}
-	msg, err := stripeevent.Signup(evt, cs)
+	msg, err := stripeevent.Signup(evt, cs, h.Prices)
+	if errors.Is(err, stripeevent.ErrNoPrice) && h.LineItems != nil {
+		// Stripe's own events carry no line items: ask Stripe what was paid.
+		prices, ferr := h.LineItems.LineItems(ctx, cs.ID)
+		switch {
+		case ferr != nil && billing.Refused(ferr):
+			err = fmt.Errorf("%w: Stripe refused to list the line items: %s", stripeevent.ErrNoPrice, billing.Describe(ferr))
+		case ferr != nil:
+			h.unavailable(w, label, log, "read line items", ferr)
+			return
+		default:
+			cs.Prices = prices
+			msg, err = stripeevent.Signup(evt, cs, h.Prices)
+		}
+	}
 	switch {
 	case errors.Is(err, stripeevent.ErrNotSignup):
 		h.ignore(w, label, log, err.Error())
 		return
+	case errors.Is(err, stripeevent.ErrPlanMismatch):
+		log = log.With("customer_id", cs.CustomerID, "checkout_ref", stripeevent.Ref(cs.ID))
+		h.reject(ctx, w, evt, label, log, OutcomePlanMismatch, err.Error())
+		return
 	case errors.Is(err, plans.ErrUnknownPlan):
-		log.Error("signup refused: plan not in the catalog; recorded in ingress.rejected_events", "err", err, "customer_id", cs.CustomerID)
-		if rerr := h.Store.RecordRejected(ctx, evt.ID, string(evt.Type), err.Error()); rerr != nil {
-			log.Error("cannot record rejected event", "err", rerr)
-		}
-		h.refuse(w, http.StatusUnprocessableEntity, label, OutcomeUnknownPlan, err.Error())
+		log = log.With("customer_id", cs.CustomerID, "checkout_ref", stripeevent.Ref(cs.ID))
+		h.reject(ctx, w, evt, label, log, OutcomeUnknownPlan, err.Error())
 		return
 	case err != nil:
 		log.Warn("unusable checkout session", "err", err)
@@ -145,6 +171,18 @@ func (h *webhookHandler) signup(ctx context.Context, w http.ResponseWriter, evt 
 		},
 		logAttrs: []any{"plan", msg.GetPlan()},
 	})
+}
+
+// reject answers 422 to an authentic event the platform will not act on as
+// configured (unknown plan, plan mismatch, other livemode): it is recorded in
+// ingress.rejected_events with the reason and counted, and Stripe's retries
+// let it through by itself if an operator fixes the configuration.
+func (h *webhookHandler) reject(ctx context.Context, w http.ResponseWriter, evt stripeevent.Verified, label string, log *slog.Logger, outcome, reason string) {
+	log.Error("webhook refused; recorded in ingress.rejected_events", "outcome", outcome, "err", reason)
+	if err := h.Store.RecordRejected(ctx, evt.ID, string(evt.Type), reason); err != nil {
+		log.Error("cannot record rejected event", "err", err)
+	}
+	h.refuse(w, http.StatusUnprocessableEntity, label, outcome, reason)
 }
 
 func (h *webhookHandler) refuse(w http.ResponseWriter, code int, label, outcome, msg string) {

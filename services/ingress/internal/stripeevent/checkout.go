@@ -33,6 +33,10 @@ type CheckoutSession struct {
 	// RevealHashMalformed is set when metadata.reveal_hash is present but
 	// not well formed; it is then treated as absent.
 	RevealHashMalformed bool
+	// Prices are the prices paid, from the expanded line_items or
+	// subscription when the event carries them (Stripe's own webhooks do
+	// not: the ingress then fetches the line items and sets them).
+	Prices []Price
 }
 
 // maxFieldLen bounds the free-text fields copied into events.
@@ -127,6 +131,11 @@ func ParseCheckoutSession(raw []byte) (CheckoutSession, error) {
 			cs.RevealHashMalformed = true
 		}
 	}
+	prices, err := sessionPrices(raw)
+	if err != nil {
+		return CheckoutSession{}, err
+	}
+	cs.Prices = prices
 	for what, v := range map[string]string{"email": cs.Email, "name": cs.Name, "mode": cs.Mode, "payment_status": cs.PaymentStatus} {
 		if len(v) > maxFieldLen {
 			return CheckoutSession{}, fmt.Errorf("%w: checkout %s: %s longer than %d bytes", ErrPayload, Ref(cs.ID), what, maxFieldLen)

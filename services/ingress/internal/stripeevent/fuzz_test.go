@@ -28,11 +28,14 @@ func FuzzCheckoutSession(f *testing.F) {
 		`{"object":"checkout.session","id":"cs_1","customer":{"id":7}}`,
 		`{"object":"checkout.session","id":"cs_1","metadata":{"plan":null}}`,
 		`{"object":"checkout.session","id":"cs_1","customer_details":"x"}`,
+		`{"object":"checkout.session","id":"cs_1","mode":"subscription","payment_status":"paid","customer":"cus_1","subscription":{"id":"sub_1","items":{"data":[{"price":{"id":"price_x","lookup_key":"clawdbot_team"}}]}},"metadata":{"plan":"team"}}`,
+		`{"object":"checkout.session","id":"cs_1","mode":"subscription","payment_status":"paid","customer":"cus_1","subscription":"sub_1","line_items":{"data":[{"price":"price_dev_starter"}]}}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	evt := Verified{}
 	evt.ID = "evt_fuzz"
+	prices := devPrices(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		cs, err := ParseCheckoutSession(raw)
 		if err != nil {
@@ -44,9 +47,9 @@ func FuzzCheckoutSession(f *testing.F) {
 		if !ValidCheckoutSessionID(cs.ID) {
 			t.Fatalf("accepted session id %q", cs.ID)
 		}
-		msg, err := Signup(evt, cs)
+		msg, err := Signup(evt, cs, prices)
 		if err != nil {
-			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrNotSignup) && !errors.Is(err, plans.ErrUnknownPlan) {
+			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrNotSignup) && !errors.Is(err, plans.ErrUnknownPlan) && !errors.Is(err, ErrPlanMismatch) {
 				t.Fatalf("unclassified signup error: %v", err)
 			}
 			return
@@ -56,6 +59,9 @@ func FuzzCheckoutSession(f *testing.F) {
 		}
 		if _, err := plans.Lookup(msg.Plan); err != nil {
 			t.Fatalf("accepted plan %q", msg.Plan)
+		}
+		if m, ok := cs.Metadata[MetadataPlan]; ok && m != msg.Plan {
+			t.Fatalf("accepted metadata.plan %q for a price of plan %q", m, msg.Plan)
 		}
 		if msg.SagaId != names.SignupSagaID(cs.ID) {
 			t.Fatalf("saga id %q", msg.SagaId)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/names"
-	"clawdbot.cloud/pkg/plans"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 )
 
@@ -29,9 +28,12 @@ const (
 var ErrNotSignup = errors.New("not a signup")
 
 // Signup checks that cs completes a subscription checkout for a plan in the
-// catalog and returns the customer.signed_up event for it. Errors wrap
-// ErrNotSignup, ErrPayload or plans.ErrUnknownPlan.
-func Signup(evt Verified, cs CheckoutSession) (*pb.CustomerSignedUp, error) {
+// catalog and returns the customer.signed_up event for it. The plan is the
+// one the price paid names (PlanPaid, through prices); metadata.plan, when
+// present, must agree. Errors wrap ErrNotSignup, ErrPayload, ErrNoPrice
+// (cs.Prices is empty: fetch the line items and call again),
+// plans.ErrUnknownPlan or ErrPlanMismatch.
+func Signup(evt Verified, cs CheckoutSession, prices PriceMap) (*pb.CustomerSignedUp, error) {
 	if cs.Mode != "subscription" {
 		return nil, fmt.Errorf("%w: checkout session mode %q", ErrNotSignup, clip(cs.Mode))
 	}
@@ -49,13 +51,13 @@ func Signup(evt Verified, cs CheckoutSession) (*pb.CustomerSignedUp, error) {
 	if !ValidSubscriptionID(cs.SubscriptionID) {
 		return nil, fmt.Errorf("%w: subscription %q", ErrPayload, clip(cs.SubscriptionID))
 	}
-	planID, ok := cs.Metadata[MetadataPlan]
-	if !ok {
-		return nil, fmt.Errorf("%w: checkout %s has no metadata.plan", plans.ErrUnknownPlan, Ref(cs.ID))
-	}
-	plan, err := plans.Lookup(planID)
+	plan, err := PlanPaid(prices, cs.Prices)
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", Ref(cs.ID), err)
+	}
+	// Metadata is written by whoever creates the session: it may only agree.
+	if m, ok := cs.Metadata[MetadataPlan]; ok && m != plan.ID {
+		return nil, fmt.Errorf("%w: checkout %s: metadata.plan %q but the price paid is plan %s", ErrPlanMismatch, Ref(cs.ID), clip(m), plan.ID)
 	}
 	msg := &pb.CustomerSignedUp{
 		StripeEventId:     evt.ID,

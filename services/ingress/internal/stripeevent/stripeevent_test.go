@@ -43,6 +43,7 @@ func session(overrides map[string]any) map[string]any {
 		"payment_status": "paid", "customer": "cus_A", "subscription": "sub_A",
 		"customer_details": map[string]any{"email": "ada@example.com", "name": "Ada"},
 		"metadata":         map[string]any{"plan": "pro", "timezone": "Europe/Paris"},
+		"line_items":       lineItems(map[string]any{"id": "price_dev_pro", "object": "price", "lookup_key": nil}),
 	}
 	for k, v := range overrides {
 		if v == nil {
@@ -52,6 +53,30 @@ func session(overrides map[string]any) map[string]any {
 		s[k] = v
 	}
 	return s
+}
+
+// lineItems is an expanded line_items list of the given prices (ids or
+// objects).
+func lineItems(prices ...any) map[string]any {
+	var data []any
+	for _, p := range prices {
+		data = append(data, map[string]any{"object": "item", "quantity": 1, "price": p})
+	}
+	return map[string]any{"object": "list", "data": data}
+}
+
+// devPrices are the prices the ingress runs with when none is configured.
+func devPrices(t testing.TB) plans.Prices {
+	t.Helper()
+	byPlan := map[string]string{}
+	for _, p := range plans.All() {
+		byPlan[p.ID] = plans.DevPriceID(p.ID)
+	}
+	p, err := plans.NewPrices(byPlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestVerify(t *testing.T) {
@@ -130,6 +155,7 @@ func TestSignup(t *testing.T) {
 			"customer_details": map[string]any{"email": nil, "name": nil}, "customer_email": "b@example.com",
 			"payment_status": "no_payment_required",
 			"metadata":       map[string]any{"plan": "team", "timezone": "Mars/Olympus", "n": 3.0},
+			"line_items":     lineItems("price_dev_team"),
 		}), want: &pb.CustomerSignedUp{
 			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_B", SubscriptionId: "sub_B",
 			Email: "b@example.com", Plan: "team", SagaId: names.SignupSagaID("cs_test_a1"),
@@ -137,9 +163,35 @@ func TestSignup(t *testing.T) {
 		}},
 		{name: "payment mode", object: session(map[string]any{"mode": "payment"}), wantErr: ErrNotSignup},
 		{name: "async payment pending", object: session(map[string]any{"payment_status": "unpaid"}), wantErr: ErrNotSignup},
-		{name: "unknown plan", object: session(map[string]any{"metadata": map[string]any{"plan": "gold"}}), wantErr: plans.ErrUnknownPlan},
-		{name: "plan in another case", object: session(map[string]any{"metadata": map[string]any{"plan": "Pro"}}), wantErr: plans.ErrUnknownPlan},
-		{name: "no plan", object: session(map[string]any{"metadata": nil}), wantErr: plans.ErrUnknownPlan},
+		{name: "no metadata: the price decides", object: session(map[string]any{"metadata": nil}), want: &pb.CustomerSignedUp{
+			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_A", SubscriptionId: "sub_A",
+			Email: "ada@example.com", Name: "Ada", Plan: "pro", SagaId: names.SignupSagaID("cs_test_a1"),
+			OccurredAt: timestamppb.New(time.Unix(1700000000, 0)),
+		}},
+		{name: "price from the expanded subscription, mapped by lookup_key", object: session(map[string]any{
+			"line_items": nil, "metadata": map[string]any{"plan": "team"},
+			"subscription": map[string]any{"id": "sub_A", "object": "subscription", "items": lineItems(
+				map[string]any{"id": "price_1Renamed", "object": "price", "lookup_key": "clawdbot_team"})},
+		}), want: &pb.CustomerSignedUp{
+			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_A", SubscriptionId: "sub_A",
+			Email: "ada@example.com", Name: "Ada", Plan: "team", SagaId: names.SignupSagaID("cs_test_a1"),
+			OccurredAt: timestamppb.New(time.Unix(1700000000, 0)),
+		}},
+		{name: "an add-on price beside the plan's", object: session(map[string]any{
+			"line_items": lineItems("price_1AddOn", "price_dev_pro")}), want: &pb.CustomerSignedUp{
+			StripeEventId: "evt_1", CheckoutSessionId: "cs_test_a1", CustomerId: "cus_A", SubscriptionId: "sub_A",
+			Email: "ada@example.com", Name: "Ada", Plan: "pro", Timezone: "Europe/Paris", SagaId: names.SignupSagaID("cs_test_a1"),
+			OccurredAt: timestamppb.New(time.Unix(1700000000, 0)),
+		}},
+		{name: "metadata asks for more than was paid", object: session(map[string]any{"metadata": map[string]any{"plan": "team"}}), wantErr: ErrPlanMismatch},
+		{name: "metadata names no plan", object: session(map[string]any{"metadata": map[string]any{"plan": "gold"}}), wantErr: ErrPlanMismatch},
+		{name: "plan in another case", object: session(map[string]any{"metadata": map[string]any{"plan": "Pro"}}), wantErr: ErrPlanMismatch},
+		{name: "prices of two plans", object: session(map[string]any{"line_items": lineItems("price_dev_pro", "price_dev_team")}), wantErr: ErrPlanMismatch},
+		{name: "unknown price", object: session(map[string]any{"line_items": lineItems("price_gold")}), wantErr: plans.ErrUnknownPlan},
+		{name: "unknown lookup key", object: session(map[string]any{"line_items": lineItems(
+			map[string]any{"id": "price_1X", "lookup_key": "clawdbot_gold"})}), wantErr: plans.ErrUnknownPlan},
+		{name: "no price: metadata alone is not enough", object: session(map[string]any{"line_items": nil}), wantErr: ErrNoPrice},
+		{name: "line items of the wrong shape", object: session(map[string]any{"line_items": map[string]any{"data": "x"}}), wantErr: ErrPayload},
 		{name: "no customer", object: session(map[string]any{"customer": nil}), wantErr: ErrPayload},
 		{name: "bad customer", object: session(map[string]any{"customer": "cus_x;drop"}), wantErr: ErrPayload},
 		{name: "no subscription", object: session(map[string]any{"subscription": nil}), wantErr: ErrPayload},
@@ -151,6 +203,7 @@ func TestSignup(t *testing.T) {
 		{name: "huge name", object: session(map[string]any{"customer_details": map[string]any{"name": strings.Repeat("n", 2000)}}), wantErr: ErrPayload},
 	}
 	v := NewVerifier(secret)
+	prices := devPrices(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := event(t, "checkout.session.completed", tc.object)
@@ -161,7 +214,7 @@ func TestSignup(t *testing.T) {
 			cs, err := ParseCheckoutSession(evt.Data.Raw)
 			var got *pb.CustomerSignedUp
 			if err == nil {
-				got, err = Signup(evt, cs)
+				got, err = Signup(evt, cs, prices)
 			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {

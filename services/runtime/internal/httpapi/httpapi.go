@@ -61,7 +61,8 @@ type Store interface {
 
 // Options are the dependencies of the API.
 type Options struct {
-	// CustomerID, InstanceID and Version describe the instance in /status.
+	// InstanceID and Version describe the instance in /status; CustomerID
+	// is never shown to callers (a customer id is not a credential).
 	CustomerID, InstanceID, Version string
 	// Plan is the customer's plan, the source of quotas and skills.
 	Plan plans.Plan

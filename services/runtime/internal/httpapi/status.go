@@ -12,9 +12,9 @@ import (
 
 // StatusBody is the body of GET /status. The platform's health service may
 // read it with the instance token, to learn usage without touching the
-// customer's database.
+// customer's database. It carries no customer id: a customer id is not a
+// credential, and what a customer's key can read should not hand out one.
 type StatusBody struct {
-	CustomerID string    `json:"customer_id"`
 	InstanceID string    `json:"instance_id"`
 	Plan       string    `json:"plan"`
 	Usage      UsageBody `json:"usage"`
@@ -67,7 +67,6 @@ func status(o Options) http.Handler {
 			return
 		}
 		body := StatusBody{
-			CustomerID: o.CustomerID,
 			InstanceID: o.InstanceID,
 			Plan:       plan.ID,
 			Usage: UsageBody{

@@ -19,7 +19,10 @@ import (
 type Client struct {
 	// BaseURL is the ingress, e.g. http://127.0.0.1:8080.
 	BaseURL string
-	// InternalToken opens the billing portal endpoint (INGRESS_INTERNAL_TOKEN).
+	// InternalToken (INGRESS_INTERNAL_TOKEN) opens the billing portal
+	// endpoint, and exempts the web app's provisioning, reveal and checkout
+	// calls from the ingress's per-address rate limits: it fronts every
+	// customer from one address.
 	InternalToken string
 	HTTP          *http.Client
 }
@@ -64,7 +67,7 @@ type Provisioning struct {
 // an *Error with Status 404 while the ingress does not know it.
 func (c *Client) Provisioning(ctx context.Context, checkoutSessionID string) (Provisioning, error) {
 	var p Provisioning
-	err := c.do(ctx, http.MethodGet, "/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil, "", &p)
+	err := c.do(ctx, http.MethodGet, "/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil, c.InternalToken, &p)
 	return p, err
 }
 
@@ -79,7 +82,7 @@ type Revealed struct {
 func (c *Client) Reveal(ctx context.Context, checkoutSessionID, nonce string) (Revealed, error) {
 	var r Revealed
 	err := c.do(ctx, http.MethodPost, "/v1/provisioning/"+url.PathEscape(checkoutSessionID)+"/reveal",
-		map[string]string{"nonce": nonce}, "", &r)
+		map[string]string{"nonce": nonce}, c.InternalToken, &r)
 	return r, err
 }
 
@@ -100,7 +103,7 @@ type Session struct {
 // Checkout creates a Checkout Session (503 when the ingress has no Stripe key).
 func (c *Client) Checkout(ctx context.Context, req CheckoutRequest) (Session, error) {
 	var s Session
-	err := c.do(ctx, http.MethodPost, "/v1/checkout", req, "", &s)
+	err := c.do(ctx, http.MethodPost, "/v1/checkout", req, c.InternalToken, &s)
 	return s, err
 }
 
