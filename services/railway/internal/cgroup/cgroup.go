@@ -146,6 +146,19 @@ func (m *Manager) Create(name string, l Limits) (*Group, error) {
 	return g, nil
 }
 
+// Remove removes the group name if it exists, killing what runs in it: for
+// a group a crashed service may have left behind.
+func (m *Manager) Remove(name string) error {
+	if name == "" || strings.ContainsAny(name, "/.") {
+		return fmt.Errorf("cgroup: bad group name %q", name)
+	}
+	g := &Group{m: m, name: name}
+	for _, c := range m.order() {
+		g.dirs = append(g.dirs, filepath.Join(m.dirs[c], name))
+	}
+	return g.Remove()
+}
+
 // order lists the manager's hierarchies in a fixed order.
 func (m *Manager) order() []string {
 	if m.version == 2 {

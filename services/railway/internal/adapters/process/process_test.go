@@ -65,7 +65,8 @@ func (h *harness) driver(t *testing.T, tune ...func(*process.Options)) *process.
 	t.Helper()
 	o := process.Options{
 		Binary: runtimeBin, Version: "test", Store: h.st, Secrets: h.sec, Log: h.log,
-		Metrics: h.reg, WorkDir: t.TempDir(), StopGrace: 5 * time.Second,
+		Metrics: h.reg, WorkDir: workDir(t), StopGrace: 5 * time.Second,
+		Isolation: process.Isolation{Mode: isolationMode(), CgroupParent: testCgroupParent},
 	}
 	for _, f := range tune {
 		f(&o)
