@@ -8,6 +8,11 @@
 // its own, so stopping it stops everything it started, and it dies with the
 // compute service (Pdeathsig), so a crashed service leaves no orphans.
 //
+// As root, each customer's runtime runs isolated (see Isolation): under a
+// uid of its own, in a cgroup of its own with its plan's memory, CPU and
+// pids limits, in a private directory, unable to read the platform's
+// environment or files.
+//
 // The instances are persisted (package store); a stopped service leaves them
 // wanting to run, and the next Start brings them back. Only one compute
 // service per control-plane database runs processes (store.Lock).
