@@ -271,10 +271,22 @@ func TestCgroupHasThePlanLimits(t *testing.T) {
 	pid := status(t, d, req.CustomerID).PID
 	dirs := cgroupDirs(t, pid)
 	checkLimits(t, dirs, req.Plan)
-	w := who(t, provision(t, d, req))
+	inst := provision(t, d, req)
+	w := who(t, inst)
 	home := w.Home
 	if w.StartCgroup != w.Cgroup {
 		t.Errorf("the runtime began in cgroups\n%s\nand runs in\n%s\nwant it in its own from its first instruction", w.StartCgroup, w.Cgroup)
+	}
+
+	// The limits hold, not only read back: the pids limit stops a spawner
+	// and the CPU quota throttles two busy threads on a 0.5 vCPU plan.
+	got := get(t, "POST", inst.URL+"/spawn?n="+strconv.Itoa(process.DefaultPids+50))
+	if n, _ := strconv.Atoi(strings.Fields(got)[0]); n >= process.DefaultPids || !strings.Contains(got, "resource temporarily unavailable") {
+		t.Errorf("spawning %d processes: %q; want stopped below %d", process.DefaultPids+50, got, process.DefaultPids)
+	}
+	get(t, "POST", inst.URL+"/burn?for=500ms")
+	if throttled := cpuThrottled(t, dirs); throttled == 0 {
+		t.Errorf("two busy threads on a %.1f vCPU plan were never throttled", req.Plan.VCPUs)
 	}
 
 	pro, err := plans.Lookup(plans.Pro)
@@ -365,4 +377,25 @@ func checkLimits(t *testing.T, dirs map[string]string, plan plans.Plan) {
 			t.Errorf("%s = %s, want %s (plan %s)", file, got, v, plan.ID)
 		}
 	}
+}
+
+// cpuThrottled returns how many CPU periods of the group were throttled.
+func cpuThrottled(t *testing.T, dirs map[string]string) int {
+	t.Helper()
+	dir, ok := dirs["cpu"]
+	if !ok {
+		dir = dirs[""]
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "nr_throttled "); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	t.Fatalf("no nr_throttled in %s/cpu.stat", dir)
+	return 0
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // helperEnv names the mode a copy of this test binary runs in when the
@@ -67,7 +70,10 @@ type whoami struct {
 //   - GET /open?path=p: "ok" if it can read p (a file, or list a
 //     directory), else the error;
 //   - POST /write?path=p: "ok" if it can create p;
-//   - POST /hog?mb=n: allocates and touches n MiB, then answers "survived".
+//   - POST /hog?mb=n: allocates and touches n MiB, then answers "survived";
+//   - POST /spawn?n=k: starts k processes (then kills them), answering how
+//     many started and why it stopped;
+//   - POST /burn?for=d: keeps two CPUs busy for d.
 func runHelper() {
 	startCgroup, _ := os.ReadFile("/proc/self/cgroup")
 	var cfg struct {
@@ -92,6 +98,23 @@ func runHelper() {
 	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, errText(os.WriteFile(r.URL.Query().Get("path"), []byte("x"), 0o600)))
 	})
+	mux.HandleFunc("POST /spawn", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		started, err := spawn(n)
+		fmt.Fprintf(w, "%d %v", started, err)
+	})
+	mux.HandleFunc("POST /burn", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("for"))
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for end := time.Now().Add(d); time.Now().Before(end); {
+				}
+			})
+		}
+		wg.Wait()
+		fmt.Fprint(w, "ok")
+	})
 	var hoard [][]byte
 	mux.HandleFunc("POST /hog", func(w http.ResponseWriter, r *http.Request) {
 		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
@@ -106,6 +129,26 @@ func runHelper() {
 	})
 	fmt.Fprintln(os.Stderr, http.ListenAndServe(cfg.ListenAddr, mux))
 	os.Exit(1)
+}
+
+// spawn starts up to n sleeping processes, kills them all and returns how
+// many started and the error that stopped it, if any.
+func spawn(n int) (int, error) {
+	var cmds []*exec.Cmd
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}()
+	for range n {
+		c := exec.Command("/bin/sleep", "30")
+		if err := c.Start(); err != nil {
+			return len(cmds), err
+		}
+		cmds = append(cmds, c)
+	}
+	return len(cmds), nil
 }
 
 // tryRead reads one byte of path, or lists it when it is a directory.
