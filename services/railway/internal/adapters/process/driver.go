@@ -155,7 +155,7 @@ func New(o Options) (*Driver, error) {
 	if err := checkExecutable(o.Binary); err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}
-	iso, err := setupIsolation(&o, o.Log)
+	iso, err := setupIsolation(&o, o.Log, os.Geteuid())
 	if err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}

@@ -63,20 +63,20 @@ type isolation struct {
 	tenants string
 }
 
-// setupIsolation checks and prepares isolation for o, returning nil (with a
-// warning) when it is off. As root it also makes this process non-dumpable,
+// setupIsolation checks and prepares isolation for o in a process of
+// effective uid euid, returning nil (with a warning) when it is off. As root it also makes this process non-dumpable,
 // so /proc/<pid>/environ and the like are root's alone even for a process
 // of the same uid.
-func setupIsolation(o *Options, log *slog.Logger) (*isolation, error) {
+func setupIsolation(o *Options, log *slog.Logger, euid int) (*isolation, error) {
 	i := o.Isolation
 	switch i.Mode {
 	case IsolationOff:
 		log.Warn("runtime isolation is off: every runtime runs as this service's user, without cgroup limits")
 		return nil, nil
 	case IsolationAuto:
-		if os.Geteuid() != 0 {
-			name := "uid " + fmt.Sprint(os.Geteuid())
-			if u, err := user.Current(); err == nil {
+		if euid != 0 {
+			name := "uid " + fmt.Sprint(euid)
+			if u, err := user.LookupId(fmt.Sprint(euid)); err == nil {
 				name = u.Username
 			}
 			log.Warn("not running as root: runtimes run as this service's user " + name +
@@ -84,7 +84,7 @@ func setupIsolation(o *Options, log *slog.Logger) (*isolation, error) {
 			return nil, nil
 		}
 	case IsolationOn:
-		if os.Geteuid() != 0 {
+		if euid != 0 {
 			return nil, errors.New("runtime isolation is on but the service does not run as root")
 		}
 	default:

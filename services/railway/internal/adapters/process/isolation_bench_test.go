@@ -48,7 +48,7 @@ func BenchmarkStart(b *testing.B) {
 		o := Options{Binary: "/bin/true", Store: st, WorkDir: work}
 		o.defaults()
 		o.Isolation.Mode, o.Isolation.CgroupParent = IsolationOn, "clawdbot-bench"
-		iso, err := setupIsolation(&o, slog.New(slog.DiscardHandler))
+		iso, err := setupIsolation(&o, slog.New(slog.DiscardHandler), os.Geteuid())
 		if err != nil {
 			b.Fatal(err)
 		}
