@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func (p *Platform) Env(t testing.TB, name string, vars map[string]string) *servi
 		NATSURL: p.NATSURL,
 		DB:      p.DB,
 		Key:     p.Key,
-		DataDir: t.TempDir(),
+		DataDir: dataDir(t),
 		Config:  config.FromMap(vars),
 	})
 	if err != nil {
@@ -73,6 +74,21 @@ func (p *Platform) Env(t testing.TB, name string, vars map[string]string) *servi
 	}
 	t.Cleanup(env.Bus.Close)
 	return env
+}
+
+// dataDir is a fresh t.TempDir that other users may traverse (mode 0711,
+// its parent too; neither can be listed), as a service's data directory is
+// in production: the compute service keeps each runtime's private
+// directory under it, reached by the runtime's own uid.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatalf("servicetest: %v", err)
+		}
+	}
+	return dir
 }
 
 // Start runs svc in the background until the test ends (or stop is called)

@@ -1,13 +1,18 @@
 package railway
 
 import (
+	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/services/railway/internal/adapters/process"
 )
 
 // Config is the compute service's own configuration, read from the
@@ -33,6 +38,9 @@ type Config struct {
 	// RuntimeEnv is the runtimes' environment: the variables of
 	// ForwardedVars that are set.
 	RuntimeEnv []string
+	// Isolation keeps the process driver's runtimes apart (COMPUTE_ISOLATION,
+	// COMPUTE_UID_RANGE, COMPUTE_CGROUP_PARENT, COMPUTE_PIDS_LIMIT).
+	Isolation process.Isolation
 	// Railway configures the railway driver.
 	Railway RailwayConfig
 }
@@ -117,10 +125,42 @@ func LoadConfig(l *config.Loader) Config {
 			c.RuntimeEnv = append(c.RuntimeEnv, k+"="+v)
 		}
 	}
+	if c.Driver == "process" {
+		c.Isolation = loadIsolation(l)
+	}
 	if c.Driver == "railway" {
 		c.Railway = loadRailway(l)
 	}
 	return c
+}
+
+// loadIsolation reads the process driver's isolation settings.
+func loadIsolation(l *config.Loader) process.Isolation {
+	i := process.Isolation{
+		Mode: l.OneOf("COMPUTE_ISOLATION", process.IsolationAuto,
+			process.IsolationAuto, process.IsolationOn, process.IsolationOff),
+		CgroupParent: l.String("COMPUTE_CGROUP_PARENT", process.DefaultCgroupParent),
+		Pids:         int64(l.Int("COMPUTE_PIDS_LIMIT", process.DefaultPids)),
+	}
+	def := fmt.Sprintf("%d-%d", process.DefaultUIDMin, process.DefaultUIDMax)
+	lo, hi, ok := strings.Cut(l.String("COMPUTE_UID_RANGE", def), "-")
+	a, errA := strconv.Atoi(strings.TrimSpace(lo))
+	b, errB := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case !ok || errA != nil || errB != nil:
+		l.Problem("COMPUTE_UID_RANGE must be <min>-<max>, e.g. %s", def)
+	case a < 1000 || b < a || b > math.MaxInt32-1:
+		l.Problem("COMPUTE_UID_RANGE %d-%d: want 1000 <= min <= max < 2^31-1, apart from system and login users", a, b)
+	default:
+		i.UIDMin, i.UIDMax = a, b
+	}
+	if strings.ContainsAny(i.CgroupParent, "/.") || i.CgroupParent == "" {
+		l.Problem("COMPUTE_CGROUP_PARENT %q must be one path element", i.CgroupParent)
+	}
+	if i.Pids < 16 {
+		l.Problem("COMPUTE_PIDS_LIMIT must be at least 16 (a Go runtime alone uses a dozen threads)")
+	}
+	return i
 }
 
 // loadRailway reads the railway driver's settings; every missing one is a

@@ -74,6 +74,7 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		Now:          env.Now,
 		Provider:     cfg.RuntimeProvider,
 		Model:        cfg.RuntimeModel,
+		Isolation:    cfg.Isolation,
 	})
 	if err != nil {
 		return err

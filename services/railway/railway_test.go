@@ -199,6 +199,16 @@ func TestConfigurationProblemsAreReportedTogether(t *testing.T) {
 	wantContains(t, err.Error(), "make build")
 	wantContains(t, err.Error(), "RUNTIME_STOP_GRACE")
 
+	env = w.p.Env(t, "railway", map[string]string{"COMPUTE_UID_RANGE": "0-99", "COMPUTE_ISOLATION": "maybe",
+		"COMPUTE_CGROUP_PARENT": "a/b", "COMPUTE_PIDS_LIMIT": "3"})
+	err = Run(context.Background(), env)
+	if err == nil {
+		t.Fatal("Run accepted bad isolation settings")
+	}
+	for _, want := range []string{"COMPUTE_UID_RANGE 0-99", "COMPUTE_ISOLATION", "COMPUTE_CGROUP_PARENT", "COMPUTE_PIDS_LIMIT"} {
+		wantContains(t, err.Error(), want)
+	}
+
 	env = w.p.Env(t, "railway", nil)
 	if err := Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), "RUNTIME_BINARY is required") {
 		t.Errorf("Run without RUNTIME_BINARY = %v", err)

@@ -20,6 +20,13 @@ func Main(m *testing.M, runtime *string) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
+	// Runtimes run under their customers' own uids: they must be able to
+	// reach the binary (0711: traverse, not list).
+	if err := os.Chmod(dir, 0o711); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
 	*runtime = filepath.Join(dir, "runtime")
 	build := exec.Command("go", "build", "-o", *runtime, "clawdbot.cloud/services/runtime/cmd/runtime")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -29,4 +36,19 @@ func Main(m *testing.M, runtime *string) {
 		os.Exit(1)
 	}
 	pgtest.Main(m, func() { os.RemoveAll(dir) })
+}
+
+// TraversableDir is t.TempDir made traversable, not listable, by other
+// users (0711, its parent too), as a platform's data directory is: the
+// runtimes, under their customers' own uids, reach their private
+// directories and binaries through it.
+func TraversableDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -40,7 +40,7 @@ func start(t *testing.T, vars map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := e2e.TraversableDir(t)
 	base, err := bench.IsolatedEnv(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ type harness struct {
 
 func start(t *testing.T, vars map[string]string) *harness {
 	t.Helper()
-	h := &harness{dir: t.TempDir(), dbURL: pgtest.NewDatabase(t), vars: vars}
+	h := &harness{dir: e2e.TraversableDir(t), dbURL: pgtest.NewDatabase(t), vars: vars}
 	h.up(t)
 	t.Cleanup(func() { h.down(t) })
 	return h

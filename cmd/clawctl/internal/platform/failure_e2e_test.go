@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"clawdbot.cloud/cmd/clawctl/internal/e2e"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/stripefixture"
@@ -17,7 +18,7 @@ import (
 // provisioning is still in flight; the coordinator undoes compute, workspace
 // and database with real resources, and nothing is left running.
 func TestHangingRuntimeIsCompensated(t *testing.T) {
-	hang := filepath.Join(t.TempDir(), "hanging-runtime")
+	hang := filepath.Join(e2e.TraversableDir(t), "hanging-runtime")
 	// A "runtime" that runs but never answers /health.
 	if err := os.WriteFile(hang, []byte("#!/bin/sh\nwhile :; do sleep 1; done\n"), 0o755); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,10 @@ func loadKey(s settings) ([]byte, error) {
 		b = []byte(text)
 	} else if err != nil {
 		return nil, fmt.Errorf("read dev encryption key: %w", err)
+	} else if err := os.Chmod(path, 0o600); err != nil {
+		// A key made by an older build, or copied in, may be readable by
+		// others: the customers' runtimes run as other users.
+		return nil, fmt.Errorf("dev encryption key: %w", err)
 	}
 	k, err := secrets.ParseKey(strings.TrimSpace(string(b)))
 	if err != nil {

@@ -149,7 +149,7 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 			p.runCleanup()
 		}
 	}()
-	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+	if err := prepareDataDir(s.dataDir); err != nil {
 		return nil, err
 	}
 	if p.NATSURL, err = p.startNATS(s); err != nil {

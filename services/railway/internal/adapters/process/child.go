@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"clawdbot.cloud/services/railway/internal/cgroup"
 	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 	"clawdbot.cloud/services/railway/internal/store"
 )
@@ -32,11 +33,15 @@ type child struct {
 	// its exit status then.
 	exited chan struct{}
 	err    error
+	// oomKilled is set (before exited closes) when the kernel killed a
+	// process of the runtime's cgroup for exceeding its memory.
+	oomKilled bool
 }
 
 // startChild starts the runtime of in on port, in a process group of its
-// own, with its configuration on stdin.
-func startChild(o Options, in store.Instance, port int, dbURL, token string, log *slog.Logger) (*child, error) {
+// own, with its configuration on stdin; with t, as t's uid in t's cgroup
+// and directory. t's cgroup is removed once the runtime has exited.
+func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token string, log *slog.Logger) (*child, error) {
 	cfg, err := json.Marshal(runtimeconfig.Document{
 		CustomerID:    in.CustomerID,
 		Plan:          in.Plan,
@@ -52,7 +57,7 @@ func startChild(o Options, in store.Instance, port int, dbURL, token string, log
 		return nil, err
 	}
 	var dir string
-	if o.WorkDir != "" {
+	if t == nil && o.WorkDir != "" {
 		dir = filepath.Join(o.WorkDir, in.ServiceName)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("runtime work dir: %w", err)
@@ -81,14 +86,29 @@ func startChild(o Options, in store.Instance, port int, dbURL, token string, log
 		// Bounds the wait for the output pipes once the process is gone.
 		WaitDelay: o.StopGrace,
 	}
-	if err := cmd.Start(); err != nil {
+	var group *cgroup.Group
+	if t != nil {
+		t.isolate(cmd)
+		group = t.group
+	}
+	if err := startIn(cmd, group); err != nil {
+		if group != nil {
+			_ = group.Remove()
+		}
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
 	c := &child{pid: cmd.Process.Pid, port: port, exited: make(chan struct{})}
 	go func() { // ends when the process does; supervisors always wait for exited
 		c.err = cmd.Wait()
-		// Whatever the runtime left in its group goes with it.
+		// Whatever the runtime left in its process group goes with it, and
+		// with its cgroup whatever left the process group.
 		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		if group != nil {
+			c.oomKilled = group.OOMKills() > 0
+			if err := group.Remove(); err != nil {
+				log.Warn("cannot remove the runtime's cgroup", "err", err)
+			}
+		}
 		stdout.Flush()
 		stderr.Flush()
 		close(c.exited)

@@ -8,6 +8,11 @@
 // its own, so stopping it stops everything it started, and it dies with the
 // compute service (Pdeathsig), so a crashed service leaves no orphans.
 //
+// As root, each customer's runtime runs isolated (see Isolation): under a
+// uid of its own, in a cgroup of its own with its plan's memory, CPU and
+// pids limits, in a private directory, unable to read the platform's
+// environment or files.
+//
 // The instances are persisted (package store); a stopped service leaves them
 // wanting to run, and the next Start brings them back. Only one compute
 // service per control-plane database runs processes (store.Lock).
@@ -75,6 +80,9 @@ type Options struct {
 	// Provider and Model, when set, go into every runtime's configuration
 	// (the runtime's provider and model fields).
 	Provider, Model string
+	// Isolation keeps runtimes from each other and from the platform
+	// (uids, cgroups, private directories); zero fields take the defaults.
+	Isolation Isolation
 }
 
 func (o *Options) defaults() {
@@ -94,6 +102,19 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	i := &o.Isolation
+	if i.Mode == "" {
+		i.Mode = IsolationAuto
+	}
+	if i.UIDMin == 0 && i.UIDMax == 0 {
+		i.UIDMin, i.UIDMax = DefaultUIDMin, DefaultUIDMax
+	}
+	if i.CgroupParent == "" {
+		i.CgroupParent = DefaultCgroupParent
+	}
+	if i.Pids == 0 {
+		i.Pids = DefaultPids
+	}
 }
 
 // Driver runs customers' runtimes as child processes. It implements app.Driver.
@@ -101,6 +122,8 @@ type Driver struct {
 	o   Options
 	log *slog.Logger
 	m   *metrics
+	// iso is the runtimes' isolation, nil when off.
+	iso *isolation
 	// ctx bounds the supervisors' own work (database writes, secret reads);
 	// Close cancels it after every child has stopped.
 	ctx    context.Context
@@ -132,9 +155,13 @@ func New(o Options) (*Driver, error) {
 	if err := checkExecutable(o.Binary); err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}
+	iso, err := setupIsolation(&o, o.Log, os.Geteuid())
+	if err != nil {
+		return nil, fmt.Errorf("process driver: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Driver{
-		o: o, log: o.Log, ctx: ctx, cancel: cancel,
+		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso,
 		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
 		responders: map[string]*responder{},
 	}
@@ -195,6 +222,12 @@ type Status struct {
 	Phase string
 	// PID is the live child, 0 between children.
 	PID int
+	// UID is the uid the last child ran as: the customer's own when
+	// isolated, this service's otherwise.
+	UID int
+	// LastExit is how the last child ended, "" before any did; it starts
+	// with "oom-killed" when the kernel killed it for its memory.
+	LastExit string
 	// Port and URL are where the instance answers.
 	Port int
 	URL  string

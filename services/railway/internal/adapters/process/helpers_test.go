@@ -3,6 +3,7 @@ package process_test
 import (
 	"encoding/json"
 	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,6 +13,35 @@ import (
 	"clawdbot.cloud/services/railway/internal/adapters/process"
 	"clawdbot.cloud/services/railway/internal/testkit"
 )
+
+// testCgroupParent holds the test runtimes' cgroups, apart from a running
+// platform's.
+const testCgroupParent = "clawdbot-test"
+
+// isolationMode is "on": the tests run as root (CI and the development
+// machine do) and fail rather than silently run without isolation.
+// CLAW_SKIP_ISOLATION_TESTS=1 (no root) runs them without it.
+func isolationMode() string {
+	if os.Getenv("CLAW_SKIP_ISOLATION_TESTS") == "1" {
+		return process.IsolationOff
+	}
+	return process.IsolationOn
+}
+
+// workDir returns a work directory that runtimes under their own uids can
+// traverse (t.TempDir's parent is 0700), removed when the test ends.
+func workDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "claw-work-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
 
 // startProcess starts argv in a process group of its own, reaped in the
 // background and killed when the test ends.

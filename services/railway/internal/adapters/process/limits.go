@@ -13,15 +13,15 @@ import (
 // the control-plane database URL and the encryption key), then the plan's
 // limits and the instance marker. Later entries win over earlier ones.
 //
-// Plan limits a child process can honour without privileges:
+// Plan limits a Go program honours by itself:
 //   - memory: GOMEMLIMIT at 90% of the plan's MemoryMB, a soft limit that
 //     makes the Go runtime collect harder before it exceeds the plan;
 //   - CPU: GOMAXPROCS at the plan's vCPUs rounded up, bounding parallelism.
 //
-// Hard limits (a cgroup's memory.max and cpu.max) need a delegated cgroup
-// subtree, which the embedded default cannot count on; RLIMIT_AS does not
-// fit Go programs, which reserve far more address space than they use. The
-// Railway driver applies the plan as the service's real resource limits.
+// The hard limits are the runtime's cgroup's when isolation is on (see
+// Isolation); without it (not root) these are all there is. RLIMIT_AS does
+// not fit Go programs, which reserve far more address space than they use.
+// The Railway driver applies the plan as the service's real resource limits.
 func childEnv(base []string, in store.Instance) []string {
 	env := make([]string, 0, len(base)+3)
 	env = append(env, base...)

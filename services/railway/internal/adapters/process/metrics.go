@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 		},
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_compute_restarts_total",
-			Help: "Runtime restarts by reason (crash, requested).",
+			Help: "Runtime restarts by reason (crash, oom: killed by the kernel for exceeding its memory, requested).",
 		}, []string{"reason"}),
 	}
 	if reg == nil {

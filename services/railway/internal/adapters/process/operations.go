@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"clawdbot.cloud/pkg/names"
@@ -105,9 +107,29 @@ func (d *Driver) Delete(ctx context.Context, customerID string) error {
 		d.log.Info("instance deleted", "customer_id", customerID, "service_id", s.in.ServiceName)
 	}
 	d.unrespond(customerID)
+	if err := d.forgetTenant(ctx, customerID); err != nil {
+		return err
+	}
 	// The token opens nothing once the runtime is gone; a new provision
 	// makes a new one.
 	return d.o.Secrets.Delete(ctx, names.InstanceTokenRef(customerID))
+}
+
+// forgetTenant removes a deleted instance's private directory, then frees
+// its uid: nothing of the customer runs (its supervisor stopped and its
+// cgroup went with its last runtime) or remains on disk that a later
+// holder of the uid could reach.
+func (d *Driver) forgetTenant(ctx context.Context, customerID string) error {
+	if d.iso == nil {
+		return nil
+	}
+	if err := d.iso.cgroups.Remove(service(customerID)); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(d.iso.tenants, service(customerID))); err != nil {
+		return fmt.Errorf("remove runtime directory of %s: %w", customerID, err)
+	}
+	return d.o.Store.FreeUID(ctx, customerID)
 }
 
 // Restart replaces the customer's runtime by a fresh process on the same

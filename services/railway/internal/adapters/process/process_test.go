@@ -2,8 +2,10 @@ package process_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,7 +26,16 @@ import (
 var runtimeBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		runHelper() // started by a driver as a customer's runtime
+		return
+	}
 	runtimeBin = testkit.MustBuildRuntime("process")
+	var err error
+	if helperBin, err = copyHelper(filepath.Dir(runtimeBin)); err != nil {
+		fmt.Fprintln(os.Stderr, "copy the test helper:", err)
+		os.Exit(1)
+	}
 	pgtest.Main(m)
 }
 
@@ -65,7 +76,8 @@ func (h *harness) driver(t *testing.T, tune ...func(*process.Options)) *process.
 	t.Helper()
 	o := process.Options{
 		Binary: runtimeBin, Version: "test", Store: h.st, Secrets: h.sec, Log: h.log,
-		Metrics: h.reg, WorkDir: t.TempDir(), StopGrace: 5 * time.Second,
+		Metrics: h.reg, WorkDir: workDir(t), StopGrace: 5 * time.Second,
+		Isolation: process.Isolation{Mode: isolationMode(), CgroupParent: testCgroupParent},
 	}
 	for _, f := range tune {
 		f(&o)

@@ -188,7 +188,23 @@ func TestSecretsStayOffTheCommandLine(t *testing.T) {
 			t.Errorf("the runtime's command line or environment holds %q", secret)
 		}
 	}
-	env := strings.Split(strings.TrimSuffix(environ, "\x00"), "\x00")
+	var env []string
+	home := ""
+	for _, kv := range strings.Split(strings.TrimSuffix(environ, "\x00"), "\x00") {
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "HOME":
+			home = v
+		case "TMPDIR":
+			if v != home+"/tmp" {
+				t.Errorf("TMPDIR=%q, want the runtime's own %s/tmp", v, home)
+			}
+		default:
+			env = append(env, kv)
+		}
+	}
+	if isolationMode() == process.IsolationOn && !strings.HasSuffix(home, "/tenants/"+names.Service(c.ID)) {
+		t.Errorf("HOME=%q, want the runtime's private directory", home)
+	}
 	want := []string{
 		"ANTHROPIC_BASE_URL=http://127.0.0.1:9",
 		"GOMEMLIMIT=460MiB", // 90% of Starter's 512 MiB

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -46,9 +47,11 @@ type supervisor struct {
 	phase        phase
 	port         int
 	pid          int
+	uid          int // the runtime's uid (this service's when not isolated)
 	gen          int // children started so far
 	failedStarts int // children that exited before answering /health
 	lastFailure  string
+	lastExit     string        // how the last child ended ("oom-killed: ..." when the kernel killed it)
 	changed      chan struct{} // closed and replaced on every change
 
 	restartc chan struct{}
@@ -81,7 +84,8 @@ func (s *supervisor) update(f func()) {
 func (s *supervisor) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Status{Phase: s.phase.String(), PID: s.pid, Port: s.port, URL: instanceURL(s.port), Generation: s.gen}
+	return Status{Phase: s.phase.String(), PID: s.pid, UID: s.uid, Port: s.port, URL: instanceURL(s.port),
+		Generation: s.gen, LastExit: s.lastExit}
 }
 
 func instanceURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
@@ -138,12 +142,20 @@ func (s *supervisor) spawn() (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := startChild(s.d.o, s.in, port, string(dbURL), token, s.log)
+	t, err := s.d.prepareTenant(ctx, s.in)
+	if err != nil {
+		return nil, fmt.Errorf("isolate runtime: %w", err)
+	}
+	c, err := startChild(s.d.o, s.in, t, port, string(dbURL), token, s.log)
 	if err != nil {
 		return nil, err
 	}
-	s.update(func() { s.phase, s.pid, s.gen = starting, c.pid, s.gen+1; c.gen = s.gen })
-	s.log.Info("runtime started", "pid", c.pid, "port", port, "generation", c.gen)
+	uid := os.Geteuid()
+	if t != nil {
+		uid = t.uid
+	}
+	s.update(func() { s.phase, s.pid, s.uid, s.gen = starting, c.pid, uid, s.gen+1; c.gen = s.gen })
+	s.log.Info("runtime started", "pid", c.pid, "port", port, "generation", c.gen, "uid", uid)
 	if err := s.d.o.Store.Started(ctx, s.in.CustomerID, c.pid, s.d.o.Now()); err != nil {
 		// Not fatal: the child dies with this service anyway (Pdeathsig).
 		s.log.Warn("cannot record runtime pid", "err", err)
@@ -200,14 +212,22 @@ func (s *supervisor) watch(c *child) exitCause {
 
 // exited records a child's end.
 func (s *supervisor) exited(c *child, cause exitCause) {
+	exit := fmt.Sprint(c.err)
+	if c.oomKilled {
+		exit = "oom-killed: " + exit
+	}
 	s.update(func() {
+		s.lastExit = exit
 		if s.phase != running {
 			s.failedStarts++
 			s.lastFailure = fmt.Sprintf("runtime exited before answering /health: %v", c.err)
 		}
 		s.phase, s.pid = backoff, 0
 	})
-	if cause == crashed {
+	if cause == crashed && c.oomKilled {
+		s.log.Warn("runtime killed for exceeding its plan's memory", "pid", c.pid, "memory_mb", s.in.MemoryMB)
+		s.d.m.restarts.WithLabelValues("oom").Inc()
+	} else if cause == crashed {
 		s.d.m.restarts.WithLabelValues("crash").Inc()
 	} else if cause == restarted {
 		s.d.m.restarts.WithLabelValues("requested").Inc()
