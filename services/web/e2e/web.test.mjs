@@ -129,8 +129,16 @@ try {
     await a.getByRole("button", { name: /Delete memory: Ada's cat/ }).click();
     await a.getByRole("listitem").filter({ hasText: "Babbage" }).waitFor({ state: "detached" });
   });
+  await step("the assistant uses a tool, and the chat shows it", async () => {
+    await a.getByLabel("Message", { exact: true }).fill("What do I drink in the morning?");
+    await a.getByRole("button", { name: "Send" }).click();
+    await a.locator(".tool", { hasText: "memory_search: done" }).waitFor();
+    await a.waitForFunction(() => !document.querySelector("[data-streaming]"));
+    const answer = await a.locator(".msg.assistant span").last().textContent();
+    check(answer.startsWith("From your memories:") && answer.includes("green tea"), "an answer built on the tool's result: " + answer);
+  });
   await step("usage this month", async () => {
-    await a.locator("#usage-text", { hasText: "1 of 20,000 messages used" }).waitFor();
+    await a.locator("#usage-text", { hasText: "2 of 20,000 messages used" }).waitFor();
     check(await a.locator("#usage-chart rect").count() >= 1, "a bar per day");
   });
   await step("skills switch", async () => {

@@ -16,8 +16,13 @@ import (
 	"time"
 )
 
-// modelReply is what the test model answers every chat turn with.
-const modelReply = "Hello from the test model."
+// modelReply is what the test model answers a chat turn with; a turn that
+// mentions "drink" first asks for the memory_search tool, then answers
+// toolReply quoting what the tool found.
+const (
+	modelReply = "Hello from the test model."
+	toolReply  = "From your memories: "
+)
 
 // testModel is an OpenAI-compatible chat-completions server (the wire
 // format of services/runtime's openai adapter: streaming chunks, a usage
@@ -31,9 +36,17 @@ func testModel(t *testing.T) *httptest.Server {
 			return
 		}
 		var req struct {
-			Model    string            `json:"model"`
-			Stream   bool              `json:"stream"`
-			Messages []json.RawMessage `json:"messages"`
+			Model    string `json:"model"`
+			Stream   bool   `json:"stream"`
+			Messages []struct {
+				Role    string `json:"role"`
+				Content any    `json:"content"`
+			} `json:"messages"`
+			Tools []struct {
+				Function struct {
+					Name string `json:"name"`
+				} `json:"function"`
+			} `json:"tools"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Model == "" || len(req.Messages) == 0 {
 			w.WriteHeader(http.StatusBadRequest)
@@ -41,10 +54,24 @@ func testModel(t *testing.T) *httptest.Server {
 			return
 		}
 		usage := map[string]int{"prompt_tokens": 40, "completion_tokens": 6, "total_tokens": 46}
+		last := req.Messages[len(req.Messages)-1]
+		text, _ := last.Content.(string)
+		offered := false
+		for _, tl := range req.Tools {
+			offered = offered || tl.Function.Name == "memory_search"
+		}
+		reply := modelReply
+		switch {
+		case last.Role == "user" && strings.Contains(text, "drink") && offered && req.Stream:
+			streamToolCall(w, req.Model, usage)
+			return
+		case last.Role == "tool":
+			reply = toolReply + text
+		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-web", "object": "chat.completion", "model": req.Model,
-				"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": modelReply}}},
+				"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": reply}}},
 				"usage":   usage})
 			return
 		}
@@ -55,7 +82,7 @@ func testModel(t *testing.T) *httptest.Server {
 			fmt.Fprintf(w, "data: %s\n\n", b)
 			_ = rc.Flush()
 		}
-		for _, piece := range []string{"Hello ", "from the ", "test model."} {
+		for _, piece := range []string{reply[:6], reply[6:]} {
 			chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": req.Model,
 				"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": piece}, "finish_reason": nil}}})
 		}
@@ -67,6 +94,27 @@ func testModel(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// streamToolCall answers with a streamed call of memory_search, as an
+// OpenAI-compatible server streams tool calls.
+func streamToolCall(w http.ResponseWriter, model string, usage map[string]int) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	chunk := func(v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		_ = rc.Flush()
+	}
+	call := map[string]any{"index": 0, "id": "call_web_1", "type": "function",
+		"function": map[string]any{"name": "memory_search", "arguments": `{"query":"tea"}`}}
+	chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": model,
+		"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"role": "assistant", "tool_calls": []any{call}}, "finish_reason": nil}}})
+	chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": model,
+		"choices": []any{map[string]any{"index": 0, "delta": map[string]any{}, "finish_reason": "tool_calls"}}})
+	chunk(map[string]any{"id": "chatcmpl-web", "object": "chat.completion.chunk", "model": model, "choices": []any{}, "usage": usage})
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	_ = rc.Flush()
 }
 
 // TestWebApp runs the customer's whole story in Chromium (services/web/e2e/

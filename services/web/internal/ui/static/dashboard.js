@@ -52,6 +52,20 @@
     $("chat-log").scrollTop = $("chat-log").scrollHeight;
     return span;
   }
+  // Tool activity shows above the answer it leads to: one line per call,
+  // updated as it runs and ends.
+  const toolLines = {};
+  function toolActivity(answer, t) {
+    let line = toolLines[t.id];
+    if (!line) {
+      line = el("div", { class: "tool", role: "status" });
+      toolLines[t.id] = line;
+      answer.parentElement.before(line);
+    }
+    const took = t.duration_ms ? " (" + t.duration_ms + " ms)" : "";
+    line.textContent = "⚙ " + t.name + ": " + t.status + took;
+    line.dataset.status = t.status;
+  }
   $("chat-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const input = $("chat-input");
@@ -96,6 +110,7 @@
           const d = JSON.parse(data);
           if (event === "start") conversation = d.conversation_id;
           else if (event === "delta") answer.textContent += d.text;
+          else if (event === "tool") toolActivity(answer, d);
           else if (event === "error") throw new Error(d.error || "the assistant failed");
         }
       }
