@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -259,4 +260,27 @@ func (b *Bus) deadLetter(ctx context.Context, cfg ConsumerConfig, msg jetstream.
 	}
 	b.m.handled.WithLabelValues(cfg.Name, msg.Subject(), "term").Inc()
 	b.m.deadLetters.WithLabelValues(cfg.Name, msg.Subject()).Inc()
+}
+
+// RunRestarting is Run for consumers that must outlive a bus outage (read
+// models behind an HTTP API that keeps answering): when Run returns before
+// ctx ends — NATS unreachable at boot, say — it is started again after a
+// growing delay (500 ms up to 30 s), and the failure is logged. It returns
+// when ctx ends.
+func (b *Bus) RunRestarting(ctx context.Context, cfg ConsumerConfig, r *Router, log *slog.Logger) {
+	for attempt := 1; ; attempt++ {
+		err := b.Run(ctx, cfg, r)
+		if ctx.Err() != nil {
+			return
+		}
+		delay := retry.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
+		log.Error("consumer stopped; restarting", "consumer", cfg.Name, "err", err, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -30,7 +30,6 @@ package ingress
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,7 +39,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/bus"
-	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/ingress/internal/billing"
 	"clawdbot.cloud/services/ingress/internal/expiry"
@@ -167,46 +165,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.runProjector(gctx); return nil })
 	g.Go(func() error { s.sweeper.Run(gctx); return nil })
-	g.Go(func() error {
-		errc := make(chan error, 1)
-		go func() { errc <- s.http.Serve(s.ln) }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("ingress http: %w", err)
-		case <-gctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-		defer cancel()
-		err := s.http.Shutdown(sctx)
-		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, serr)
-		}
-		if err != nil {
-			return fmt.Errorf("ingress http shutdown: %w", err)
-		}
-		return nil
-	})
+	g.Go(func() error { return service.ServeHTTP(gctx, s.http, s.ln, s.cfg.ShutdownTimeout) })
 	return g.Wait()
 }
 
-// runProjector runs the projector's consumer until ctx ends. A consumer that
-// cannot start (NATS unreachable at boot, say) is retried with backoff
-// rather than failing the service: the webhook must keep answering (503 at
-// worst) whatever happens to the read model's feed.
+// runProjector runs the projector's consumer until ctx ends, restarting it
+// with backoff rather than failing the service: the webhook must keep
+// answering (503 at worst) whatever happens to the read model's feed.
 func (s *Server) runProjector(ctx context.Context) {
-	for attempt := 1; ; attempt++ {
-		err := s.env.Bus.Run(ctx, bus.ConsumerConfig{Name: projector.ConsumerName}, s.proj.Router())
-		if ctx.Err() != nil {
-			return
-		}
-		delay := retry.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
-		s.env.Log.Error("projector stopped; restarting", "err", err, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	s.env.Bus.RunRestarting(ctx, bus.ConsumerConfig{Name: projector.ConsumerName}, s.proj.Router(), s.env.Log)
 }

@@ -17,7 +17,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,7 +27,6 @@ import (
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/mail"
-	"clawdbot.cloud/pkg/retry"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/web/internal/ingressapi"
 	"clawdbot.cloud/services/web/internal/projector"
@@ -93,51 +91,20 @@ func Run(ctx context.Context, env *service.Env) error {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(srv.EndStreams)
 	env.Log.Info("web app listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "dev", cfg.Dev)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { runProjector(gctx, env, st); return nil })
 	g.Go(func() error { sweep(gctx, env, st); return nil })
-	g.Go(func() error {
-		errc := make(chan error, 1)
-		go func() { errc <- hs.Serve(ln) }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("web http: %w", err)
-		case <-gctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		err := hs.Shutdown(sctx)
-		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, serr)
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("web http shutdown: %w", err)
-		}
-		return nil
-	})
+	g.Go(func() error { return service.ServeHTTP(gctx, hs, ln, cfg.ShutdownTimeout) })
 	return g.Wait()
 }
 
 // runProjector follows the bus until ctx ends, restarting the consumer
 // with backoff: the pages keep answering whatever happens to the feed.
 func runProjector(ctx context.Context, env *service.Env, st *store.Store) {
-	for attempt := 1; ; attempt++ {
-		err := env.Bus.Run(ctx, bus.ConsumerConfig{Name: projector.ConsumerName}, projector.Router(st, env.Now))
-		if ctx.Err() != nil {
-			return
-		}
-		delay := retry.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
-		env.Log.Error("accounts projector stopped; restarting", "err", err, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	env.Bus.RunRestarting(ctx, bus.ConsumerConfig{Name: projector.ConsumerName}, projector.Router(st, env.Now), env.Log)
 }
 
 // sweep deletes expired sessions, links and checkouts every few minutes.

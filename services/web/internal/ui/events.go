@@ -94,6 +94,8 @@ func (s *Server) welcomeEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.streamsDone:
+			return // shutting down: the browser reconnects
 		case <-deadline.C:
 			return // the browser reconnects
 		case <-tick.C:

@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"clawdbot.cloud/pkg/secrets"
@@ -95,7 +96,15 @@ type Server struct {
 	signinIP *limiter
 	signinTo *limiter
 	checkout *limiter
+	// streamsDone closes when the server shuts down, ending the
+	// provisioning event streams (they would otherwise hold shutdown).
+	streamsDone chan struct{}
+	endOnce     sync.Once
 }
+
+// EndStreams ends every server-sent event stream; register it with
+// http.Server.RegisterOnShutdown. Browsers reconnect elsewhere by themselves.
+func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.streamsDone) }) }
 
 // New returns the web app's handler.
 func New(o Options) (*Server, error) {
@@ -112,6 +121,8 @@ func New(o Options) (*Server, error) {
 		signinIP: newLimiter(12*time.Second, 5), // 5 at once, then 5 a minute per address
 		signinTo: newLimiter(5*time.Minute, 3),  // 3 links at once, then one per 5 minutes per email
 		checkout: newLimiter(6*time.Second, 10), // 10 at once, then 10 a minute per address
+
+		streamsDone: make(chan struct{}),
 	}, nil
 }
 
