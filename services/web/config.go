@@ -28,8 +28,10 @@ type Config struct {
 	Dev bool
 	// WebhookSecret (STRIPE_WEBHOOK_SECRET, dev mode) signs dev events.
 	WebhookSecret string
-	// StripeCheckout (STRIPE_SECRET_KEY set) sends customers to Stripe
-	// Checkout through the ingress; the key itself stays with the ingress.
+	// StripeCheckout (WEB_STRIPE_CHECKOUT=true; by default true when
+	// STRIPE_SECRET_KEY is set, as in one-process dev mode) sends customers
+	// to Stripe Checkout through the ingress. The web app never needs the
+	// key itself: in production give it only WEB_STRIPE_CHECKOUT.
 	StripeCheckout bool
 	// SMTP (SMTP_ADDR, SMTP_FROM, SMTP_USERNAME, SMTP_PASSWORD) sends
 	// sign-in links; in dev mode without SMTP_ADDR mail is kept for the
@@ -52,7 +54,7 @@ func LoadConfig(l *config.Loader) Config {
 		InternalToken:   l.String("INGRESS_INTERNAL_TOKEN", ""),
 		Dev:             l.String("WEB_DEV_MODE", "") == "true",
 		WebhookSecret:   l.String("STRIPE_WEBHOOK_SECRET", ""),
-		StripeCheckout:  l.String("STRIPE_SECRET_KEY", "") != "",
+		StripeCheckout:  l.Bool("WEB_STRIPE_CHECKOUT", l.String("STRIPE_SECRET_KEY", "") != ""),
 		SessionTTL:      l.Duration("WEB_SESSION_TTL", 7*24*time.Hour),
 		SessionIdle:     l.Duration("WEB_SESSION_IDLE", 24*time.Hour),
 		LinkTTL:         l.Duration("WEB_LINK_TTL", 15*time.Minute),
