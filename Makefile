@@ -22,7 +22,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 GOVULNCHECK_VERSION := v1.10.0
 
-.PHONY: all build build-one images run test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
+.PHONY: e2e-deps all build build-one images run test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
 
 all: lint test
 
@@ -52,7 +52,14 @@ images:
 run: build
 	$(BIN)/clawctl dev
 
-test:
+# e2e-deps installs playwright-core for the browser tests, exactly as locked
+# (the browser is Debian's chromium; nothing is downloaded by Playwright).
+E2E_DIR := services/web/e2e
+e2e-deps: $(E2E_DIR)/node_modules/.package-lock.json
+$(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package-lock.json
+	npm ci --prefix $(E2E_DIR) --no-audit --no-fund
+
+test: e2e-deps
 	$(GO) test -race -count=1 -timeout 20m $(MODULES)
 
 lint:
