@@ -44,6 +44,8 @@ func TestAdminCommands(t *testing.T) {
 	}{
 		{[]string{"customer", "cus_1", "--url", srv.URL}, "GET /v1/admin/customers/cus_1 Bearer tok"},
 		{[]string{"sagas", "--url", srv.URL, "--state", "failed", "--limit", "5"}, "GET /v1/admin/sagas?limit=5&status=failed Bearer tok"},
+		// The standard flag package's single-dash spelling still works.
+		{[]string{"sagas", "-url", srv.URL, "-state=failed", "-kind", "signup"}, "GET /v1/admin/sagas?kind=signup&status=failed Bearer tok"},
 		{[]string{"saga", "--url", srv.URL, "signup-cs_1", "--json"}, "GET /v1/admin/sagas/signup-cs_1 Bearer tok"},
 		{[]string{"retry", "signup-cs_1", "--url", srv.URL, "--token", "other"}, "POST /v1/admin/sagas/signup-cs_1/retry Bearer other"},
 		{[]string{"deprovision", "cus_1", "--yes", "--reason", "abuse report", "--url", srv.URL}, "POST /v1/admin/customers/cus_1/deprovision?reason=abuse+report Bearer tok"},

@@ -70,7 +70,7 @@ func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(f
 // execute runs clawctl with args and returns its exit code.
 func execute(ctx context.Context, args []string, s streams) int {
 	root := newRoot(s)
-	root.SetArgs(args)
+	root.SetArgs(singleDashLongFlags(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
@@ -117,6 +117,37 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		root.AddCommand(c)
 	}
 	return root
+}
+
+// singleDashLongFlags rewrites -name and -name=value to --name... where name
+// is a long flag of some clawctl command: the standard flag package that
+// clawctl used before cobra took both spellings, and scripts and runbooks
+// have "clawctl signup -email ...". Arguments after "--" stay as they are.
+func singleDashLongFlags(root *cobra.Command, args []string) []string {
+	long := map[string]bool{}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(name) > 1 && long[name] {
+			a = "-" + a
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // noSubcommand is the Args of a command that only groups others: reached
