@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"clawdbot.cloud/cmd/clawctl/internal/bench"
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
@@ -31,6 +32,13 @@ func newBenchCmd() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.IntVarP(&o.n, "signups", "n", 50, "signups per phase (sequential, then concurrent)")
+	// --n, the standard flag package's spelling of -n, stays an alias.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "n" {
+			name = "signups"
+		}
+		return pflag.NormalizedName(name)
+	})
 	fs.StringVar(&o.url, "url", "", "ingress of a running platform (default: start one in a temporary directory)")
 	secretFlag(fs, &o.secret)
 	jsonFlag(fs, &o.json)

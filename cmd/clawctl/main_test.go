@@ -44,6 +44,8 @@ func TestUsage(t *testing.T) {
 		{"stripe without customer", []string{"stripe", "cancel"}, 2, "", "--customer and --subscription are required"},
 		{"signup without email", []string{"signup"}, 2, "", "--email is required"},
 		{"bench n", []string{"bench", "-n", "0"}, 2, "", "-n must be at least 1"},
+		{"bench --n alias", []string{"bench", "--n", "0"}, 2, "", "-n must be at least 1"},
+		{"bench --signups", []string{"bench", "--signups=-1"}, 2, "", "-n must be at least 1"},
 		{"version", []string{"--version"}, 0, "clawctl ", ""},
 		{"help", []string{"--help"}, 0, "deadletters", ""},
 		{"completion", []string{"completion", "bash"}, 0, "bash completion V2 for clawctl", ""},

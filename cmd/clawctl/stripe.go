@@ -18,46 +18,51 @@ type stripeFlags struct {
 	json                                            bool
 }
 
-// stripeEvents are the lifecycle events clawctl stripe sends, each a
-// subcommand: its help line and the body it builds.
-var stripeEvents = []struct {
+// stripeEvent is a lifecycle event clawctl stripe sends, a subcommand: its
+// help line and the body it builds.
+type stripeEvent struct {
 	name, short string
 	body        func(f *stripeFlags, now time.Time) ([]byte, error)
-}{
-	{"plan-change", "customer.subscription.updated with the new plan's price (--plan, optional --from)", func(f *stripeFlags, now time.Time) ([]byte, error) {
-		if f.plan == "" {
-			return nil, usageErrorf("stripe plan-change: --plan is required")
-		}
-		sub := f.sub(now)
-		if sub.PreviousPlan == "" {
-			// Stripe names the old price in previous_attributes; without
-			// --from it is one the platform does not know.
-			sub.PreviousPriceID = "price_previous"
-		}
-		sub.Fill()
-		return stripefixture.SubscriptionUpdated(sub), nil
-	}},
-	{"trial-ending", "customer.subscription.trial_will_end", func(f *stripeFlags, now time.Time) ([]byte, error) {
-		sub := f.sub(now)
-		sub.TrialEnd = now.Add(72 * time.Hour)
-		sub.Fill()
-		return stripefixture.TrialWillEnd(sub), nil
-	}},
-	{"payment-failed", "invoice.payment_failed", func(f *stripeFlags, now time.Time) ([]byte, error) {
-		inv := f.invoice(now)
-		inv.Fill()
-		return stripefixture.InvoicePaymentFailed(inv), nil
-	}},
-	{"payment-succeeded", "invoice.paid", func(f *stripeFlags, now time.Time) ([]byte, error) {
-		inv := f.invoice(now)
-		inv.Fill()
-		return stripefixture.InvoicePaid(inv), nil
-	}},
-	{"cancel", "customer.subscription.deleted", func(f *stripeFlags, now time.Time) ([]byte, error) {
-		sub := f.sub(now)
-		sub.Fill()
-		return stripefixture.SubscriptionDeleted(sub), nil
-	}},
+}
+
+// stripeEvents are the lifecycle events clawctl stripe sends.
+func stripeEvents() []stripeEvent {
+	return []stripeEvent{
+		{"plan-change", "customer.subscription.updated with the new plan's price (--plan, optional --from)", func(f *stripeFlags, now time.Time) ([]byte, error) {
+			if f.plan == "" {
+				return nil, usageErrorf("stripe plan-change: --plan is required")
+			}
+			sub := f.sub(now)
+			if sub.PreviousPlan == "" {
+				// Stripe names the old price in previous_attributes; without
+				// --from it is one the platform does not know.
+				sub.PreviousPriceID = "price_previous"
+			}
+			sub.Fill()
+			return stripefixture.SubscriptionUpdated(sub), nil
+		}},
+		{"trial-ending", "customer.subscription.trial_will_end", func(f *stripeFlags, now time.Time) ([]byte, error) {
+			sub := f.sub(now)
+			sub.TrialEnd = now.Add(72 * time.Hour)
+			sub.Fill()
+			return stripefixture.TrialWillEnd(sub), nil
+		}},
+		{"payment-failed", "invoice.payment_failed", func(f *stripeFlags, now time.Time) ([]byte, error) {
+			inv := f.invoice(now)
+			inv.Fill()
+			return stripefixture.InvoicePaymentFailed(inv), nil
+		}},
+		{"payment-succeeded", "invoice.paid", func(f *stripeFlags, now time.Time) ([]byte, error) {
+			inv := f.invoice(now)
+			inv.Fill()
+			return stripefixture.InvoicePaid(inv), nil
+		}},
+		{"cancel", "customer.subscription.deleted", func(f *stripeFlags, now time.Time) ([]byte, error) {
+			sub := f.sub(now)
+			sub.Fill()
+			return stripefixture.SubscriptionDeleted(sub), nil
+		}},
+	}
 }
 
 func (f *stripeFlags) sub(now time.Time) stripefixture.Subscription {
@@ -88,7 +93,7 @@ webhook secret (what Stripe does after a customer acts in the billing portal).`,
 	urlFlag(fs, &f.url)
 	secretFlag(fs, &f.secret)
 	jsonFlag(fs, &f.json)
-	for _, ev := range stripeEvents {
+	for _, ev := range stripeEvents() {
 		cmd.AddCommand(&cobra.Command{
 			Use:   ev.name,
 			Short: ev.short,
