@@ -136,7 +136,7 @@ func newDeadlettersRedriveCmd(s streams) *cobra.Command {
 			}
 			defer b.Close()
 			if all && !yes && len(letters) > 0 {
-				if !confirm(s, fmt.Sprintf("Re-drive all %d dead letter(s)? [y/N] ", len(letters))) {
+				if !confirm(ctx, s, fmt.Sprintf("Re-drive all %d dead letter(s)? [y/N] ", len(letters))) {
 					return errors.New("deadletters redrive --all: not confirmed; nothing re-driven")
 				}
 			}
@@ -182,13 +182,25 @@ func newDeadlettersRedriveCmd(s streams) *cobra.Command {
 	return cmd
 }
 
-// confirm asks question on s and reports whether the answer is yes.
-func confirm(s streams, question string) bool {
+// confirm asks question on s and reports whether the answer is yes. Ctrl-C
+// (ctx done) is a no: main's signal handling keeps it from ending the
+// process, and the read it abandons ends with the process.
+func confirm(ctx context.Context, s streams, question string) bool {
 	fmt.Fprint(s.errOut, question)
-	line, _ := bufio.NewReader(s.in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(s.in).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(s.errOut)
+		return false
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return true
+		}
+		return false
 	}
-	return false
 }

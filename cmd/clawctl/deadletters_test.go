@@ -139,6 +139,39 @@ func TestTailDecodesEvents(t *testing.T) {
 	}
 }
 
+// tail --json prints one JSON object per stored message, the message
+// decoded.
+func TestTailJSON(t *testing.T) {
+	b, url := testBus(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := b.Publish(ctx, subjects.SagaCompleted, &pb.SagaCompleted{SagaId: "signup-cs_9"}, bus.Envelope{MsgID: "m1", SagaID: "signup-cs_9"}); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- tail(ctx, tailOptions{all: true, json: true, nats: url}, &out) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail --json printed:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var e tailEvent
+	if err := json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &e); err != nil {
+		t.Fatalf("tail --json line: %v\n%s", err, out.String())
+	}
+	var msg map[string]any
+	if e.Subject != subjects.SagaCompleted || e.SagaID != "signup-cs_9" || e.Seq != 1 || json.Unmarshal(e.Message, &msg) != nil || msg["saga_id"] != "signup-cs_9" {
+		t.Errorf("tail --json: %+v (message %s)", e, e.Message)
+	}
+}
+
 // --json prints the dead letters, and the re-driven ones, as JSON.
 func TestDeadlettersJSON(t *testing.T) {
 	b, url := testBus(t)
