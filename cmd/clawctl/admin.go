@@ -4,134 +4,165 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 )
 
-// adminUsage documents the operator commands that call the ingress's admin
-// endpoints (/v1/admin/..., behind ADMIN_TOKEN).
-const adminUsage = `operator commands (the ingress's /v1/admin API; token from --token or CLAW_ADMIN_TOKEN):
-  customer <customer_id>            show a customer: plan, state, instance, resources, timers, sagas
-  sagas [--state failed] [--kind k] [--customer id] [--limit n]
-                                    list sagas, newest first
-  saga <saga_id>                    show one saga's steps with timings and errors
-  retry <saga_id>                   retry a saga that ended compensated or failed
-  deprovision <customer_id> --yes [--reason text]
-                                    force-deprovision: delete compute, database and archive now
-flags of every command: --url (CLAW_INGRESS_URL, default http://127.0.0.1:8080), --token, --json (raw JSON)
-`
-
-// runAdmin runs one operator command against the ingress's admin API.
-func runAdmin(ctx context.Context, cmd string, args []string) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), adminUsage) }
-	base := fs.String("url", envOr("CLAW_INGRESS_URL", "http://127.0.0.1:8080"), "ingress URL")
-	token := fs.String("token", envOr("CLAW_ADMIN_TOKEN", platform.DevAdminToken), "admin token (the ingress's ADMIN_TOKEN); default $CLAW_ADMIN_TOKEN, else the dev mode's")
-	raw := fs.Bool("json", false, "print the raw JSON answer")
-	state := fs.String("state", "", "sagas: status (running, completed, compensating, compensated, failed)")
-	kind := fs.String("kind", "", "sagas: kind (signup, plan_change, suspend, resume, cancel, archive, delete, deprovision...)")
-	customer := fs.String("customer", "", "sagas: only this customer's")
-	limit := fs.Int("limit", 0, "sagas: at most this many (1-500; default 50)")
-	yes := fs.Bool("yes", false, "deprovision: confirm")
-	reason := fs.String("reason", "", "deprovision: why (recorded)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	c := adminClient{base: strings.TrimRight(*base, "/"), token: *token, http: &http.Client{Timeout: 30 * time.Second}}
-	one := func(what string) (string, error) {
-		if len(pos) != 1 || pos[0] == "" {
-			return "", fmt.Errorf("%s: want exactly one %s", cmd, what)
-		}
-		return url.PathEscape(pos[0]), nil
-	}
-	var (
-		method = http.MethodGet
-		path   string
-		show   func(body []byte) error
-	)
-	switch cmd {
-	case "customer":
-		id, err := one("customer id (cus_...)")
-		if err != nil {
-			return err
-		}
-		path, show = "/v1/admin/customers/"+id, showCustomer
-	case "sagas":
-		if len(pos) != 0 {
-			return fmt.Errorf("sagas: unexpected argument %q (filters are flags: --state, --kind, --customer, --limit)", pos[0])
-		}
-		q := url.Values{}
-		for k, v := range map[string]string{"status": *state, "kind": *kind, "customer_id": *customer} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		if *limit != 0 {
-			q.Set("limit", fmt.Sprint(*limit))
-		}
-		path, show = "/v1/admin/sagas?"+q.Encode(), showSagas
-	case "saga":
-		id, err := one("saga id")
-		if err != nil {
-			return err
-		}
-		path, show = "/v1/admin/sagas/"+id, showSaga
-	case "retry":
-		id, err := one("saga id")
-		if err != nil {
-			return err
-		}
-		method, path, show = http.MethodPost, "/v1/admin/sagas/"+id+"/retry", showStarted("retry")
-	case "deprovision":
-		id, err := one("customer id (cus_...)")
-		if err != nil {
-			return err
-		}
-		if !*yes {
-			return fmt.Errorf("deprovision deletes %s's compute, database and archive for good: add --yes to confirm", pos[0])
-		}
-		q := url.Values{}
-		if *reason != "" {
-			q.Set("reason", *reason)
-		}
-		method, path, show = http.MethodPost, "/v1/admin/customers/"+id+"/deprovision?"+q.Encode(), showStarted("deprovision")
-	default:
-		return fmt.Errorf("unknown admin command %q", cmd)
-	}
-	body, err := c.do(ctx, method, path)
-	if err != nil {
-		return err
-	}
-	if *raw {
-		_, err := os.Stdout.Write(body)
-		return err
-	}
-	return show(body)
+// adminFlags are the flags of every operator command.
+type adminFlags struct {
+	url, token string
+	json       bool
 }
 
-// parseInterleaved parses flags placed before, between or after the
-// positional arguments (clawctl saga <id> --json) and returns the latter.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+func (f *adminFlags) add(cmd *cobra.Command) {
+	urlFlag(cmd.Flags(), &f.url)
+	cmd.Flags().StringVar(&f.token, "token", envOr("CLAW_ADMIN_TOKEN", platform.DevAdminToken),
+		"admin token, the ingress's ADMIN_TOKEN (env CLAW_ADMIN_TOKEN, else the dev mode's)")
+	jsonFlag(cmd.Flags(), &f.json)
+}
+
+// call sends one request to the admin API and prints the answer: raw with
+// --json, else through show.
+func (f *adminFlags) call(cmd *cobra.Command, method, path string, show func(io.Writer, []byte) error) error {
+	c := adminClient{base: strings.TrimRight(f.url, "/"), token: f.token, http: &http.Client{Timeout: 30 * time.Second}}
+	body, err := c.do(cmd.Context(), method, path)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		_, err := cmd.OutOrStdout().Write(body)
+		return err
+	}
+	return show(cmd.OutOrStdout(), body)
+}
+
+// newAdminCmds are the operator commands that call the ingress's admin
+// endpoints (/v1/admin/..., behind ADMIN_TOKEN).
+func newAdminCmds() []*cobra.Command {
+	return []*cobra.Command{newCustomerCmd(), newSagasCmd(), newSagaCmd(), newRetryCmd(), newDeprovisionCmd()}
+}
+
+func newCustomerCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{
+		Use:   "customer CUSTOMER_ID",
+		Short: "Show a customer: plan, state, instance, resources, timers, sagas",
+		Args:  positional(exactlyOne("customer id (cus_...)")),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return f.call(cmd, http.MethodGet, "/v1/admin/customers/"+url.PathEscape(a[0]), showCustomer)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newSagasCmd() *cobra.Command {
+	var (
+		f                     adminFlags
+		state, kind, customer string
+		limit                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "sagas [--state S] [--kind K] [--customer ID] [--limit N]",
+		Short: "List sagas, newest first",
+		Args: positional(func(_ *cobra.Command, a []string) error {
+			if len(a) != 0 {
+				return fmt.Errorf("unexpected argument %q (filters are flags: --state, --kind, --customer, --limit)", a[0])
+			}
+			return nil
+		}),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"status": state, "kind": kind, "customer_id": customer} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit != 0 {
+				q.Set("limit", fmt.Sprint(limit))
+			}
+			return f.call(cmd, http.MethodGet, "/v1/admin/sagas?"+q.Encode(), showSagas)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&state, "state", "", "status: running, completed, compensating, compensated, failed")
+	cmd.Flags().StringVar(&kind, "kind", "", "kind: signup, plan_change, suspend, resume, cancel, archive, delete, deprovision...")
+	cmd.Flags().StringVar(&customer, "customer", "", "only this customer's")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (1-500; default 50)")
+	return cmd
+}
+
+func newSagaCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{
+		Use:   "saga SAGA_ID",
+		Short: "Show one saga's steps with timings and errors",
+		Args:  positional(exactlyOne("saga id")),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return f.call(cmd, http.MethodGet, "/v1/admin/sagas/"+url.PathEscape(a[0]), showSaga)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newRetryCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{
+		Use:   "retry SAGA_ID",
+		Short: "Retry a saga that ended compensated or failed",
+		Args:  positional(exactlyOne("saga id")),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return f.call(cmd, http.MethodPost, "/v1/admin/sagas/"+url.PathEscape(a[0])+"/retry", showStarted("retry"))
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newDeprovisionCmd() *cobra.Command {
+	var (
+		f      adminFlags
+		yes    bool
+		reason string
+	)
+	cmd := &cobra.Command{
+		Use:   "deprovision CUSTOMER_ID --yes [--reason TEXT]",
+		Short: "Force-deprovision: delete compute, database and archive now",
+		Args:  positional(exactlyOne("customer id (cus_...)")),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if !yes {
+				return fmt.Errorf("deprovision deletes %s's compute, database and archive for good: add --yes to confirm", a[0])
+			}
+			q := url.Values{}
+			if reason != "" {
+				q.Set("reason", reason)
+			}
+			return f.call(cmd, http.MethodPost, "/v1/admin/customers/"+url.PathEscape(a[0])+"/deprovision?"+q.Encode(), showStarted("deprovision"))
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded)")
+	return cmd
+}
+
+// exactlyOne wants one non-empty positional argument, named what.
+func exactlyOne(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, a []string) error {
+		if len(a) != 1 || a[0] == "" {
+			return fmt.Errorf("want exactly one %s", what)
 		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		return nil
 	}
 }
 
@@ -173,5 +204,5 @@ func (c adminClient) do(ctx context.Context, method, path string) ([]byte, error
 	return body, nil
 }
 
-// table starts an aligned table on stdout.
-func table() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0) }
+// table starts an aligned table on w.
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -63,12 +64,12 @@ func pairs(o object, k string) string {
 	return strings.Join(out, "  ")
 }
 
-func showCustomer(body []byte) error {
+func showCustomer(out io.Writer, body []byte) error {
 	c, err := decodeObject(body, "customer")
 	if err != nil {
 		return err
 	}
-	w := table()
+	w := table(out)
 	for _, row := range [][2]string{
 		{"customer", str(c, "customer_id")}, {"name", str(c, "name")}, {"email", str(c, "email")},
 		{"plan", str(c, "plan")}, {"state", str(c, "state")}, {"subscription", str(c, "subscription_id")},
@@ -83,27 +84,27 @@ func showCustomer(body []byte) error {
 		return err
 	}
 	if sagas, _ := c["sagas"].([]any); len(sagas) > 0 {
-		fmt.Println("\nsagas:")
-		return sagaTable(sagas)
+		fmt.Fprintln(out, "\nsagas:")
+		return sagaTable(out, sagas)
 	}
 	return nil
 }
 
-func showSagas(body []byte) error {
+func showSagas(out io.Writer, body []byte) error {
 	top, err := decodeObject(body, "")
 	if err != nil {
 		return err
 	}
 	sagas, _ := top["sagas"].([]any)
 	if len(sagas) == 0 {
-		fmt.Println("no sagas")
+		fmt.Fprintln(out, "no sagas")
 		return nil
 	}
-	return sagaTable(sagas)
+	return sagaTable(out, sagas)
 }
 
-func sagaTable(sagas []any) error {
-	w := table()
+func sagaTable(out io.Writer, sagas []any) error {
+	w := table(out)
 	fmt.Fprintln(w, "SAGA\tKIND\tCUSTOMER\tSTATUS\tPLAN\tUPDATED\tFAILED STEP\tREASON")
 	for _, s := range sagas {
 		o, _ := s.(object)
@@ -113,12 +114,12 @@ func sagaTable(sagas []any) error {
 	return w.Flush()
 }
 
-func showSaga(body []byte) error {
+func showSaga(out io.Writer, body []byte) error {
 	s, err := decodeObject(body, "saga")
 	if err != nil {
 		return err
 	}
-	w := table()
+	w := table(out)
 	for _, k := range []string{"saga_id", "kind", "customer_id", "status", "plan", "cause", "failed_step", "reason",
 		"created_at", "updated_at", "completed_at"} {
 		fmt.Fprintf(w, "%s\t%s\n", strings.ReplaceAll(k, "_", " "), str(s, k))
@@ -130,8 +131,8 @@ func showSaga(body []byte) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	fmt.Println("\nsteps:")
-	w = table()
+	fmt.Fprintln(out, "\nsteps:")
+	w = table(out)
 	fmt.Fprintln(w, "STEP\tSTATUS\tATTEMPT\tUNDO ATTEMPT\tSTARTED\tFINISHED\tDEADLINE\tMS\tERROR")
 	for _, st := range steps {
 		o, _ := st.(object)
@@ -143,13 +144,13 @@ func showSaga(body []byte) error {
 }
 
 // showStarted prints the saga a retry or deprovision started.
-func showStarted(what string) func([]byte) error {
-	return func(body []byte) error {
+func showStarted(what string) func(io.Writer, []byte) error {
+	return func(out io.Writer, body []byte) error {
 		top, err := decodeObject(body, "")
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s started: saga %s (follow it with: clawctl saga %s)\n", what, str(top, "saga_id"), str(top, "saga_id"))
+		fmt.Fprintf(out, "%s started: saga %s (follow it with: clawctl saga %s)\n", what, str(top, "saga_id"), str(top, "saga_id"))
 		return nil
 	}
 }

@@ -1,51 +1,74 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 
-	"clawdbot.cloud/cmd/clawctl/internal/platform"
+	"github.com/spf13/cobra"
+
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/stripefixture"
 )
 
-func runSignup(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
-	email := fs.String("email", "", "customer email (required)")
-	name := fs.String("name", "", "customer name (default: from the email)")
-	plan := fs.String("plan", "starter", "plan id: starter, pro or team")
-	url := fs.String("url", envOr("CLAW_INGRESS_URL", "http://127.0.0.1:8080"), "ingress URL")
-	secret := fs.String("secret", envOr("STRIPE_WEBHOOK_SECRET", platform.DevWebhookSecret), "Stripe webhook secret the platform runs with")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newSignupCmd() *cobra.Command {
+	var (
+		email, name, plan, url, secret string
+		asJSON                         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "signup --email EMAIL [--plan starter|pro|team]",
+		Short: "Send a signed checkout.session.completed and follow provisioning to the credentials",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if email == "" {
+				return usageErrorf("signup: --email is required")
+			}
+			if name == "" {
+				name = strings.Split(email, "@")[0]
+			}
+			w := cmd.OutOrStdout()
+			co := stripefixture.Checkout{Email: email, Name: name, Plan: plan}
+			co.Fill()
+			// The session id is never printed or logged (it names the
+			// provisioning page): its checkout_ref stands for it.
+			ref := names.CheckoutRef(co.SessionID)
+			if !asJSON {
+				fmt.Fprintf(w, "→ checkout.session.completed, checkout_ref %s (customer %s, subscription %s, plan %s)\n",
+					ref, co.CustomerID, co.SubscriptionID, plan)
+			}
+			res, err := signup.Run(cmd.Context(), signup.Options{
+				IngressURL: strings.TrimRight(url, "/"), Secret: secret, Checkout: co,
+				Progress: func(s signup.Step) {
+					if !asJSON {
+						fmt.Fprintf(w, "  %-10s %s\n", s.Name, s.Status)
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(w, map[string]any{
+					"checkout_ref": ref, "customer_id": co.CustomerID, "subscription_id": co.SubscriptionID, "plan": plan,
+					"latency_ms": res.Latency.Milliseconds(), "instance_url": res.Status.InstanceURL, "api_key": res.Status.APIKey,
+				})
+			}
+			fmt.Fprintf(w, "\n✓ ready in %v\n  instance URL  %s\n  API key       %s\n  (the key is shown once; store it now)\n\n",
+				res.Latency.Round(1e6), res.Status.InstanceURL, res.Status.APIKey)
+			fmt.Fprintf(w, "Try: curl -H \"Authorization: Bearer %s\" %s/status\n", res.Status.APIKey, res.Status.InstanceURL)
+			return nil
+		},
 	}
-	if *email == "" {
-		return fmt.Errorf("signup: --email is required")
-	}
-	if *name == "" {
-		*name = strings.Split(*email, "@")[0]
-	}
-	co := stripefixture.Checkout{Email: *email, Name: *name, Plan: *plan}
-	co.Fill()
-	// The session id is never printed or logged (it names the provisioning
-	// page): its checkout_ref stands for it.
-	fmt.Printf("→ checkout.session.completed, checkout_ref %s (customer %s, subscription %s, plan %s)\n",
-		names.CheckoutRef(co.SessionID), co.CustomerID, co.SubscriptionID, *plan)
-	res, err := signup.Run(ctx, signup.Options{
-		IngressURL: strings.TrimRight(*url, "/"), Secret: *secret, Checkout: co,
-		Progress: func(s signup.Step) { fmt.Printf("  %-10s %s\n", s.Name, s.Status) },
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\n✓ ready in %v\n  instance URL  %s\n  API key       %s\n  (the key is shown once; store it now)\n\n",
-		res.Latency.Round(1e6), res.Status.InstanceURL, res.Status.APIKey)
-	fmt.Printf("Try: curl -H \"Authorization: Bearer %s\" %s/status\n", res.Status.APIKey, res.Status.InstanceURL)
-	return nil
+	fs := cmd.Flags()
+	fs.StringVar(&email, "email", "", "customer email (required)")
+	fs.StringVar(&name, "name", "", "customer name (default: from the email)")
+	fs.StringVar(&plan, "plan", "starter", "plan id: starter, pro or team")
+	urlFlag(fs, &url)
+	secretFlag(fs, &secret)
+	jsonFlag(fs, &asJSON)
+	return cmd
 }
 
 func envOr(k, def string) string {

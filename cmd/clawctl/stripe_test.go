@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,8 +38,8 @@ func TestStripeEventsAreSignedLikeStripe(t *testing.T) {
 	}
 	for event, typ := range want {
 		args := []string{event, "--customer", "cus_T", "--subscription", "sub_T", "--url", srv.URL, "--secret", secret, "--plan", "pro"}
-		if err := runStripe(context.Background(), args); err != nil {
-			t.Fatalf("%s: %v", event, err)
+		if _, stderr, code := runCLI(t, "", false, append([]string{"stripe"}, args...)...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", event, code, stderr)
 		}
 		mu.Lock()
 		last := got[len(got)-1]
@@ -48,10 +48,20 @@ func TestStripeEventsAreSignedLikeStripe(t *testing.T) {
 			t.Errorf("%s sent %s, want %s", event, last, typ)
 		}
 	}
-	if err := runStripe(context.Background(), []string{"cancel", "--url", srv.URL}); err == nil {
-		t.Error("an event without --customer was sent")
+	n := len(got)
+	if _, _, code := runCLI(t, "", false, "stripe", "cancel", "--url", srv.URL); code != 2 {
+		t.Errorf("an event without --customer: exit %d", code)
 	}
-	if err := runStripe(context.Background(), []string{"refund", "--customer", "c", "--subscription", "s", "--url", srv.URL}); err == nil {
-		t.Error("an unknown event was accepted")
+	if _, _, code := runCLI(t, "", false, "stripe", "refund", "--customer", "c", "--subscription", "s", "--url", srv.URL); code != 2 {
+		t.Errorf("an unknown event: exit %d", code)
+	}
+	out, _, code := runCLI(t, "", false, "stripe", "--customer", "cus_T", "--subscription", "sub_T", "--url", srv.URL, "--secret", secret, "--json", "cancel")
+	if code != 0 || !json.Valid([]byte(out)) {
+		t.Errorf("stripe --json: exit %d, %q", code, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n+1 {
+		t.Errorf("%d events sent after the refused ones, want 1", len(got)-n)
 	}
 }

@@ -2,53 +2,64 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/proto/subjects"
 )
 
-const tailUsage = `usage: clawctl tail [--since 10m | --all] [--nats URL] [SUBJECT ...]
-
-Prints the platform's events and commands as they are stored on the CLAW
+func newTailCmd() *cobra.Command {
+	var o tailOptions
+	cmd := &cobra.Command{
+		Use:   "tail [--since 10m | --all] [SUBJECT ...]",
+		Short: "Print decoded events and commands as they are stored on the CLAW stream",
+		Long: `Prints the platform's events and commands as they are stored on the CLAW
 stream, decoded, one per line: time, stream sequence, subject, saga id, and
-the message as JSON. SUBJECT filters (NATS wildcards allowed, e.g. "cmd.>",
-"customer.*"); without one every subject is shown.
-`
-
-func runTail(ctx context.Context, args []string) error {
-	return tail(ctx, args, os.Stdout)
+the message as JSON (--json: one JSON object per line). SUBJECT filters
+(NATS wildcards allowed, e.g. "cmd.>", "customer.*"); without one every
+subject is shown.`,
+		RunE: func(cmd *cobra.Command, filters []string) error {
+			o.subjects = filters
+			return tail(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	fs := cmd.Flags()
+	fs.DurationVar(&o.since, "since", 0, "start with the events of this last period")
+	fs.BoolVar(&o.all, "all", false, "start with the whole history")
+	natsFlag(fs, &o.nats)
+	jsonFlag(fs, &o.json)
+	return cmd
 }
 
-func tail(ctx context.Context, args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, tailUsage) }
-	since := fs.Duration("since", 0, "start with the events of this last period")
-	all := fs.Bool("all", false, "start with the whole history")
-	natsURL := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	b, err := bus.Connect(ctx, *natsURL, "clawctl", slog.New(slog.DiscardHandler), nil)
+// tailOptions are tail's flags and subjects.
+type tailOptions struct {
+	since     time.Duration
+	all, json bool
+	nats      string
+	subjects  []string
+}
+
+func tail(ctx context.Context, o tailOptions, w io.Writer) error {
+	b, err := bus.Connect(ctx, o.nats, "clawctl", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: fs.Args(), DeliverPolicy: jetstream.DeliverNewPolicy}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: o.subjects, DeliverPolicy: jetstream.DeliverNewPolicy}
 	switch {
-	case *all:
+	case o.all:
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
-	case *since > 0:
-		start := time.Now().Add(-*since)
+	case o.since > 0:
+		start := time.Now().Add(-o.since)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
 	c, err := b.JetStream().OrderedConsumer(ctx, subjects.Stream, cfg)
@@ -66,8 +77,50 @@ func tail(ctx context.Context, args []string, w io.Writer) error {
 			}
 			return fmt.Errorf("tail: %w", err)
 		}
+		if o.json {
+			if err := writeJSON(w, eventJSON(m)); err != nil {
+				return err
+			}
+			continue
+		}
 		fmt.Fprintln(w, formatEvent(m))
 	}
+}
+
+// tailEvent is one stored message as tail --json prints it.
+type tailEvent struct {
+	Time    time.Time `json:"time"`
+	Seq     uint64    `json:"seq"`
+	Subject string    `json:"subject"`
+	SagaID  string    `json:"saga_id,omitempty"`
+	// Message is the decoded message; Raw the payload when it is not
+	// decodable.
+	Message json.RawMessage `json:"message,omitempty"`
+	Raw     string          `json:"raw,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+func eventJSON(m jetstream.Msg) tailEvent {
+	e := tailEvent{Time: time.Now().UTC(), Subject: m.Subject(), SagaID: m.Headers().Get(bus.HeaderSagaID)}
+	if meta, err := m.Metadata(); err == nil {
+		e.Seq, e.Time = meta.Sequence.Stream, meta.Timestamp.UTC()
+	}
+	msg := subjects.New(m.Subject())
+	if msg == nil {
+		e.Raw = string(m.Data())
+		return e
+	}
+	if err := bus.Decode(m.Data(), msg); err != nil {
+		e.Raw, e.Error = string(m.Data()), err.Error()
+		return e
+	}
+	b, err := (protojson.MarshalOptions{UseProtoNames: true}).Marshal(msg)
+	if err != nil {
+		e.Raw, e.Error = string(m.Data()), err.Error()
+		return e
+	}
+	e.Message = b
+	return e
 }
 
 // formatEvent renders one stored message: decoded through its subject's
