@@ -68,6 +68,10 @@ type Plan struct {
 	PriceCents int64
 	// MonthlyMessages is the number of chat messages included per month.
 	MonthlyMessages int64
+	// MonthlyTokens is the model tokens (input plus output, every model
+	// call of every turn) included per month; a turn is refused once they
+	// are spent, whatever messages are left.
+	MonthlyTokens int64
 	// MaxAgents is the number of agents a customer may run; UnlimitedAgents (0) means no limit.
 	MaxAgents int
 	// Skills lists the skills the plan grants, in display order.
@@ -98,12 +102,24 @@ var (
 // for tool-heavy work (mail, calendar, browser, GitHub). Compute sizes are
 // what the platform's own runtime needs; the real OpenClaw gateway needs about
 // 2 GB (see docs), which only Team reaches.
+//
+// Token budgets: a turn's tokens are mostly input (the workspace prompt of
+// up to ~15,000 tokens, history, memories, and every tool step resending
+// them), so a blended price of about 90% input and 10% output is assumed:
+// Haiku 4.5 ($1 in, $5 out per million) about $1.40 per million, Sonnet 4.5
+// ($3 in, $15 out) about $4.20 per million. Each budget keeps the worst
+// case model cost near half the plan's price, the rest paying for compute,
+// the database and margin: Starter 10M tokens ≈ $14 of $29 (2,000 tokens a
+// message over its 5,000), Pro 10M ≈ $42 of $79, Team 25M ≈ $105 of $199.
+// Pro buys fewer tokens per dollar than Starter because Sonnet costs three
+// times Haiku; a Pro customer who chats lightly still gets 20,000 messages.
 var catalog = []Plan{
 	{
 		ID:              Starter,
 		Name:            "Starter",
 		PriceCents:      2900,
 		MonthlyMessages: 5_000,
+		MonthlyTokens:   10_000_000,
 		MaxAgents:       3,
 		Skills:          starterSkills,
 		VCPUs:           0.5,
@@ -116,6 +132,7 @@ var catalog = []Plan{
 		Name:            "Pro",
 		PriceCents:      7900,
 		MonthlyMessages: 20_000,
+		MonthlyTokens:   10_000_000,
 		MaxAgents:       10,
 		Skills:          proSkills,
 		VCPUs:           1,
@@ -128,6 +145,7 @@ var catalog = []Plan{
 		Name:            "Team",
 		PriceCents:      19900,
 		MonthlyMessages: 100_000,
+		MonthlyTokens:   25_000_000,
 		MaxAgents:       UnlimitedAgents,
 		Skills:          teamSkills,
 		VCPUs:           2,

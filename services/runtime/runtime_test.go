@@ -35,6 +35,9 @@ type statusBody struct {
 		Remaining       int64     `json:"remaining"`
 		Exceeded        bool      `json:"exceeded"`
 		ResetAt         time.Time `json:"reset_at"`
+		MonthlyTokens   int64     `json:"monthly_tokens"`
+		TokensRemaining int64     `json:"tokens_remaining"`
+		TokensExceeded  bool      `json:"tokens_exceeded"`
 	} `json:"quota"`
 	Model struct {
 		Provider string `json:"provider"`

@@ -65,10 +65,18 @@ func (e *TooLongError) Error() string {
 }
 
 // QuotaError is a turn refused because the plan's messages for the month
-// are used up.
-type QuotaError struct{ Status quota.Status }
+// are used up (turns in flight included), or its tokens (Tokens).
+type QuotaError struct {
+	Status quota.Status
+	// Tokens reports that the token budget, not the messages, ran out.
+	Tokens bool
+}
 
 func (e *QuotaError) Error() string {
+	if e.Tokens {
+		return fmt.Sprintf("monthly token budget reached (%d of %d tokens); it resets on %s",
+			e.Status.Tokens(), e.Status.TokenLimit, e.Status.ResetAt.Format(time.DateOnly))
+	}
 	return fmt.Sprintf("monthly message quota reached (%d of %d); it resets on %s",
 		e.Status.Used.Messages, e.Status.Limit, e.Status.ResetAt.Format(time.DateOnly))
 }
@@ -182,62 +190,18 @@ func (s *Service) Turn(ctx context.Context, req Request, onEvent func(Result, Ev
 	if err != nil {
 		return Result{}, err
 	}
-	q, err := quota.Read(ctx, s.DB, plan, now)
-	if err != nil {
-		return Result{}, err
-	}
-	if q.Exceeded() {
+	r, q, err := quota.Reserve(ctx, s.DB, plan, now)
+	switch {
+	case errors.Is(err, customerdb.ErrMessagesSpent):
 		return Result{}, &QuotaError{Status: q}
-	}
-	if req.Agent, err = s.agent(ctx, plan, req); err != nil {
+	case errors.Is(err, customerdb.ErrTokensSpent):
+		return Result{}, &QuotaError{Status: q, Tokens: true}
+	case err != nil:
 		return Result{}, err
 	}
-	res, err := s.storeMessage(ctx, req)
-	if err != nil {
-		return res, err
-	}
-	llmReq, enabled, err := s.request(ctx, plan, res, req, now)
-	res.Agent = req.Agent
-	if err != nil {
-		return res, err
-	}
-	var offered []tools.Tool
-	if s.Tools != nil {
-		offered, llmReq.ServerTools = s.Tools.For(enabled)
-		llmReq.Tools = tools.Specs(offered)
-	}
-
-	// Detached from the client: see the package comment.
-	tctx, cancel := context.WithTimeout(s.background(), s.turnTimeout())
-	defer cancel()
-	a := &agent{s: s, res: res, offered: offered, emit: forward(onEvent)}
-	reply, err := a.run(tctx, llmReq)
-	sctx, cancelStore := context.WithTimeout(s.background(), storeTimeout)
-	defer cancelStore()
-	res.ToolCalls = a.toolCalls
-	if err != nil {
-		// The calls that did answer were paid for: count their tokens.
-		if a.in+a.out > 0 {
-			if uerr := customerdb.AddUsage(sctx, s.DB, s.Now(), customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}); uerr != nil {
-				s.Log.Error("chat: count tokens of a failed turn", "err", uerr)
-			}
-		}
-		return res, err
-	}
-	model := reply.Model
-	if model == "" {
-		model = s.Model
-	}
-	stored, err := customerdb.RecordReply(sctx, s.DB, customerdb.Message{
-		ConversationID: res.ConversationID, Content: a.text.String(), Model: model,
-		InputTokens: a.in, OutputTokens: a.out,
-	}, s.Now())
-	if err != nil {
-		return res, err
-	}
-	res.MessageID, res.Reply, res.Model = stored.ID, a.text.String(), model
-	res.InputTokens, res.OutputTokens, res.StopReason = a.in, a.out, reply.StopReason
-	return res, nil
+	t := &turn{s: s, r: r}
+	defer t.release()
+	return t.run(ctx, plan, now, req, onEvent)
 }
 
 func (s *Service) background() context.Context {

@@ -90,9 +90,12 @@ func New(o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	check := func(ctx context.Context, hash []byte) (bool, error) {
+	// Made-up keys are remembered as unknown for a while, so a flood of
+	// them costs the database one query per distinct key per minute at
+	// most; a known key is looked up on every request (revocation).
+	check := auth.NegativeCache(func(ctx context.Context, hash []byte) (bool, error) {
 		return customerdb.CheckAPIKey(ctx, o.DB, hash)
-	}
+	}, auth.DefaultNegativeEntries, auth.DefaultNegativeTTL, nil)
 	guard := auth.Guard(auth.Options{Check: check, InstanceToken: o.InstanceToken, Log: o.Log, Now: o.Now})
 	guardStatus := auth.Guard(auth.Options{Check: check, InstanceToken: o.InstanceToken, AdmitInstance: true, Log: o.Log, Now: o.Now})
 	key := func(h http.Handler) http.Handler {

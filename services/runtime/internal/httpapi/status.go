@@ -39,8 +39,17 @@ type QuotaBody struct {
 	MonthlyMessages int64 `json:"monthly_messages"`
 	// Remaining is the number of messages left this period.
 	Remaining int64 `json:"remaining"`
-	// Exceeded reports that chat turns are refused until ResetAt.
+	// Exceeded reports that chat turns are refused until ResetAt: the
+	// messages or the tokens are spent.
 	Exceeded bool `json:"exceeded"`
+	// MonthlyTokens is the plan's token budget per period (input plus
+	// output tokens of every model call).
+	MonthlyTokens int64 `json:"monthly_tokens"`
+	// TokensRemaining is the tokens left this period. A turn in flight when
+	// it reaches 0 still finishes, so usage may end past the budget.
+	TokensRemaining int64 `json:"tokens_remaining"`
+	// TokensExceeded reports that the token budget is spent.
+	TokensExceeded bool `json:"tokens_exceeded"`
 	// ResetAt is when usage starts again from zero (the period's end).
 	ResetAt time.Time `json:"reset_at"`
 }
@@ -76,12 +85,7 @@ func status(o Options) http.Handler {
 				PeriodStart:  q.Start,
 				PeriodEnd:    q.ResetAt,
 			},
-			Quota: QuotaBody{
-				MonthlyMessages: q.Limit,
-				Remaining:       q.Remaining(),
-				Exceeded:        q.Exceeded(),
-				ResetAt:         q.ResetAt,
-			},
+			Quota:   quotaBody(q),
 			Version: o.Version,
 		}
 		if o.Chat != nil {
@@ -92,4 +96,17 @@ func status(o Options) http.Handler {
 		}
 		respond.JSON(w, http.StatusOK, body)
 	})
+}
+
+// quotaBody is the quota part of /status and /api/usage.
+func quotaBody(q quota.Status) QuotaBody {
+	return QuotaBody{
+		MonthlyMessages: q.Limit,
+		Remaining:       q.Remaining(),
+		Exceeded:        q.Exceeded(),
+		ResetAt:         q.ResetAt,
+		MonthlyTokens:   q.TokenLimit,
+		TokensRemaining: q.TokensRemaining(),
+		TokensExceeded:  q.TokensExceeded(),
+	}
 }

@@ -52,7 +52,7 @@ func usage(o Options) http.Handler {
 			Days:        []DayBody{},
 			Total: UsageBody{Messages: q.Used.Messages, InputTokens: q.Used.InputTokens, OutputTokens: q.Used.OutputTokens,
 				PeriodStart: q.Start, PeriodEnd: q.ResetAt},
-			Quota: QuotaBody{MonthlyMessages: q.Limit, Remaining: q.Remaining(), Exceeded: q.Exceeded(), ResetAt: q.ResetAt},
+			Quota: quotaBody(q),
 		}
 		for d := q.Start.UTC(); !d.After(now.UTC()) && d.Before(q.ResetAt); d = d.AddDate(0, 0, 1) {
 			k := d.Format(time.DateOnly)
