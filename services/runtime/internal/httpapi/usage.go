@@ -7,6 +7,7 @@ import (
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/respond"
+	"clawdbot.cloud/services/runtime/internal/skills"
 )
 
 // UsageDays is the answer to GET /api/usage: this period's usage per UTC
@@ -32,7 +33,14 @@ type DayBody struct {
 func usage(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := o.Now()
-		q, err := quota.Read(r.Context(), o.DB, o.Plan, now)
+		// The plan as the platform last recorded it (a plan change needs no
+		// restart), as /status reads it.
+		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
+		if err != nil {
+			internalError(w, o, "read plan", err)
+			return
+		}
+		q, err := quota.Read(r.Context(), o.DB, plan, now)
 		if err != nil {
 			internalError(w, o, "read usage", err)
 			return
