@@ -98,6 +98,8 @@ func TestContractCatchesWrongResponses(t *testing.T) {
 		"undocumented success":  {"DELETE", "/api/keys/k1", 200, json, `{}`},
 		"export as json":        {"GET", "/api/workspace/export", 200, json, `{}`},
 		"models without data":   {"GET", "/v1/models", 200, json, `{"object":"list"}`},
+		"models not a list":     {"GET", "/v1/models", 200, json, `{"object":"model","data":[]}`},
+		"completion not one":    {"POST", "/v1/chat/completions", 200, json, `{"id":"c","object":"list","choices":[]}`},
 	} {
 		req := httptest.NewRequest(c.method, "http://runtime"+c.path, nil)
 		if violation(t, req, c.code, c.ct, []byte(c.body)) == nil {
