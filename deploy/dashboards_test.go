@@ -1,6 +1,8 @@
 package deploy_test
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,5 +63,35 @@ func TestMissingCatchesBadQueries(t *testing.T) {
 	ok := deploy.Missing(map[string][]deploy.Query{"d": {{Expr: `rate(claw_saga_running{job="saga"}[5m])`}}}, exported)
 	if len(ok) != 0 {
 		t.Errorf("good query rejected: %v", ok)
+	}
+}
+
+// Every dashboard reads its data source from a ${datasource} variable of
+// type prometheus, not from a fixed uid, so it works in any Grafana.
+func TestDashboardsTakeDatasourceVariable(t *testing.T) {
+	files, err := filepath.Glob("grafana/dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	for _, f := range files {
+		var d struct {
+			Templating struct {
+				List []struct{ Name, Type, Query string } `json:"list"`
+			} `json:"templating"`
+		}
+		data := readFile(t, f)
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		found := false
+		for _, v := range d.Templating.List {
+			found = found || v.Name == "datasource" && v.Type == "datasource" && v.Query == "prometheus"
+		}
+		if !found {
+			t.Errorf("%s: no datasource variable of type prometheus", f)
+		}
+		if n := strings.Count(data, `"uid": "${datasource}"`); n == 0 || strings.Contains(data, `"uid": "prometheus"`) {
+			t.Errorf("%s: %d panels on ${datasource}, and a fixed uid remains: %v", f, n, strings.Contains(data, `"uid": "prometheus"`))
+		}
 	}
 }

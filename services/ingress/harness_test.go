@@ -206,6 +206,7 @@ func do(t testing.TB, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkContract(t, req, res.StatusCode, res.Header, raw)
 	r := response{Code: res.StatusCode, Header: res.Header}
 	if err := json.Unmarshal(raw, &r.Body); err != nil {
 		t.Fatalf("%s %s: %d with a body that is not a JSON object: %q", req.Method, req.URL.Path, res.StatusCode, raw)

@@ -211,6 +211,7 @@ func (in *instance) do(t testing.TB, method, path, key string, body any, header 
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	checkContract(t, req, resp.StatusCode, resp.Header, raw)
 	return resp, raw
 }
 

@@ -3,7 +3,8 @@
 // (GET /v1/provisioning/{checkout_session_id}) and its one-time key reveal
 // (POST /v1/provisioning/{checkout_session_id}/reveal), checkout and billing-portal
 // sessions (POST /v1/checkout, /v1/billing-portal) and the admin endpoints
-// (/v1/admin/..., behind ADMIN_TOKEN), with request metrics and JSON errors.
+// (/v1/admin/..., behind ADMIN_TOKEN), with request metrics and JSON errors;
+// GET /openapi.json serves the OpenAPI document of all of them.
 package httpapi
 
 import (
@@ -107,6 +108,7 @@ func New(d Deps) http.Handler {
 	mux.Handle(RouteCheckout, limited(d, RouteCheckout, d.RateLimits.Checkout, &checkoutHandler{Deps: d}))
 	mux.Handle(RoutePortal, newPortalHandler(d))
 	registerAdmin(mux, d)
+	mux.HandleFunc(RouteOpenAPI, serveOpenAPI)
 	mux.Handle("/webhooks/stripe", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/checkout", methodNotAllowed(http.MethodPost))
 	mux.Handle("/v1/billing-portal", methodNotAllowed(http.MethodPost))

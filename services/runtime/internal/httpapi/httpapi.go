@@ -2,6 +2,7 @@
 // dashboard and the platform's prober call, with their middleware.
 //
 //	GET    /health                   liveness and database check (no auth)
+//	GET    /openapi.json             this API's OpenAPI document (openapi.json; no auth)
 //	GET    /status                   plan, usage against quota, version (key or instance token)
 //	POST   /api/chat                 one chat turn, streamed as server-sent events on request
 //	GET    /api/conversations        conversations, most recently active first
@@ -25,7 +26,7 @@
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
-// Every route but /health needs "Authorization: Bearer claw_…" (or a
+// Every route but /health and /openapi.json needs "Authorization: Bearer claw_…" (or a
 // dashboard token, see internal/auth) and is rate limited per key. Every
 // answer is JSON (the export, screenshots and the streams excepted), errors
 // as {"error": "..."} — on /v1 in OpenAI's shape,
@@ -107,6 +108,7 @@ func New(o Options) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", health(o))
+	mux.Handle("GET /openapi.json", openAPI())
 	mux.Handle("GET /status", keyOrToken(status(o)))
 	mux.Handle("POST /api/chat", key(chatHandler(o)))
 	mux.Handle("GET /api/conversations", key(listConversations(o)))
