@@ -69,21 +69,22 @@ type page struct {
 	Title string
 	// Dev labels every page of a dev-mode app.
 	Dev bool
-	// SignedIn shows the sign-out button; CSRF is the token forms carry.
-	SignedIn bool
-	CSRF     string
+	// SignedIn shows the sign-out button, whose form carries SessionCSRF;
+	// CSRF is the token the page's own forms carry (the session's, or the
+	// anonymous double-submit token on public pages).
+	SignedIn    bool
+	SessionCSRF string
+	CSRF        string
 	Data     any
 }
 
 // render writes a page; a template error is logged and answered 500.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Dev = s.o.Dev
-	if !p.SignedIn {
-		if ss, _, ok := s.session(r); ok {
-			p.SignedIn = true
-			if p.CSRF == "" {
-				p.CSRF = ss.CSRF
-			}
+	if ss, _, ok := s.session(r); ok {
+		p.SignedIn, p.SessionCSRF = true, ss.CSRF
+		if p.CSRF == "" {
+			p.CSRF = ss.CSRF
 		}
 	}
 	t, ok := s.pages[name]

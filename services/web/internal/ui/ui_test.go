@@ -3,6 +3,7 @@ package ui
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +317,28 @@ func TestCookiesSecureOverHTTPS(t *testing.T) {
 	cs := resp.Cookies()
 	if len(cs) == 0 || !cs[0].Secure || !cs[0].HttpOnly {
 		t.Fatalf("cookies over https = %+v, want Secure and HttpOnly", cs)
+	}
+}
+
+// Signed in, the sign-out button works from a public page too (its form
+// carries the session's token, not the page's anonymous one).
+func TestSignOutFromAPublicPage(t *testing.T) {
+	a := newApp(t, true, nil)
+	b := a.browser()
+	cs := b.checkout("ada@example.com", "claw_k")
+	_, _, tok := b.get("/welcome?session_id=" + cs)
+	if resp, _ := b.postJSON("/welcome/reveal", tok, map[string]string{"session_id": cs}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("reveal = %d", resp.StatusCode)
+	}
+	_, body, _ := b.get("/signin")
+	m := regexp.MustCompile(`action="/signout"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no sign-out form on a public page while signed in")
+	}
+	if resp := b.post("/signout", url.Values{"csrf_token": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out = %d", resp.StatusCode)
+	}
+	if code, _, _ := b.get("/dashboard"); code != http.StatusSeeOther {
+		t.Fatalf("dashboard after sign-out = %d", code)
 	}
 }
