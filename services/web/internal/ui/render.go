@@ -75,7 +75,7 @@ type page struct {
 	SignedIn    bool
 	SessionCSRF string
 	CSRF        string
-	Data     any
+	Data        any
 }
 
 // render writes a page; a template error is logged and answered 500.
