@@ -2,73 +2,29 @@ package runtime_test
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"clawdbot.cloud/pkg/openapitest"
 
 	"clawdbot.cloud/services/runtime/internal/httpapi"
 )
 
-var (
-	contractOnce   sync.Once
-	contractRouter routers.Router
-	contractErr    error
-)
+// doc is this service's OpenAPI document; the harness checks every response
+// the tests receive against it (pkg/openapitest).
+var doc = &openapitest.Contract{Name: "internal/httpapi/openapi.json", Doc: httpapi.OpenAPI}
 
-// contract loads the runtime's own OpenAPI document once, validated.
-func contract(t testing.TB) routers.Router {
-	t.Helper()
-	contractOnce.Do(func() {
-		var doc *openapi3.T
-		doc, contractErr = openapi3.NewLoader().LoadFromData(httpapi.OpenAPI)
-		if contractErr == nil {
-			contractErr = doc.Validate(context.Background())
-		}
-		if contractErr == nil {
-			contractRouter, contractErr = legacy.NewRouter(doc)
-		}
-	})
-	if contractErr != nil {
-		t.Fatalf("internal/httpapi/openapi.json: %v", contractErr)
-	}
-	return contractRouter
-}
-
-// violation is why a response breaks the document: nil when it conforms or
-// when its route is undocumented (the 404/405 fallback, CORS preflights).
+// violation is why a response breaks the document (nil when it conforms).
 func violation(t testing.TB, req *http.Request, code int, header http.Header, body []byte) error {
 	t.Helper()
-	route, params, err := contract(t).FindRoute(req)
-	if err != nil {
-		return nil
-	}
-	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-		},
-		Status:  code,
-		Header:  header,
-		Body:    io.NopCloser(bytes.NewReader(body)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	})
+	return doc.Violation(t, req, code, header, body)
 }
 
-// checkContract fails t when a real response of the runtime breaks its
-// OpenAPI document; instance.do calls it for every request the tests make.
+// checkContract fails t when a real response breaks the document.
 func checkContract(t testing.TB, req *http.Request, code int, header http.Header, body []byte) {
 	t.Helper()
-	if err := violation(t, req, code, header, body); err != nil {
-		t.Errorf("%s %s: %d %.300s breaks openapi.json: %v", req.Method, req.URL.Path, code, body, err)
-	}
+	doc.Check(t, req, code, header, body)
 }
 
 // The document is served without a key and is a valid OpenAPI document.
@@ -78,7 +34,7 @@ func TestOpenAPIServed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(raw, httpapi.OpenAPI) {
 		t.Fatalf("GET /openapi.json = %d, %d bytes", resp.StatusCode, len(raw))
 	}
-	contract(t)
+	doc.Router(t)
 }
 
 // The contract check fails wrong responses of documented routes, so it
