@@ -6,24 +6,25 @@ package names
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 )
 
-// Slug is a short, lowercase, identifier-safe name for a customer: readable
-// letters from the id plus a hash, so distinct ids never collide (Stripe ids
-// are case-sensitive) and the result is a valid Postgres identifier.
+// Slug is a short, lowercase, identifier-safe name for a customer: 32 hex
+// digits (128 bits) of a domain-separated SHA-256 of the customer id. It
+// names the customer's resources outside the platform (Neon and Railway
+// consoles, Postgres roles, directories, archive keys), where a customer id
+// must not appear: it is the key to the customer's billing records. Distinct
+// ids never collide (Stripe ids are case-sensitive) and the result is a
+// valid Postgres identifier once prefixed with a letter.
+//
+// The hash is not keyed. Stripe customer ids carry about 80 bits of
+// randomness, so the name cannot be turned back into the id, nor an id
+// guessed and confirmed; someone who already holds a customer id can find
+// that customer's resources, which anyone with console access can do by
+// other means anyway. A keyed hash would tie every resource name to a key
+// all services share and could never rotate.
 func Slug(customerID string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(customerID) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		}
-		if b.Len() == 16 {
-			break
-		}
-	}
-	sum := sha256.Sum256([]byte(customerID))
-	return b.String() + "_" + hex.EncodeToString(sum[:5])
+	sum := sha256.Sum256([]byte("clawdbot.cloud/names/v2\x00" + customerID))
+	return hex.EncodeToString(sum[:16])
 }
 
 // Database is the customer's database (and role) name.
@@ -31,7 +32,7 @@ func Database(customerID string) string { return "claw_" + Slug(customerID) }
 
 // Service is the customer's compute service name.
 func Service(customerID string) string {
-	return "claw-" + strings.ReplaceAll(Slug(customerID), "_", "-")
+	return "claw-" + Slug(customerID)
 }
 
 // DatabaseRef is the secret reference of the customer's database URL.

@@ -22,3 +22,32 @@ func TestSignupSagaIDHidesTheSession(t *testing.T) {
 		t.Fatalf("CheckoutRef = %q", ref)
 	}
 }
+
+// TestResourceNamesHideTheCustomer: names that leave the platform (database,
+// role, service, archive) carry no part of the customer id, are stable, and
+// differ per customer.
+func TestResourceNamesHideTheCustomer(t *testing.T) {
+	for _, id := range []string{"cus_QxYz12AbCdEf34", "cus_qxyz12abcdef34", "cus_R5tUvW0pq9LmNo"} {
+		body := strings.ToLower(strings.TrimPrefix(id, "cus_"))
+		for _, name := range []string{Slug(id), Database(id), Service(id), ArchiveRef(id)} {
+			lower := strings.ToLower(name)
+			if strings.Contains(lower, "cus") || strings.Contains(lower, body) {
+				t.Errorf("%q reveals customer %q", name, id)
+			}
+			for i := 0; i+6 <= len(body); i++ {
+				if strings.Contains(lower, body[i:i+6]) {
+					t.Errorf("%q contains %q of customer %q", name, body[i:i+6], id)
+				}
+			}
+		}
+		if Database(id) != Database(id) || Service(id) != Service(id) {
+			t.Fatal("names are not deterministic")
+		}
+	}
+	if Slug("cus_QxYz12AbCdEf34") == Slug("cus_qxyz12abcdef34") {
+		t.Error("ids differing only in case share a name")
+	}
+	if got := Database("cus_R5tUvW0pq9LmNo"); len(got) > 63 {
+		t.Errorf("Database = %q: longer than a Postgres identifier", got)
+	}
+}

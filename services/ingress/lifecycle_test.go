@@ -119,19 +119,58 @@ func TestLifecycleWebhooks(t *testing.T) {
 	}
 }
 
-// Updates that leave the plan as it was, and invoices for no subscription,
-// are acknowledged and counted, and publish nothing.
+// A subscription update that does not touch the price still publishes the
+// plan the subscription is on: whether that is a change is the saga's call,
+// against the customer's recorded plan (a lost or refused price change is
+// corrected by the next update), never previous_attributes' alone.
+func TestSubscriptionUpdateCarriesThePlan(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tests := []struct {
+		name string
+		sub  fx.Subscription
+	}{
+		{"status change", fx.Subscription{EventID: "evt_pl_status", CustomerID: "cus_PL1", Plan: plans.Team}},
+		{"price unchanged", fx.Subscription{EventID: "evt_pl_same", CustomerID: "cus_PL2", Plan: plans.Pro, PreviousPlan: plans.Pro}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := h.deliver(t, fx.SubscriptionUpdated(tc.sub))
+			if res.Code != http.StatusOK || res.Body["ignored"] == true {
+				t.Fatalf("got %d %v, want 200 published", res.Code, res.Body)
+			}
+			var found bool
+			for _, m := range h.stored(t, subjects.CustomerPlanChanged) {
+				var pc pb.CustomerPlanChanged
+				if err := bus.Decode(m.Data(), &pc); err != nil {
+					t.Fatal(err)
+				}
+				if pc.GetCustomerId() == tc.sub.CustomerID {
+					found = true
+					if pc.GetPlan() != tc.sub.Plan {
+						t.Errorf("plan_changed carries plan %q, want %q", pc.GetPlan(), tc.sub.Plan)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no customer.plan_changed for %s", tc.sub.CustomerID)
+			}
+		})
+	}
+}
+
+// Invoices for no subscription are acknowledged and counted, and publish
+// nothing.
 func TestLifecycleIgnored(t *testing.T) {
 	t.Parallel()
 	h := start(t)
-	samePlan := fx.Subscription{EventID: "evt_ig_same", Plan: plans.Pro, PreviousPlan: plans.Pro}
 	oneOff := map[string]any{"id": "in_oneoff", "object": "invoice", "customer": "cus_IG1", "subscription": nil, "attempt_count": 1}
 	tests := []struct {
 		name, eventType string
 		body            []byte
 	}{
-		{"status change", "customer.subscription.updated", fx.SubscriptionUpdated(fx.Subscription{EventID: "evt_ig_status", Plan: plans.Pro})},
-		{"price unchanged", "customer.subscription.updated", fx.SubscriptionUpdated(samePlan)},
+		{"status change on a price of no plan", "customer.subscription.updated",
+			fx.SubscriptionUpdated(fx.Subscription{EventID: "evt_ig_status", PriceID: "price_retired_long_ago"})},
 		{"one-off invoice paid", "invoice.paid", fx.Event("evt_ig_oneoff", "invoice.paid", t0, oneOff)},
 	}
 	for _, tc := range tests {

@@ -18,7 +18,8 @@ import (
 // and the saga keeps them until the customer appears.
 //
 // Answers: 200 published or duplicate; 200 {"ignored": true} for an update
-// that does not change the plan or an invoice without a subscription; 400
+// that leaves a subscription on a price of no plan or an invoice without a
+// subscription (whether an update changes the plan is the saga's call); 400
 // for an unusable body; 422 for a new price that maps to no plan (recorded in
 // ingress.rejected_events; Stripe's retries let an operator configure it);
 // 503 when the event could not be made durable.

@@ -111,25 +111,35 @@ func ParseLifecycle(evt Verified, prices PriceMap) (Lifecycle, error) {
 }
 
 // planChange returns the plan sub now has and, when the update's
-// previous_attributes say, the plan it had. An update that did not change
-// the price, or changed it within one plan, wraps ErrNoChange; a new price
-// that maps to no plan wraps plans.ErrUnknownPlan. An unknown previous price
-// only leaves previous empty: the new plan is what matters.
+// previous_attributes name a price of a known plan, the plan it had.
+//
+// The saga, not the ingress, decides whether the plan changed: it compares
+// the plan with the customer's recorded state and ignores an update that
+// leaves it as it is. So an update whose previous_attributes do not mention
+// the price (a status or quantity change, a renewal) still carries the plan
+// the subscription is on: if an earlier price change was lost or refused,
+// the next update of any kind puts the customer on the plan they pay for.
+// previous_attributes are only a hint (PreviousPlan, for the records).
+//
+// A price that maps to no plan wraps plans.ErrUnknownPlan when the update
+// changed the price, and ErrNoChange when it did not (the customer already
+// sat on that price, so refusing this delivery would only make Stripe retry
+// an event nothing can act on).
 func planChange(sub Subscription, prev map[string]any, prices PriceMap) (plan, previous string, err error) {
 	prevIDs, touched, err := previousPrices(prev)
 	if err != nil {
 		return "", "", err
 	}
-	if !touched || slices.Equal(prevIDs, sub.PriceIDs) {
-		return "", "", fmt.Errorf("%w: subscription %s: price unchanged", ErrNoChange, sub.ID)
-	}
+	priceChanged := touched && !slices.Equal(prevIDs, sub.PriceIDs)
 	plan, err = planOf(sub.PriceIDs, prices)
 	if err != nil {
+		if !priceChanged {
+			return "", "", fmt.Errorf("%w: subscription %s: price unchanged and %w", ErrNoChange, sub.ID, err)
+		}
 		return "", "", fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	previous, _ = planOf(prevIDs, prices)
-	if previous == plan {
-		return "", "", fmt.Errorf("%w: subscription %s: new price, same plan %s", ErrNoChange, sub.ID, plan)
+	if touched {
+		previous, _ = planOf(prevIDs, prices)
 	}
 	return plan, previous, nil
 }

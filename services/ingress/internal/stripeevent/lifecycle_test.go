@@ -72,9 +72,15 @@ func TestParseLifecycle(t *testing.T) {
 			subject: subjects.CustomerPlanChanged, want: &pb.CustomerPlanChanged{Stripe: ref, CustomerId: "cus_L", Plan: "starter", PreviousPlan: "team"}},
 		{name: "previous price unknown", typ: "customer.subscription.updated", object: sub("price_S"), prev: items("price_old"),
 			subject: subjects.CustomerPlanChanged, want: &pb.CustomerPlanChanged{Stripe: ref, CustomerId: "cus_L", Plan: "starter"}},
-		{name: "status only", typ: "customer.subscription.updated", object: sub("price_S"), prev: map[string]any{"status": "trialing"}, wantErr: ErrNoChange},
-		{name: "no previous attributes", typ: "customer.subscription.updated", object: sub("price_S"), wantErr: ErrNoChange},
-		{name: "quantity change", typ: "customer.subscription.updated", object: sub("price_S"), prev: items("price_S"), wantErr: ErrNoChange},
+		// Updates that do not touch the price still say which plan the
+		// subscription is on: the saga judges it against the customer's state.
+		{name: "status only", typ: "customer.subscription.updated", object: sub("price_S"), prev: map[string]any{"status": "trialing"},
+			subject: subjects.CustomerPlanChanged, want: &pb.CustomerPlanChanged{Stripe: ref, CustomerId: "cus_L", Plan: "starter"}},
+		{name: "no previous attributes", typ: "customer.subscription.updated", object: sub("price_T"),
+			subject: subjects.CustomerPlanChanged, want: &pb.CustomerPlanChanged{Stripe: ref, CustomerId: "cus_L", Plan: "team"}},
+		{name: "quantity change", typ: "customer.subscription.updated", object: sub("price_S"), prev: items("price_S"),
+			subject: subjects.CustomerPlanChanged, want: &pb.CustomerPlanChanged{Stripe: ref, CustomerId: "cus_L", Plan: "starter", PreviousPlan: "starter"}},
+		{name: "status only, price of no plan", typ: "customer.subscription.updated", object: sub("price_old"), prev: map[string]any{"status": "trialing"}, wantErr: ErrNoChange},
 		{name: "new price unknown", typ: "customer.subscription.updated", object: sub("price_new"), prev: items("price_S"), wantErr: plans.ErrUnknownPlan},
 		{name: "no price at all", typ: "customer.subscription.updated", object: sub(nil), prev: items("price_S"), wantErr: plans.ErrUnknownPlan},
 		{name: "previous items not a list", typ: "customer.subscription.updated", object: sub("price_S"), prev: map[string]any{"items": "x"}, wantErr: ErrPayload},
