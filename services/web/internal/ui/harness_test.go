@@ -150,7 +150,7 @@ func newApp(t *testing.T, dev bool, tweak func(*Options)) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.Config.Handler = srv.Handler()
+	ln.Config.Handler = checkedHandler(t, srv.Handler())
 	ln.Start()
 	t.Cleanup(ln.Close)
 	a.url = ln.URL

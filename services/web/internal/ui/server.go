@@ -143,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /signin/link", s.signinLink)
 	mux.HandleFunc("POST /signout", s.signout)
 	mux.HandleFunc("GET /dashboard", s.dashboard)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /app/api/account", s.account)
 	mux.HandleFunc("GET /app/api/health", s.instanceHealth)
 	mux.HandleFunc("/app/api/instance/{path...}", s.proxy)

@@ -277,6 +277,22 @@ func TestProxyGoesToTheSessionsOwnInstance(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no session = %d", resp.StatusCode)
 	}
+	// The app's own JSON routes, signed in and not (their bodies are
+	// checked against openapi.json by the harness).
+	for _, c := range []struct {
+		b    *browser
+		path string
+		want int
+	}{{ada, "/app/api/account", 200}, {ada, "/app/api/health", 200}, {a.browser(), "/app/api/account", 401}, {a.browser(), "/app/api/health", 401}} {
+		resp, err := c.b.c.Get(a.url + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s = %d, want %d", c.path, resp.StatusCode, c.want)
+		}
+	}
 }
 
 func TestDevRoutesOnlyInDevMode(t *testing.T) {
