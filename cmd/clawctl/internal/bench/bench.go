@@ -5,9 +5,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -100,12 +102,38 @@ func IsolatedEnv(dir string) (func(string) (string, bool), error) {
 	}, nil
 }
 
-// FreeAddr returns a loopback address with a port free right now.
+// FreeAddr returns a loopback address with a port free right now, chosen
+// below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768
+// and up by default). A port taken from the ephemeral range could be handed
+// by the kernel to any `:0` listener before the service that was meant to
+// get it binds it: a customer's runtime started by another platform in the
+// same test binary did exactly that, and the platform's readiness check
+// then found the runtime answering on the web app's address. Ports are
+// never handed out twice by one process.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 200 {
+		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return l.Addr().String(), nil
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", fmt.Errorf("no free port in %d-%d after 200 tries", lowPortMin, lowPortMax)
 }
+
+// The range FreeAddr draws from: above the well-known and most registered
+// service ports, below the ephemeral range.
+const lowPortMin, lowPortMax = 20000, 32000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
