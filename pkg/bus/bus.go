@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,32 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 type StreamOptions struct {
 	// Replicas is the number of stream replicas (1 embedded, 3 in a cluster).
 	Replicas int
+	// EventsMaxAge and EventsMaxBytes bound the event stream: the oldest
+	// messages go first once either is reached. Together they are the
+	// replay horizon: how far back an operator can replay or re-drive.
+	// Zero means DefaultEventsMaxAge / DefaultEventsMaxBytes.
+	EventsMaxAge   time.Duration
+	EventsMaxBytes int64
+	// DeadMaxAge and DeadMaxBytes bound the dead-letter stream likewise
+	// (zero: DefaultDeadMaxAge / DefaultDeadMaxBytes).
+	DeadMaxAge   time.Duration
+	DeadMaxBytes int64
 }
+
+// Retention defaults. The event stream keeps 90 days: far longer than any
+// saga, lifecycle timer or consumer outage needs (the saga's own state, not
+// the stream, carries the day-7 and day-30 timers), and enough history to
+// replay a quarter's events into a new projection. 8 GiB holds about 20
+// million messages of today's size (a signup writes about 15 of ~400
+// bytes), so the age, not the size, is what normally trims it. Dead letters
+// keep 90 days too, in 1 GiB: they wait for an operator, and an alert fires
+// long before (deploy/prometheus/alerts.yml).
+const (
+	DefaultEventsMaxAge   = 90 * 24 * time.Hour
+	DefaultEventsMaxBytes = 8 << 30
+	DefaultDeadMaxAge     = 90 * 24 * time.Hour
+	DefaultDeadMaxBytes   = 1 << 30
+)
 
 // Setup creates or updates the event stream and the dead-letter stream. It is
 // idempotent and every service calls it at start.
@@ -86,6 +112,10 @@ func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
+	opts.EventsMaxAge = cmp.Or(opts.EventsMaxAge, DefaultEventsMaxAge)
+	opts.EventsMaxBytes = cmp.Or(opts.EventsMaxBytes, DefaultEventsMaxBytes)
+	opts.DeadMaxAge = cmp.Or(opts.DeadMaxAge, DefaultDeadMaxAge)
+	opts.DeadMaxBytes = cmp.Or(opts.DeadMaxBytes, DefaultDeadMaxBytes)
 	streams := []jetstream.StreamConfig{{
 		Name:        subjects.Stream,
 		Description: "Clawdbot Cloud domain events and commands (history kept for replay)",
@@ -94,6 +124,9 @@ func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,
 		Replicas:    opts.Replicas,
+		MaxAge:      opts.EventsMaxAge,
+		MaxBytes:    opts.EventsMaxBytes,
+		Discard:     jetstream.DiscardOld,
 	}, {
 		Name:        subjects.DeadLetterStream,
 		Description: "Messages a consumer terminated or gave up on; inspect and re-drive",
@@ -102,6 +135,9 @@ func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,
 		Replicas:    opts.Replicas,
+		MaxAge:      opts.DeadMaxAge,
+		MaxBytes:    opts.DeadMaxBytes,
+		Discard:     jetstream.DiscardOld,
 	}}
 	for _, cfg := range streams {
 		if err := b.ensureStream(ctx, cfg); err != nil {
@@ -128,7 +164,8 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) erro
 	}
 	have := s.CachedInfo().Config
 	if slices.Equal(have.Subjects, cfg.Subjects) && have.Retention == cfg.Retention && have.Storage == cfg.Storage &&
-		have.Duplicates == cfg.Duplicates && have.Replicas == cfg.Replicas && have.Description == cfg.Description {
+		have.Duplicates == cfg.Duplicates && have.Replicas == cfg.Replicas && have.Description == cfg.Description &&
+		have.MaxAge == cfg.MaxAge && have.MaxBytes == cfg.MaxBytes && have.Discard == cfg.Discard {
 		return nil
 	}
 	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {

@@ -185,3 +185,35 @@ func deadLetters(t *testing.T, b *bus.Bus, n int) []*jetstream.RawStreamMsg {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The streams are bounded (the replay horizon), by default and as set, and
+// a changed setting is applied to the existing streams.
+func TestSetupBoundsTheStreams(t *testing.T) {
+	b := newBus(t)
+	ctx := context.Background()
+	limits := func(stream string) (time.Duration, int64, jetstream.DiscardPolicy) {
+		t.Helper()
+		s, err := b.JetStream().Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.CachedInfo().Config
+		return c.MaxAge, c.MaxBytes, c.Discard
+	}
+	if age, size, discard := limits(subjects.Stream); age != bus.DefaultEventsMaxAge || size != bus.DefaultEventsMaxBytes || discard != jetstream.DiscardOld {
+		t.Errorf("events: max age %v, max bytes %d, discard %v", age, size, discard)
+	}
+	if age, size, _ := limits(subjects.DeadLetterStream); age != bus.DefaultDeadMaxAge || size != bus.DefaultDeadMaxBytes {
+		t.Errorf("dead letters: max age %v, max bytes %d", age, size)
+	}
+	set := bus.StreamOptions{EventsMaxAge: 48 * time.Hour, EventsMaxBytes: 64 << 20, DeadMaxAge: 72 * time.Hour, DeadMaxBytes: 32 << 20}
+	if err := b.Setup(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if age, size, _ := limits(subjects.Stream); age != set.EventsMaxAge || size != set.EventsMaxBytes {
+		t.Errorf("events after a change: max age %v, max bytes %d", age, size)
+	}
+	if age, size, _ := limits(subjects.DeadLetterStream); age != set.DeadMaxAge || size != set.DeadMaxBytes {
+		t.Errorf("dead letters after a change: max age %v, max bytes %d", age, size)
+	}
+}

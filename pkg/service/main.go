@@ -121,11 +121,18 @@ type EnvOptions struct {
 func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.Config == nil {
+		o.Config = config.FromEnv()
+	}
+	streams := StreamOptions(o.Config, o.Replicas)
+	if err := o.Config.Err(); err != nil {
+		return nil, err
+	}
 	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Setup(ctx, bus.StreamOptions{Replicas: o.Replicas}); err != nil {
+	if err := b.Setup(ctx, streams); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -133,9 +140,6 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if err != nil {
 		b.Close()
 		return nil, err
-	}
-	if o.Config == nil {
-		o.Config = config.FromEnv()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -154,4 +158,30 @@ func RunWithOps(ctx context.Context, env *Env, svc Service, ops *OpsServer) erro
 		return nil
 	})
 	return g.Wait()
+}
+
+// StreamOptions reads the streams' retention (the replay horizon) from
+// NATS_EVENTS_MAX_AGE, NATS_EVENTS_MAX_MB, NATS_DEADLETTERS_MAX_AGE and
+// NATS_DEADLETTERS_MAX_MB; unset means pkg/bus's defaults (90 days, 8 GiB
+// of events; 90 days, 1 GiB of dead letters). Every service applies the
+// same values: set them alike everywhere, or the services rewrite each
+// other's stream settings as they start.
+func StreamOptions(cfg *config.Loader, replicas int) bus.StreamOptions {
+	o := bus.StreamOptions{
+		Replicas:       replicas,
+		EventsMaxAge:   cfg.Duration("NATS_EVENTS_MAX_AGE", bus.DefaultEventsMaxAge),
+		EventsMaxBytes: int64(cfg.Int("NATS_EVENTS_MAX_MB", bus.DefaultEventsMaxBytes>>20)) << 20,
+		DeadMaxAge:     cfg.Duration("NATS_DEADLETTERS_MAX_AGE", bus.DefaultDeadMaxAge),
+		DeadMaxBytes:   int64(cfg.Int("NATS_DEADLETTERS_MAX_MB", bus.DefaultDeadMaxBytes>>20)) << 20,
+	}
+	for name, v := range map[string]int64{"NATS_EVENTS_MAX_AGE": int64(o.EventsMaxAge), "NATS_EVENTS_MAX_MB": o.EventsMaxBytes,
+		"NATS_DEADLETTERS_MAX_AGE": int64(o.DeadMaxAge), "NATS_DEADLETTERS_MAX_MB": o.DeadMaxBytes} {
+		if v <= 0 {
+			cfg.Problem("%s must be positive", name)
+		}
+	}
+	if o.EventsMaxAge > 0 && o.EventsMaxAge < time.Hour || o.DeadMaxAge > 0 && o.DeadMaxAge < time.Hour {
+		cfg.Problem("NATS_EVENTS_MAX_AGE and NATS_DEADLETTERS_MAX_AGE must be at least 1h (the stream's duplicate window is 2m, sagas run for minutes)")
+	}
+	return o
 }
