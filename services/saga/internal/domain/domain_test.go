@@ -312,12 +312,17 @@ func TestMsgIDs(t *testing.T) {
 }
 
 // Every step's policy comes from its row in the step table: the instance
-// check waits for a runtime to boot, every other step for an answer.
+// check waits for a runtime to boot, every other step for an answer; the
+// day-7 and day-30 steps get twice the attempts.
 func TestStepPolicyFromTheTable(t *testing.T) {
 	for n := range defs {
 		want := StepPolicy{Timeout: policy.StepTimeout, Attempts: policy.MaxAttempts}
 		if n == Instance {
 			want.Timeout = policy.InstanceTimeout
+		}
+		switch n {
+		case Archive, DestroyCompute, DestroyWorkspace, DestroyDatabase, DestroyArchive:
+			want.Attempts = 2 * policy.MaxAttempts
 		}
 		if got := policy.Step(n); got != want {
 			t.Errorf("Step(%s) = %+v, want %+v", n, got, want)

@@ -134,7 +134,22 @@ type stepDef struct {
 	forward, backward Command
 	rank              int
 	wait              wait
+	tries             tries
 }
+
+// tries names how many attempts a step gets.
+type tries int
+
+const (
+	// triesConfigured: Policy.MaxAttempts. A customer waits on these steps
+	// (signup, plan change, resume), or a failure is compensated at once.
+	triesConfigured tries = iota
+	// triesPatient: twice Policy.MaxAttempts, for the archive and deletion
+	// steps of day 7 and day 30. Nobody waits on them, each is idempotent,
+	// and giving up stops the saga for an operator (a leftover database or
+	// service that keeps costing money), so they try longer first.
+	triesPatient
+)
 
 // wait names the configured timeout that bounds one attempt of a step.
 type wait int
@@ -148,24 +163,24 @@ const (
 )
 
 var defs = map[StepName]stepDef{
-	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer},
-	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer},
-	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 1, waitAnswer},
-	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer},
-	Instance:  {CmdCheckInstance, "", 2, waitBoot},
+	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer, triesConfigured},
+	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer, triesConfigured},
+	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 1, waitAnswer, triesConfigured},
+	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer, triesConfigured},
+	Instance:  {CmdCheckInstance, "", 2, waitBoot, triesConfigured},
 
-	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitAnswer},
-	Skills:           {CmdRenderSkills, CmdRenderSkills, 1, waitAnswer},
-	Stop:             {CmdStopCompute, "", 0, waitAnswer},
-	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer},
-	Restore:          {CmdRestoreDatabase, "", 0, waitAnswer},
-	Rekey:            {CmdBuildWorkspace, "", 1, waitAnswer},
-	StartCompute:     {CmdStartCompute, "", 2, waitAnswer},
-	Archive:          {CmdArchiveDatabase, "", 0, waitAnswer},
-	DestroyCompute:   {CmdDeleteCompute, "", 0, waitAnswer},
-	DestroyWorkspace: {CmdDeleteWorkspace, "", 1, waitAnswer},
-	DestroyDatabase:  {CmdDeleteDatabase, "", 2, waitAnswer},
-	DestroyArchive:   {CmdDeleteArchive, "", 2, waitAnswer},
+	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitAnswer, triesConfigured},
+	Skills:           {CmdRenderSkills, CmdRenderSkills, 1, waitAnswer, triesConfigured},
+	Stop:             {CmdStopCompute, "", 0, waitAnswer, triesConfigured},
+	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer, triesConfigured},
+	Restore:          {CmdRestoreDatabase, "", 0, waitAnswer, triesConfigured},
+	Rekey:            {CmdBuildWorkspace, "", 1, waitAnswer, triesConfigured},
+	StartCompute:     {CmdStartCompute, "", 2, waitAnswer, triesConfigured},
+	Archive:          {CmdArchiveDatabase, "", 0, waitAnswer, triesPatient},
+	DestroyCompute:   {CmdDeleteCompute, "", 0, waitAnswer, triesPatient},
+	DestroyWorkspace: {CmdDeleteWorkspace, "", 1, waitAnswer, triesPatient},
+	DestroyDatabase:  {CmdDeleteDatabase, "", 2, waitAnswer, triesPatient},
+	DestroyArchive:   {CmdDeleteArchive, "", 2, waitAnswer, triesPatient},
 }
 
 // Known reports whether n is a step of some saga.
@@ -334,12 +349,16 @@ type StepPolicy struct {
 	Attempts int
 }
 
-// Step is step n's policy: the timeout its row in the step table names, and
-// the configured attempts.
+// Step is step n's policy: the timeout and the attempts its row in the step
+// table names.
 func (p Policy) Step(n StepName) StepPolicy {
 	timeout := p.StepTimeout
 	if defs[n].wait == waitBoot {
 		timeout = p.InstanceTimeout
 	}
-	return StepPolicy{Timeout: timeout, Attempts: p.MaxAttempts}
+	attempts := p.MaxAttempts
+	if defs[n].tries == triesPatient {
+		attempts *= 2
+	}
+	return StepPolicy{Timeout: timeout, Attempts: attempts}
 }
