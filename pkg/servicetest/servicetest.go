@@ -65,22 +65,21 @@ func New(t testing.TB) *Platform {
 	}
 }
 
-// Principal is the bus principal a service called name connects as: its
-// own when pkg/busauth has one, the tests' (busauth.Test, every subject)
-// for anything else (a simulated service, a test's own client).
-func Principal(name string) string {
-	if pr, ok := busauth.Lookup(name); ok && !pr.All {
-		return name
-	}
-	return busauth.Test
-}
-
 // Env builds an Env for service name with settings from vars, connected to
-// the bus as Principal(name). The streams are created first (as the
-// platform's operator does) when that principal may not create them.
+// the bus as the tests' principal (busauth.Test: every subject, so a test
+// may drive and observe a service through its env). EnvAs connects as a
+// given principal instead.
 func (p *Platform) Env(t testing.TB, name string, vars map[string]string) *service.Env {
 	t.Helper()
-	user := Principal(name)
+	return p.EnvAs(t, name, busauth.Test, vars)
+}
+
+// EnvAs is Env connected as principal, with that principal's permissions
+// (the service's own name for the real thing). The streams are created
+// first, as the platform's operator does, when it may not create them.
+func (p *Platform) EnvAs(t testing.TB, name, principal string, vars map[string]string) *service.Env {
+	t.Helper()
+	user := principal
 	if pr, _ := busauth.Lookup(user); !pr.ManageStreams {
 		p.setupStreams(t)
 	}
