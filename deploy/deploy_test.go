@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -99,7 +98,7 @@ func TestCompose(t *testing.T) {
 			continue
 		}
 		env := s.Environment
-		if env["NATS_REPLICAS"] != "3" || strings.Count(env["NATS_URL"], "nats://") != 3 {
+		if env["NATS_REPLICAS"] != "3" || strings.Count(env["NATS_URL"], "tls://") != 3 {
 			t.Errorf("%s: NATS_REPLICAS=%q NATS_URL=%q, want 3 replicas on 3 nodes", name, env["NATS_REPLICAS"], env["NATS_URL"])
 		}
 		for _, k := range []string{"DATABASE_URL", "CLAW_ENCRYPTION_KEY", "OPS_ADDR"} {
@@ -200,14 +199,11 @@ func TestPrometheusConfig(t *testing.T) {
 	}
 }
 
-// The cluster configuration is valid for the real server: three routes,
-// JetStream on, a server name from the environment.
+// The cluster configuration is valid for the real server (with the files
+// `clawctl nats-auth` writes beside it): three routes, JetStream on, a
+// server name from the environment.
 func TestNATSClusterConfig(t *testing.T) {
-	t.Setenv("NATS_SERVER_NAME", "nats-2")
-	opts, err := server.ProcessConfigFile("nats/cluster.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, _, _ := clusterWithSecrets(t, "nats-2")
 	if opts.ServerName != "nats-2" || !opts.JetStream || opts.Cluster.Name != "clawdbot" || len(opts.Routes) != 3 {
 		t.Errorf("server_name=%q jetstream=%v cluster=%q routes=%d", opts.ServerName, opts.JetStream, opts.Cluster.Name, len(opts.Routes))
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,8 +55,8 @@ func letterJSON(l deadletter.Letter) deadletterJSON {
 
 // listLetters connects to NATS and lists the dead letters of consumer
 // (every consumer when empty); close ends the connection.
-func listLetters(ctx context.Context, natsURL, consumer string) (b *bus.Bus, letters []deadletter.Letter, err error) {
-	b, err = bus.Connect(ctx, natsURL, "clawctl", slog.New(slog.DiscardHandler), nil)
+func listLetters(ctx context.Context, natsURL string, auth natsAuth, consumer string) (b *bus.Bus, letters []deadletter.Letter, err error) {
+	b, err = connectBus(ctx, natsURL, auth)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,6 +71,7 @@ func listLetters(ctx context.Context, natsURL, consumer string) (b *bus.Bus, let
 func newDeadlettersListCmd() *cobra.Command {
 	var (
 		consumer, natsURL string
+		auth              natsAuth
 		asJSON            bool
 	)
 	cmd := &cobra.Command{
@@ -79,7 +79,7 @@ func newDeadlettersListCmd() *cobra.Command {
 		Short: "Print the dead letters: sequence, time, consumer, subject, original sequence, saga, reason",
 		Args:  positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, letters, err := listLetters(cmd.Context(), natsURL, consumer)
+			b, letters, err := listLetters(cmd.Context(), natsURL, auth, consumer)
 			if err != nil {
 				return err
 			}
@@ -103,6 +103,7 @@ func newDeadlettersListCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&consumer, "consumer", "", "only the dead letters of this consumer (service)")
 	natsFlag(cmd.Flags(), &natsURL)
+	natsAuthFlags(cmd.Flags(), &auth)
 	jsonFlag(cmd.Flags(), &asJSON)
 	return cmd
 }
@@ -110,6 +111,7 @@ func newDeadlettersListCmd() *cobra.Command {
 func newDeadlettersRedriveCmd(s streams) *cobra.Command {
 	var (
 		consumer, natsURL      string
+		auth                   natsAuth
 		seq                    uint64
 		all, keep, yes, asJSON bool
 	)
@@ -130,7 +132,7 @@ func newDeadlettersRedriveCmd(s streams) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			b, letters, err := listLetters(ctx, natsURL, consumer)
+			b, letters, err := listLetters(ctx, natsURL, auth, consumer)
 			if err != nil {
 				return err
 			}
@@ -178,6 +180,7 @@ func newDeadlettersRedriveCmd(s streams) *cobra.Command {
 	cmd.Flags().BoolVar(&yes, "yes", false, "re-drive --all without asking")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the dead letters in CLAW_DLQ")
 	natsFlag(cmd.Flags(), &natsURL)
+	natsAuthFlags(cmd.Flags(), &auth)
 	jsonFlag(cmd.Flags(), &asJSON)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +50,9 @@ Clawdbot Cloud is running (Ctrl-C stops everything).
   control-plane database                       %s
   Stripe webhook secret                        %s
 `, p.WebURL, p.IngressURL, p.NATSURL, redact(p.DatabaseURL), p.WebhookSecret)
+	if pw := p.NATSPassword("operator"); pw != "" {
+		fmt.Fprintf(w, "    (NATS users: operator's password in %s; docs/runbooks/nats-auth.md)\n", filepath.Join(envOr("CLAW_DATA_DIR", dataDir), platform.NATSAuthDir, "operator.password"))
+	}
 	if p.WebhookSecret == platform.DevWebhookSecret {
 		fmt.Fprintln(w, "    (the dev default; set STRIPE_WEBHOOK_SECRET for anything real)")
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +35,7 @@ subject is shown.`,
 	fs.DurationVar(&o.since, "since", 0, "start with the events of this last period")
 	fs.BoolVar(&o.all, "all", false, "start with the whole history")
 	natsFlag(fs, &o.nats)
+	natsAuthFlags(fs, &o.auth)
 	jsonFlag(fs, &o.json)
 	return cmd
 }
@@ -45,11 +45,12 @@ type tailOptions struct {
 	since     time.Duration
 	all, json bool
 	nats      string
+	auth      natsAuth
 	subjects  []string
 }
 
 func tail(ctx context.Context, o tailOptions, w io.Writer) error {
-	b, err := bus.Connect(ctx, o.nats, "clawctl", slog.New(slog.DiscardHandler), nil)
+	b, err := connectBus(ctx, o.nats, o.auth)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,9 +48,43 @@ type Bus struct {
 	m       *metrics
 }
 
+// Option configures how Connect reaches the server.
+type Option func(*connectOptions)
+
+type connectOptions struct {
+	user, password, ca string
+}
+
+// WithCredentials authenticates as user with password (empty user: no
+// authentication). Replies then come to the user's own inbox prefix
+// (InboxPrefix), the only inbox its permissions let it read.
+func WithCredentials(user, password string) Option {
+	return func(o *connectOptions) { o.user, o.password = user, password }
+}
+
+// WithTLSCA trusts the certificate authority in the PEM file at path for
+// the server's certificate (a tls:// URL). Empty: the system's roots.
+func WithTLSCA(path string) Option {
+	return func(o *connectOptions) { o.ca = path }
+}
+
+// InboxPrefix is the prefix of user's reply subjects: _INBOX_<user>.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
 // Connect dials url and returns a Bus for service. Metrics are registered on reg.
-func Connect(ctx context.Context, url, service string, log *slog.Logger, reg prometheus.Registerer) (*Bus, error) {
-	nc, err := nats.Connect(url,
+func Connect(ctx context.Context, url, service string, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Bus, error) {
+	var co connectOptions
+	for _, o := range opts {
+		o(&co)
+	}
+	nopts := []nats.Option{}
+	if co.user != "" {
+		nopts = append(nopts, nats.UserInfo(co.user, co.password), nats.CustomInboxPrefix(InboxPrefix(co.user)))
+	}
+	if co.ca != "" {
+		nopts = append(nopts, nats.RootCAs(co.ca))
+	}
+	nc, err := nats.Connect(url, append(nopts,
 		nats.Name(service),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
@@ -58,9 +94,14 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-	)
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			// Permission violations arrive here: the server refused a
+			// publish or subscribe this principal may not make.
+			log.Warn("nats error", "err", err)
+		}),
+	)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -73,6 +114,19 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 		return nil, err
 	}
 	return &Bus{nc: nc, js: js, log: log, service: service, m: m}, nil
+}
+
+// redact hides passwords in a list of server URLs (nats://user:pass@host,…).
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		if p, err := neturl.Parse(strings.TrimSpace(u)); err == nil {
+			parts[i] = p.Redacted()
+		} else {
+			parts[i] = "(unparsable URL)"
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // StreamOptions tunes the streams Setup creates.
@@ -142,6 +196,29 @@ func (b *Bus) Setup(ctx context.Context, opts StreamOptions) error {
 	for _, cfg := range streams {
 		if err := b.ensureStream(ctx, cfg); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// AwaitStreams waits until the event and dead-letter streams exist, for a
+// service whose principal may not create them (pkg/busauth: only the saga
+// and the operator may); it polls every 250 ms until ctx ends.
+func (b *Bus) AwaitStreams(ctx context.Context) error {
+	for _, name := range []string{subjects.Stream, subjects.DeadLetterStream} {
+		for {
+			_, err := b.js.Stream(ctx, name)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrStreamNotFound) && ctx.Err() == nil {
+				b.log.Debug("waiting for stream", "stream", name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("wait for stream %s (created by the saga or the operator): %w", name, ctx.Err())
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
 	}
 	return nil

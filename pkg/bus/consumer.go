@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,13 @@ type ConsumerConfig struct {
 	// ShutdownGrace is how long in-flight handlers may finish after the
 	// context ends before their contexts are cancelled. Default 10s.
 	ShutdownGrace time.Duration
+	// Filter, when set, is the consumer's one filter subject (wildcards
+	// allowed) instead of the router's subjects, which it must cover. The
+	// consumer is then created through the API subject that names the
+	// filter, so the server's permissions can pin what it reads
+	// (pkg/busauth). A message under Filter without a handler is
+	// dead-lettered.
+	Filter string
 	// DeliverNew starts a new consumer at new messages instead of the whole
 	// history (for followers that only care about the present).
 	DeliverNew bool
@@ -81,7 +89,7 @@ func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
 	if cfg.DeliverNew {
 		deliver = jetstream.DeliverNewPolicy
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, subjects.Stream, jetstream.ConsumerConfig{
+	ccfg := jetstream.ConsumerConfig{
 		Durable:        cfg.Name,
 		FilterSubjects: r.Subjects(),
 		AckPolicy:      jetstream.AckExplicitPolicy,
@@ -89,7 +97,16 @@ func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
 		AckWait:        cfg.AckWait,
 		MaxDeliver:     cfg.MaxDeliver,
 		MaxAckPending:  cfg.MaxAckPending,
-	})
+	}
+	if cfg.Filter != "" {
+		for _, s := range ccfg.FilterSubjects {
+			if !subjectMatches(cfg.Filter, s) {
+				return fmt.Errorf("bus: consumer %s: filter %s does not cover %s", cfg.Name, cfg.Filter, s)
+			}
+		}
+		ccfg.FilterSubjects, ccfg.FilterSubject = nil, cfg.Filter
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, subjects.Stream, ccfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started
@@ -146,6 +163,23 @@ func (b *Bus) Run(ctx context.Context, cfg ConsumerConfig, r *Router) error {
 		<-done
 	}
 	return nil
+}
+
+// subjectMatches reports whether the NATS subject pattern matches the
+// literal subject ('*' one token, '>' the rest).
+func subjectMatches(pattern, subject string) bool {
+	p, s := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, tok := range p {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case tok != "*" && tok != s[i]:
+			return false
+		}
+	}
+	return len(p) == len(s)
 }
 
 // handle runs one message through its handler and maps the result onto the

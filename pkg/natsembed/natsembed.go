@@ -19,6 +19,10 @@ type Options struct {
 	StoreDir string
 	// MonitorPort serves /varz, /jsz and /healthz when positive.
 	MonitorPort int
+	// Users, when given, are the only clients the server accepts, each
+	// with its permissions (pkg/busauth builds them); none: no
+	// authentication at all.
+	Users []*server.User
 }
 
 // Start runs a server and waits until it accepts connections.
@@ -37,6 +41,7 @@ func Start(opts Options) (*server.Server, error) {
 		StoreDir:   opts.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
+		Users:      opts.Users,
 	}
 	if opts.MonitorPort > 0 {
 		so.HTTPHost = opts.Host

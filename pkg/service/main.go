@@ -15,14 +15,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/secrets"
 )
 
 // Main runs one service as its own process, configured from the
-// environment: NATS_URL, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR,
-// LOG_FORMAT, LOG_LEVEL, NATS_REPLICAS, DATA_DIR. It returns the process
-// exit code.
+// environment: NATS_URL, NATS_USER, NATS_PASSWORD or NATS_PASSWORD_FILE,
+// NATS_CA, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR, LOG_FORMAT,
+// LOG_LEVEL, NATS_REPLICAS, DATA_DIR. It returns the process exit code.
 func Main(name string, svc Service) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -75,6 +76,7 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 	opsAddr := cfg.Addr("OPS_ADDR", "0.0.0.0:9090")
 	replicas := cfg.Int("NATS_REPLICAS", 1)
 	dataDir := cfg.String("DATA_DIR", os.TempDir())
+	natsUser, natsPassword, natsCA := NATSAuth(cfg)
 	var key []byte
 	if keyText != "" {
 		var err error
@@ -90,7 +92,7 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg})
+	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, NATSUser: natsUser, NATSPassword: natsPassword, NATSCA: natsCA, DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg})
 	if err != nil {
 		return err
 	}
@@ -103,21 +105,63 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 	return RunWithOps(ctx, env, svc, ops)
 }
 
-// EnvOptions describes how to build an Env.
-type EnvOptions struct {
-	Name     string
-	Log      *slog.Logger
-	NATSURL  string
-	DB       *pgxpool.Pool
-	Key      []byte
-	Replicas int
-	DataDir  string
-	Config   *config.Loader
-	Now      func() time.Time
+// NATSAuth reads the service's bus credentials: NATS_USER (its principal in
+// pkg/busauth) with NATS_PASSWORD or NATS_PASSWORD_FILE (a file holding
+// it, such as a Docker secret), and NATS_CA, the PEM file of the CA that
+// signed the server's certificate. Problems are recorded on cfg.
+func NATSAuth(cfg *config.Loader) (user, password, ca string) {
+	user = cfg.String("NATS_USER", "")
+	password = cfg.String("NATS_PASSWORD", "")
+	file := cfg.String("NATS_PASSWORD_FILE", "")
+	ca = cfg.String("NATS_CA", "")
+	switch {
+	case password != "" && file != "":
+		cfg.Problem("NATS_PASSWORD and NATS_PASSWORD_FILE: set one")
+	case file != "":
+		pw, err := busauth.ReadPassword(file)
+		if err != nil {
+			cfg.Problem("NATS_PASSWORD_FILE: %v", err)
+		}
+		password = pw
+	}
+	if user == "" && password != "" {
+		cfg.Problem("NATS_PASSWORD without NATS_USER")
+	}
+	if user != "" && password == "" {
+		cfg.Problem("NATS_USER %s needs NATS_PASSWORD or NATS_PASSWORD_FILE", user)
+	}
+	if ca != "" {
+		if _, err := os.Stat(ca); err != nil {
+			cfg.Problem("NATS_CA: %v", err)
+		}
+	}
+	return user, password, ca
 }
 
-// NewEnv connects a service to the bus (creating the streams), opens the
-// secret store and gives it a metrics registry.
+// EnvOptions describes how to build an Env.
+type EnvOptions struct {
+	Name    string
+	Log     *slog.Logger
+	NATSURL string
+	// NATSUser and NATSPassword authenticate the service on the bus as its
+	// principal (pkg/busauth); empty: no authentication. NATSCA is the PEM
+	// file of the CA of the server's TLS certificate.
+	NATSUser, NATSPassword, NATSCA string
+	DB                             *pgxpool.Pool
+	Key                            []byte
+	Replicas                       int
+	DataDir                        string
+	Config                         *config.Loader
+	Now                            func() time.Time
+}
+
+// StreamWait is how long a service whose principal may not create the
+// streams waits for them at start.
+const StreamWait = time.Minute
+
+// NewEnv connects a service to the bus (creating the streams, or waiting
+// for them when its principal may not create them), opens the secret store
+// and gives it a metrics registry.
 func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -128,11 +172,21 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if err := o.Config.Err(); err != nil {
 		return nil, err
 	}
-	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg)
+	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg,
+		bus.WithCredentials(o.NATSUser, o.NATSPassword), bus.WithTLSCA(o.NATSCA))
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Setup(ctx, streams); err != nil {
+	if p, ok := busauth.Lookup(o.NATSUser); ok && !p.ManageStreams {
+		// The saga (or the operator, first in clawctl dev) creates them;
+		// a service still waiting after StreamWait exits, to be restarted.
+		actx, cancel := context.WithTimeout(ctx, StreamWait)
+		err = b.AwaitStreams(actx)
+		cancel()
+	} else {
+		err = b.Setup(ctx, streams)
+	}
+	if err != nil {
 		b.Close()
 		return nil, err
 	}

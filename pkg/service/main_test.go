@@ -2,6 +2,9 @@ package service_test
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +45,42 @@ func TestStreamOptions(t *testing.T) {
 		if cfg.Err() == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+func TestNATSAuth(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "saga.password")
+	if err := os.WriteFile(file, []byte("from-the-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name               string
+		vars               map[string]string
+		user, password, ca string
+		problem            string
+	}{
+		{name: "none", vars: nil},
+		{name: "password", vars: map[string]string{"NATS_USER": "saga", "NATS_PASSWORD": "pw"}, user: "saga", password: "pw"},
+		{name: "password file", vars: map[string]string{"NATS_USER": "saga", "NATS_PASSWORD_FILE": file, "NATS_CA": file}, user: "saga", password: "from-the-file", ca: file},
+		{name: "both", vars: map[string]string{"NATS_USER": "saga", "NATS_PASSWORD": "pw", "NATS_PASSWORD_FILE": file}, user: "saga", password: "pw", problem: "set one"},
+		{name: "missing file", vars: map[string]string{"NATS_USER": "saga", "NATS_PASSWORD_FILE": file + ".gone"}, user: "saga", problem: "NATS_PASSWORD_FILE"},
+		{name: "user without password", vars: map[string]string{"NATS_USER": "saga"}, user: "saga", problem: "needs NATS_PASSWORD"},
+		{name: "password without user", vars: map[string]string{"NATS_PASSWORD": "pw"}, password: "pw", problem: "without NATS_USER"},
+		{name: "missing CA", vars: map[string]string{"NATS_CA": "/nonexistent/ca.pem"}, ca: "/nonexistent/ca.pem", problem: "NATS_CA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.FromMap(tc.vars)
+			user, password, ca := service.NATSAuth(cfg)
+			if user != tc.user || password != tc.password || ca != tc.ca {
+				t.Errorf("got %q %q %q, want %q %q %q", user, password, ca, tc.user, tc.password, tc.ca)
+			}
+			err := cfg.Err()
+			if (tc.problem == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("err = %v, want %q", err, tc.problem)
+			}
+			if err != nil && tc.password != "" && strings.Contains(err.Error(), tc.password) {
+				t.Errorf("the error carries the password: %v", err)
+			}
+		})
 	}
 }

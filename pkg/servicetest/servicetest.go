@@ -1,6 +1,8 @@
 // Package servicetest builds a real service.Env for tests: an embedded NATS
-// JetStream server, a fresh Postgres database, a secret store with a random
-// key and a private metrics registry.
+// JetStream server (authentication on: each service connects as its own
+// principal of pkg/busauth, with its permissions), a fresh Postgres
+// database, a secret store with a random key and a private metrics
+// registry.
 package servicetest
 
 import (
@@ -15,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/natstest"
 	"clawdbot.cloud/pkg/pgtest"
@@ -24,11 +28,14 @@ import (
 // Platform is one test's shared infrastructure: services built from it talk
 // to the same NATS server and control-plane database, as in production.
 type Platform struct {
+	// NATSURL is the bus, without credentials: Env adds the service's.
 	NATSURL string
-	DBURL   string
-	DB      *pgxpool.Pool
-	Key     []byte
-	Log     *slog.Logger
+	// NATSCreds are every principal's passwords on it (natstest's).
+	NATSCreds busauth.Credentials
+	DBURL     string
+	DB        *pgxpool.Pool
+	Key       []byte
+	Log       *slog.Logger
 }
 
 // New starts an embedded NATS server and creates a fresh database.
@@ -49,31 +56,63 @@ func New(t testing.TB) *Platform {
 		level = slog.LevelDebug
 	}
 	return &Platform{
-		NATSURL: natstest.URL(t),
-		DBURL:   url,
-		DB:      pool,
-		Key:     key,
-		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		NATSURL:   natstest.Server(t).ClientURL(),
+		NATSCreds: natstest.Credentials(),
+		DBURL:     url,
+		DB:        pool,
+		Key:       key,
+		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
-// Env builds an Env for service name with settings from vars.
+// Env builds an Env for service name with settings from vars, connected to
+// the bus as the tests' principal (busauth.Test: every subject, so a test
+// may drive and observe a service through its env). EnvAs connects as a
+// given principal instead.
 func (p *Platform) Env(t testing.TB, name string, vars map[string]string) *service.Env {
 	t.Helper()
+	return p.EnvAs(t, name, busauth.Test, vars)
+}
+
+// EnvAs is Env connected as principal, with that principal's permissions
+// (the service's own name for the real thing). The streams are created
+// first, as the platform's operator does, when it may not create them.
+func (p *Platform) EnvAs(t testing.TB, name, principal string, vars map[string]string) *service.Env {
+	t.Helper()
+	user := principal
+	if pr, _ := busauth.Lookup(user); !pr.ManageStreams {
+		p.setupStreams(t)
+	}
 	env, err := service.NewEnv(context.Background(), service.EnvOptions{
-		Name:    name,
-		Log:     p.Log.With("service", name),
-		NATSURL: p.NATSURL,
-		DB:      p.DB,
-		Key:     p.Key,
-		DataDir: dataDir(t),
-		Config:  config.FromMap(vars),
+		Name:         name,
+		Log:          p.Log.With("service", name),
+		NATSURL:      p.NATSURL,
+		NATSUser:     user,
+		NATSPassword: p.NATSCreds[user],
+		DB:           p.DB,
+		Key:          p.Key,
+		DataDir:      dataDir(t),
+		Config:       config.FromMap(vars),
 	})
 	if err != nil {
 		t.Fatalf("servicetest: env for %s: %v", name, err)
 	}
 	t.Cleanup(env.Bus.Close)
 	return env
+}
+
+// setupStreams creates the platform's streams as the test principal.
+func (p *Platform) setupStreams(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := bus.Connect(ctx, p.NATSURL, "servicetest", p.Log, nil, bus.WithCredentials(busauth.Test, p.NATSCreds[busauth.Test]))
+	if err != nil {
+		t.Fatalf("servicetest: %v", err)
+	}
+	defer b.Close()
+	if err := b.Setup(ctx, bus.StreamOptions{}); err != nil {
+		t.Fatalf("servicetest: streams: %v", err)
+	}
 }
 
 // dataDir is a fresh t.TempDir that other users may traverse (mode 0711,

@@ -85,6 +85,14 @@ const (
 	CmdComputeRestart = "cmd.compute.restart"
 )
 
+// The commands of each step service: its consumer's one filter, which the
+// bus permissions pin (pkg/busauth).
+const (
+	CmdDatabaseAll  = "cmd.database.>"
+	CmdWorkspaceAll = "cmd.workspace.>"
+	CmdComputeAll   = "cmd.compute.>"
+)
+
 // StreamSubjects are the subject filters of Stream.
 var StreamSubjects = []string{"customer.>", "database.>", "workspace.>", "compute.>", "instance.>", "saga.>", "cmd.>"}
 

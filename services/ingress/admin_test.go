@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nats-io/nats.go"
 
+	"clawdbot.cloud/pkg/busauth"
+	"clawdbot.cloud/pkg/natstest"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -27,7 +29,9 @@ type fakeSaga struct {
 
 func startFakeSaga(t *testing.T, h *harness) *fakeSaga {
 	t.Helper()
-	nc, err := nats.Connect(h.nats.ClientURL())
+	// As the saga's own bus user: it may take admin requests and answer them.
+	nc, err := nats.Connect(h.nats.ClientURL(), nats.UserInfo(busauth.Saga, natstest.Credentials()[busauth.Saga]),
+		nats.CustomInboxPrefix(busauth.InboxPrefix(busauth.Saga)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/natscli"
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/pgtest"
 )
 
@@ -71,8 +72,9 @@ func start(t *testing.T, vars map[string]string) *env {
 			t.Errorf("stop platform: %v", err)
 		}
 	})
-	e.p, e.cli = p, natscli.CLI{Bin: bin, Server: p.NATSURL}
-	b, err := bus.Connect(context.Background(), p.NATSURL, "natscli-test", slog.New(slog.DiscardHandler), nil)
+	// The operator's credentials, as the runbooks use them.
+	e.p, e.cli = p, natscli.CLI{Bin: bin, Server: p.NATSURL, User: busauth.Operator, Password: p.NATSPassword(busauth.Operator)}
+	b, err := bus.Connect(context.Background(), p.NATSURL, "natscli-test", slog.New(slog.DiscardHandler), nil, p.BusOptions(busauth.Operator)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ func Install(ctx context.Context) (string, error) {
 // CLI runs nats against one server.
 type CLI struct {
 	Bin, Server string
+	// User and Password authenticate, through NATS_USER and NATS_PASSWORD
+	// as docs/runbooks/nats-auth.md does it (empty: no authentication).
+	User, Password string
 }
 
 // Run runs nats with args (and stdin, if not nil) and returns its stdout.
@@ -54,6 +57,9 @@ func (c CLI) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, err
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Bin, append([]string{"--server", c.Server}, args...)...)
 	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+os.TempDir())
+	if c.User != "" {
+		cmd.Env = append(cmd.Env, "NATS_USER="+c.User, "NATS_PASSWORD="+c.Password)
+	}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -20,6 +20,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/stripefixture"
 	"clawdbot.cloud/proto/subjects"
@@ -37,6 +38,9 @@ type harness struct {
 	vars    map[string]string
 	// Addresses stay the same across restarts so URLs stay valid.
 	IngressURL, NATSURL, WebhookSecret, WebURL string
+	// operator connects to the bus as the operator (the platform's bus
+	// requires credentials).
+	operator []bus.Option
 }
 
 func start(t *testing.T, vars map[string]string) *harness {
@@ -81,6 +85,7 @@ func (h *harness) up(t *testing.T) {
 	}
 	h.running = p
 	h.IngressURL, h.NATSURL, h.WebhookSecret, h.WebURL = p.IngressURL, p.NATSURL, p.WebhookSecret, p.WebURL
+	h.operator = p.BusOptions(busauth.Operator)
 }
 
 // down stops the platform if it runs.
@@ -128,7 +133,7 @@ func call(t *testing.T, url, key string) (int, map[string]any) {
 // events returns the payloads stored on subject for a saga.
 func (h *harness) events(t *testing.T, subject, sagaID string) [][]byte {
 	t.Helper()
-	b, err := bus.Connect(context.Background(), h.NATSURL, "e2e-reader", slog.New(slog.DiscardHandler), nil)
+	b, err := bus.Connect(context.Background(), h.NATSURL, "e2e-reader", slog.New(slog.DiscardHandler), nil, h.operator...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/sync/errgroup"
 
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/natsembed"
 	"clawdbot.cloud/pkg/pgcluster"
@@ -91,15 +92,19 @@ type Platform struct {
 	// Ops maps service name to its ops address (/metrics, /healthz, /readyz).
 	Ops map[string]string
 
-	log     *slog.Logger
-	cleanup []func()
-	group   *errgroup.Group
-	cancel  context.CancelFunc
+	natsCreds busauth.Credentials
+	log       *slog.Logger
+	cleanup   []func()
+	group     *errgroup.Group
+	cancel    context.CancelFunc
 }
 
 // settings are the dev-mode settings after defaults.
 type settings struct {
 	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
+	// busAuth is CLAW_BUS_AUTH (on by default): each service on the bus as
+	// its own principal (pkg/busauth).
+	busAuth bool
 }
 
 func load(o Options) (settings, error) {
@@ -114,6 +119,7 @@ func load(o Options) (settings, error) {
 		natsAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
 		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
 		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
+		busAuth:       l.OneOf("CLAW_BUS_AUTH", "on", "on", "off") == "on",
 	}
 	if s.dataDir == "" {
 		l.Problem("CLAW_DATA_DIR is empty")
@@ -152,7 +158,13 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	if err := prepareDataDir(s.dataDir); err != nil {
 		return nil, err
 	}
+	if p.natsCreds, err = busCredentials(s); err != nil {
+		return nil, err
+	}
 	if p.NATSURL, err = p.startNATS(s); err != nil {
+		return nil, err
+	}
+	if err := p.setupStreams(ctx, config.New(o.Env)); err != nil {
 		return nil, err
 	}
 	if p.DatabaseURL, err = p.startPostgres(ctx, s); err != nil {
@@ -207,6 +219,7 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	for i, svc := range Services {
 		env, err := service.NewEnv(ctx, service.EnvOptions{
 			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pool, Key: key,
+			NATSUser: userIf(p.natsCreds, svc.Name), NATSPassword: p.natsCreds[svc.Name],
 			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup),
 		})
 		if err != nil {
@@ -266,7 +279,11 @@ func (p *Platform) startNATS(s settings) (string, error) {
 	}
 	host, portText, _ := net.SplitHostPort(s.natsAddr)
 	port, _ := strconv.Atoi(portText)
-	srv, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats")})
+	users, err := natsUsers(p.natsCreds)
+	if err != nil {
+		return "", err
+	}
+	srv, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats"), Users: users})
 	if err != nil {
 		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.natsAddr, err)
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"clawdbot.cloud/cmd/clawctl/internal/platform"
+	"clawdbot.cloud/pkg/busauth"
 )
 
 // TestRuntimeIsIsolatedFromThePlatform: a customer's runtime started by the
@@ -39,6 +42,8 @@ func TestRuntimeIsIsolatedFromThePlatform(t *testing.T) {
 	probes := [][]string{
 		{"cat", key},
 		{"ls", filepath.Join(h.dir, "nats")},
+		{"ls", filepath.Join(h.dir, platform.NATSAuthDir)},
+		{"cat", busauth.PasswordFile(filepath.Join(h.dir, platform.NATSAuthDir), busauth.Operator)},
 		{"ls", h.dir},
 		{"ls", filepath.Join(h.dir, "railway")},
 		{"ls", filepath.Join(h.dir, "railway", "tenants")},

@@ -87,6 +87,7 @@ func (a *App) Router() *bus.Router { return a.worker.Router() }
 func (a *App) ConsumerConfig(workers int) bus.ConsumerConfig {
 	return bus.ConsumerConfig{
 		Name:           ConsumerName,
+		Filter:         subjects.CmdInstanceCheck,
 		Workers:        workers,
 		MaxAckPending:  4 * workers,
 		HandlerTimeout: a.timeout + 30*time.Second,

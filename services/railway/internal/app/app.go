@@ -55,6 +55,7 @@ type App struct {
 // the seam where tests inject a failing driver.
 func New(o Options, drv Driver) (*App, error) {
 	o.Consumer.Name = ConsumerName
+	o.Consumer.Filter = subjects.CmdComputeAll
 	if o.Consumer.MaxDeliver == 0 {
 		o.Consumer.MaxDeliver = 8
 	}

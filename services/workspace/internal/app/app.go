@@ -105,7 +105,7 @@ func (a *App) Router() *bus.Router { return a.worker.Router() }
 
 // ConsumerConfig is the consumer the handlers run under.
 func ConsumerConfig() bus.ConsumerConfig {
-	return bus.ConsumerConfig{Name: ConsumerName, MaxDeliver: MaxDeliver}
+	return bus.ConsumerConfig{Name: ConsumerName, Filter: subjects.CmdWorkspaceAll, MaxDeliver: MaxDeliver}
 }
 
 // PgxConnector adapts a function returning *pgx.Conn to a Connector.
