@@ -100,6 +100,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			Log:          env.Log,
 			Archives:     archives,
 			BinDir:       binDir,
+			Limits:       cfg.Limits,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)

@@ -67,6 +67,9 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if err := d.handOver(ctx, c, name); err != nil {
 		return err
 	}
+	if err := d.limitRole(ctx, c, name); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(name) + " FROM PUBLIC",
 		"GRANT CONNECT ON DATABASE " + ident(name) + " TO " + ident(name),
@@ -111,6 +114,24 @@ func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, ex
 	}
 	if _, err := c.Exec(ctx, q+literal(verifier)); err != nil {
 		return fmt.Errorf("set password of role %s: %w", role, err)
+	}
+	return nil
+}
+
+// limitRole applies the configured limits to the customer's role. They are
+// set on every Create (and Restore), so a change of configuration reaches
+// existing customers the next time their database is touched; sessions
+// already open keep the settings they started with.
+func (d *Driver) limitRole(ctx context.Context, c *pgxpool.Conn, role string) error {
+	l := d.limits
+	for _, q := range []string{
+		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
+		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
+		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("limit role %s: %w", role, err)
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,7 +46,29 @@ type Config struct {
 	// BinDir holds pg_dump and pg_restore (pgcluster.FindBinDir); their
 	// major version must not be older than the server's.
 	BinDir string
+	// Limits bound what each customer's role may hold of the server; the
+	// zero value means DefaultLimits.
+	Limits Limits
 }
+
+// Limits are the per-role settings every customer role gets (ALTER ROLE):
+// a customer's runtime, however it misbehaves, cannot take more than its
+// share of the server's connections, run a statement for minutes or keep
+// a transaction open while idle (holding locks and blocking vacuum).
+type Limits struct {
+	// ConnectionLimit is the role's CONNECTION LIMIT.
+	ConnectionLimit int
+	// StatementTimeout is the role's statement_timeout.
+	StatementTimeout time.Duration
+	// IdleInTransactionTimeout is the role's
+	// idle_in_transaction_session_timeout.
+	IdleInTransactionTimeout time.Duration
+}
+
+// DefaultLimits are the limits when none are configured: 10 connections
+// (the runtime's pool is smaller), 30 s statements, 1 min idle in a
+// transaction.
+var DefaultLimits = Limits{ConnectionLimit: 10, StatementTimeout: 30 * time.Second, IdleInTransactionTimeout: time.Minute}
 
 // Driver provisions customer databases on one Postgres server. It is safe
 // for concurrent use, also by several processes: every change to a customer
@@ -60,6 +83,7 @@ type Driver struct {
 	// archives and binDir serve archive and restore.
 	archives Archives
 	binDir   string
+	limits   Limits
 }
 
 // Open connects to the server and makes sure the template database exists
@@ -97,6 +121,10 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		log:      cfg.Log,
 		archives: cfg.Archives,
 		binDir:   cfg.BinDir,
+		limits:   cfg.Limits,
+	}
+	if d.limits == (Limits{}) {
+		d.limits = DefaultLimits
 	}
 	if err := d.ensureTemplate(ctx); err != nil {
 		admin.Close()
