@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 )
 
@@ -105,4 +104,3 @@ func TestDefaultLimits(t *testing.T) {
 		t.Errorf("a customer session's statement_timeout: %q (%v), want 30s", timeout, err)
 	}
 }
-
