@@ -25,7 +25,7 @@ type DB interface {
 // role, command and reference prefix of Services. db must be connected to
 // the control-plane database as a superuser or a role with CREATEROLE that
 // owns the database.
-func Bootstrap(ctx context.Context, db DB, secret []byte) error {
+func (set Set) Bootstrap(ctx context.Context, db DB) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bootstrapLock); err != nil {
 			return fmt.Errorf("bootstrap: lock: %w", err)
@@ -42,8 +42,8 @@ func Bootstrap(ctx context.Context, db DB, secret []byte) error {
 			return err
 		}
 		for _, s := range Services {
-			role := Role(s.Name)
-			if err := ensureLoginRole(ctx, tx, role, secret, super); err != nil {
+			role := set.Role(s.Name)
+			if err := ensureLoginRole(ctx, tx, role, "NOCREATEDB NOCREATEROLE", set.Secret, super); err != nil {
 				return err
 			}
 			if err := exec(ctx, tx, "GRANT CONNECT ON DATABASE "+ident(database)+" TO "+ident(role)); err != nil {
@@ -55,14 +55,15 @@ func Bootstrap(ctx context.Context, db DB, secret []byte) error {
 				}
 			}
 		}
-		return secretStore(ctx, tx)
+		return set.secretStore(ctx, tx)
 	})
 }
 
-// ensureLoginRole creates role, or brings an existing one back to a plain
-// LOGIN role, with the password derived from secret. A non-superuser admin
-// makes itself a member, as ALTER ... OWNER TO the role requires.
-func ensureLoginRole(ctx context.Context, tx pgx.Tx, role string, secret []byte, super bool) error {
+// ensureLoginRole creates role, or brings an existing one back to a
+// LOGIN role with exactly the attributes attrs adds, with the password
+// derived from secret. A non-superuser admin makes itself a member, as
+// ALTER ... OWNER TO the role requires.
+func ensureLoginRole(ctx context.Context, tx pgx.Tx, role, attrs string, secret []byte, super bool) error {
 	pw, err := Password(secret, role)
 	if err != nil {
 		return err
@@ -79,7 +80,7 @@ func ensureLoginRole(ctx context.Context, tx pgx.Tx, role string, secret []byte,
 	if exists {
 		verb = "ALTER"
 	}
-	q := verb + " ROLE " + ident(role) + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD " + literal(verifier)
+	q := verb + " ROLE " + ident(role) + " WITH LOGIN NOSUPERUSER " + attrs + " NOREPLICATION NOBYPASSRLS PASSWORD " + literal(verifier)
 	if err := exec(ctx, tx, q); err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func ownSchema(ctx context.Context, tx pgx.Tx, schema, role string) error {
 // secretStore creates secrets.secrets (as pkg/secrets does) and replaces
 // its policies with those of Services. Every service role may SELECT (so
 // secrets.Open's check passes) but sees only the rows a policy gives it.
-func secretStore(ctx context.Context, tx pgx.Tx) error {
+func (set Set) secretStore(ctx context.Context, tx pgx.Tx) error {
 	if err := exec(ctx, tx,
 		`CREATE SCHEMA IF NOT EXISTS secrets`,
 		`CREATE TABLE IF NOT EXISTS secrets.secrets (
@@ -150,13 +151,13 @@ func secretStore(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	for _, s := range Services {
-		role := ident(Role(s.Name))
+		role := ident(set.Role(s.Name))
 		grants := map[string]bool{"SELECT": true}
 		var stmts []string
 		for i, a := range s.Secrets {
 			for _, cmd := range a.Commands {
 				grants[cmd] = true
-				name := ident(fmt.Sprintf("%s_%d_%s", Role(s.Name), i, strings.ToLower(cmd)))
+				name := ident(fmt.Sprintf("%s_%d_%s", set.Role(s.Name), i, strings.ToLower(cmd)))
 				cond := "(starts_with(ref, " + literal(a.Prefix) + "))"
 				q := "CREATE POLICY " + name + " ON secrets.secrets FOR " + cmd + " TO " + role
 				switch cmd {
@@ -210,3 +211,33 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 // literal quotes s as an SQL string literal (utility statements take no
 // bind parameters).
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// BootstrapCustomerAdmin creates (or updates) the role the neon service
+// administers the customer-database server with: LOGIN, CREATEROLE and
+// CREATEDB, not superuser, with its derived password and CONNECT on the
+// database db is connected to (where the service takes its advisory
+// locks). A template database another role owns (an earlier build ran the
+// driver as a superuser) is handed to the role. db must be a superuser connection.
+func (set Set) BootstrapCustomerAdmin(ctx context.Context, db DB, template string) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bootstrapLock); err != nil {
+			return fmt.Errorf("bootstrap: lock: %w", err)
+		}
+		role := set.CustomerAdmin()
+		if err := ensureLoginRole(ctx, tx, role, "CREATEDB CREATEROLE", set.Secret, true); err != nil {
+			return err
+		}
+		var database string
+		var foreignTemplate bool
+		err := tx.QueryRow(ctx, `SELECT current_database(), coalesce((SELECT r.rolname <> $2 FROM pg_database d
+			JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1), false)`, template, role).Scan(&database, &foreignTemplate)
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		stmts := []string{"GRANT CONNECT ON DATABASE " + ident(database) + " TO " + ident(role)}
+		if foreignTemplate {
+			stmts = append(stmts, "ALTER DATABASE "+ident(template)+" OWNER TO "+ident(role))
+		}
+		return exec(ctx, tx, stmts...)
+	})
+}

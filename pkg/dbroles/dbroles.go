@@ -23,12 +23,38 @@ import (
 	"slices"
 )
 
-// Prefix is the prefix of every service role's name.
-const Prefix = "clawsvc_"
+// DefaultPrefix starts every service role's name: clawsvc_<service>.
+const DefaultPrefix = "clawsvc_"
+
+// Set is the roles of one installation of the platform: their names'
+// prefix and the secret their passwords derive from. Installations sharing
+// a Postgres server (tests do) need different prefixes, as roles belong to
+// the server, not to a database.
+type Set struct {
+	// Prefix starts every role's name; empty means DefaultPrefix.
+	Prefix string
+	// Secret is the platform secret passwords derive from (at least
+	// MinSecretSize bytes).
+	Secret []byte
+}
+
+func (s Set) prefix() string {
+	if s.Prefix == "" {
+		return DefaultPrefix
+	}
+	return s.Prefix
+}
+
+// Role is the role name of a service.
+func (s Set) Role(service string) string { return s.prefix() + service }
 
 // CustomerAdmin is the role the neon service administers the
 // customer-database server with: CREATEROLE and CREATEDB, not superuser.
-const CustomerAdmin = "clawsvc_customer_admin"
+func (s Set) CustomerAdmin() string { return s.prefix() + "customer_admin" }
+
+// URL returns base (a postgres:// URL of the same server and database)
+// with role and its derived password as the login.
+func (s Set) URL(base, role string) (string, error) { return URL(base, s.Secret, role) }
 
 // Access is what a role may do with the secrets under one reference prefix.
 type Access struct {
@@ -75,9 +101,6 @@ var Services = []Service{
 	// The dashboard reaches the customer's instance with its token.
 	{Name: "web", Schemas: []string{"web"}, Secrets: []Access{{"instance-token/", readOnly}}},
 }
-
-// Role is the role name of a service.
-func Role(service string) string { return Prefix + service }
 
 // Lookup returns the service named name.
 func Lookup(name string) (Service, error) {

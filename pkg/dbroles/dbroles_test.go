@@ -3,7 +3,9 @@ package dbroles_test
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -23,6 +25,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // roleSecret is the platform secret of these tests.
 var roleSecret = []byte("0123456789abcdef0123456789abcdef")
 
+// roles is these tests' role set, under a prefix of their own: roles
+// belong to the server, which other test binaries may share.
+var roles = dbroles.Set{Prefix: "clawsvc_t" + strconv.Itoa(os.Getpid()) + "_", Secret: roleSecret}
+
 // bootstrapped returns the superuser URL of a fresh database bootstrapped
 // twice (the second run must change nothing that matters).
 func bootstrapped(t *testing.T) string {
@@ -34,7 +40,7 @@ func bootstrapped(t *testing.T) string {
 	}
 	defer admin.Close(context.Background()) //nolint:errcheck
 	for range 2 {
-		if err := dbroles.Bootstrap(t.Context(), admin, roleSecret); err != nil {
+		if err := roles.Bootstrap(t.Context(), admin); err != nil {
 			t.Fatalf("Bootstrap: %v", err)
 		}
 	}
@@ -55,7 +61,7 @@ func pool(t *testing.T, connURL string) *pgxpool.Pool {
 // servicePool connects as the service's role.
 func servicePool(t *testing.T, adminURL, service string) *pgxpool.Pool {
 	t.Helper()
-	u, err := dbroles.URL(adminURL, roleSecret, dbroles.Role(service))
+	u, err := roles.URL(adminURL, roles.Role(service))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +104,7 @@ func TestServiceRolesOwnOnlyTheirSchemas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if role != dbroles.Role(s.Name) || super || createRole || createDB || bypass {
+		if role != roles.Role(s.Name) || super || createRole || createDB || bypass {
 			t.Errorf("%s runs as %s (superuser %v, createrole %v, createdb %v, bypassrls %v)", s.Name, role, super, createRole, createDB, bypass)
 		}
 		for _, other := range dbroles.Services {

@@ -29,6 +29,11 @@ import (
 	"clawdbot.cloud/services/neon/internal/app"
 )
 
+// TemplateDatabase is the postgres driver's template database on the
+// customer-database server (pkg/dbroles' BootstrapCustomerAdmin hands it
+// to the customer admin role).
+const TemplateDatabase = postgres.TemplateDatabase
+
 // Run is the service: it validates its configuration, prepares the driver
 // (for postgres: the template database), then handles database commands
 // until ctx ends.

@@ -117,6 +117,9 @@ func (d *Driver) restore(ctx context.Context, c *pgxpool.Conn, name, ref string)
 	if err := setPassword(ctx, c, name, password, roleExists); err != nil {
 		return err
 	}
+	if err := d.member(ctx, c, name); err != nil {
+		return err
+	}
 	scratch := "claw_restore_" + name[len("claw_"):]
 	for _, q := range []string{
 		"DROP DATABASE IF EXISTS " + ident(scratch) + " WITH (FORCE)",

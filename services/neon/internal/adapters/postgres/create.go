@@ -59,6 +59,9 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 			return err
 		}
 	}
+	if err := d.member(ctx, c, name); err != nil {
+		return err
+	}
 	if !dbExists {
 		if err := createDatabase(ctx, c, name); err != nil {
 			return err
@@ -197,6 +200,11 @@ func (d *Driver) handOver(ctx context.Context, c *pgxpool.Conn, name string) err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// Schema public first: a non-superuser admin may give a table only
+		// to a role that can create in the table's schema.
+		if _, err := tx.Exec(ctx, "ALTER SCHEMA public OWNER TO "+ident(name)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(TemplateOwner)+" TO "+ident(name)); err != nil {
 			return err
 		}

@@ -30,8 +30,10 @@ type Secrets interface {
 
 // Config configures the driver.
 type Config struct {
-	// AdminURL is a postgres:// URL of a superuser on the server that hosts
-	// the customer databases. Its sslmode carries over to customers' URLs.
+	// AdminURL is a postgres:// URL of the role administering the server
+	// that hosts the customer databases: a superuser, or (as production
+	// should) a role with CREATEROLE and CREATEDB (pkg/dbroles'
+	// CustomerAdmin) that can connect to the URL's database. Its sslmode carries over to customers' URLs.
 	AdminURL string
 	// CustomerHost, when set, replaces the admin URL's host in customers'
 	// URLs: a host keeps the admin URL's port, a host:port replaces both.
@@ -84,6 +86,9 @@ type Driver struct {
 	archives Archives
 	binDir   string
 	limits   Limits
+	// super is whether the admin is a superuser; a CREATEROLE admin makes
+	// itself a member of the roles whose objects it changes (member).
+	super bool
 }
 
 // Open connects to the server and makes sure the template database exists
@@ -125,6 +130,10 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	if d.limits == (Limits{}) {
 		d.limits = DefaultLimits
+	}
+	if err := admin.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&d.super); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("inspect admin role: %w", err)
 	}
 	if err := d.ensureTemplate(ctx); err != nil {
 		admin.Close()
@@ -208,6 +217,20 @@ func (d *Driver) connect(ctx context.Context, database, user, password string) (
 		cfg.User, cfg.Password = user, password
 	}
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// member makes the admin a member of role, as creating a database owned by
+// role, handing objects over to it and dropping its database require of an
+// admin that is not a superuser (CREATEROLE lets it grant itself any
+// non-superuser role on PostgreSQL 15, the roles it created from 16).
+func (d *Driver) member(ctx context.Context, c *pgxpool.Conn, role string) error {
+	if d.super {
+		return nil
+	}
+	if _, err := c.Exec(ctx, "GRANT "+ident(role)+" TO CURRENT_USER"); err != nil {
+		return fmt.Errorf("make the admin a member of %s: %w", role, err)
+	}
+	return nil
 }
 
 // ident quotes a name for SQL.

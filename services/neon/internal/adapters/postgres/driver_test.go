@@ -50,7 +50,10 @@ func openFixture(t *testing.T, cfg postgres.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.AdminURL, cfg.Secrets = pgtest.AdminURL(t), store
+	if cfg.AdminURL == "" {
+		cfg.AdminURL = pgtest.AdminURL(t)
+	}
+	cfg.Secrets = store
 	d, err := postgres.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -14,10 +14,16 @@ import (
 )
 
 // TestRestoreRunsAsTheCustomerRole proves pg_restore logs in as the
-// customer's own role, never the admin: the driver's pg_restore is a real
+// customer's own role, never the admin (a superuser, or the CREATEROLE
+// customer admin): the driver's pg_restore is a real
 // one behind a wrapper that records the user it was given, and everything
 // in the restored database belongs to the customer's role.
 func TestRestoreRunsAsTheCustomerRole(t *testing.T) {
+	t.Run("superuser admin", func(t *testing.T) { testRestoreAsCustomer(t, "") })
+	t.Run("customer admin", func(t *testing.T) { testRestoreAsCustomer(t, customerAdminURL(t)) })
+}
+
+func testRestoreAsCustomer(t *testing.T, adminURL string) {
 	real, err := pgcluster.FindBinDir()
 	if err != nil {
 		t.Fatalf("pg_dump and pg_restore are needed: %v", err)
@@ -33,7 +39,7 @@ func TestRestoreRunsAsTheCustomerRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := openFixture(t, postgres.Config{Archives: store, BinDir: bin})
+	f := openFixture(t, postgres.Config{AdminURL: adminURL, Archives: store, BinDir: bin})
 	id := f.newCustomer(t)
 	db := f.create(t, id)
 	conn := connect(t, f.url(t, db))
