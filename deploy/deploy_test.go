@@ -52,6 +52,8 @@ type compose struct {
 		NetworkMode string            `yaml:"network_mode"`
 		Ports       []string          `yaml:"ports"`
 		Profiles    []string          `yaml:"profiles"`
+		Restart     string            `yaml:"restart"`
+		Entrypoint  []string          `yaml:"entrypoint"`
 		Healthcheck *struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
@@ -112,7 +114,7 @@ func TestCompose(t *testing.T) {
 			t.Errorf("no compose service builds %s", s)
 		}
 	}
-	for _, s := range []string{"nats-1", "nats-2", "nats-3", "postgres", "prometheus", "grafana"} {
+	for _, s := range []string{"nats-1", "nats-2", "nats-3", "control-db", "customer-db", "db-bootstrap", "prometheus", "grafana"} {
 		if _, ok := c.Services[s]; !ok {
 			t.Errorf("compose has no %s", s)
 		}
@@ -126,7 +128,7 @@ func TestComposeOperations(t *testing.T) {
 	var c compose
 	readYAML(t, "docker-compose.yml", &c)
 	for name, s := range c.Services {
-		if slices.Contains(s.Profiles, "build-only") {
+		if slices.Contains(s.Profiles, "build-only") || s.Restart == "no" { // one-shots
 			continue
 		}
 		if s.Healthcheck == nil || len(s.Healthcheck.Test) == 0 {
@@ -239,5 +241,46 @@ func TestImagesBuildLikeMake(t *testing.T) {
 	}
 	if !strings.Contains(string(mk), "$(MAKE) --no-print-directory build-one SERVICE=$$s") {
 		t.Error("make build does not build the services with build-one")
+	}
+}
+
+// The control plane and the customer databases are separate servers; every
+// service logs in to the control plane as its own role (never the
+// superuser), neon administers customer-db as the customer admin role, and
+// only the db-bootstrap one-shot holds the role secret and the superuser.
+func TestComposeDatabases(t *testing.T) {
+	var c compose
+	readYAML(t, "docker-compose.yml", &c)
+	for name, s := range c.Services {
+		if s.Build == nil || s.Build.Args["SERVICE"] == "" {
+			continue
+		}
+		svc := s.Build.Args["SERVICE"]
+		want := "postgres://clawsvc_" + svc + ":"
+		if u := s.Environment["DATABASE_URL"]; !strings.HasPrefix(u, want) || !strings.Contains(u, "@control-db:") {
+			t.Errorf("%s: DATABASE_URL %q, want %s…@control-db", name, u, want)
+		}
+		for k, v := range s.Environment {
+			if k == "CLAW_DB_ROLE_SECRET" || strings.Contains(v, "POSTGRES_PASSWORD") {
+				t.Errorf("%s holds %s (the superuser or the role secret)", name, k)
+			}
+		}
+	}
+	neon := c.Services["neon"].Environment
+	if !strings.HasPrefix(neon["DATABASE_ADMIN_URL"], "postgres://clawsvc_customer_admin:") || !strings.Contains(neon["DATABASE_ADMIN_URL"], "@customer-db:") ||
+		neon["CUSTOMER_DB_HOST"] != "customer-db:5432" {
+		t.Errorf("neon administers %q (customers reach %q), want clawsvc_customer_admin on customer-db", neon["DATABASE_ADMIN_URL"], neon["CUSTOMER_DB_HOST"])
+	}
+	b := c.Services["db-bootstrap"]
+	if b.Restart != "no" || !slices.Equal(b.Entrypoint, []string{"/clawctl", "db", "bootstrap"}) || b.Environment["CLAW_DB_ROLE_SECRET"] == "" ||
+		!strings.Contains(b.Environment["CONTROL_DB_ADMIN_URL"], "@control-db:") || !strings.Contains(b.Environment["CUSTOMER_DB_SUPERUSER_URL"], "@customer-db:") {
+		t.Errorf("db-bootstrap: %+v", b)
+	}
+	df, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(df), "go build -o /out/clawctl ./cmd/clawctl") {
+		t.Error("the neon image does not carry clawctl for db-bootstrap")
 	}
 }

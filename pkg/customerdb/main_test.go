@@ -19,7 +19,7 @@ var (
 )
 
 // migrated returns a pool on a fresh, migrated database.
-func migrated(t *testing.T) *pgxpool.Pool {
+func migrated(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	if err := Migrate(t.Context(), pool); err != nil {

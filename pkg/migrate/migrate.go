@@ -39,8 +39,19 @@ func Apply(ctx context.Context, db *pgxpool.Pool, schema string, fsys fs.FS) err
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lock) //nolint:errcheck
 
 	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s;
-		CREATE TABLE IF NOT EXISTS %s.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`, ident, ident)); err != nil {
+	// Looked up before creating: CREATE SCHEMA IF NOT EXISTS needs CREATE on
+	// the database even when the schema exists, and a service's own role
+	// (pkg/dbroles) owns its schema without that right.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil {
+		return fmt.Errorf("migrate %s: %w", schema, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident); err != nil {
+			return fmt.Errorf("migrate %s: %w", schema, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`, ident)); err != nil {
 		return fmt.Errorf("migrate %s: %w", schema, err)
 	}
 	for _, name := range files {

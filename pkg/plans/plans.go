@@ -72,6 +72,10 @@ type Plan struct {
 	// call of every turn) included per month; a turn is refused once they
 	// are spent, whatever messages are left.
 	MonthlyTokens int64
+	// StorageBytes caps what the customer's memories and conversations
+	// (messages, tool calls, screenshots) may hold in their database; a
+	// write past it is refused (customerdb's storage trigger).
+	StorageBytes int64
 	// MaxAgents is the number of agents a customer may run; UnlimitedAgents (0) means no limit.
 	MaxAgents int
 	// Skills lists the skills the plan grants, in display order.
@@ -119,6 +123,7 @@ var catalog = []Plan{
 		Name:            "Starter",
 		PriceCents:      2900,
 		MonthlyMessages: 5_000,
+		StorageBytes:    256 << 20,
 		MonthlyTokens:   10_000_000,
 		MaxAgents:       3,
 		Skills:          starterSkills,
@@ -132,6 +137,7 @@ var catalog = []Plan{
 		Name:            "Pro",
 		PriceCents:      7900,
 		MonthlyMessages: 20_000,
+		StorageBytes:    1 << 30,
 		MonthlyTokens:   10_000_000,
 		MaxAgents:       10,
 		Skills:          proSkills,
@@ -145,6 +151,7 @@ var catalog = []Plan{
 		Name:            "Team",
 		PriceCents:      19900,
 		MonthlyMessages: 100_000,
+		StorageBytes:    4 << 30,
 		MonthlyTokens:   25_000_000,
 		MaxAgents:       UnlimitedAgents,
 		Skills:          teamSkills,

@@ -19,7 +19,7 @@ func TestLookup(t *testing.T) {
 		{
 			id: "starter",
 			want: plans.Plan{
-				ID: "starter", Name: "Starter", PriceCents: 2900, MonthlyMessages: 5000, MonthlyTokens: 10_000_000, MaxAgents: 3,
+				ID: "starter", Name: "Starter", PriceCents: 2900, MonthlyMessages: 5000, MonthlyTokens: 10_000_000, StorageBytes: 256 << 20, MaxAgents: 3,
 				Skills: []string{"chat", "memory", "web-search"},
 				VCPUs:  0.5, MemoryMB: 512, TrialDays: 14, Model: "claude-haiku-4-5",
 			},
@@ -27,7 +27,7 @@ func TestLookup(t *testing.T) {
 		{
 			id: "pro",
 			want: plans.Plan{
-				ID: "pro", Name: "Pro", PriceCents: 7900, MonthlyMessages: 20000, MonthlyTokens: 10_000_000, MaxAgents: 10,
+				ID: "pro", Name: "Pro", PriceCents: 7900, MonthlyMessages: 20000, MonthlyTokens: 10_000_000, StorageBytes: 1 << 30, MaxAgents: 10,
 				Skills: []string{"chat", "memory", "web-search", "gmail", "calendar", "browser"},
 				VCPUs:  1, MemoryMB: 1024, TrialDays: 14, Model: "claude-sonnet-4-5",
 			},
@@ -35,7 +35,7 @@ func TestLookup(t *testing.T) {
 		{
 			id: "team",
 			want: plans.Plan{
-				ID: "team", Name: "Team", PriceCents: 19900, MonthlyMessages: 100000, MonthlyTokens: 25_000_000, MaxAgents: 0,
+				ID: "team", Name: "Team", PriceCents: 19900, MonthlyMessages: 100000, MonthlyTokens: 25_000_000, StorageBytes: 4 << 30, MaxAgents: 0,
 				Skills: []string{"chat", "memory", "web-search", "gmail", "calendar", "browser", "slack", "github", "documents"},
 				VCPUs:  2, MemoryMB: 2048, TrialDays: 14, Model: "claude-sonnet-4-5",
 			},
@@ -89,7 +89,7 @@ func TestAllOrderAndInvariants(t *testing.T) {
 		if !strings.HasPrefix(p.Model, "claude-") {
 			t.Errorf("%s: Model = %q, want a claude-* id", p.ID, p.Model)
 		}
-		if p.VCPUs <= 0 || p.MemoryMB <= 0 || p.PriceCents <= 0 || p.MonthlyMessages <= 0 {
+		if p.VCPUs <= 0 || p.MemoryMB <= 0 || p.PriceCents <= 0 || p.MonthlyMessages <= 0 || p.StorageBytes <= 0 {
 			t.Errorf("%s: non-positive size, price or quota: %+v", p.ID, p)
 		}
 		seen := map[string]bool{}
@@ -111,7 +111,7 @@ func TestAllOrderAndInvariants(t *testing.T) {
 		if p.PriceCents <= prev.PriceCents || p.MonthlyMessages <= prev.MonthlyMessages {
 			t.Errorf("%s is not strictly above %s in price and messages", p.ID, prev.ID)
 		}
-		if p.VCPUs < prev.VCPUs || p.MemoryMB < prev.MemoryMB {
+		if p.VCPUs < prev.VCPUs || p.MemoryMB < prev.MemoryMB || p.StorageBytes <= prev.StorageBytes {
 			t.Errorf("%s is smaller than %s", p.ID, prev.ID)
 		}
 		for _, s := range prev.Skills {

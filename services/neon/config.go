@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"clawdbot.cloud/pkg/config"
 	neondriver "clawdbot.cloud/services/neon/internal/adapters/neon"
+	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 )
 
 // Database drivers DATABASE_DRIVER accepts.
@@ -33,6 +35,10 @@ type settings struct {
 	// ArchiveDir is ARCHIVE_DIR: where the postgres driver keeps database
 	// archives (a local filesystem store). Default <data dir>/archives.
 	ArchiveDir string
+	// Limits are the customer roles' limits (CUSTOMER_DB_CONNECTION_LIMIT,
+	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
+	// postgres driver).
+	Limits postgres.Limits
 	// Neon is the neon driver's settings (NEON_*).
 	Neon neonSettings
 }
@@ -61,6 +67,17 @@ func loadConfig(l *config.Loader) (settings, error) {
 		}
 		c.ArchiveDir = l.String("ARCHIVE_DIR", "")
 		c.CustomerHost = l.String("CUSTOMER_DB_HOST", "")
+		c.Limits = postgres.Limits{
+			ConnectionLimit:          l.Int("CUSTOMER_DB_CONNECTION_LIMIT", postgres.DefaultLimits.ConnectionLimit),
+			StatementTimeout:         l.Duration("CUSTOMER_DB_STATEMENT_TIMEOUT", postgres.DefaultLimits.StatementTimeout),
+			IdleInTransactionTimeout: l.Duration("CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT", postgres.DefaultLimits.IdleInTransactionTimeout),
+		}
+		if c.Limits.ConnectionLimit < 1 {
+			l.Problem("CUSTOMER_DB_CONNECTION_LIMIT must be at least 1")
+		}
+		if c.Limits.StatementTimeout < time.Millisecond || c.Limits.IdleInTransactionTimeout < time.Millisecond {
+			l.Problem("CUSTOMER_DB_STATEMENT_TIMEOUT and CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT must be at least 1ms (0 would turn them off)")
+		}
 		if c.CustomerHost != "" && !validHost(c.CustomerHost) {
 			l.Problem("CUSTOMER_DB_HOST=%q is not a host or host:port", c.CustomerHost)
 		}

@@ -29,6 +29,11 @@ import (
 	"clawdbot.cloud/services/neon/internal/app"
 )
 
+// TemplateDatabase is the postgres driver's template database on the
+// customer-database server (pkg/dbroles' BootstrapCustomerAdmin hands it
+// to the customer admin role).
+const TemplateDatabase = postgres.TemplateDatabase
+
 // Run is the service: it validates its configuration, prepares the driver
 // (for postgres: the template database), then handles database commands
 // until ctx ends.
@@ -100,6 +105,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			Log:          env.Log,
 			Archives:     archives,
 			BinDir:       binDir,
+			Limits:       cfg.Limits,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)

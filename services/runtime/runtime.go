@@ -146,6 +146,11 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if err := customerdb.Migrate(ctx, pool); err != nil {
 		return err
 	}
+	// The storage cap holds from the first write, also on a database the
+	// workspace service has not recorded a plan in.
+	if err := customerdb.EnsurePlan(ctx, pool, plan); err != nil {
+		return err
+	}
 
 	opts = opts.withDefaults(cfg)
 	// Model calls outlive their client's request (package chat) but not

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/sync/errgroup"
 
@@ -170,16 +169,23 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	if p.DatabaseURL, err = p.startPostgres(ctx, s); err != nil {
 		return nil, err
 	}
-	adminURL := p.DatabaseURL
 	key, err := loadKey(s)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, p.DatabaseURL)
+	// Each service logs in as its own least-privilege role (pkg/dbroles).
+	roles, err := devRoles(p.DatabaseURL, key)
 	if err != nil {
-		return nil, fmt.Errorf("control-plane database: %w", err)
+		return nil, err
 	}
-	p.cleanup = append(p.cleanup, pool.Close)
+	pools, err := p.servicePools(ctx, p.DatabaseURL, roles)
+	if err != nil {
+		return nil, err
+	}
+	customerAdminURL, err := roles.URL(p.DatabaseURL, roles.CustomerAdmin())
+	if err != nil {
+		return nil, err
+	}
 
 	// Every service reads the same configuration, with dev defaults on top
 	// of the process environment.
@@ -195,7 +201,7 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 		"INGRESS_RATELIMIT_CHECKOUT":     "off",
 		"INGRESS_RATELIMIT_PROVISIONING": "off",
 		"INGRESS_RATELIMIT_REVEAL":       "off",
-		"DATABASE_ADMIN_URL":             adminURL,
+		"DATABASE_ADMIN_URL":             customerAdminURL,
 		"RUNTIME_BINARY":                 s.runtimeBinary,
 		// The web app: dev checkout and mailbox, the ingress it calls, and
 		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
@@ -218,7 +224,7 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	p.group = g
 	for i, svc := range Services {
 		env, err := service.NewEnv(ctx, service.EnvOptions{
-			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pool, Key: key,
+			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pools[svc.Name], Key: key,
 			NATSUser: userIf(p.natsCreds, svc.Name), NATSPassword: p.natsCreds[svc.Name],
 			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup),
 		})

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/services/runtime/internal/agents"
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/llm"
@@ -142,8 +143,12 @@ func writeChatError(w http.ResponseWriter, o Options, err error, res chat.Result
 	respond.JSON(w, status, body)
 }
 
+// storageFullMessage answers a write the storage cap refused (507).
+const storageFullMessage = "storage full: your memories and conversations have reached your plan's storage limit; " +
+	"nothing was stored and nothing already stored was lost. Delete memories or conversations, or upgrade your plan"
+
 // chatError maps a failed turn to its answer: client mistakes to 4xx, the
-// quota to 429 with its reset date, a missing provider to 503, the
+// quota to 429 with its reset date, a full storage to 507, a missing provider to 503, the
 // provider's rate limit to 429, its failures and timeouts to 502.
 func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Duration) {
 	body := ChatError{Error: err.Error(), ConversationID: res.ConversationID}
@@ -191,6 +196,9 @@ func chatError(o Options, err error, res chat.Result) (int, ChatError, time.Dura
 			body.Error = "the model provider is unavailable; try again later"
 			return http.StatusBadGateway, body, up.RetryAfter
 		}
+	case customerdb.IsStorageFull(err):
+		body.Error = storageFullMessage
+		return http.StatusInsufficientStorage, body, 0
 	case errors.Is(err, context.Canceled):
 		return 499, body, 0 // the client went away; nobody reads this
 	default:

@@ -84,6 +84,10 @@ func addMemory(o Options) http.Handler {
 			loc = prompt.Timezone(files[0].Content)
 		}
 		m, err := customerdb.AddMemory(r.Context(), o.DB, req.Content, req.Tags, o.Now().In(loc))
+		if customerdb.IsStorageFull(err) {
+			respond.Error(w, http.StatusInsufficientStorage, storageFullMessage)
+			return
+		}
 		if err != nil {
 			internalError(w, o, "add memory", err)
 			return

@@ -14,11 +14,19 @@ import (
 // day (every day of the period so far, zeros included, so a chart needs no
 // gap filling) and the quota.
 type UsageDays struct {
-	PeriodStart time.Time `json:"period_start"`
-	PeriodEnd   time.Time `json:"period_end"`
-	Days        []DayBody `json:"days"`
-	Total       UsageBody `json:"total"`
-	Quota       QuotaBody `json:"quota"`
+	PeriodStart time.Time   `json:"period_start"`
+	PeriodEnd   time.Time   `json:"period_end"`
+	Days        []DayBody   `json:"days"`
+	Total       UsageBody   `json:"total"`
+	Quota       QuotaBody   `json:"quota"`
+	Storage     StorageBody `json:"storage"`
+}
+
+// StorageBody is what the customer's memories and conversations hold
+// against the plan's storage cap.
+type StorageBody struct {
+	UsedBytes  int64 `json:"used_bytes"`
+	LimitBytes int64 `json:"limit_bytes"`
 }
 
 // DayBody is one day's usage.
@@ -50,6 +58,11 @@ func usage(o Options) http.Handler {
 			internalError(w, o, "read daily usage", err)
 			return
 		}
+		st, err := customerdb.ReadStorage(r.Context(), o.DB)
+		if err != nil {
+			internalError(w, o, "read storage", err)
+			return
+		}
 		byDay := make(map[string]customerdb.UsageTotals, len(days))
 		for _, d := range days {
 			byDay[d.Day.Format(time.DateOnly)] = d.UsageTotals
@@ -60,7 +73,8 @@ func usage(o Options) http.Handler {
 			Days:        []DayBody{},
 			Total: UsageBody{Messages: q.Used.Messages, InputTokens: q.Used.InputTokens, OutputTokens: q.Used.OutputTokens,
 				PeriodStart: q.Start, PeriodEnd: q.ResetAt},
-			Quota: quotaBody(q),
+			Quota:   quotaBody(q),
+			Storage: StorageBody{UsedBytes: st.UsedBytes, LimitBytes: st.LimitBytes},
 		}
 		for d := q.Start.UTC(); !d.After(now.UTC()) && d.Before(q.ResetAt); d = d.AddDate(0, 0, 1) {
 			k := d.Format(time.DateOnly)

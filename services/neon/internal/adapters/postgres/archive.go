@@ -111,8 +111,13 @@ func (d *Driver) restore(ctx context.Context, c *pgxpool.Conn, name, ref string)
 	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&roleExists); err != nil {
 		return err
 	}
-	// Create sets the password the runtime will use; this one is never kept.
-	if err := setPassword(ctx, c, name, newPassword(), roleExists); err != nil {
+	// pg_restore logs in with this password; Create then sets the one the
+	// runtime will use, so this one is never stored.
+	password := newPassword()
+	if err := setPassword(ctx, c, name, password, roleExists); err != nil {
+		return err
+	}
+	if err := d.member(ctx, c, name); err != nil {
 		return err
 	}
 	scratch := "claw_restore_" + name[len("claw_"):]
@@ -125,7 +130,12 @@ func (d *Driver) restore(ctx context.Context, c *pgxpool.Conn, name, ref string)
 			return fmt.Errorf("prepare restore of %s: %w", name, err)
 		}
 	}
-	cmd := d.pgCommand(ctx, "pg_restore", scratch, "--no-owner", "--no-privileges", "--role="+name,
+	// pg_restore logs in as the customer's role, not the admin: an archive
+	// is the customer's data, and whatever SQL it holds runs with no more
+	// than the customer's rights (SET ROLE would not be enough: the archive
+	// could RESET ROLE back to the admin). Everything restored belongs to
+	// the role because the role created it.
+	cmd := d.pgCommandAs(ctx, "pg_restore", scratch, name, password, "--no-owner", "--no-privileges",
 		"--exit-on-error", "--single-transaction", "--dbname="+scratch)
 	cmd.Stdin = rc
 	if err := run(cmd); err != nil {
@@ -175,19 +185,24 @@ func (d *Driver) dump(ctx context.Context, name, ref string) (archive.Info, erro
 // to database. Credentials go in the PG* environment of the child (readable
 // only by its owner and root), never on its command line (world-readable).
 func (d *Driver) pgCommand(ctx context.Context, prog, database string, args ...string) *exec.Cmd {
+	return d.pgCommandAs(ctx, prog, database, d.connCfg.User, d.connCfg.Password, args...)
+}
+
+// pgCommandAs is pgCommand logging in as user with password.
+func (d *Driver) pgCommandAs(ctx context.Context, prog, database, user, password string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(d.binDir, prog), args...)
 	cfg := d.connCfg
 	env := []string{
 		"PGHOST=" + cfg.Host,
 		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
-		"PGUSER=" + cfg.User,
+		"PGUSER=" + user,
 		"PGDATABASE=" + database,
 		"PGAPPNAME=claw-neon-" + prog,
 		"PGCONNECT_TIMEOUT=10",
 		"PGPASSFILE=/dev/null",
 	}
-	if cfg.Password != "" {
-		env = append(env, "PGPASSWORD="+cfg.Password)
+	if password != "" {
+		env = append(env, "PGPASSWORD="+password)
 	}
 	if d.sslmode != "" {
 		env = append(env, "PGSSLMODE="+d.sslmode)

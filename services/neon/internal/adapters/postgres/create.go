@@ -59,12 +59,18 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 			return err
 		}
 	}
+	if err := d.member(ctx, c, name); err != nil {
+		return err
+	}
 	if !dbExists {
 		if err := createDatabase(ctx, c, name); err != nil {
 			return err
 		}
 	}
 	if err := d.handOver(ctx, c, name); err != nil {
+		return err
+	}
+	if err := d.limitRole(ctx, c, name); err != nil {
 		return err
 	}
 	for _, q := range []string{
@@ -111,6 +117,24 @@ func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, ex
 	}
 	if _, err := c.Exec(ctx, q+literal(verifier)); err != nil {
 		return fmt.Errorf("set password of role %s: %w", role, err)
+	}
+	return nil
+}
+
+// limitRole applies the configured limits to the customer's role. They are
+// set on every Create (and Restore), so a change of configuration reaches
+// existing customers the next time their database is touched; sessions
+// already open keep the settings they started with.
+func (d *Driver) limitRole(ctx context.Context, c *pgxpool.Conn, role string) error {
+	l := d.limits
+	for _, q := range []string{
+		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
+		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
+		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("limit role %s: %w", role, err)
+		}
 	}
 	return nil
 }
@@ -176,6 +200,11 @@ func (d *Driver) handOver(ctx context.Context, c *pgxpool.Conn, name string) err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// Schema public first: a non-superuser admin may give a table only
+		// to a role that can create in the table's schema.
+		if _, err := tx.Exec(ctx, "ALTER SCHEMA public OWNER TO "+ident(name)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(TemplateOwner)+" TO "+ident(name)); err != nil {
 			return err
 		}

@@ -36,6 +36,15 @@ func (d *Driver) drop(ctx context.Context, c *pgxpool.Conn, customerID string) e
 	if _, err := c.Exec(ctx, terminate, name); err != nil {
 		return fmt.Errorf("end sessions of %s: %w", name, err)
 	}
+	var roleExists bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&roleExists); err != nil {
+		return fmt.Errorf("inspect %s: %w", name, err)
+	}
+	if roleExists {
+		if err := d.member(ctx, c, name); err != nil {
+			return err
+		}
+	}
 	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %s: %w", name, err)
 	}

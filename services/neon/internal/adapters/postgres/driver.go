@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,8 +30,10 @@ type Secrets interface {
 
 // Config configures the driver.
 type Config struct {
-	// AdminURL is a postgres:// URL of a superuser on the server that hosts
-	// the customer databases. Its sslmode carries over to customers' URLs.
+	// AdminURL is a postgres:// URL of the role administering the server
+	// that hosts the customer databases: a superuser, or (as production
+	// should) a role with CREATEROLE and CREATEDB (pkg/dbroles'
+	// CustomerAdmin) that can connect to the URL's database. Its sslmode carries over to customers' URLs.
 	AdminURL string
 	// CustomerHost, when set, replaces the admin URL's host in customers'
 	// URLs: a host keeps the admin URL's port, a host:port replaces both.
@@ -45,7 +48,29 @@ type Config struct {
 	// BinDir holds pg_dump and pg_restore (pgcluster.FindBinDir); their
 	// major version must not be older than the server's.
 	BinDir string
+	// Limits bound what each customer's role may hold of the server; the
+	// zero value means DefaultLimits.
+	Limits Limits
 }
+
+// Limits are the per-role settings every customer role gets (ALTER ROLE):
+// a customer's runtime, however it misbehaves, cannot take more than its
+// share of the server's connections, run a statement for minutes or keep
+// a transaction open while idle (holding locks and blocking vacuum).
+type Limits struct {
+	// ConnectionLimit is the role's CONNECTION LIMIT.
+	ConnectionLimit int
+	// StatementTimeout is the role's statement_timeout.
+	StatementTimeout time.Duration
+	// IdleInTransactionTimeout is the role's
+	// idle_in_transaction_session_timeout.
+	IdleInTransactionTimeout time.Duration
+}
+
+// DefaultLimits are the limits when none are configured: 10 connections
+// (the runtime's pool is smaller), 30 s statements, 1 min idle in a
+// transaction.
+var DefaultLimits = Limits{ConnectionLimit: 10, StatementTimeout: 30 * time.Second, IdleInTransactionTimeout: time.Minute}
 
 // Driver provisions customer databases on one Postgres server. It is safe
 // for concurrent use, also by several processes: every change to a customer
@@ -60,6 +85,10 @@ type Driver struct {
 	// archives and binDir serve archive and restore.
 	archives Archives
 	binDir   string
+	limits   Limits
+	// super is whether the admin is a superuser; a CREATEROLE admin makes
+	// itself a member of the roles whose objects it changes (member).
+	super bool
 }
 
 // Open connects to the server and makes sure the template database exists
@@ -97,6 +126,14 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		log:      cfg.Log,
 		archives: cfg.Archives,
 		binDir:   cfg.BinDir,
+		limits:   cfg.Limits,
+	}
+	if d.limits == (Limits{}) {
+		d.limits = DefaultLimits
+	}
+	if err := admin.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&d.super); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("inspect admin role: %w", err)
 	}
 	if err := d.ensureTemplate(ctx); err != nil {
 		admin.Close()
@@ -180,6 +217,20 @@ func (d *Driver) connect(ctx context.Context, database, user, password string) (
 		cfg.User, cfg.Password = user, password
 	}
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// member makes the admin a member of role, as creating a database owned by
+// role, handing objects over to it and dropping its database require of an
+// admin that is not a superuser (CREATEROLE lets it grant itself any
+// non-superuser role on PostgreSQL 15, the roles it created from 16).
+func (d *Driver) member(ctx context.Context, c *pgxpool.Conn, role string) error {
+	if d.super {
+		return nil
+	}
+	if _, err := c.Exec(ctx, "GRANT "+ident(role)+" TO CURRENT_USER"); err != nil {
+		return fmt.Errorf("make the admin a member of %s: %w", role, err)
+	}
+	return nil
 }
 
 // ident quotes a name for SQL.

@@ -31,6 +31,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, customerHost string) *fixture {
 	t.Helper()
+	return openFixture(t, postgres.Config{CustomerHost: customerHost})
+}
+
+// openFixture is newFixture with more of the driver's configuration: its
+// AdminURL and Secrets are the fixture's own.
+func openFixture(t *testing.T, cfg postgres.Config) *fixture {
+	t.Helper()
 	key, err := secrets.NewKey()
 	if err != nil {
 		t.Fatal(err)
@@ -43,11 +50,11 @@ func newFixture(t *testing.T, customerHost string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := postgres.Open(t.Context(), postgres.Config{
-		AdminURL:     pgtest.AdminURL(t),
-		CustomerHost: customerHost,
-		Secrets:      store,
-	})
+	if cfg.AdminURL == "" {
+		cfg.AdminURL = pgtest.AdminURL(t)
+	}
+	cfg.Secrets = store
+	d, err := postgres.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

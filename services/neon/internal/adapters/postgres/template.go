@@ -50,6 +50,9 @@ func (d *Driver) ensureTemplate(ctx context.Context) error {
 				return fmt.Errorf("create role %s: %w", TemplateOwner, err)
 			}
 		}
+		if err := d.member(ctx, c, TemplateOwner); err != nil {
+			return err
+		}
 		if !dbExists {
 			if _, err := c.Exec(ctx, "CREATE DATABASE "+ident(TemplateDatabase)); err != nil {
 				return fmt.Errorf("create database %s: %w", TemplateDatabase, err)
