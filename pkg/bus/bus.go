@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -44,10 +45,18 @@ type Bus struct {
 	log     *slog.Logger
 	service string
 	m       *metrics
+	tp      trace.TracerProvider
 }
 
+// Option tunes a Bus.
+type Option func(*Bus)
+
+// WithTracerProvider makes the bus record its spans with tp instead of the
+// process's global provider (tests and benchmarks compare providers).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(b *Bus) { b.tp = tp } }
+
 // Connect dials url and returns a Bus for service. Metrics are registered on reg.
-func Connect(ctx context.Context, url, service string, log *slog.Logger, reg prometheus.Registerer) (*Bus, error) {
+func Connect(ctx context.Context, url, service string, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Bus, error) {
 	nc, err := nats.Connect(url,
 		nats.Name(service),
 		nats.MaxReconnects(-1),
@@ -72,7 +81,11 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 		nc.Close()
 		return nil, err
 	}
-	return &Bus{nc: nc, js: js, log: log, service: service, m: m}, nil
+	b := &Bus{nc: nc, js: js, log: log, service: service, m: m}
+	for _, o := range opts {
+		o(b)
+	}
+	return b, nil
 }
 
 // StreamOptions tunes the streams Setup creates.
@@ -208,7 +221,8 @@ type Envelope struct {
 
 // Publish encodes msg as protojson and publishes it on subject, waiting for
 // the stream's acknowledgement. duplicate reports that the stream had already
-// stored a message with the same id.
+// stored a message with the same id. The message carries the trace context
+// of a producer span started under ctx (see HeaderTraceParent).
 func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, env Envelope) (duplicate bool, err error) {
 	if env.MsgID == "" {
 		return false, fmt.Errorf("publish %s: empty message id", subject)
@@ -229,16 +243,20 @@ func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, en
 	setIf(m.Header, HeaderSagaID, env.SagaID)
 	setIf(m.Header, HeaderCustomerID, env.CustomerID)
 	setIf(m.Header, HeaderStripeEventID, env.StripeEventID)
+	ctx, span := b.startPublish(ctx, subject, env.MsgID, m.Header)
 	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(env.MsgID))
 	if err != nil {
 		b.m.published.WithLabelValues(subject, "error").Inc()
-		return false, fmt.Errorf("publish %s: %w", subject, err)
+		err = fmt.Errorf("publish %s: %w", subject, err)
+		endSpan(span, err, "error")
+		return false, err
 	}
 	result := "stored"
 	if ack.Duplicate {
 		result = "duplicate"
 	}
 	b.m.published.WithLabelValues(subject, result).Inc()
+	endSpan(span, nil, result)
 	return ack.Duplicate, nil
 }
 
