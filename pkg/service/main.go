@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/bus"
@@ -21,8 +23,9 @@ import (
 
 // Main runs one service as its own process, configured from the
 // environment: NATS_URL, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR,
-// LOG_FORMAT, LOG_LEVEL, NATS_REPLICAS, DATA_DIR. It returns the process
-// exit code.
+// LOG_FORMAT, LOG_LEVEL, NATS_REPLICAS, DATA_DIR, and tracing from the
+// standard OTEL_* variables (TracingFromConfig; off when unset). It returns
+// the process exit code.
 func Main(name string, svc Service) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,15 +85,29 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 			cfg.Problem("CLAW_ENCRYPTION_KEY: %v", err)
 		}
 	}
+	tracing, err := TracingFromConfig(ctx, cfg, name)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Err(); err != nil {
 		return err
 	}
+	// Libraries that trace with the global provider record with ours too.
+	otel.SetTracerProvider(tracing.Provider)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg})
+	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, DB: pool, Key: key, Replicas: replicas,
+		DataDir: dataDir, Config: cfg, Tracer: tracing.Provider})
 	if err != nil {
 		return err
 	}
@@ -114,6 +131,8 @@ type EnvOptions struct {
 	DataDir  string
 	Config   *config.Loader
 	Now      func() time.Time
+	// Tracer records the service's spans; nil: the global provider.
+	Tracer trace.TracerProvider
 }
 
 // NewEnv connects a service to the bus (creating the streams), opens the
@@ -128,7 +147,10 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if err := o.Config.Err(); err != nil {
 		return nil, err
 	}
-	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg)
+	if o.Tracer == nil {
+		o.Tracer = otel.GetTracerProvider()
+	}
+	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg, bus.WithTracerProvider(o.Tracer))
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +166,8 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Env{Name: o.Name, Log: o.Log, Bus: b, DB: o.DB, Secrets: sec, Metrics: reg, Config: o.Config, Now: o.Now, DataDir: o.DataDir}, nil
+	return &Env{Name: o.Name, Log: o.Log, Bus: b, DB: o.DB, Secrets: sec, Metrics: reg, Config: o.Config, Now: o.Now,
+		DataDir: o.DataDir, Tracer: o.Tracer}, nil
 }
 
 // RunWithOps runs svc and its ops server until ctx ends or one fails.

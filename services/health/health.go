@@ -64,7 +64,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		return err
 	}
 
-	prober := probe.New(cfg.probeTimeout)
+	prober := probe.New(cfg.probeTimeout, func(rt http.RoundTripper) http.RoundTripper { return service.TraceTransport(rt, env.Tracer) })
 	defer prober.Close()
 	a, err := app.New(app.Options{
 		Log:          env.Log,

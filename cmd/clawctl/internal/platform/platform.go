@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/config"
@@ -74,6 +75,10 @@ type Options struct {
 	// OpsPortBase, when positive, gives service i the ops port base+i;
 	// otherwise ops endpoints listen on free ports.
 	OpsPortBase int
+	// Tracer, when set, records every service's spans (tests). Otherwise
+	// each service gets the tracing the OTEL_* variables describe, with its
+	// own service.name (off when they are unset).
+	Tracer trace.TracerProvider
 }
 
 // Platform is a running platform.
@@ -205,9 +210,14 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	g, gctx := errgroup.WithContext(runCtx)
 	p.group = g
 	for i, svc := range Services {
+		tracer, err := p.tracer(ctx, o, lookup, svc.Name)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
 		env, err := service.NewEnv(ctx, service.EnvOptions{
 			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pool, Key: key,
-			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup),
+			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup), Tracer: tracer,
 		})
 		if err != nil {
 			cancel()
@@ -239,6 +249,28 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 		}
 	}
 	return p, nil
+}
+
+// tracer is the tracer provider of service name: o.Tracer, or its own from
+// the OTEL_* variables, flushed when the platform stops.
+func (p *Platform) tracer(ctx context.Context, o Options, lookup func(string) (string, bool), name string) (trace.TracerProvider, error) {
+	if o.Tracer != nil {
+		return o.Tracer, nil
+	}
+	cfg := config.New(lookup)
+	tr, err := service.TracingFromConfig(ctx, cfg, name)
+	if err == nil {
+		err = cfg.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: tracing: %w", name, err)
+	}
+	p.cleanup = append(p.cleanup, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(sctx)
+	})
+	return tr.Provider, nil
 }
 
 // Wait blocks until a service fails or Stop is called, returning the first error.
