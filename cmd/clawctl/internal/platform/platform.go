@@ -104,7 +104,7 @@ type Platform struct {
 
 // settings are the dev-mode settings after defaults.
 type settings struct {
-	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
+	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, natsMonitorAddr, key, runtimeBinary string
 }
 
 func load(o Options) (settings, error) {
@@ -117,8 +117,11 @@ func load(o Options) (settings, error) {
 		databaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
 		natsURL:       l.URL("NATS_URL", "", "nats", "tls"),
 		natsAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
-		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
-		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
+		// The embedded server's monitoring endpoint (/varz, /jsz: what
+		// prometheus-nats-exporter reads), off unless set.
+		natsMonitorAddr: l.Addr("EMBEDDED_NATS_MONITOR_ADDR", ""),
+		key:             l.String("CLAW_ENCRYPTION_KEY", ""),
+		runtimeBinary:   l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
 	}
 	if s.dataDir == "" {
 		l.Problem("CLAW_DATA_DIR is empty")
@@ -298,9 +301,18 @@ func (p *Platform) startNATS(s settings) (string, error) {
 	}
 	host, portText, _ := net.SplitHostPort(s.natsAddr)
 	port, _ := strconv.Atoi(portText)
-	srv, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats")})
+	o := natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats")}
+	if s.natsMonitorAddr != "" {
+		mhost, mport, _ := net.SplitHostPort(s.natsMonitorAddr)
+		o.MonitorHost = mhost
+		o.MonitorPort, _ = strconv.Atoi(mport)
+	}
+	srv, err := natsembed.Start(o)
 	if err != nil {
 		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.natsAddr, err)
+	}
+	if s.natsMonitorAddr != "" {
+		p.log.Info("embedded NATS monitoring", "url", "http://"+s.natsMonitorAddr+"/jsz")
 	}
 	p.cleanup = append(p.cleanup, func() { shutdownNATS(srv) })
 	return srv.ClientURL(), nil
