@@ -178,6 +178,7 @@ func keys[V any](m map[string]V) []string {
 // batched to an exporter that discards them).
 func BenchmarkPublishConsume(b *testing.B) {
 	url := natstest.URL(b)
+	runs := 0
 	for _, c := range []struct {
 		name string
 		tp   trace.TracerProvider
@@ -186,6 +187,10 @@ func BenchmarkPublishConsume(b *testing.B) {
 		{"on", sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))},
 	} {
 		b.Run("tracing="+c.name, func(b *testing.B) {
+			// Message ids unique to this run: -count repeats it within the
+			// stream's duplicate window, which would drop repeated ids.
+			runs++
+			run := fmt.Sprintf("%s-%d", c.name, runs)
 			bb := tracedBus(b, url, "bench-"+c.name, c.tp)
 			got := make(chan struct{}, 1024)
 			r := bus.NewRouter()
@@ -199,11 +204,11 @@ func BenchmarkPublishConsume(b *testing.B) {
 				done <- bb.Run(ctx, bus.ConsumerConfig{Name: "bench-" + c.name, DeliverNew: true, Workers: 1}, r)
 			}()
 			// Wait for the consumer: a first message must arrive.
-			waitHandled(b, bb, got, "warm-"+c.name)
+			waitHandled(b, bb, got, "warm-"+run)
 			pctx, root := c.tp.Tracer("bench").Start(context.Background(), "bench")
 			b.ResetTimer()
 			for i := range b.N {
-				id := fmt.Sprintf("%s-%d-%d", c.name, b.N, i)
+				id := fmt.Sprintf("%s-%d-%d", run, b.N, i)
 				if _, err := bb.Publish(pctx, subjects.CustomerSignedUp, signup(id), bus.Envelope{MsgID: id}); err != nil {
 					b.Fatal(err)
 				}
