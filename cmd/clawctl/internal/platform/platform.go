@@ -117,11 +117,13 @@ func load(o Options) (settings, error) {
 		databaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
 		natsURL:       l.URL("NATS_URL", "", "nats", "tls"),
 		natsAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
-		// The embedded server's monitoring endpoint (/varz, /jsz: what
-		// prometheus-nats-exporter reads), off unless set.
-		natsMonitorAddr: l.Addr("EMBEDDED_NATS_MONITOR_ADDR", ""),
-		key:             l.String("CLAW_ENCRYPTION_KEY", ""),
-		runtimeBinary:   l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
+		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
+		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
+	}
+	// The embedded server's monitoring endpoint (/varz, /jsz: what
+	// prometheus-nats-exporter reads), off unless set.
+	if v, _ := l.Lookup("EMBEDDED_NATS_MONITOR_ADDR"); v != "" {
+		s.natsMonitorAddr = l.Addr("EMBEDDED_NATS_MONITOR_ADDR", "")
 	}
 	if s.dataDir == "" {
 		l.Problem("CLAW_DATA_DIR is empty")
