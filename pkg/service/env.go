@@ -17,6 +17,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 // Env is everything a service needs from its host. The standalone main
@@ -50,12 +51,12 @@ type Env struct {
 // TraceHandler wraps one of the service's HTTP servers' handler in server
 // spans (see the package function TraceHandler).
 func (e *Env) TraceHandler(h http.Handler, operation string) http.Handler {
-	return TraceHandler(h, e.tracer(), operation)
+	return telemetry.TraceHandler(h, e.tracer(), operation)
 }
 
 // TraceClient returns a copy of c (nil: a new client) whose requests run in
 // client spans and carry the trace on (see TraceTransport).
-func (e *Env) TraceClient(c *http.Client) *http.Client { return TraceClient(c, e.tracer()) }
+func (e *Env) TraceClient(c *http.Client) *http.Client { return telemetry.TraceClient(c, e.tracer()) }
 
 func (e *Env) tracer() trace.TracerProvider { return e.Tracer }
 

@@ -19,6 +19,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 // Main runs one service as its own process, configured from the
@@ -85,7 +86,7 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 			cfg.Problem("CLAW_ENCRYPTION_KEY: %v", err)
 		}
 	}
-	tracing, err := TracingFromConfig(ctx, cfg, name)
+	tracing, err := telemetry.TracingFromConfig(ctx, cfg, name)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"clawdbot.cloud/pkg/natsembed"
 	"clawdbot.cloud/pkg/pgcluster"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/services/health"
 	"clawdbot.cloud/services/ingress"
 	"clawdbot.cloud/services/neon"
@@ -263,7 +264,7 @@ func (p *Platform) tracer(ctx context.Context, o Options, lookup func(string) (s
 		return o.Tracer, nil
 	}
 	cfg := config.New(lookup)
-	tr, err := service.TracingFromConfig(ctx, cfg, name)
+	tr, err := telemetry.TracingFromConfig(ctx, cfg, name)
 	if err == nil {
 		err = cfg.Err()
 	}

@@ -15,7 +15,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/e2e"
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/pgtest"
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/proto/subjects"
 )
 
@@ -27,7 +27,7 @@ import (
 // or the API key.
 func TestSignupIsOneTrace(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
-	tp := service.NewTracerProvider("platform", exp, nil)
+	tp := telemetry.NewTracerProvider("platform", exp, nil)
 	h := &harness{dir: e2e.TraversableDir(t), dbURL: pgtest.NewDatabase(t), tracer: tp}
 	h.up(t)
 	t.Cleanup(func() { h.down(t) })

@@ -1,4 +1,4 @@
-package service_test
+package telemetry_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"clawdbot.cloud/pkg/config"
-	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 func TestTracingFromConfig(t *testing.T) {
@@ -35,7 +35,7 @@ func TestTracingFromConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := config.FromMap(tc.env)
-			tr, err := service.TracingFromConfig(context.Background(), cfg, "saga")
+			tr, err := telemetry.TracingFromConfig(context.Background(), cfg, "saga")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,10 +67,10 @@ func TestHTTPSpansAreRedacted(t *testing.T) {
 		seen = r.PathValue("id") + "?" + r.URL.RawQuery
 		w.WriteHeader(http.StatusNoContent)
 	})
-	srv := httptest.NewServer(service.TraceHandler(mux, tp, "ingress"))
+	srv := httptest.NewServer(telemetry.TraceHandler(mux, tp, "ingress"))
 	defer srv.Close()
 
-	client := service.TraceClient(srv.Client(), tp)
+	client := telemetry.TraceClient(srv.Client(), tp)
 	ctx, root := tp.Tracer("t").Start(context.Background(), "root")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/provisioning/cs_test_a1SECRET?token=hunter2", nil)
 	resp, err := client.Do(req)
@@ -120,7 +120,7 @@ func TestRedactPath(t *testing.T) {
 		"/x/abcdefghijklmnopqrstuvwxyz":    "/x/{id}",
 		"/":                                "/",
 	} {
-		if got := service.RedactPath(in); got != want {
+		if got := telemetry.RedactPath(in); got != want {
 			t.Errorf("RedactPath(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -1,4 +1,8 @@
-package service
+// Package telemetry sets up OpenTelemetry tracing from the standard OTEL_*
+// variables and traces HTTP servers and clients with ids and query strings
+// kept out of the spans. The bus carries trace context itself (pkg/bus);
+// pkg/service hands every service its provider.
+package telemetry
 
 import (
 	"context"
