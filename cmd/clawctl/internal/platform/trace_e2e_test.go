@@ -33,14 +33,29 @@ func TestSignupIsOneTrace(t *testing.T) {
 	t.Cleanup(func() { h.down(t) })
 
 	res := h.signup(t, "starter")
-	// Give the messages that follow ready (the customer's state change) a
-	// moment to land; every message in the stream is then the signup's.
-	time.Sleep(500 * time.Millisecond)
+	// The messages that follow ready (the customer's state change, the
+	// welcome notice) land just after it; every message in the stream is
+	// the signup's.
+	var msgs []jetstream.Msg
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		msgs = h.allMessages(t)
+		n := 0
+		for _, m := range msgs {
+			if m.Subject() == subjects.CustomerStateChanged || m.Subject() == subjects.CustomerNotice {
+				n++
+			}
+		}
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no customer.state_changed and customer.notice after ready: %d messages", len(msgs))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := tp.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-
-	msgs := h.allMessages(t)
 	traceIDs := map[string][]string{}
 	for _, m := range msgs {
 		id := bus.TraceID(m.Headers())
