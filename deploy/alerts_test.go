@@ -64,7 +64,7 @@ func TestAlertRules(t *testing.T) {
 	for _, q := range qs {
 		names = append(names, q.Panel)
 	}
-	for _, want := range []string{"DeadLettersGrowing", "ConsumerStalled", "SagasFailing", "SagasStuck", "InstancesDown", "QuotaNoticesFailing", "WebRefusalsSpiking"} {
+	for _, want := range []string{"DeadLettersGrowing", "ConsumerStalled", "ConsumerLagGrowing", "NATSExporterDown", "SagasFailing", "SagasStuck", "InstancesDown", "QuotaNoticesFailing", "WebRefusalsSpiking"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no alert %s (have %v)", want, names)
 		}
@@ -81,6 +81,7 @@ func TestAlertRules(t *testing.T) {
 		m["up"] = true
 		exported[s] = m
 	}
+	exported["nats"] = deploy.NATSExporterMetrics()
 	if missing := deploy.Missing(map[string][]deploy.Query{"alerts": qs}, exported); len(missing) > 0 {
 		t.Errorf("alerts read metrics nobody exports:\n%s", strings.Join(missing, "\n"))
 	}

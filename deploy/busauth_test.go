@@ -55,7 +55,7 @@ func TestComposeBusAuth(t *testing.T) {
 				t.Errorf("%s uses secret %s: defined as %+v, want a file of ./nats/secrets/", name, sec, def)
 			}
 		}
-		if strings.HasPrefix(name, "nats-") {
+		if strings.HasPrefix(name, "nats-") && !strings.HasPrefix(name, "nats-exporter-") {
 			got := secretNames(s.Secrets)
 			for _, want := range []string{"nats-auth-conf", "nats-ca", "nats-cert", "nats-key"} {
 				if !slices.Contains(got, want) {

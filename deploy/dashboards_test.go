@@ -37,6 +37,19 @@ func TestDashboardsQueryExportedMetrics(t *testing.T) {
 	if _, ok := dashboards["platform"]; !ok {
 		t.Error("no platform overview dashboard")
 	}
+	if len(dashboards["nats"]) == 0 {
+		t.Error("no NATS dashboard (stream depth, consumer lag)")
+	}
+	exported["nats"] = deploy.NATSExporterMetrics()
+	for _, want := range []string{"jetstream_stream_total_messages", "jetstream_consumer_num_pending"} {
+		found := false
+		for _, q := range dashboards["nats"] {
+			found = found || strings.Contains(q.Expr, want+`{job="nats"`)
+		}
+		if !found {
+			t.Errorf("the NATS dashboard has no panel on %s", want)
+		}
+	}
 	if !exported["saga"]["claw_saga_step_duration_seconds_bucket"] || !exported["neon"]["go_goroutines"] || !exported["railway"]["claw_compute_instances"] {
 		t.Fatalf("source scan misses known metrics: %v", exported["saga"])
 	}

@@ -103,6 +103,9 @@ func TestCompose(t *testing.T) {
 		if env["NATS_REPLICAS"] != "3" || strings.Count(env["NATS_URL"], "tls://") != 3 {
 			t.Errorf("%s: NATS_REPLICAS=%q NATS_URL=%q, want 3 replicas on 3 nodes", name, env["NATS_REPLICAS"], env["NATS_URL"])
 		}
+		if !strings.Contains(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://jaeger:4318") {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT=%q, want the compose Jaeger by default", name, env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+		}
 		for _, k := range []string{"DATABASE_URL", "CLAW_ENCRYPTION_KEY", "OPS_ADDR"} {
 			if env[k] == "" {
 				t.Errorf("%s: %s unset", name, k)
@@ -114,7 +117,7 @@ func TestCompose(t *testing.T) {
 			t.Errorf("no compose service builds %s", s)
 		}
 	}
-	for _, s := range []string{"nats-1", "nats-2", "nats-3", "control-db", "customer-db", "db-bootstrap", "prometheus", "grafana"} {
+	for _, s := range []string{"nats-1", "nats-2", "nats-3", "nats-exporter-1", "nats-exporter-2", "nats-exporter-3", "jaeger", "control-db", "customer-db", "db-bootstrap", "prometheus", "grafana"} {
 		if _, ok := c.Services[s]; !ok {
 			t.Errorf("compose has no %s", s)
 		}
@@ -134,7 +137,7 @@ func TestComposeOperations(t *testing.T) {
 		if s.Healthcheck == nil || len(s.Healthcheck.Test) == 0 {
 			t.Errorf("%s has no healthcheck", name)
 		}
-		if strings.HasPrefix(name, "nats-") {
+		if strings.HasPrefix(name, "nats-") && !strings.HasPrefix(name, "nats-exporter-") {
 			if len(s.Ports) > 0 {
 				t.Errorf("%s publishes %v", name, s.Ports)
 			}
@@ -198,6 +201,9 @@ func TestPrometheusConfig(t *testing.T) {
 		if s != "runtime" && !jobs[s] {
 			t.Errorf("no scrape job for %s", s)
 		}
+	}
+	if !jobs["nats"] {
+		t.Error("no scrape job for the NATS exporters")
 	}
 }
 

@@ -141,3 +141,23 @@ func packageMetrics(dir string, names map[string]bool) error {
 	}
 	return nil
 }
+
+// NATSExporterMetrics are the series the dashboards and alerts read from
+// prometheus-nats-exporter (job "nats", run with -varz -jsz=all), plus up.
+// They are not in this repository's sources: the list is the exporter's
+// names as documented for those flags; a query on any other name fails the
+// same check as a service's.
+func NATSExporterMetrics() map[string]bool {
+	names := map[string]bool{"up": true}
+	for _, n := range []string{
+		"jetstream_stream_total_messages", "jetstream_stream_total_bytes", "jetstream_stream_consumer_count",
+		"jetstream_stream_first_seq", "jetstream_stream_last_seq",
+		"jetstream_consumer_num_pending", "jetstream_consumer_num_ack_pending", "jetstream_consumer_num_redelivered",
+		"jetstream_consumer_num_waiting", "jetstream_consumer_delivered_consumer_seq", "jetstream_consumer_ack_floor_stream_seq",
+		"gnatsd_varz_connections", "gnatsd_varz_in_msgs", "gnatsd_varz_out_msgs", "gnatsd_varz_in_bytes",
+		"gnatsd_varz_out_bytes", "gnatsd_varz_slow_consumers", "gnatsd_varz_mem", "gnatsd_varz_cpu",
+	} {
+		names[n] = true
+	}
+	return names
+}

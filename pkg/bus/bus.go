@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -46,6 +47,7 @@ type Bus struct {
 	log     *slog.Logger
 	service string
 	m       *metrics
+	tp      trace.TracerProvider
 }
 
 // Option configures how Connect reaches the server.
@@ -53,6 +55,7 @@ type Option func(*connectOptions)
 
 type connectOptions struct {
 	user, password, ca string
+	tp                 trace.TracerProvider
 }
 
 // WithCredentials authenticates as user with password (empty user: no
@@ -66,6 +69,12 @@ func WithCredentials(user, password string) Option {
 // the server's certificate (a tls:// URL). Empty: the system's roots.
 func WithTLSCA(path string) Option {
 	return func(o *connectOptions) { o.ca = path }
+}
+
+// WithTracerProvider makes the bus record its spans with tp instead of the
+// process's global provider (tests and benchmarks compare providers).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *connectOptions) { o.tp = tp }
 }
 
 // InboxPrefix is the prefix of user's reply subjects: _INBOX_<user>.
@@ -113,7 +122,7 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 		nc.Close()
 		return nil, err
 	}
-	return &Bus{nc: nc, js: js, log: log, service: service, m: m}, nil
+	return &Bus{nc: nc, js: js, log: log, service: service, m: m, tp: co.tp}, nil
 }
 
 // redact hides passwords in a list of server URLs (nats://user:pass@host,…).
@@ -285,7 +294,8 @@ type Envelope struct {
 
 // Publish encodes msg as protojson and publishes it on subject, waiting for
 // the stream's acknowledgement. duplicate reports that the stream had already
-// stored a message with the same id.
+// stored a message with the same id. The message carries the trace context
+// of a producer span started under ctx (see HeaderTraceParent).
 func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, env Envelope) (duplicate bool, err error) {
 	if env.MsgID == "" {
 		return false, fmt.Errorf("publish %s: empty message id", subject)
@@ -306,16 +316,20 @@ func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, en
 	setIf(m.Header, HeaderSagaID, env.SagaID)
 	setIf(m.Header, HeaderCustomerID, env.CustomerID)
 	setIf(m.Header, HeaderStripeEventID, env.StripeEventID)
+	ctx, span := b.startPublish(ctx, subject, env.MsgID, m.Header)
 	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(env.MsgID))
 	if err != nil {
 		b.m.published.WithLabelValues(subject, "error").Inc()
-		return false, fmt.Errorf("publish %s: %w", subject, err)
+		err = fmt.Errorf("publish %s: %w", subject, err)
+		endSpan(span, err, "error")
+		return false, err
 	}
 	result := "stored"
 	if ack.Duplicate {
 		result = "duplicate"
 	}
 	b.m.published.WithLabelValues(subject, result).Inc()
+	endSpan(span, nil, result)
 	return ack.Duplicate, nil
 }
 

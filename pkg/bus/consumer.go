@@ -199,13 +199,16 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jet
 	b.m.inFlight.WithLabelValues(cfg.Name).Inc()
 	defer b.m.inFlight.WithLabelValues(cfg.Name).Dec()
 
-	hctx, cancel := context.WithTimeout(withDelivery(ctx, msg, meta, cfg.MaxDeliver), cfg.HandlerTimeout)
+	sctx, span := b.startConsume(ctx, cfg.Name, subject, msg.Headers(), attempt)
+	hctx, cancel := context.WithTimeout(withDelivery(sctx, msg, meta, cfg.MaxDeliver), cfg.HandlerTimeout)
 	stopProgress := keepInProgress(msg, cfg.AckWait)
 	start := time.Now()
 	err := h(hctx, msg.Data())
 	stopProgress()
 	cancel()
 	b.m.duration.WithLabelValues(cfg.Name, subject).Observe(time.Since(start).Seconds())
+	defer func() { endSpan(span, err, outcome(err, attempt, cfg.MaxDeliver)) }()
+	ctx = sctx // the dead letter and its logs belong to the handler's trace
 
 	log := b.log.With("consumer", cfg.Name, "subject", subject, "attempt", attempt,
 		"saga_id", msg.Headers().Get(HeaderSagaID), "customer_id", msg.Headers().Get(HeaderCustomerID))
@@ -234,6 +237,17 @@ func (b *Bus) handle(ctx context.Context, cfg ConsumerConfig, r *Router, msg jet
 		}
 		b.m.handled.WithLabelValues(cfg.Name, subject, "retry").Inc()
 	}
+}
+
+// outcome names what becomes of a delivery that ended with err, for its span.
+func outcome(err error, attempt, maxDeliver int) string {
+	switch {
+	case err == nil:
+		return "ack"
+	case IsPermanent(err), attempt >= maxDeliver:
+		return "dead-letter"
+	}
+	return "retry"
 }
 
 // keepInProgress tells the server the handler is still working (InProgress

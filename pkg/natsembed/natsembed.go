@@ -17,8 +17,10 @@ type Options struct {
 	Port int
 	// StoreDir holds JetStream's files; it survives restarts.
 	StoreDir string
-	// MonitorPort serves /varz, /jsz and /healthz when positive.
+	// MonitorPort serves /varz, /jsz and /healthz when positive, on
+	// MonitorHost (default: Host).
 	MonitorPort int
+	MonitorHost string
 	// Users, when given, are the only clients the server accepts, each
 	// with its permissions (pkg/busauth builds them); none: no
 	// authentication at all.
@@ -45,6 +47,9 @@ func Start(opts Options) (*server.Server, error) {
 	}
 	if opts.MonitorPort > 0 {
 		so.HTTPHost = opts.Host
+		if opts.MonitorHost != "" {
+			so.HTTPHost = opts.MonitorHost
+		}
 		so.HTTPPort = opts.MonitorPort
 	}
 	s, err := server.NewServer(so)

@@ -7,14 +7,17 @@ package service
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 // Env is everything a service needs from its host. The standalone main
@@ -37,9 +40,25 @@ type Env struct {
 	Now func() time.Time
 	// DataDir is a directory the service may keep local state in.
 	DataDir string
+	// Tracer records the service's spans: its bus's, and its HTTP servers'
+	// and clients' through TraceHandler and TraceClient. The no-op provider
+	// when tracing is off.
+	Tracer trace.TracerProvider
 	// readiness checks added by the service.
 	checks []func(context.Context) error
 }
+
+// TraceHandler wraps one of the service's HTTP servers' handler in server
+// spans (see the package function TraceHandler).
+func (e *Env) TraceHandler(h http.Handler, operation string) http.Handler {
+	return telemetry.TraceHandler(h, e.tracer(), operation)
+}
+
+// TraceClient returns a copy of c (nil: a new client) whose requests run in
+// client spans and carry the trace on (see TraceTransport).
+func (e *Env) TraceClient(c *http.Client) *http.Client { return telemetry.TraceClient(c, e.tracer()) }
+
+func (e *Env) tracer() trace.TracerProvider { return e.Tracer }
 
 // AddReadiness registers a check /readyz runs; a failing check answers 503.
 func (e *Env) AddReadiness(check func(context.Context) error) {

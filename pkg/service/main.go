@@ -12,18 +12,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 // Main runs one service as its own process, configured from the
 // environment: NATS_URL, NATS_USER, NATS_PASSWORD or NATS_PASSWORD_FILE,
 // NATS_CA, DATABASE_URL, CLAW_ENCRYPTION_KEY, OPS_ADDR, LOG_FORMAT,
-// LOG_LEVEL, NATS_REPLICAS, DATA_DIR. It returns the process exit code.
+// LOG_LEVEL, NATS_REPLICAS, DATA_DIR, and tracing from the standard OTEL_*
+// variables (TracingFromConfig; off when unset). It returns the process
+// exit code.
 func Main(name string, svc Service) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,15 +89,29 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 			cfg.Problem("CLAW_ENCRYPTION_KEY: %v", err)
 		}
 	}
+	tracing, err := telemetry.TracingFromConfig(ctx, cfg, name)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Err(); err != nil {
 		return err
 	}
+	// Libraries that trace with the global provider record with ours too.
+	otel.SetTracerProvider(tracing.Provider)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, NATSUser: natsUser, NATSPassword: natsPassword, NATSCA: natsCA, DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg})
+	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, NATSUser: natsUser, NATSPassword: natsPassword, NATSCA: natsCA,
+		DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg, Tracer: tracing.Provider})
 	if err != nil {
 		return err
 	}
@@ -153,6 +172,8 @@ type EnvOptions struct {
 	DataDir                        string
 	Config                         *config.Loader
 	Now                            func() time.Time
+	// Tracer records the service's spans; nil: the global provider.
+	Tracer trace.TracerProvider
 }
 
 // StreamWait is how long a service whose principal may not create the
@@ -172,8 +193,11 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if err := o.Config.Err(); err != nil {
 		return nil, err
 	}
+	if o.Tracer == nil {
+		o.Tracer = otel.GetTracerProvider()
+	}
 	b, err := bus.Connect(ctx, o.NATSURL, o.Name, o.Log, reg,
-		bus.WithCredentials(o.NATSUser, o.NATSPassword), bus.WithTLSCA(o.NATSCA))
+		bus.WithCredentials(o.NATSUser, o.NATSPassword), bus.WithTLSCA(o.NATSCA), bus.WithTracerProvider(o.Tracer))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +222,8 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Env{Name: o.Name, Log: o.Log, Bus: b, DB: o.DB, Secrets: sec, Metrics: reg, Config: o.Config, Now: o.Now, DataDir: o.DataDir}, nil
+	return &Env{Name: o.Name, Log: o.Log, Bus: b, DB: o.DB, Secrets: sec, Metrics: reg, Config: o.Config, Now: o.Now,
+		DataDir: o.DataDir, Tracer: o.Tracer}, nil
 }
 
 // RunWithOps runs svc and its ops server until ctx ends or one fails.

@@ -48,6 +48,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/services/health/internal/alert"
 	"clawdbot.cloud/services/health/internal/app"
 	"clawdbot.cloud/services/health/internal/monitor"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		return err
 	}
 
-	prober := probe.New(cfg.probeTimeout)
+	prober := probe.New(cfg.probeTimeout, func(rt http.RoundTripper) http.RoundTripper { return telemetry.TraceTransport(rt, env.Tracer) })
 	defer prober.Close()
 	a, err := app.New(app.Options{
 		Log:          env.Log,

@@ -109,6 +109,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		bc := billing.New(billing.Config{
 			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Prices: cfg.Prices,
 			SuccessURL: cfg.CheckoutSuccessURL, CancelURL: cfg.CheckoutCancelURL, PortalReturnURL: cfg.PortalReturnURL,
+			HTTPClient: env.TraceClient(&http.Client{Timeout: 20 * time.Second}),
 		})
 		deps.Billing, deps.LineItems = bc, bc
 	} else {
@@ -130,7 +131,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		cfg: cfg,
 		ln:  ln,
 		http: &http.Server{
-			Handler:           handler,
+			Handler:           env.TraceHandler(handler, "ingress"),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			// Longer than a webhook may take (publish included), so a slow

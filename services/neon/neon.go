@@ -17,7 +17,9 @@ package neon
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -126,6 +128,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			Secrets:        env.Secrets,
 			Log:            env.Log.With("driver", driverNeon),
 			Metrics:        reg,
+			HTTPClient:     env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("neon driver: %w", err)

@@ -87,6 +87,11 @@ var ForwardedVars = []string{
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
 	"LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	// Traces: where they go and how many are kept (never
+	// OTEL_EXPORTER_OTLP_HEADERS, which may hold the platform's collector
+	// credentials).
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER",
+	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 }
 
 // RailwayForwardedVars are the settings of the compute service that become
@@ -96,6 +101,8 @@ var ForwardedVars = []string{
 var RailwayForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LOG_FORMAT",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL",
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER",
+	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 }
 
 // DefaultRailwayAPIURL is Railway's public GraphQL endpoint

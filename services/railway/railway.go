@@ -108,6 +108,7 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 		Model:         cfg.RuntimeModel,
 		Log:           env.Log,
 		Metrics:       env.Metrics,
+		HTTPClient:    env.TraceClient(nil),
 		RatePerSecond: r.RatePerSecond,
 		RatePerHour:   r.RatePerHour,
 		PollInterval:  r.PollInterval,

@@ -36,6 +36,7 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
@@ -168,7 +169,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
 	defer stopBrowser()
 	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Options{
+		// Server spans join the caller's trace (the health probe's during a
+		// signup); the provider is the global one main set up (off by default).
+		Handler: telemetry.TraceHandler(httpapi.New(httpapi.Options{
 			CustomerID:      cfg.CustomerID,
 			InstanceID:      cfg.InstanceID,
 			Version:         cfg.Version,
@@ -194,7 +197,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 				Background:  life,
 				Tools:       box,
 			},
-		}),
+		}), nil, "runtime"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -53,13 +53,13 @@ func Run(ctx context.Context, env *service.Env) error {
 		mailer = keptMailer{st}
 		env.Log.Warn("dev mode without SMTP_ADDR: mail is kept for /dev/mail, not sent")
 	}
-	instanceClient := &http.Client{
+	instanceClient := env.TraceClient(&http.Client{
 		// Instances are ours; a redirect from one is never followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	})
 	srv, err := ui.New(ui.Options{
 		Store:          st,
-		Ingress:        &ingressapi.Client{BaseURL: cfg.IngressURL, InternalToken: cfg.InternalToken, HTTP: &http.Client{Timeout: 15 * time.Second}},
+		Ingress:        &ingressapi.Client{BaseURL: cfg.IngressURL, InternalToken: cfg.InternalToken, HTTP: env.TraceClient(&http.Client{Timeout: 15 * time.Second})},
 		Secrets:        env.Secrets,
 		Mailer:         mailer,
 		Metrics:        m,
@@ -82,7 +82,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		return fmt.Errorf("web: listen on %s: %w", cfg.Addr, err)
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           env.TraceHandler(srv.Handler(), "web"),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// No WriteTimeout: provisioning events and chat answers stream for

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"clawdbot.cloud/cmd/clawctl/internal/bench"
 	"clawdbot.cloud/cmd/clawctl/internal/e2e"
@@ -36,6 +37,7 @@ type harness struct {
 	dir     string
 	dbURL   string
 	vars    map[string]string
+	tracer  trace.TracerProvider // nil: tracing as the environment says
 	// Addresses stay the same across restarts so URLs stay valid.
 	IngressURL, NATSURL, WebhookSecret, WebURL string
 	// operator connects to the bus as the operator (the platform's bus
@@ -79,6 +81,7 @@ func (h *harness) up(t *testing.T) {
 	}
 	p, err := platform.Start(context.Background(), platform.Options{
 		DataDir: h.dir, Env: lookup, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Tracer: h.tracer,
 	})
 	if err != nil {
 		t.Fatalf("start platform: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/busauth"
@@ -25,6 +26,7 @@ import (
 	"clawdbot.cloud/pkg/natsembed"
 	"clawdbot.cloud/pkg/pgcluster"
 	"clawdbot.cloud/pkg/service"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/services/health"
 	"clawdbot.cloud/services/ingress"
 	"clawdbot.cloud/services/neon"
@@ -74,6 +76,10 @@ type Options struct {
 	// OpsPortBase, when positive, gives service i the ops port base+i;
 	// otherwise ops endpoints listen on free ports.
 	OpsPortBase int
+	// Tracer, when set, records every service's spans (tests). Otherwise
+	// each service gets the tracing the OTEL_* variables describe, with its
+	// own service.name (off when they are unset).
+	Tracer trace.TracerProvider
 }
 
 // Platform is a running platform.
@@ -100,7 +106,7 @@ type Platform struct {
 
 // settings are the dev-mode settings after defaults.
 type settings struct {
-	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, key, runtimeBinary string
+	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, natsMonitorAddr, key, runtimeBinary string
 	// busAuth is CLAW_BUS_AUTH (on by default): each service on the bus as
 	// its own principal (pkg/busauth).
 	busAuth bool
@@ -119,6 +125,11 @@ func load(o Options) (settings, error) {
 		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
 		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
 		busAuth:       l.OneOf("CLAW_BUS_AUTH", "on", "on", "off") == "on",
+	}
+	// The embedded server's monitoring endpoint (/varz, /jsz: what
+	// prometheus-nats-exporter reads), off unless set.
+	if v, _ := l.Lookup("EMBEDDED_NATS_MONITOR_ADDR"); v != "" {
+		s.natsMonitorAddr = l.Addr("EMBEDDED_NATS_MONITOR_ADDR", "")
 	}
 	if s.dataDir == "" {
 		l.Problem("CLAW_DATA_DIR is empty")
@@ -223,10 +234,15 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	g, gctx := errgroup.WithContext(runCtx)
 	p.group = g
 	for i, svc := range Services {
+		tracer, err := p.tracer(ctx, o, lookup, svc.Name)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
 		env, err := service.NewEnv(ctx, service.EnvOptions{
 			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pools[svc.Name], Key: key,
 			NATSUser: userIf(p.natsCreds, svc.Name), NATSPassword: p.natsCreds[svc.Name],
-			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup),
+			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup), Tracer: tracer,
 		})
 		if err != nil {
 			cancel()
@@ -260,6 +276,28 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	return p, nil
 }
 
+// tracer is the tracer provider of service name: o.Tracer, or its own from
+// the OTEL_* variables, flushed when the platform stops.
+func (p *Platform) tracer(ctx context.Context, o Options, lookup func(string) (string, bool), name string) (trace.TracerProvider, error) {
+	if o.Tracer != nil {
+		return o.Tracer, nil
+	}
+	cfg := config.New(lookup)
+	tr, err := telemetry.TracingFromConfig(ctx, cfg, name)
+	if err == nil {
+		err = cfg.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: tracing: %w", name, err)
+	}
+	p.cleanup = append(p.cleanup, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(sctx)
+	})
+	return tr.Provider, nil
+}
+
 // Wait blocks until a service fails or Stop is called, returning the first error.
 func (p *Platform) Wait() error { return p.group.Wait() }
 
@@ -289,9 +327,18 @@ func (p *Platform) startNATS(s settings) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats"), Users: users})
+	o := natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats"), Users: users}
+	if s.natsMonitorAddr != "" {
+		mhost, mport, _ := net.SplitHostPort(s.natsMonitorAddr)
+		o.MonitorHost = mhost
+		o.MonitorPort, _ = strconv.Atoi(mport)
+	}
+	srv, err := natsembed.Start(o)
 	if err != nil {
 		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.natsAddr, err)
+	}
+	if s.natsMonitorAddr != "" {
+		p.log.Info("embedded NATS monitoring", "url", "http://"+s.natsMonitorAddr+"/jsz")
 	}
 	p.cleanup = append(p.cleanup, func() { shutdownNATS(srv) })
 	return srv.ClientURL(), nil

@@ -99,8 +99,9 @@ type Prober struct {
 }
 
 // New returns a Prober whose every request gives up after timeout.
-// Redirects are not followed: a health endpoint answers itself.
-func New(timeout time.Duration) *Prober {
+// Redirects are not followed: a health endpoint answers itself. wrap, when
+// given, wraps the transport (tracing).
+func New(timeout time.Duration, wrap ...func(http.RoundTripper) http.RoundTripper) *Prober {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -110,10 +111,14 @@ func New(timeout time.Duration) *Prober {
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
+	var rt http.RoundTripper = tr
+	for _, w := range wrap {
+		rt = w(rt)
+	}
 	return &Prober{
 		timeout: timeout,
 		client: &http.Client{
-			Transport: tr,
+			Transport: rt,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},

@@ -11,7 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"go.opentelemetry.io/otel"
+
+	envconfig "clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/telemetry"
 	"clawdbot.cloud/services/runtime"
 	"clawdbot.cloud/services/runtime/internal/config"
 )
@@ -32,6 +37,22 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Traces from the standard OTEL_* variables the compute service
+	// forwards; off when they are unset.
+	env := envconfig.FromEnv()
+	tracing, err := telemetry.TracingFromConfig(ctx, env, "runtime")
+	if err != nil {
+		return err
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	otel.SetTracerProvider(tracing.Provider)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tracing.Shutdown(sctx)
+	}()
 	return runtime.Run(ctx, cfg, log)
 }
 

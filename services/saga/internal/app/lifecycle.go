@@ -133,6 +133,8 @@ func (a *App) reconcile(q *store.CustomerTx, id string, now time.Time, rep *repo
 			return err
 		}
 		for _, se := range evs {
+			// What the event starts continues the trace it arrived in.
+			q.ContinueTrace(se.TraceContext)
 			e, err := pendingEvent(se, fresh)
 			if err != nil {
 				rep.verdict = append(rep.verdict, eventVerdict{se.ID, se.Subject, domain.EventIgnored, err.Error()})
@@ -163,6 +165,7 @@ func (a *App) reconcile(q *store.CustomerTx, id string, now time.Time, rep *repo
 				return err
 			}
 		}
+		q.ContinueTrace("")
 		if c == nil {
 			return nil
 		}

@@ -102,7 +102,9 @@ func (r *Relay) publish(ctx context.Context, m store.Message) error {
 	if err := bus.Decode(m.Payload, msg); err != nil {
 		return fmt.Errorf("outbox message %s: %w", m.MsgID, err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// The message continues the trace it was queued in, whenever and by
+	// whichever replica it is published.
+	pctx, cancel := context.WithTimeout(bus.WithTraceContext(ctx, m.TraceContext), 10*time.Second)
 	defer cancel()
 	_, err := r.pub.Publish(pctx, m.Subject, msg, bus.Envelope{MsgID: m.MsgID, SagaID: m.SagaID, CustomerID: m.CustomerID})
 	return err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"clawdbot.cloud/pkg/bus"
+
 	"clawdbot.cloud/services/saga/internal/domain"
 )
 
@@ -21,6 +23,9 @@ type Event struct {
 	Status     string
 	Reason     string
 	ReceivedAt time.Time
+	// TraceContext is the trace the event arrived in (bus.TraceContext);
+	// AddEvent records the transaction's.
+	TraceContext string
 }
 
 // CustomerTx is one transaction holding a customer's lock: everything a
@@ -29,6 +34,21 @@ type CustomerTx struct {
 	ctx context.Context
 	tx  pgx.Tx
 	now time.Time
+	// trace, when set, is the trace what the transaction writes continues
+	// (ContinueTrace); otherwise ctx's.
+	trace string
+}
+
+// ContinueTrace makes the sagas and messages written next continue trace
+// tc (a pending event's, applied long after it arrived); "" returns to the
+// trace of the transaction's context.
+func (q *CustomerTx) ContinueTrace(tc string) { q.trace = tc }
+
+func (q *CustomerTx) traceContext() string {
+	if q.trace != "" {
+		return q.trace
+	}
+	return bus.TraceContext(q.ctx)
 }
 
 // WithCustomer runs fn in a transaction holding customer id's lock (a
@@ -90,9 +110,13 @@ func (q *CustomerTx) SaveCustomer(c *domain.Customer) error {
 // AddEvent records e as pending unless its id is known; added reports
 // whether it was new.
 func (q *CustomerTx) AddEvent(e Event) (added bool, err error) {
-	tag, err := q.tx.Exec(q.ctx, `INSERT INTO saga.customer_events (event_id, customer_id, subject, created, payload, status, received_at)
-		VALUES ($1,$2,$3,$4,$5,'pending',$6) ON CONFLICT (event_id) DO NOTHING`,
-		e.ID, e.CustomerID, e.Subject, nullTime(e.Created), string(e.Payload), q.now)
+	tc := e.TraceContext
+	if tc == "" {
+		tc = bus.TraceContext(q.ctx)
+	}
+	tag, err := q.tx.Exec(q.ctx, `INSERT INTO saga.customer_events (event_id, customer_id, subject, created, payload, status, received_at, trace_context)
+		VALUES ($1,$2,$3,$4,$5,'pending',$6,$7) ON CONFLICT (event_id) DO NOTHING`,
+		e.ID, e.CustomerID, e.Subject, nullTime(e.Created), string(e.Payload), q.now, tc)
 	if err != nil {
 		return false, err
 	}
@@ -101,7 +125,7 @@ func (q *CustomerTx) AddEvent(e Event) (added bool, err error) {
 
 // Pending returns the customer's pending events, oldest Stripe event first.
 func (q *CustomerTx) Pending(customerID string) ([]Event, error) {
-	rows, err := q.tx.Query(q.ctx, `SELECT event_id, customer_id, subject, created, payload::text, status, reason, received_at
+	rows, err := q.tx.Query(q.ctx, `SELECT event_id, customer_id, subject, created, payload::text, status, reason, received_at, trace_context
 		FROM saga.customer_events WHERE customer_id = $1 AND status = 'pending'
 		ORDER BY created NULLS FIRST, received_at, event_id`, customerID)
 	if err != nil {
@@ -114,7 +138,7 @@ func scanEvent(r pgx.CollectableRow) (Event, error) {
 	var e Event
 	var created *time.Time
 	var payload string
-	err := r.Scan(&e.ID, &e.CustomerID, &e.Subject, &created, &payload, &e.Status, &e.Reason, &e.ReceivedAt)
+	err := r.Scan(&e.ID, &e.CustomerID, &e.Subject, &created, &payload, &e.Status, &e.Reason, &e.ReceivedAt, &e.TraceContext)
 	e.Created, e.Payload = deref(created), []byte(payload)
 	return e, err
 }
@@ -138,11 +162,13 @@ func (q *CustomerTx) Saga(id string) (*domain.Saga, error) { return load(q.ctx, 
 
 // CreateSaga inserts s, its steps and out (see Store.Create).
 func (q *CustomerTx) CreateSaga(s *domain.Saga, out []Message) (bool, error) {
-	return createSaga(q.ctx, q.tx, s, out, q.now)
+	return createSaga(q.ctx, q.tx, s, out, q.now, q.traceContext())
 }
 
 // Outbox queues out.
-func (q *CustomerTx) Outbox(out []Message) error { return insertOutbox(q.ctx, q.tx, out, q.now) }
+func (q *CustomerTx) Outbox(out []Message) error {
+	return insertOutbox(q.ctx, q.tx, out, q.now, q.traceContext())
+}
 
 // CountRetries counts sagas whose id ends with "-"+id and starts "retry".
 func (q *CustomerTx) CountRetries(id string) (int, error) {

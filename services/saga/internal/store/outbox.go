@@ -18,7 +18,7 @@ func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish fu
 	sent := 0
 	var perr error
 	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, saga_id, customer_id, subject, msg_id, payload::text FROM saga.outbox
+		rows, err := tx.Query(ctx, `SELECT id, saga_id, customer_id, subject, msg_id, payload::text, trace_context FROM saga.outbox
 			WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return err
@@ -30,7 +30,7 @@ func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish fu
 		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
 			var payload string
-			err := r.Scan(&x.id, &x.m.SagaID, &x.m.CustomerID, &x.m.Subject, &x.m.MsgID, &payload)
+			err := r.Scan(&x.id, &x.m.SagaID, &x.m.CustomerID, &x.m.Subject, &x.m.MsgID, &payload, &x.m.TraceContext)
 			x.m.Payload = []byte(payload)
 			return x, err
 		})

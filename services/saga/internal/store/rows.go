@@ -66,17 +66,22 @@ func saveSteps(ctx context.Context, tx pgx.Tx, s *domain.Saga) error {
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-// insertOutbox queues out for the relay. A message id already queued is
-// kept as it is: the same logical message is never queued twice.
-func insertOutbox(ctx context.Context, tx pgx.Tx, out []Message, now time.Time) error {
+// insertOutbox queues out for the relay, each message in its own trace
+// context or else tc. A message id already queued is kept as it is: the
+// same logical message is never queued twice.
+func insertOutbox(ctx context.Context, tx pgx.Tx, out []Message, now time.Time, tc string) error {
 	if len(out) == 0 {
 		return nil
 	}
 	var b pgx.Batch
 	for _, m := range out {
-		b.Queue(`INSERT INTO saga.outbox (saga_id, customer_id, subject, msg_id, payload, created_at)
-			VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (msg_id) DO NOTHING`,
-			m.SagaID, m.CustomerID, m.Subject, m.MsgID, string(m.Payload), now)
+		mtc := m.TraceContext
+		if mtc == "" {
+			mtc = tc
+		}
+		b.Queue(`INSERT INTO saga.outbox (saga_id, customer_id, subject, msg_id, payload, created_at, trace_context)
+			VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (msg_id) DO NOTHING`,
+			m.SagaID, m.CustomerID, m.Subject, m.MsgID, string(m.Payload), now, mtc)
 	}
 	return tx.SendBatch(ctx, &b).Close()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/migrate"
 	"clawdbot.cloud/services/saga/internal/domain"
 )
@@ -36,6 +37,10 @@ type Message struct {
 	Subject    string
 	MsgID      string
 	Payload    []byte
+	// TraceContext is the trace the message continues (bus.TraceContext):
+	// when empty, the store fills in the trace of the transaction's cause
+	// (the handler's span, or the saga's own trace).
+	TraceContext string
 }
 
 // Store reads and writes sagas.
@@ -59,7 +64,7 @@ func Open(ctx context.Context, db *pgxpool.Pool) (*Store, error) {
 // checkout session exists; created reports which.
 func (st *Store) Create(ctx context.Context, s *domain.Saga, out []Message, now time.Time) (created bool, err error) {
 	err = pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
-		created, err = createSaga(ctx, tx, s, out, now)
+		created, err = createSaga(ctx, tx, s, out, now, bus.TraceContext(ctx))
 		return err
 	})
 	if err != nil {
@@ -68,14 +73,16 @@ func (st *Store) Create(ctx context.Context, s *domain.Saga, out []Message, now 
 	return created, nil
 }
 
-func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, now time.Time) (bool, error) {
+// createSaga inserts s in trace tc (the trace every later step of the saga
+// continues), with out.
+func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, now time.Time, tc string) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO saga.sagas (id, kind, customer_id, checkout_session_id, plan, email, name, timezone,
 		status, failed_step, reason, database_ref, instance_url, api_key_ref, created_at, updated_at, completed_at,
-		previous_plan, cause, archive_ref)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
+		previous_plan, cause, archive_ref, trace_context)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21) ON CONFLICT DO NOTHING`,
 		s.ID, s.Kind, s.CustomerID, nullString(s.CheckoutSessionID), s.Plan, s.Email, s.Name, s.Timezone,
 		s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.CreatedAt, s.UpdatedAt, nullTime(s.CompletedAt),
-		s.PreviousPlan, s.Cause, s.ArchiveRef)
+		s.PreviousPlan, s.Cause, s.ArchiveRef, tc)
 	if err != nil {
 		return false, err
 	}
@@ -85,12 +92,14 @@ func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, n
 	if err := saveSteps(ctx, tx, s); err != nil {
 		return false, err
 	}
-	return true, insertOutbox(ctx, tx, out, now)
+	return true, insertOutbox(ctx, tx, out, now, tc)
 }
 
 // Update locks saga id, loads it and calls fn with it. When fn returns
 // save, the saga (as fn left it) and out are written in the same
-// transaction. It returns ErrNotFound for an unknown id.
+// transaction. It returns ErrNotFound for an unknown id. The messages
+// continue the trace of ctx's span, or, without one (a deadline, an
+// operator's retry), the trace the saga started in.
 func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Saga) (out []Message, save bool, err error)) error {
 	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
 		s, err := load(ctx, tx, id, true)
@@ -110,7 +119,13 @@ func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*
 		if err := saveSteps(ctx, tx, s); err != nil {
 			return err
 		}
-		return insertOutbox(ctx, tx, out, now)
+		tc := bus.TraceContext(ctx)
+		if tc == "" {
+			if err := tx.QueryRow(ctx, `SELECT trace_context FROM saga.sagas WHERE id = $1`, id).Scan(&tc); err != nil {
+				return err
+			}
+		}
+		return insertOutbox(ctx, tx, out, now, tc)
 	})
 	if err != nil {
 		return fmt.Errorf("update saga %s: %w", id, err)
