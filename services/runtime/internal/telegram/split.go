@@ -2,6 +2,8 @@ package telegram
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"unicode/utf16"
 )
 
@@ -15,19 +17,23 @@ func Split(text string, limit int) []string {
 	var parts []string
 	for strings.TrimSpace(text) != "" {
 		cut := prefixFitting(text, limit)
+		if cut == 0 {
+			// A limit below one character: send the character alone.
+			_, cut = utf8.DecodeRuneInString(text)
+		}
 		if cut == len(text) {
-			parts = append(parts, text)
+			parts = append(parts, strings.TrimRightFunc(text, unicode.IsSpace))
 			break
 		}
 		head := text[:cut]
 		for _, sep := range []string{"\n\n", "\n", " "} {
-			// Only a break in the second half is worth a shorter message.
-			if i := strings.LastIndex(head, sep); i > len(head)/2 {
+			// A break past the first third is worth a shorter message.
+			if i := strings.LastIndex(head, sep); i > 0 && i >= len(head)/3 {
 				cut = i + len(sep)
 				break
 			}
 		}
-		if p := strings.TrimRight(text[:cut], " \n"); p != "" {
+		if p := strings.TrimRightFunc(text[:cut], unicode.IsSpace); strings.TrimSpace(p) != "" {
 			parts = append(parts, p)
 		}
 		text = text[cut:]
