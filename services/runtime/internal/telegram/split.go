@@ -3,8 +3,8 @@ package telegram
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MaxMessageLen is Telegram's limit of one message, in UTF-16 code units.
