@@ -85,7 +85,7 @@ type RailwayConfig struct {
 var ForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
-	"LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
+	"TELEGRAM_API_BASE_URL", "LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 }
 
@@ -95,7 +95,7 @@ var ForwardedVars = []string{
 // (PATH, HOME, ...) are the container's own.
 var RailwayForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LOG_FORMAT",
-	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL",
+	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "TELEGRAM_API_BASE_URL",
 }
 
 // DefaultRailwayAPIURL is Railway's public GraphQL endpoint
