@@ -202,10 +202,10 @@ try {
     check(TG_CONTROL && TG_TOKEN, "TELEGRAM_CONTROL_URL and TELEGRAM_BOT_TOKEN are set (TestWebApp sets them)");
     await a.locator("#tg-status", { hasText: "No bot connected" }).waitFor();
     await a.getByLabel("Bot token from @BotFather").fill("not a token");
-    await a.getByRole("button", { name: "Connect bot" }).click();
+    await a.getByRole("button", { name: "Connect bot", exact: true }).click();
     await a.locator("#tg-error", { hasText: "not a BotFather token" }).waitFor();
     await a.getByLabel("Bot token from @BotFather").fill(TG_TOKEN);
-    await a.getByRole("button", { name: "Connect bot" }).click();
+    await a.getByRole("button", { name: "Connect bot", exact: true }).click();
     await a.waitForFunction(() => document.getElementById("tg-pair-command").value.startsWith("/start "));
     await a.locator("#tg-status", { hasText: "@web_e2e_bot · waiting for pairing" }).waitFor();
     check(!(await a.content()).includes(TG_TOKEN), "the token is not on the page");
