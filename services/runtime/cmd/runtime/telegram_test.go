@@ -40,6 +40,13 @@ type tgInstance struct {
 
 func startTelegramInstance(t testing.TB) *tgInstance {
 	t.Helper()
+	return startTelegramInstanceWith(t, nil)
+}
+
+// startTelegramInstanceWith is startTelegramInstance with a hook that may
+// change the instance's environment before the binary starts.
+func startTelegramInstanceWith(t testing.TB, hook func(*tgInstance)) *tgInstance {
+	t.Helper()
 	in := &tgInstance{bin: buildBinary(t), model: anthropictest.New(t), tg: telegramtest.New(t)}
 	dbURL := pgtest.NewDatabase(t)
 	cfg, err := json.Marshal(map[string]any{
@@ -53,6 +60,9 @@ func startTelegramInstance(t testing.TB) *tgInstance {
 	in.cfg = string(cfg)
 	in.env = []string{"ANTHROPIC_API_KEY=" + anthropictest.APIKey, "ANTHROPIC_BASE_URL=" + in.model.URL,
 		"TELEGRAM_API_BASE_URL=" + in.tg.URL, "GOMEMLIMIT=460MiB", "GOMAXPROCS=1"}
+	if hook != nil {
+		hook(in)
+	}
 	in.start(t)
 
 	in.key, err = apikey.Generate()

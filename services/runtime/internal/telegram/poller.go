@@ -15,6 +15,7 @@ import (
 const (
 	textRefusal  = "Hello! This is a private assistant: it answers only its owner, so I cannot help you here. Sorry!"
 	textPaired   = "Paired: I now answer you here, as in the web app. Send me a message."
+	textAlready  = "You are already paired: just send me a message."
 	textUnpaired = "This assistant is not paired yet. Its owner pairs it by sending /start followed by the pairing code shown when the bot was connected."
 	textResend   = "Sorry, I was restarted while answering your last message and could not finish it. Please send it again."
 	textFailed   = "Sorry, something went wrong while answering. Please try again."
@@ -172,6 +173,8 @@ func (p *poller) handle(ctx context.Context, u Update) {
 	switch {
 	case m == nil || m.From == nil || m.From.IsBot || m.Chat.Type != "private":
 		// Groups, channels and other bots are not the owner's chat.
+	case p.ch.Paired() && m.From.ID == p.ch.OwnerUserID && strings.HasPrefix(m.Text, "/start"):
+		p.send(ctx, m.Chat.ID, textAlready)
 	case p.ch.Paired() && m.From.ID == p.ch.OwnerUserID:
 		if !p.turn(ctx, m) {
 			// The runtime is stopping mid-turn: left "started", the next
