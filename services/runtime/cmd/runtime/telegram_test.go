@@ -313,6 +313,19 @@ func TestBinaryTelegramAcrossRestarts(t *testing.T) {
 	if !strings.Contains(st.BrokenReason, "401") || !st.Connected {
 		t.Errorf("broken state = %+v", st)
 	}
+	// /status tells the platform (the health service mails the customer).
+	var status struct {
+		Channels struct {
+			Telegram struct {
+				Broken   bool
+				BrokenAt string `json:"broken_at"`
+			}
+		}
+	}
+	in.api(t, http.MethodGet, "/status", nil, &status)
+	if !status.Channels.Telegram.Broken || status.Channels.Telegram.BrokenAt == "" {
+		t.Errorf("/status channels = %+v", status.Channels)
+	}
 
 	// Disconnect.
 	if code := in.api(t, http.MethodDelete, "/api/channels/telegram", nil, nil); code != http.StatusNoContent {
