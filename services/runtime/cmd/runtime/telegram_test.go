@@ -202,12 +202,12 @@ func TestBinaryTelegramAcrossRestarts(t *testing.T) {
 	// A stranger (even one guessing a code) is refused once and costs nothing.
 	in.tg.SendText(token, stranger, "/start AAAAAAAAAA")
 	in.tg.SendText(token, stranger, "hello? let me in")
-	sent := in.tg.WaitSent(t, token, 1, 30*time.Second)
+	in.tg.WaitSent(t, token, 1, 30*time.Second)
 	waitFor(t, "the stranger's updates to be confirmed", func() bool { return in.tg.Pending(token) == 0 })
 
 	// The owner pairs with the code.
 	in.tg.SendText(token, owner, "/start "+strings.ToLower(conn.PairingCode))
-	sent = in.tg.WaitSent(t, token, 2, 30*time.Second)
+	sent := in.tg.WaitSent(t, token, 2, 30*time.Second)
 	if sent[0].ChatID != stranger.ID || !strings.Contains(sent[0].Text, "private assistant") ||
 		sent[1].ChatID != owner.ID || !strings.HasPrefix(sent[1].Text, "Paired") {
 		t.Fatalf("sent = %q", texts(sent))
