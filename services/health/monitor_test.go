@@ -32,6 +32,9 @@ type live struct {
 	healthy  atomic.Bool
 	probes   atomic.Int64
 	messages atomic.Int64
+	// tgBrokenAt, when not 0, is when the instance's Telegram bot broke
+	// (Unix seconds), reported in /status.
+	tgBrokenAt atomic.Int64
 }
 
 func newLive(t *testing.T, token string) *live {
@@ -53,11 +56,16 @@ func newLive(t *testing.T, token string) *live {
 				return
 			}
 			start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-			json.NewEncoder(w).Encode(map[string]any{
+			body := map[string]any{
 				"plan":  "starter",
 				"usage": map[string]any{"messages": l.messages.Load(), "period_start": start},
 				"quota": map[string]any{"monthly_messages": 100, "reset_at": start.AddDate(0, 1, 0)},
-			})
+			}
+			if at := l.tgBrokenAt.Load(); at != 0 {
+				body["channels"] = map[string]any{"telegram": map[string]any{"broken": true, "bot_username": "ada_bot",
+					"broken_reason": "Telegram refused the bot token (401 Unauthorized)", "broken_at": time.Unix(at, 0).UTC()}}
+			}
+			json.NewEncoder(w).Encode(body)
 		default:
 			http.NotFound(w, r)
 		}
@@ -208,4 +216,33 @@ func TestMonitoring(t *testing.T) {
 	if mails := f.mailsTo("ada@example.com"); len(mails) != 2 {
 		t.Errorf("%d customer mails, want 2 (quota 80%%, welcome)", len(mails))
 	}
+}
+
+// A Telegram bot the instance reports broken is mailed to the customer once
+// per breakage, whatever the cycles.
+func TestTelegramBrokenNotice(t *testing.T) {
+	f := newMonitorFixture(t)
+	in := newLive(t, "tok-tg")
+	if err := f.other.Secrets.Put(context.Background(), names.InstanceTokenRef("cus_tg"), []byte("tok-tg")); err != nil {
+		t.Fatal(err)
+	}
+	f.publish(t, subjects.CustomerSignedUp, "evt_tg", &pb.CustomerSignedUp{CustomerId: "cus_tg", Email: "tg@example.com",
+		Name: "Ada", Plan: "starter", SagaId: "signup-cs_tg"})
+	f.publish(t, subjects.ComputeProvisioned, "prov-tg", &pb.ComputeProvisioned{
+		Step: &pb.Step{SagaId: "signup-cs_tg", CustomerId: "cus_tg", Name: "compute", Attempt: 1}, InstanceUrl: in.url})
+	in.waitProbes(t, 3)
+	if n := len(f.mailsTo("tg@example.com")); n != 0 {
+		t.Fatalf("%d mails while the bot works", n)
+	}
+	in.tgBrokenAt.Store(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).Unix())
+	servicetest.Eventually(t, waitFor, "telegram mail", func() bool { return len(f.mailsTo("tg@example.com")) == 1 })
+	in.waitProbes(t, 5)
+	mails := f.mailsTo("tg@example.com")
+	if len(mails) != 1 || !strings.Contains(mails[0].Header("Subject"), "Telegram") ||
+		!strings.Contains(mails[0].Body(), "@ada_bot") || !strings.Contains(mails[0].Body(), "401 Unauthorized") {
+		t.Fatalf("mails: %d %q", len(mails), mails[0].Body())
+	}
+	// Broken again later (reconnected, then revoked again): told again.
+	in.tgBrokenAt.Store(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).Unix())
+	servicetest.Eventually(t, waitFor, "second telegram mail", func() bool { return len(f.mailsTo("tg@example.com")) == 2 })
 }

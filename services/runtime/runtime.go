@@ -98,6 +98,9 @@ type Options struct {
 	FetchAllow []netip.Prefix
 	// BrowserIdle stops the browser after this long unused (5 minutes).
 	BrowserIdle time.Duration
+	// TelegramPollTimeout is the Telegram channel's long-poll timeout
+	// (25 seconds).
+	TelegramPollTimeout time.Duration
 }
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
@@ -168,6 +171,25 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
 	defer stopBrowser()
+	chatService := &chat.Service{
+		DB:          pool,
+		Plan:        plan,
+		Model:       model,
+		Provider:    provider,
+		Hint:        hint,
+		Timeout:     opts.ModelTimeout,
+		TurnTimeout: opts.TurnTimeout,
+		MaxSteps:    opts.MaxSteps,
+		MaxTokens:   maxReplyTokens,
+		Now:         opts.Now,
+		Log:         log,
+		Background:  life,
+		Tools:       box,
+	}
+	tg, err := newTelegram(cfg, pool, chatService, opts, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		// Server spans join the caller's trace (the health probe's during a
 		// signup); the provider is the global one main set up (off by default).
@@ -182,21 +204,8 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
 			Log:             log,
 			Now:             opts.Now,
-			Chat: &chat.Service{
-				DB:          pool,
-				Plan:        plan,
-				Model:       model,
-				Provider:    provider,
-				Hint:        hint,
-				Timeout:     opts.ModelTimeout,
-				TurnTimeout: opts.TurnTimeout,
-				MaxSteps:    opts.MaxSteps,
-				MaxTokens:   maxReplyTokens,
-				Now:         opts.Now,
-				Log:         log,
-				Background:  life,
-				Tools:       box,
-			},
+			Chat:            chatService,
+			Telegram:        tg,
 		}), nil, "runtime"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -213,6 +222,10 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		"provider", providerName, "model", model)
 
 	g, gctx := errgroup.WithContext(ctx)
+	// The Telegram channel stops with the instance: a suspended or canceled
+	// customer's runtime is stopped by the compute service, and its bot
+	// falls silent with it.
+	g.Go(func() error { return tg.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)

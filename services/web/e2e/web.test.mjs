@@ -15,6 +15,8 @@ const ARTIFACTS = process.env.ARTIFACTS || "artifacts";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const BENCH = Number(process.argv[process.argv.indexOf("--bench") + 1]) || 0;
 const REPLY = process.env.MODEL_REPLY || "Hello from the test model.";
+const TG_CONTROL = process.env.TELEGRAM_CONTROL_URL;
+const TG_TOKEN = process.env.TELEGRAM_BOT_TOKEN;
 const figures = {};
 let current = "start";
 let pages = [];
@@ -29,6 +31,24 @@ async function step(name, fn) {
 async function fetchStatus(url, key) {
   const resp = await fetch(url + "/status", { headers: key ? { Authorization: "Bearer " + key } : {} });
   return resp.status;
+}
+// tgOwner plays the bot's owner in Telegram through the test's control
+// server: send a message, or read what the bot sent.
+async function tgOwner(what, text) {
+  const resp = what === "send"
+    ? await fetch(TG_CONTROL + "/send", { method: "POST", body: JSON.stringify({ text }) })
+    : await fetch(TG_CONTROL + "/sent");
+  check(resp.ok, "the Telegram control server answers: " + resp.status);
+  return resp.status === 204 ? null : resp.json();
+}
+async function until(what, fn, ms = 20000) {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() - t0 > ms) throw new Error("timed out: " + what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
 
@@ -177,6 +197,27 @@ try {
     const path = await dl.path();
     const { statSync } = await import("node:fs");
     check(statSync(path).size > 100, "a non-empty export");
+  });
+  await step("Telegram: a bot connected from the dashboard, paired, answering its owner", async () => {
+    check(TG_CONTROL && TG_TOKEN, "TELEGRAM_CONTROL_URL and TELEGRAM_BOT_TOKEN are set (TestWebApp sets them)");
+    await a.locator("#tg-status", { hasText: "No bot connected" }).waitFor();
+    await a.getByLabel("Bot token from @BotFather").fill("not a token");
+    await a.getByRole("button", { name: "Connect bot", exact: true }).click();
+    await a.locator("#tg-error", { hasText: "not a BotFather token" }).waitFor();
+    await a.getByLabel("Bot token from @BotFather").fill(TG_TOKEN);
+    await a.getByRole("button", { name: "Connect bot", exact: true }).click();
+    await a.waitForFunction(() => document.getElementById("tg-pair-command").value.startsWith("/start "));
+    await a.locator("#tg-status", { hasText: "@web_e2e_bot · waiting for pairing" }).waitFor();
+    check(!(await a.content()).includes(TG_TOKEN), "the token is not on the page");
+    await tgOwner("send", await a.getByLabel("Pairing message").inputValue());
+    await a.locator("#tg-status", { hasText: "paired with you" }).waitFor({ timeout: 15000 });
+    const t0 = performance.now();
+    await tgOwner("send", "Hello from Telegram");
+    await until("the reply on Telegram", async () => (await tgOwner("sent")).includes(REPLY));
+    figures.telegram_reply_ms = Math.round(performance.now() - t0);
+    await a.locator("#tg-status", { hasText: /last message (?!never)/ }).waitFor({ timeout: 15000 });
+    await a.getByRole("button", { name: "Disconnect bot" }).click();
+    await a.locator("#tg-status", { hasText: "No bot connected" }).waitFor();
   });
   await step("page weight of the dashboard", async () => {
     const bodies = [];

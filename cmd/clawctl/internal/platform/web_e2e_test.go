@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"clawdbot.cloud/pkg/telegramtest"
 )
 
 // modelReply is what the test model answers a chat turn with; a turn that
@@ -117,9 +119,50 @@ func streamToolCall(w http.ResponseWriter, model string, usage map[string]int) {
 	_ = rc.Flush()
 }
 
+// tgBot is a Telegram test server with one bot.
+type tgBot struct {
+	*telegramtest.Server
+	token string
+}
+
+// telegramControl starts a Telegram test server with a bot, and a small
+// control server through which the browser test plays the bot's owner in
+// Telegram: POST /send {"text"} is a message from the owner, GET /sent the
+// texts the bot sent.
+func telegramControl(t *testing.T) (tgBot, *httptest.Server) {
+	t.Helper()
+	tg := tgBot{Server: telegramtest.New(t)}
+	tg.token = tg.AddBot("web_e2e_bot")
+	owner := telegramtest.User{ID: 4242, FirstName: "Ada"}
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/send":
+			var body struct{ Text string }
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Text == "" {
+				http.Error(w, "send {\"text\"}", http.StatusBadRequest)
+				return
+			}
+			tg.SendText(tg.token, owner, body.Text)
+			w.WriteHeader(http.StatusNoContent)
+		case r.Method == http.MethodGet && r.URL.Path == "/sent":
+			texts := []string{}
+			for _, m := range tg.Sent(tg.token) {
+				texts = append(texts, m.Text)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(texts)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(ctl.Close)
+	return tg, ctl
+}
+
 // TestWebApp runs the customer's whole story in Chromium (services/web/e2e/
 // web.test.mjs): landing → dev checkout → live progress → key shown once →
-// chat → memories → usage → skills → keys → export → sign out → sign in by
+// chat → memories → usage → skills → keys → export → a Telegram bot
+// connected, paired and answering the owner → sign out → sign in by
 // the dev mailbox → a second customer, on a phone, who cannot reach the
 // first one's pages or data → a plan change. It needs node, the npm
 // packages of services/web/e2e and /usr/bin/chromium (.ci/run installs
@@ -132,8 +175,10 @@ func TestWebApp(t *testing.T) {
 		t.Fatalf("playwright-core is not installed: run `npm ci --prefix services/web/e2e` (.ci/run does): %v", err)
 	}
 	model := testModel(t)
+	tg, tgControl := telegramControl(t)
 	h := start(t, map[string]string{
 		"OPENAI_BASE_URL": model.URL + "/v1", "OPENAI_API_KEY": "sk-test",
+		"TELEGRAM_API_BASE_URL": tg.URL,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -143,7 +188,8 @@ func TestWebApp(t *testing.T) {
 	}
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply)
+	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply,
+		"TELEGRAM_CONTROL_URL="+tgControl.URL, "TELEGRAM_BOT_TOKEN="+tg.token)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,15 @@ type Usage struct {
 		MonthlyMessages int64     `json:"monthly_messages"`
 		ResetAt         time.Time `json:"reset_at"`
 	} `json:"quota"`
+	// Channels is absent when no channel is connected.
+	Channels struct {
+		Telegram *struct {
+			Broken       bool      `json:"broken"`
+			BrokenReason string    `json:"broken_reason"`
+			BrokenAt     time.Time `json:"broken_at"`
+			BotUsername  string    `json:"bot_username"`
+		} `json:"telegram"`
+	} `json:"channels"`
 }
 
 // UsageReader reads instances' /status with their instance token.
@@ -107,6 +116,9 @@ func (m *Monitor) quota(ctx context.Context, c store.Customer, now time.Time) er
 	if err != nil {
 		return err
 	}
+	if err := m.channels(ctx, c, u, now); err != nil {
+		return err
+	}
 	limit := u.Quota.MonthlyMessages
 	if limit <= 0 {
 		return nil // unlimited
@@ -152,4 +164,36 @@ func (m *Monitor) quota(ctx context.Context, c store.Customer, now time.Time) er
 		reached = true
 	}
 	return nil
+}
+
+// TelegramBrokenNoticeID is the id of a broken-channel notice: one per
+// breakage (the time the runtime recorded it), so a bot reconnected and
+// broken again is told again.
+func TelegramBrokenNoticeID(customer string, brokenAt time.Time) string {
+	return fmt.Sprintf("telegram_broken-%s-%d", customer, brokenAt.Unix())
+}
+
+// channels tells the customer, once per breakage, that a channel their
+// instance reports broken (a revoked Telegram bot token) stopped working.
+// The notice ledger is the quota notices' (one table of published ids).
+func (m *Monitor) channels(ctx context.Context, c store.Customer, u Usage, now time.Time) error {
+	tg := u.Channels.Telegram
+	if tg == nil || !tg.Broken || tg.BrokenAt.IsZero() {
+		return nil
+	}
+	id := TelegramBrokenNoticeID(c.ID, tg.BrokenAt)
+	done, err := m.o.Store.QuotaNoticePublished(ctx, id)
+	if err != nil || done {
+		return err
+	}
+	notice := &pb.CustomerNotice{
+		NoticeId: id, CustomerId: c.ID, Kind: "telegram_broken", Email: c.Email, Name: c.Name,
+		InstanceUrl: c.InstanceURL, Plan: c.Plan, At: timestamppb.New(now),
+		Details: map[string]string{"bot_username": tg.BotUsername, "reason": tg.BrokenReason},
+	}
+	if _, err := m.o.Bus.Publish(ctx, subjects.CustomerNotice, notice,
+		bus.Envelope{MsgID: subjects.CustomerNotice + "-" + id, CustomerID: c.ID}); err != nil {
+		return fmt.Errorf("publish %s: %w", id, err)
+	}
+	return m.o.Store.RecordQuotaNotice(ctx, id, now)
 }

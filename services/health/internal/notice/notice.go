@@ -1,6 +1,6 @@
 // Package notice emails customers the notices asked for on customer.notice
 // (welcome, trial ending, payment failed, suspended, resumed, canceled,
-// quota 80% and 100%, deleted), once per notice_id: the id is recorded in the
+// quota 80% and 100%, a broken Telegram channel, deleted), once per notice_id: the id is recorded in the
 // same transaction that holds its lock while the mail goes out, so a
 // duplicate delivery, even a concurrent one, sends nothing.
 package notice

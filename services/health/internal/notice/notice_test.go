@@ -43,7 +43,7 @@ func TestSentOncePerID(t *testing.T) {
 	if err := st.SignedUp(ctx, "cus_a", "ada@example.com", "Ada", "pro"); err != nil {
 		t.Fatal(err)
 	}
-	kinds := []string{"welcome", "trial_will_end", "payment_failed", "suspended", "resumed", "canceled", "deleted", "quota_80", "quota_100"}
+	kinds := []string{"welcome", "trial_will_end", "payment_failed", "suspended", "resumed", "canceled", "deleted", "quota_80", "quota_100", "telegram_broken"}
 	for _, kind := range kinds {
 		notice := &pb.CustomerNotice{NoticeId: kind + "-cus_a-1", CustomerId: "cus_a", Kind: kind,
 			InstanceUrl: "https://claw-a.example", Plan: "pro",

@@ -71,6 +71,17 @@ var templates = map[string]template{
 			detail(n, "messages", "80%"), detail(n, "monthly_messages", "monthly"), n.GetPlan()),
 			fmt.Sprintf("The allowance resets on %s. Upgrade your plan for more.", detail(n, "reset_at", "the 1st"))}
 	}},
+	"telegram_broken": {"Your Telegram bot stopped working", func(n *pb.CustomerNotice) []string {
+		bot := detail(n, "bot_username", "")
+		if bot != "" {
+			bot = " @" + bot
+		}
+		return []string{"Your assistant's Telegram bot" + bot + " stopped answering:",
+			"  " + detail(n, "reason", "Telegram refused its token."),
+			"",
+			"Open your dashboard and connect the bot again with a new token from @BotFather:",
+			"  the Telegram card, \"Connect bot\". Your conversations and memories are kept."}
+	}},
 	"quota_100": {"You have used all of this month's messages", func(n *pb.CustomerNotice) []string {
 		return []string{fmt.Sprintf("You have used all %s messages your %s plan includes this month; "+
 			"your assistant answers again when the allowance resets on %s.",

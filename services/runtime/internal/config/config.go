@@ -117,6 +117,9 @@ type ProviderEnv struct {
 	// BraveBaseURL is BRAVE_BASE_URL (default the Brave Search API), for
 	// a proxy or a test server.
 	BraveBaseURL string
+	// TelegramBaseURL is TELEGRAM_API_BASE_URL, the Bot API root (default
+	// https://api.telegram.org), for a proxy or a test server.
+	TelegramBaseURL string
 }
 
 // EnvFrom reads the provider settings with getenv (os.Getenv).
@@ -130,6 +133,7 @@ func EnvFrom(getenv func(string) string) ProviderEnv {
 		SearXNGURL:       strings.TrimSpace(getenv("SEARXNG_URL")),
 		BraveAPIKey:      strings.TrimSpace(getenv("BRAVE_API_KEY")),
 		BraveBaseURL:     strings.TrimSpace(getenv("BRAVE_BASE_URL")),
+		TelegramBaseURL:  strings.TrimSpace(getenv("TELEGRAM_API_BASE_URL")),
 	}
 }
 

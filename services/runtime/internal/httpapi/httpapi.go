@@ -23,6 +23,9 @@
 //	GET    /api/agents               named agents (Team; agents.go)
 //	PUT    /api/agents/{name}        {"soul", "identity"}: create or replace one
 //	DELETE /api/agents/{name}        remove one (its conversations stay)
+//	PUT    /api/channels/telegram    {"bot_token"} → connect the customer's bot; answers a pairing code once
+//	GET    /api/channels/telegram    the Telegram channel's state (connected, paired, broken; never the token)
+//	DELETE /api/channels/telegram    disconnect the bot
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
@@ -47,6 +50,7 @@ import (
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/ratelimit"
 	"clawdbot.cloud/services/runtime/internal/respond"
+	"clawdbot.cloud/services/runtime/internal/telegram"
 )
 
 // MaxBodyBytes bounds every request body. Chat requests are the largest
@@ -71,6 +75,8 @@ type Options struct {
 	DB Store
 	// Chat runs chat turns.
 	Chat *chat.Service
+	// Telegram is the Telegram channel; nil answers 503 on its routes.
+	Telegram *telegram.Service
 	// InstanceToken, when set, also opens /status (the platform's reads).
 	InstanceToken string
 	// DashboardOrigin is the one origin CORS allows; none when empty.
@@ -130,6 +136,9 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /api/agents", key(listAgents(o)))
 	mux.Handle("PUT /api/agents/{name}", key(putAgent(o)))
 	mux.Handle("DELETE /api/agents/{name}", key(deleteAgent(o)))
+	mux.Handle("PUT /api/channels/telegram", key(putTelegram(o)))
+	mux.Handle("GET /api/channels/telegram", key(getTelegram(o)))
+	mux.Handle("DELETE /api/channels/telegram", key(deleteTelegram(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))

@@ -21,6 +21,22 @@ type StatusBody struct {
 	Quota      QuotaBody `json:"quota"`
 	Model      ModelBody `json:"model"`
 	Version    string    `json:"version"`
+	// Channels is the state of the connected channels; absent when none
+	// is connected. The health service mails the customer when one breaks.
+	Channels *ChannelsBody `json:"channels,omitempty"`
+}
+
+// ChannelsBody is the channels part of /status.
+type ChannelsBody struct {
+	Telegram *ChannelState `json:"telegram,omitempty"`
+}
+
+// ChannelState is a connected channel as /status shows it.
+type ChannelState struct {
+	Broken       bool       `json:"broken"`
+	BrokenReason string     `json:"broken_reason,omitempty"`
+	BrokenAt     *time.Time `json:"broken_at,omitempty"`
+	BotUsername  string     `json:"bot_username,omitempty"`
 }
 
 // UsageBody is the usage of the current period.
@@ -87,6 +103,19 @@ func status(o Options) http.Handler {
 			},
 			Quota:   quotaBody(q),
 			Version: o.Version,
+		}
+		if o.Telegram != nil {
+			tg, err := o.Telegram.State(r.Context())
+			if err != nil {
+				o.Log.ErrorContext(r.Context(), "status: read telegram channel", "err", err)
+				respond.Error(w, http.StatusServiceUnavailable, "channel state unavailable, try again")
+				return
+			}
+			if tg.Connected {
+				body.Channels = &ChannelsBody{Telegram: &ChannelState{
+					Broken: tg.Broken, BrokenReason: tg.BrokenReason, BrokenAt: tg.BrokenAt, BotUsername: tg.BotUsername,
+				}}
+			}
 		}
 		if o.Chat != nil {
 			body.Model.Model = o.Chat.Model

@@ -226,7 +226,51 @@
     loadKeys();
   });
 
+  // --- telegram -------------------------------------------------------
+  async function loadTelegram() {
+    let t;
+    try { t = await inst("GET", "api/channels/telegram"); }
+    catch (e) { $("tg-status").textContent = "Telegram is not available: " + e.message; return; }
+    const status = $("tg-status");
+    status.className = "";
+    if (!t.connected) {
+      status.textContent = "No bot connected.";
+    } else if (t.broken) {
+      status.textContent = "@" + t.bot_username + " stopped working: " + t.broken_reason;
+      status.className = "error";
+    } else {
+      status.textContent = "Connected to @" + t.bot_username + (t.paired ? " · paired with you" : " · waiting for pairing") +
+        " · last message " + day(t.last_message_at);
+    }
+    if (t.paired) $("tg-pair").hidden = true;
+    $("tg-form").hidden = t.connected && !t.broken;
+    $("tg-disconnect").hidden = !t.connected;
+  }
+  $("tg-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("tg-error").hidden = true;
+    $("tg-connect").disabled = true;
+    try {
+      const t = await inst("PUT", "api/channels/telegram", { bot_token: $("tg-token").value.trim() });
+      $("tg-token").value = "";
+      $("tg-pair-command").value = "/start " + t.pairing_code;
+      $("tg-pair").hidden = false;
+    } catch (e) {
+      $("tg-error").textContent = e.message;
+      $("tg-error").hidden = false;
+    } finally {
+      $("tg-connect").disabled = false;
+    }
+    loadTelegram();
+  });
+  $("tg-disconnect").addEventListener("click", async () => {
+    await inst("DELETE", "api/channels/telegram");
+    $("tg-pair").hidden = true;
+    loadTelegram();
+  });
+
   refreshState();
   setInterval(refreshState, 5000);
-  Promise.allSettled([loadConversation(), loadMemories(), refreshUsage(), loadSkills(), loadKeys()]);
+  setInterval(loadTelegram, 5000);
+  Promise.allSettled([loadConversation(), loadMemories(), refreshUsage(), loadSkills(), loadKeys(), loadTelegram()]);
 })();
