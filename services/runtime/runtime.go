@@ -162,6 +162,10 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
 	defer stopBrowser()
+	var googleAPI httpapi.GoogleAccount
+	if g := newGoogle(cfg, pool, opts, log); g != nil {
+		box.Google, googleAPI = g, g
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Options{
 			CustomerID:      cfg.CustomerID,
@@ -172,6 +176,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			InstanceToken:   cfg.InstanceToken,
 			DashboardOrigin: cfg.DashboardOrigin,
 			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
+			Google:          googleAPI,
 			Log:             log,
 			Now:             opts.Now,
 			Chat: &chat.Service{

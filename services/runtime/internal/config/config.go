@@ -117,6 +117,18 @@ type ProviderEnv struct {
 	// BraveBaseURL is BRAVE_BASE_URL (default the Brave Search API), for
 	// a proxy or a test server.
 	BraveBaseURL string
+	// GoogleClientID and GoogleClientSecret (GOOGLE_CLIENT_ID,
+	// GOOGLE_CLIENT_SECRET) are the platform's Google OAuth client, which
+	// refreshes and revokes the customer's Gmail and Calendar tokens. The
+	// secret is secret. Without them no Google tools are offered.
+	GoogleClientID     string
+	GoogleClientSecret string
+	// GoogleOAuthBaseURL (GOOGLE_OAUTH_BASE_URL, default
+	// https://oauth2.googleapis.com) serves /token and /revoke;
+	// GoogleAPIBaseURL (GOOGLE_API_BASE_URL) replaces Gmail's and
+	// Calendar's hosts. Both for a test server.
+	GoogleOAuthBaseURL string
+	GoogleAPIBaseURL   string
 }
 
 // EnvFrom reads the provider settings with getenv (os.Getenv).
@@ -130,6 +142,11 @@ func EnvFrom(getenv func(string) string) ProviderEnv {
 		SearXNGURL:       strings.TrimSpace(getenv("SEARXNG_URL")),
 		BraveAPIKey:      strings.TrimSpace(getenv("BRAVE_API_KEY")),
 		BraveBaseURL:     strings.TrimSpace(getenv("BRAVE_BASE_URL")),
+
+		GoogleClientID:     strings.TrimSpace(getenv("GOOGLE_CLIENT_ID")),
+		GoogleClientSecret: strings.TrimSpace(getenv("GOOGLE_CLIENT_SECRET")),
+		GoogleOAuthBaseURL: strings.TrimSpace(getenv("GOOGLE_OAUTH_BASE_URL")),
+		GoogleAPIBaseURL:   strings.TrimSpace(getenv("GOOGLE_API_BASE_URL")),
 	}
 }
 
@@ -149,6 +166,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("instance_token_set", c.InstanceToken != ""),
 		slog.Bool("anthropic_api_key_set", c.Env.AnthropicAPIKey != ""),
 		slog.Bool("openai_base_url_set", c.Env.OpenAIBaseURL != ""),
+		slog.Bool("google_client_set", c.Env.GoogleClientID != ""),
 	)
 }
 

@@ -23,6 +23,9 @@
 //	GET    /api/agents               named agents (Team; agents.go)
 //	PUT    /api/agents/{name}        {"soul", "identity"}: create or replace one
 //	DELETE /api/agents/{name}        remove one (its conversations stay)
+//	GET    /api/google               the connected Google account (Pro, Team; google.go)
+//	PUT    /api/google               Google's tokens from the web app's OAuth callback
+//	DELETE /api/google               revoke the grant at Google and forget the tokens
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
@@ -77,6 +80,9 @@ type Options struct {
 	DashboardOrigin string
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter *ratelimit.Limiter
+	// Google is the Google connection; nil when the platform has no
+	// Google OAuth client (the routes answer 503).
+	Google GoogleAccount
 	// Log receives access and error logs.
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -130,6 +136,9 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /api/agents", key(listAgents(o)))
 	mux.Handle("PUT /api/agents/{name}", key(putAgent(o)))
 	mux.Handle("DELETE /api/agents/{name}", key(deleteAgent(o)))
+	mux.Handle("GET /api/google", key(getGoogle(o)))
+	mux.Handle("PUT /api/google", key(putGoogle(o)))
+	mux.Handle("DELETE /api/google", key(deleteGoogle(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))
