@@ -23,11 +23,11 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/googletoken"
 )
 
 // Google's production endpoints.
 const (
-	DefaultOAuthBaseURL = "https://oauth2.googleapis.com"
 	gmailBaseURL        = "https://gmail.googleapis.com"
 	calendarBaseURL     = "https://www.googleapis.com"
 )
@@ -45,7 +45,7 @@ type Options struct {
 	// (GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET), needed to refresh.
 	ClientID, ClientSecret string
 	// OAuthBaseURL is where /token and /revoke are (GOOGLE_OAUTH_BASE_URL,
-	// default DefaultOAuthBaseURL).
+	// default googletoken.DefaultOAuthBaseURL).
 	OAuthBaseURL string
 	// APIBaseURL, when set (GOOGLE_API_BASE_URL), serves both Gmail and
 	// Calendar (a test server); else Google's own hosts.
@@ -63,7 +63,7 @@ type Options struct {
 // Client is the instance's side of the Google connection.
 type Client struct {
 	o      Options
-	sealer *Sealer
+	sealer *googletoken.Sealer
 	// mu makes concurrent calls share one refresh.
 	mu sync.Mutex
 }
@@ -73,12 +73,12 @@ func New(o Options) (*Client, error) {
 	if o.ClientID == "" || o.ClientSecret == "" {
 		return nil, errors.New("google: GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set")
 	}
-	s, err := NewSealer(o.Secret)
+	s, err := googletoken.NewSealer(o.Secret)
 	if err != nil {
 		return nil, err
 	}
 	if o.OAuthBaseURL == "" {
-		o.OAuthBaseURL = DefaultOAuthBaseURL
+		o.OAuthBaseURL = googletoken.DefaultOAuthBaseURL
 	}
 	o.OAuthBaseURL = strings.TrimRight(o.OAuthBaseURL, "/")
 	o.APIBaseURL = strings.TrimRight(o.APIBaseURL, "/")
@@ -195,25 +195,9 @@ func (c *Client) Disconnect(ctx context.Context) (connected, revoked bool, err e
 	return true, revoked, nil
 }
 
-// revoke revokes a token's grant; a token Google no longer knows counts
-// as revoked.
+// revoke revokes a token's grant at Google.
 func (c *Client) revoke(ctx context.Context, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.o.OAuthBaseURL+"/revoke",
-		strings.NewReader(url.Values{"token": {token}}.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := c.o.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("revoke at google: %w", err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
-	if res.StatusCode == http.StatusOK || (res.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("invalid_token"))) {
-		return nil
-	}
-	return fmt.Errorf("revoke at google: %s", res.Status)
+	return googletoken.Revoke(ctx, c.o.HTTP, c.o.OAuthBaseURL, token)
 }
 
 // accessToken returns an access token valid for RefreshMargin at least,

@@ -1,6 +1,12 @@
-package google
+// Package googletoken seals a customer's Google OAuth tokens for their
+// database and revokes grants at Google. The runtime (which uses the
+// tokens) and the workspace service (which revokes them when the customer
+// cancels) share it, so both derive the same key from the instance token.
+package googletoken
 
 import (
+	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -8,6 +14,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 )
 
 // hkdfInfo names what the derived key is for, so the instance secret's
@@ -30,11 +40,11 @@ var ErrUnsealed = errors.New("google tokens do not open with this instance's key
 // characters of randomness, config.MinInstanceTokenLen).
 func NewSealer(secret string) (*Sealer, error) {
 	if len(secret) < 32 {
-		return nil, errors.New("google: the instance secret is too short to derive a key")
+		return nil, errors.New("googletoken: the instance secret is too short to derive a key")
 	}
 	key, err := hkdf.Key(sha256.New, []byte(secret), nil, hkdfInfo, 32)
 	if err != nil {
-		return nil, fmt.Errorf("google: derive key: %w", err)
+		return nil, fmt.Errorf("googletoken: derive key: %w", err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -65,4 +75,33 @@ func (s *Sealer) Open(kind string, sealed []byte) (string, error) {
 		return "", ErrUnsealed
 	}
 	return string(plain), nil
+}
+
+// DefaultOAuthBaseURL is Google's OAuth host: /token and /revoke.
+const DefaultOAuthBaseURL = "https://oauth2.googleapis.com"
+
+// Revoke revokes the grant of token (an access or refresh token) at
+// baseURL+"/revoke" (DefaultOAuthBaseURL when empty). A token Google no
+// longer knows (already revoked or expired) counts as revoked.
+func Revoke(ctx context.Context, hc *http.Client, baseURL, token string) error {
+	if baseURL == "" {
+		baseURL = DefaultOAuthBaseURL
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/revoke",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := hc.Do(req)
+	if err != nil {
+		// The URL holds no secret (the token is in the body).
+		return fmt.Errorf("revoke at google: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
+	if res.StatusCode == http.StatusOK || (res.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("invalid_token"))) {
+		return nil
+	}
+	return fmt.Errorf("revoke at google: %s", res.Status)
 }
