@@ -28,8 +28,8 @@ import (
 
 // Google's production endpoints.
 const (
-	gmailBaseURL        = "https://gmail.googleapis.com"
-	calendarBaseURL     = "https://www.googleapis.com"
+	gmailBaseURL    = "https://gmail.googleapis.com"
+	calendarBaseURL = "https://www.googleapis.com"
 )
 
 // RefreshMargin is how long before its expiry an access token is replaced:
