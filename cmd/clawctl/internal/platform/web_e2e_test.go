@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"clawdbot.cloud/pkg/googletest"
 )
 
 // modelReply is what the test model answers a chat turn with; a turn that
@@ -132,8 +134,13 @@ func TestWebApp(t *testing.T) {
 		t.Fatalf("playwright-core is not installed: run `npm ci --prefix services/web/e2e` (.ci/run does): %v", err)
 	}
 	model := testModel(t)
+	// Google (Connect Google on Ada's Pro dashboard) is the test server,
+	// for the web app and the runtimes alike.
+	g := googletest.New(t, googletest.Options{})
 	h := start(t, map[string]string{
 		"OPENAI_BASE_URL": model.URL + "/v1", "OPENAI_API_KEY": "sk-test",
+		"GOOGLE_CLIENT_ID": g.ClientID(), "GOOGLE_CLIENT_SECRET": g.ClientSecret(),
+		"GOOGLE_OAUTH_BASE_URL": g.URL, "GOOGLE_API_BASE_URL": g.URL,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -143,7 +150,8 @@ func TestWebApp(t *testing.T) {
 	}
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply)
+	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply,
+		"GOOGLE_URL="+g.URL)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +166,13 @@ func TestWebApp(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("browser test failed: %v (screenshots in %s)", err, filepath.Join(dir, "artifacts"))
+	}
+	// Connect Google went through the real code exchange and the runtime
+	// checked the tokens with Gmail; Disconnect revoked the grant.
+	if n, r := g.Count("token:authorization_code"), g.Count("revoke"); n != 1 || r != 1 || g.Count("gmail.users.getProfile") != 1 {
+		t.Errorf("Google test server saw %d code exchanges, %d revocations, calls %v", n, r, g.Calls())
+	}
+	if r := g.Refused(); len(r) > 0 {
+		t.Errorf("the Google test server refused: %v", r)
 	}
 }

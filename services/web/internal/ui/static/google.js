@@ -8,7 +8,11 @@
   async function google(method) {
     const resp = await fetch("/app/api/instance/api/google", { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     const data = await resp.json();
-    if (!resp.ok) throw new Error(data.error || ("error " + resp.status));
+    if (!resp.ok) {
+      const err = new Error(data.error || ("error " + resp.status));
+      err.retryAfter = resp.status === 429 ? Math.min(Number(resp.headers.get("Retry-After")) || 1, 5) : 0;
+      throw err;
+    }
     return data;
   }
   function show(st) {
@@ -21,5 +25,12 @@
   $("google-disconnect").addEventListener("click", async () => {
     try { await google("DELETE"); show({ connected: false }); } catch (e) { $("google-state").textContent = e.message; }
   });
-  google("GET").then(show).catch((e) => { $("google-state").textContent = e.message; });
+  // Shown once, retried when the instance's rate limit asks to wait.
+  function load() {
+    google("GET").then(show).catch((e) => {
+      $("google-state").textContent = e.message;
+      if (e.retryAfter) setTimeout(load, e.retryAfter * 1000);
+    });
+  }
+  load();
 })();
