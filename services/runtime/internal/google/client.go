@@ -37,7 +37,7 @@ const (
 const RefreshMargin = 5 * time.Minute
 
 // ErrNotConnected means the customer has not connected Google.
-var ErrNotConnected = errors.New("Google is not connected: the customer can connect it on the dashboard (Connect Google)")
+var ErrNotConnected = errors.New("google is not connected: the customer can connect it on the dashboard (Connect Google)")
 
 // Options configure a Client.
 type Options struct {
@@ -233,7 +233,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 
 // ErrRevoked means Google refused the refresh token: the customer revoked
 // the access in their Google account, or it expired.
-var ErrRevoked = errors.New("Google refused the stored grant (revoked or expired): the customer needs to connect Google again")
+var ErrRevoked = errors.New("google refused the stored grant (revoked or expired): the customer needs to connect Google again")
 
 func (c *Client) refresh(ctx context.Context, refresh string) (Tokens, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh},
