@@ -263,9 +263,9 @@ func rfc5322(to, subject, body, inReplyTo string) (raw, recipients string, err e
 	return base64.URLEncoding.EncodeToString([]byte(b.String())), recipients, nil
 }
 
-// confirmCode is 6 characters of an alphabet without look-alikes.
+// confirmCode is 6 characters of an alphabet without look-alikes (0/O, 1/I).
 func confirmCode() string {
-	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // 32: no modulo bias
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	for i := range b {
