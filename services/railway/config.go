@@ -78,14 +78,16 @@ type RailwayConfig struct {
 }
 
 // ForwardedVars are the settings of the compute service that reach every
-// runtime's environment: model-provider settings and process basics. Nothing
+// runtime's environment: model-provider settings, the Google OAuth client
+// (Gmail and Calendar) and process basics. Nothing
 // else is passed on: the service's environment also holds the control-plane
 // DATABASE_URL and CLAW_ENCRYPTION_KEY, which a customer's runtime must
 // never see.
 var ForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
-	"TELEGRAM_API_BASE_URL", "LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
+	"TELEGRAM_API_BASE_URL",
+	"GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_BASE_URL", "GOOGLE_API_BASE_URL", "LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 	// Traces: where they go and how many are kept (never
 	// OTEL_EXPORTER_OTLP_HEADERS, which may hold the platform's collector
@@ -101,6 +103,7 @@ var ForwardedVars = []string{
 var RailwayForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LOG_FORMAT",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "TELEGRAM_API_BASE_URL",
+	"GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_BASE_URL", "GOOGLE_API_BASE_URL",
 	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER",
 	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 }

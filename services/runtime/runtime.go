@@ -171,6 +171,10 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	box, stopBrowser := newTools(cfg, pool, provider, opts, log)
 	defer stopBrowser()
+	var googleAPI httpapi.GoogleAccount
+	if g := newGoogle(cfg, pool, opts, log); g != nil {
+		box.Google, googleAPI = g, g
+	}
 	chatService := &chat.Service{
 		DB:          pool,
 		Plan:        plan,
@@ -202,6 +206,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			InstanceToken:   cfg.InstanceToken,
 			DashboardOrigin: cfg.DashboardOrigin,
 			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
+			Google:          googleAPI,
 			Log:             log,
 			Now:             opts.Now,
 			Chat:            chatService,

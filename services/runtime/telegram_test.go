@@ -14,8 +14,6 @@ import (
 	"clawdbot.cloud/services/runtime/internal/llm/anthropictest"
 )
 
-const testInstanceToken = "it_telegram_0123456789abcdef0123456789"
-
 // withTelegram points the instance at a Telegram test server.
 func withTelegram(tg *telegramtest.Server) option {
 	return func(s *setup) {

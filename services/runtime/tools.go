@@ -7,6 +7,7 @@ import (
 
 	"clawdbot.cloud/services/runtime/internal/browser"
 	"clawdbot.cloud/services/runtime/internal/config"
+	"clawdbot.cloud/services/runtime/internal/google"
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropic"
 	"clawdbot.cloud/services/runtime/internal/tools"
@@ -42,4 +43,24 @@ func newTools(cfg config.Config, pool *pgxpool.Pool, provider llm.Provider, opts
 		box.Search = &websearch.Brave{APIKey: cfg.Env.BraveAPIKey, URL: cfg.Env.BraveBaseURL}
 	}
 	return box, b.Close
+}
+
+// newGoogle is the Google connection (Gmail and Calendar) when the platform
+// has a Google OAuth client and the instance a secret to seal tokens with;
+// nil otherwise (the /api/google routes then answer 503 and the tools are
+// not offered).
+func newGoogle(cfg config.Config, pool *pgxpool.Pool, opts Options, log *slog.Logger) *google.Client {
+	if cfg.Env.GoogleClientID == "" {
+		return nil
+	}
+	g, err := google.New(google.Options{
+		ClientID: cfg.Env.GoogleClientID, ClientSecret: cfg.Env.GoogleClientSecret,
+		OAuthBaseURL: cfg.Env.GoogleOAuthBaseURL, APIBaseURL: cfg.Env.GoogleAPIBaseURL,
+		Secret: cfg.InstanceToken, DB: pool, Now: opts.Now,
+	})
+	if err != nil {
+		log.Warn("Gmail and Calendar are not offered", "reason", err.Error())
+		return nil
+	}
+	return g
 }

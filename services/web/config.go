@@ -40,6 +40,14 @@ type Config struct {
 	// SessionTTL (WEB_SESSION_TTL, default 7 days), SessionIdle
 	// (WEB_SESSION_IDLE, default 24h), LinkTTL (WEB_LINK_TTL, default 15m).
 	SessionTTL, SessionIdle, LinkTTL time.Duration
+	// GoogleClientID, GoogleClientSecret (GOOGLE_CLIENT_ID,
+	// GOOGLE_CLIENT_SECRET) are the platform's Google OAuth client: with
+	// them Pro and Team customers can connect Gmail and Calendar. The same
+	// client must reach the runtimes (they refresh and revoke). Google's
+	// redirect URI to register: WEB_PUBLIC_URL + /google/callback.
+	// GoogleOAuthBaseURL (GOOGLE_OAUTH_BASE_URL) replaces Google's OAuth
+	// hosts (a test server).
+	GoogleClientID, GoogleClientSecret, GoogleOAuthBaseURL string
 	// ShutdownTimeout (WEB_SHUTDOWN_TIMEOUT, default 10s) bounds in-flight
 	// requests at shutdown.
 	ShutdownTimeout time.Duration
@@ -59,6 +67,10 @@ func LoadConfig(l *config.Loader) Config {
 		SessionIdle:     l.Duration("WEB_SESSION_IDLE", 24*time.Hour),
 		LinkTTL:         l.Duration("WEB_LINK_TTL", 15*time.Minute),
 		ShutdownTimeout: l.Duration("WEB_SHUTDOWN_TIMEOUT", 10*time.Second),
+
+		GoogleClientID:     l.String("GOOGLE_CLIENT_ID", ""),
+		GoogleClientSecret: l.String("GOOGLE_CLIENT_SECRET", ""),
+		GoogleOAuthBaseURL: strings.TrimRight(l.URL("GOOGLE_OAUTH_BASE_URL", "", "http", "https"), "/"),
 		SMTP: mail.SMTP{
 			Addr: l.String("SMTP_ADDR", ""), From: l.String("SMTP_FROM", ""),
 			Username: l.String("SMTP_USERNAME", ""), Password: l.String("SMTP_PASSWORD", ""),
@@ -81,6 +93,9 @@ func LoadConfig(l *config.Loader) Config {
 	}
 	if c.SMTP.Addr != "" && c.SMTP.From == "" {
 		l.Problem("SMTP_FROM is required with SMTP_ADDR")
+	}
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		l.Problem("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together")
 	}
 	if c.InternalToken != "" && len(c.InternalToken) < 32 {
 		l.Problem("INGRESS_INTERNAL_TOKEN must be at least 32 characters")

@@ -72,6 +72,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		SessionIdle:    cfg.SessionIdle,
 		LinkTTL:        cfg.LinkTTL,
 		InstanceClient: instanceClient,
+		Google:         ui.GoogleOAuth{ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret, BaseURL: cfg.GoogleOAuthBaseURL},
 		Now:            env.Now,
 	})
 	if err != nil {

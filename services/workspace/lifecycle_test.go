@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/googletest"
+	"clawdbot.cloud/pkg/googletoken"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/servicetest"
@@ -176,5 +179,40 @@ func TestRebuildKeepsTheCustomersFiles(t *testing.T) {
 	}
 	if !keyWorks(t, db, revealed(t, f, again)) {
 		t.Error("the new saga's key does not work")
+	}
+}
+
+// On cancellation the customer's Google grant is revoked at Google and its
+// tokens deleted, with the keys; a duplicate command is harmless.
+func TestRevokeKeysRevokesGoogle(t *testing.T) {
+	g := googletest.New(t, googletest.Options{})
+	f := newFixture(t, map[string]string{"GOOGLE_OAUTH_BASE_URL": g.URL})
+	const cust, signup, cancel = "cus_RevokeG", "signup-cs_test_rg1", "cancel-evt_rg1"
+	db := f.customerDB(cust)
+	f.send(subjects.CmdWorkspaceBuild, buildCmd(step(signup, cust, 1), plans.Pro), step(signup, cust, 1))
+	servicetest.WaitStep[pb.WorkspaceBuilt](t, f.events, subjects.WorkspaceBuilt, signup, 1, waitFor)
+
+	const instanceToken = "instance-token-0123456789abcdefghijklmnop"
+	f.putSecret(names.InstanceTokenRef(cust), instanceToken)
+	tok := g.Grant(t, googletest.ScopeGmailReadonly)
+	s, err := googletoken.NewSealer(instanceToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = customerdb.PutGoogleAccount(t.Context(), db, customerdb.GoogleAccount{Email: "ada@example.com", Scopes: []string{googletest.ScopeGmailReadonly},
+		AccessToken: s.Seal("access", tok.AccessToken), RefreshToken: s.Seal("refresh", tok.RefreshToken), ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		st := &pb.Step{SagaId: cancel, CustomerId: cust, Name: "revoke_keys", Attempt: attempt}
+		f.send(subjects.CmdWorkspaceRevoke, &pb.RevokeKeys{Step: st, DatabaseRef: names.DatabaseRef(cust)}, st)
+		servicetest.WaitStep[pb.KeysRevoked](t, f.events, subjects.KeysRevoked, cancel, int(attempt), waitFor)
+	}
+	if g.Granted(tok.RefreshToken) || g.Count("revoke") != 1 {
+		t.Errorf("the Google grant is still live (%d revocations)", g.Count("revoke"))
+	}
+	if _, err := customerdb.GoogleAccountFor(t.Context(), db); !errors.Is(err, customerdb.ErrNoGoogle) {
+		t.Errorf("tokens after cancellation: %v", err)
 	}
 }

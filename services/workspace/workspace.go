@@ -5,7 +5,7 @@
 // API key (only its hash is stored; the plaintext waits, encrypted, for a
 // one-time reveal); it deletes both when the saga compensates; on a plan
 // change it re-renders the skills and openclaw.json without touching the
-// customer's own files; on cancellation it revokes every key.
+// customer's own files; on cancellation it revokes every key and the customer's Google grant.
 //
 // Settings (environment):
 //
@@ -13,6 +13,8 @@
 //	WORKSPACE_RETRY_BASE          first redelivery delay after a failure for now (default 200ms)
 //	WORKSPACE_RETRY_MAX           longest redelivery delay (default 30s); after 8 deliveries
 //	                              the build fails for good with workspace.failed
+//	GOOGLE_OAUTH_BASE_URL         where a canceled customer's Google grant is revoked
+//	                              (default https://oauth2.googleapis.com; a test server)
 package workspace
 
 import (
@@ -36,6 +38,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	consumer := app.ConsumerConfig()
 	consumer.RetryBase = env.Config.Duration("WORKSPACE_RETRY_BASE", 200*time.Millisecond)
 	consumer.RetryMax = env.Config.Duration("WORKSPACE_RETRY_MAX", 30*time.Second)
+	googleBase := env.Config.URL("GOOGLE_OAUTH_BASE_URL", "", "http", "https")
 	if err := env.Config.Err(); err != nil {
 		return err
 	}
@@ -53,6 +56,8 @@ func Run(ctx context.Context, env *service.Env) error {
 		}),
 		Now:     env.Now,
 		Metrics: env.Metrics,
+
+		GoogleOAuthBaseURL: googleBase,
 	})
 	if err != nil {
 		return err

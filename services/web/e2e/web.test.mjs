@@ -230,6 +230,21 @@ try {
     figures.dashboard_kb = { uncompressed: +(raw / 1024).toFixed(1), gzip: +(gz / 1024).toFixed(1), files: bodies.length };
     check(external.length === 0, "no request leaves the platform: " + external.join(", "));
   });
+  if (process.env.GOOGLE_URL) await step("Connect Google: consent, callback, connected; disconnect", async () => {
+    await a.goto(BASE + "/dashboard");
+    await a.locator("#google-state", { hasText: "Not connected." }).waitFor();
+    const t0 = performance.now();
+    await a.getByRole("button", { name: "Connect Google", exact: true }).click();
+    await a.waitForURL((u) => u.href.startsWith(process.env.GOOGLE_URL + "/o/oauth2/v2/auth"));
+    await a.getByRole("button", { name: "Allow" }).click();
+    await a.waitForURL(/\/dashboard\?google=connected/);
+    await a.locator("#google-state", { hasText: "Connected as ada@example.com." }).waitFor();
+    figures.google_connect_ms = Math.round(performance.now() - t0);
+    console.log(`google: Connect Google clicked → connected in ${figures.google_connect_ms} ms`);
+    await a.getByText("Google is connected.").waitFor();
+    await a.getByRole("button", { name: "Disconnect Google" }).click();
+    await a.locator("#google-state", { hasText: "Not connected." }).waitFor();
+  });
   await step("sign out, then sign in through the dev mailbox", async () => {
     await a.getByRole("button", { name: "Sign out" }).click();
     await a.waitForURL(BASE + "/");

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"clawdbot.cloud/pkg/googletest"
 	"clawdbot.cloud/pkg/telegramtest"
 )
 
@@ -176,9 +177,16 @@ func TestWebApp(t *testing.T) {
 	}
 	model := testModel(t)
 	tg, tgControl := telegramControl(t)
+	// Google (Connect Google on Ada's Pro dashboard) is the test server,
+	// for the web app and the runtimes alike.
+	g := googletest.New(t, googletest.Options{})
 	h := start(t, map[string]string{
 		"OPENAI_BASE_URL": model.URL + "/v1", "OPENAI_API_KEY": "sk-test",
 		"TELEGRAM_API_BASE_URL": tg.URL,
+		"GOOGLE_CLIENT_ID":      g.ClientID(),
+		"GOOGLE_CLIENT_SECRET":  g.ClientSecret(),
+		"GOOGLE_OAUTH_BASE_URL": g.URL,
+		"GOOGLE_API_BASE_URL":   g.URL,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -189,7 +197,7 @@ func TestWebApp(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BASE_URL="+h.WebURL, "ARTIFACTS="+filepath.Join(dir, "artifacts"), "MODEL_REPLY="+modelReply,
-		"TELEGRAM_CONTROL_URL="+tgControl.URL, "TELEGRAM_BOT_TOKEN="+tg.token)
+		"TELEGRAM_CONTROL_URL="+tgControl.URL, "TELEGRAM_BOT_TOKEN="+tg.token, "GOOGLE_URL="+g.URL)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -204,5 +212,13 @@ func TestWebApp(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("browser test failed: %v (screenshots in %s)", err, filepath.Join(dir, "artifacts"))
+	}
+	// Connect Google went through the real code exchange and the runtime
+	// checked the tokens with Gmail; Disconnect revoked the grant.
+	if n, r := g.Count("token:authorization_code"), g.Count("revoke"); n != 1 || r != 1 || g.Count("gmail.users.getProfile") != 1 {
+		t.Errorf("Google test server saw %d code exchanges, %d revocations, calls %v", n, r, g.Calls())
+	}
+	if r := g.Refused(); len(r) > 0 {
+		t.Errorf("the Google test server refused: %v", r)
 	}
 }

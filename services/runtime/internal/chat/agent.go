@@ -75,6 +75,8 @@ type agent struct {
 	s       *Service
 	res     Result
 	offered []tools.Tool
+	// message is the customer's message of the turn.
+	message string
 	emit    func(Result, Event)
 	// text is the reply: the text of every step.
 	text strings.Builder
@@ -182,7 +184,7 @@ func (a *agent) runTool(ctx context.Context, step int, c llm.ToolCall) llm.ToolR
 	var err error
 	if t, ok := a.find(c.Name); ok {
 		tctx, cancel := context.WithTimeout(ctx, a.s.toolTimeout())
-		out, err = t.Run(tctx, tools.Call{ConversationID: a.res.ConversationID, Input: c.Input, Now: a.s.Now()})
+		out, err = t.Run(tctx, tools.Call{ConversationID: a.res.ConversationID, Input: c.Input, Message: a.message, Now: a.s.Now()})
 		cancel()
 	} else {
 		err = fmt.Errorf("tool %q is not available in this chat", c.Name)

@@ -58,7 +58,7 @@ func (t *turn) run(ctx context.Context, plan plans.Plan, now time.Time, req Requ
 	// Detached from the client: see the package comment.
 	tctx, cancel := context.WithTimeout(s.background(), s.turnTimeout())
 	defer cancel()
-	a := &agent{s: s, res: res, offered: offered, emit: forward(onEvent)}
+	a := &agent{s: s, res: res, offered: offered, message: req.Message, emit: forward(onEvent)}
 	reply, err := a.run(tctx, llmReq)
 	t.spent = customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}
 	res.ToolCalls = a.toolCalls

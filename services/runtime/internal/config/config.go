@@ -120,6 +120,18 @@ type ProviderEnv struct {
 	// TelegramBaseURL is TELEGRAM_API_BASE_URL, the Bot API root (default
 	// https://api.telegram.org), for a proxy or a test server.
 	TelegramBaseURL string
+	// GoogleClientID and GoogleClientSecret (GOOGLE_CLIENT_ID,
+	// GOOGLE_CLIENT_SECRET) are the platform's Google OAuth client, which
+	// refreshes and revokes the customer's Gmail and Calendar tokens. The
+	// secret is secret. Without them no Google tools are offered.
+	GoogleClientID     string
+	GoogleClientSecret string
+	// GoogleOAuthBaseURL (GOOGLE_OAUTH_BASE_URL, default
+	// https://oauth2.googleapis.com) serves /token and /revoke;
+	// GoogleAPIBaseURL (GOOGLE_API_BASE_URL) replaces Gmail's and
+	// Calendar's hosts. Both for a test server.
+	GoogleOAuthBaseURL string
+	GoogleAPIBaseURL   string
 }
 
 // EnvFrom reads the provider settings with getenv (os.Getenv).
@@ -134,6 +146,11 @@ func EnvFrom(getenv func(string) string) ProviderEnv {
 		BraveAPIKey:      strings.TrimSpace(getenv("BRAVE_API_KEY")),
 		BraveBaseURL:     strings.TrimSpace(getenv("BRAVE_BASE_URL")),
 		TelegramBaseURL:  strings.TrimSpace(getenv("TELEGRAM_API_BASE_URL")),
+
+		GoogleClientID:     strings.TrimSpace(getenv("GOOGLE_CLIENT_ID")),
+		GoogleClientSecret: strings.TrimSpace(getenv("GOOGLE_CLIENT_SECRET")),
+		GoogleOAuthBaseURL: strings.TrimSpace(getenv("GOOGLE_OAUTH_BASE_URL")),
+		GoogleAPIBaseURL:   strings.TrimSpace(getenv("GOOGLE_API_BASE_URL")),
 	}
 }
 
@@ -153,6 +170,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("instance_token_set", c.InstanceToken != ""),
 		slog.Bool("anthropic_api_key_set", c.Env.AnthropicAPIKey != ""),
 		slog.Bool("openai_base_url_set", c.Env.OpenAIBaseURL != ""),
+		slog.Bool("google_client_set", c.Env.GoogleClientID != ""),
 	)
 }
 

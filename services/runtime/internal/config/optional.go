@@ -58,11 +58,16 @@ func (c Config) validateOptional() []error {
 	default:
 		add("SEARCH_BACKEND %q: want searxng, brave or empty", c.Env.SearchBackend)
 	}
+	if (c.Env.GoogleClientID == "") != (c.Env.GoogleClientSecret == "") {
+		add("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together")
+	}
 	for _, v := range []struct{ name, value string }{
 		{"ANTHROPIC_BASE_URL", c.Env.AnthropicBaseURL},
 		{"OPENAI_BASE_URL", c.Env.OpenAIBaseURL},
 		{"SEARXNG_URL", c.Env.SearXNGURL},
 		{"BRAVE_BASE_URL", c.Env.BraveBaseURL},
+		{"GOOGLE_OAUTH_BASE_URL", c.Env.GoogleOAuthBaseURL},
+		{"GOOGLE_API_BASE_URL", c.Env.GoogleAPIBaseURL},
 	} {
 		if v.value == "" {
 			continue

@@ -26,6 +26,9 @@
 //	PUT    /api/channels/telegram    {"bot_token"} → connect the customer's bot; answers a pairing code once
 //	GET    /api/channels/telegram    the Telegram channel's state (connected, paired, broken; never the token)
 //	DELETE /api/channels/telegram    disconnect the bot
+//	GET    /api/google               the connected Google account (Pro, Team; google.go)
+//	PUT    /api/google               Google's tokens from the web app's OAuth callback
+//	DELETE /api/google               revoke the grant at Google and forget the tokens
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
@@ -83,6 +86,9 @@ type Options struct {
 	DashboardOrigin string
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter *ratelimit.Limiter
+	// Google is the Google connection; nil when the platform has no
+	// Google OAuth client (the routes answer 503).
+	Google GoogleAccount
 	// Log receives access and error logs.
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -139,6 +145,9 @@ func New(o Options) http.Handler {
 	mux.Handle("PUT /api/channels/telegram", key(putTelegram(o)))
 	mux.Handle("GET /api/channels/telegram", key(getTelegram(o)))
 	mux.Handle("DELETE /api/channels/telegram", key(deleteTelegram(o)))
+	mux.Handle("GET /api/google", key(getGoogle(o)))
+	mux.Handle("PUT /api/google", key(putGoogle(o)))
+	mux.Handle("DELETE /api/google", key(deleteGoogle(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
 	mux.Handle("/", fallback(mux))

@@ -27,6 +27,10 @@ type Call struct {
 	ConversationID string
 	// Input is the model's input, a JSON object.
 	Input json.RawMessage
+	// Message is the customer's own message that started the turn: what
+	// the customer said, never what the model wrote (gmail_send_draft
+	// looks for the customer's confirmation in it).
+	Message string
 	// Now is the turn's clock reading.
 	Now time.Time
 }
@@ -83,6 +87,14 @@ type Box struct {
 	Fetch Fetcher
 	// Browser backs the browser tools; nil leaves them out.
 	Browser Browser
+	// Google backs the Gmail and Calendar tools; nil leaves them out.
+	Google Google
+}
+
+// Google is the customer's connected Google account (package google).
+type Google interface {
+	// Tools returns the Gmail and Calendar tools, each with its skill.
+	Tools() []Tool
 }
 
 // For returns the tools and the provider-run tools of the enabled skills
@@ -102,6 +114,15 @@ func (b *Box) For(enabled []string) ([]Tool, []llm.ServerTool) {
 	}
 	if slices.Contains(enabled, plans.SkillBrowser) && b.Browser != nil {
 		out = append(out, b.Browser.Tools(b.DB)...)
+	}
+	if b.Google != nil {
+		// Offered by skill: a plan without Gmail or Calendar (a downgrade
+		// to Starter, read every turn) gets none of them.
+		for _, t := range b.Google.Tools() {
+			if slices.Contains(enabled, t.Skill) {
+				out = append(out, t)
+			}
+		}
 	}
 	return out, server
 }

@@ -54,6 +54,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		`DELETE FROM web.login_tokens WHERE expires_at < now() - interval '1 hour'`,
 		`DELETE FROM web.checkouts WHERE created_at < now() - interval '1 day'`,
 		`DELETE FROM web.dev_mail WHERE created_at < now() - interval '7 days'`,
+		`DELETE FROM web.google_oauth_states WHERE expires_at < now() - interval '1 hour'`,
 	} {
 		tag, err := s.db.Exec(ctx, q)
 		if err != nil {

@@ -21,6 +21,11 @@ type dashboardData struct {
 	Plan         plans.Plan
 	Plans        []plans.Plan
 	StripePortal bool
+	// Google offers Connect Google (Pro and Team, on a platform with a
+	// Google OAuth client); GoogleResult is the outcome just returned from
+	// Google's consent ("connected", "denied").
+	Google       bool
+	GoogleResult string
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +41,8 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := plans.Lookup(a.Plan)
 	s.render(w, r, http.StatusOK, "dashboard", page{Title: "Your assistant", SignedIn: true, CSRF: ss.CSRF,
-		Data: dashboardData{Account: a, Plan: p, Plans: plans.All(), StripePortal: s.o.StripeCheckout}})
+		Data: dashboardData{Account: a, Plan: p, Plans: plans.All(), StripePortal: s.o.StripeCheckout,
+			Google: s.o.Google.ClientID != "" && googleAllowed(a), GoogleResult: googleOutcome(r.URL.Query().Get("google"))}})
 }
 
 // accountBody is GET /app/api/account.
@@ -260,4 +266,12 @@ func (s *Server) devWebhook(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// googleOutcome keeps only the outcomes the dashboard knows how to say.
+func googleOutcome(v string) string {
+	if v == "connected" || v == "denied" {
+		return v
+	}
+	return ""
 }

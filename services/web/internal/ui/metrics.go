@@ -16,6 +16,7 @@ type Metrics struct {
 	signins   *prometheus.CounterVec
 	proxied   *prometheus.CounterVec
 	refused   *prometheus.CounterVec
+	google    *prometheus.CounterVec
 }
 
 // NewMetrics registers the web metrics on reg.
@@ -46,18 +47,25 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_web_instance_requests_total",
 			Help: "Dashboard requests proxied to customers' instances, by status code class.",
 		}, []string{"code"}),
+		google: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_web_google_connects_total",
+			Help: "Connect Google steps by result (started, connected, denied, bad_state, not_allowed, exchange_failed, instance_failed).",
+		}, []string{"result"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_web_refused_total",
 			Help: "Requests refused before any work, by reason (csrf, no_session, bad_input, too_large, forbidden, rate_limited).",
 		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.checkouts, m.reveals, m.signins, m.proxied, m.refused} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.checkouts, m.reveals, m.signins, m.proxied, m.refused, m.google} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register web metrics: %w", err)
 		}
 	}
 	for _, r := range []string{"csrf", "no_session", "bad_input", "too_large", "forbidden", "rate_limited"} {
 		m.refused.WithLabelValues(r)
+	}
+	for _, r := range googleResults {
+		m.google.WithLabelValues(r)
 	}
 	for _, o := range []string{"revealed", "forbidden", "already_revealed", "not_ready", "failed"} {
 		m.reveals.WithLabelValues(o)

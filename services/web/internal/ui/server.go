@@ -15,6 +15,8 @@
 //	GET  /app/api/account          account, plan and instance state (JSON)
 //	GET  /app/api/health           the instance's /health, live
 //	*    /app/api/instance/{path}  proxied to the customer's own instance
+//	POST /google/connect           Connect Google: OAuth code flow with PKCE (Pro, Team; google.go)
+//	GET  /google/callback          Google's redirect: exchange the code, hand the tokens to the instance
 //	POST /billing                  Stripe Billing Portal (or, in dev mode, the dev billing page)
 //	GET  /dev/mail, POST /dev/billing/{plan-change,cancel}   dev mode only
 //
@@ -85,6 +87,9 @@ type Options struct {
 	// InstanceClient calls customers' instances (the proxy and the health
 	// probe); it must not follow redirects.
 	InstanceClient *http.Client
+	// Google is the platform's Google OAuth client (Connect Google);
+	// without a ClientID the dashboard offers no connection.
+	Google GoogleOAuth
 	// Now is the clock.
 	Now func() time.Time
 }
@@ -148,6 +153,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/api/health", s.instanceHealth)
 	mux.HandleFunc("/app/api/instance/{path...}", s.proxy)
 	mux.HandleFunc("POST /billing", s.billing)
+	mux.HandleFunc("POST /google/connect", s.googleConnect)
+	mux.HandleFunc("GET /google/callback", s.googleCallback)
 	if s.o.Dev {
 		mux.HandleFunc("GET /dev/mail", s.devMail)
 		mux.HandleFunc("POST /dev/billing/plan-change", s.devPlanChange)

@@ -10,6 +10,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,11 @@ type Options struct {
 	Now func() time.Time
 	// Metrics is where the service's metrics are registered.
 	Metrics prometheus.Registerer
+	// GoogleOAuthBaseURL is where a canceled customer's Google grant is
+	// revoked (GOOGLE_OAUTH_BASE_URL; Google's own when empty).
+	GoogleOAuthBaseURL string
+	// HTTP calls Google (a 15-second timeout when nil).
+	HTTP *http.Client
 }
 
 // App handles the workspace commands; the bus.StepWorker answers them,
@@ -78,6 +84,8 @@ type App struct {
 	now     func() time.Time
 	locks   keyedMutex
 	worker  *bus.StepWorker
+	google  string
+	http    *http.Client
 }
 
 // New returns an App and registers its metrics.
@@ -91,7 +99,11 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{log: o.Log, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, worker: w}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 15 * time.Second}
+	}
+	a := &App{log: o.Log, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, worker: w,
+		google: o.GoogleOAuthBaseURL, http: o.HTTP}
 	bus.HandleStep(w, subjects.CmdWorkspaceBuild, subjects.WorkspaceBuilt, a.build)
 	// A delete that fails is dead-lettered for an operator to re-drive.
 	bus.HandleStep(w, subjects.CmdWorkspaceDelete, subjects.WorkspaceDeleted, a.delete, bus.WithoutFailedEvent())

@@ -6,9 +6,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/pkg/googletoken"
+	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/secrets"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
@@ -79,9 +82,11 @@ func (a *App) renderSkills(ctx context.Context, cmd *pb.RenderSkills) (*pb.Skill
 }
 
 // revokeKeys revokes every API key in the customer's database
-// (cmd.workspace.revoke_keys); workspace.keys_revoked answers. Revoked keys
-// keep their revocation time, so duplicates change nothing; a database that
-// is gone has no key that works, which is success too.
+// (cmd.workspace.revoke_keys, on cancellation); workspace.keys_revoked
+// answers. Revoked keys keep their revocation time, so duplicates change
+// nothing; a database that is gone has no key that works, which is success
+// too. A connected Google account's grant is revoked at Google and its
+// tokens deleted (revokeGoogle).
 func (a *App) revokeKeys(ctx context.Context, cmd *pb.RevokeKeys) (*pb.KeysRevoked, error) {
 	step := cmd.GetStep()
 	ref, err := databaseRef(cmd.GetDatabaseRef(), step.GetCustomerId())
@@ -99,10 +104,54 @@ func (a *App) revokeKeys(ctx context.Context, cmd *pb.RevokeKeys) (*pb.KeysRevok
 		return nil, err
 	default:
 		err := customerdb.RevokeAPIKeys(ctx, db)
+		if err == nil {
+			err = a.revokeGoogle(ctx, db, step.GetCustomerId())
+		}
 		db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // nothing left to do on it
 		if err != nil && !customerconn.Gone(err) {
 			return nil, err
 		}
 	}
 	return &pb.KeysRevoked{Step: step}, nil
+}
+
+// revokeGoogle revokes the customer's Google grant (Gmail and Calendar) at
+// Google and deletes the tokens. The tokens are sealed with a key derived
+// from the instance token, which the secret store still holds at
+// cancellation (the compute service deletes it with the instance). Google
+// unreachable is a retryable error: the tokens stay until the grant is
+// revoked. Tokens that no longer open (the instance token is gone) are
+// deleted: nothing can use them.
+func (a *App) revokeGoogle(ctx context.Context, db customerdb.TxBeginner, customerID string) error {
+	acc, err := customerdb.GoogleAccountFor(ctx, db)
+	if errors.Is(err, customerdb.ErrNoGoogle) || isUndefinedTable(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	secret, err := a.secrets.Get(ctx, names.InstanceTokenRef(customerID))
+	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		return err
+	}
+	if err == nil {
+		if s, err := googletoken.NewSealer(string(secret)); err == nil {
+			if rt, err := s.Open("refresh", acc.RefreshToken); err == nil {
+				if err := googletoken.Revoke(ctx, a.http, a.google, rt); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if _, err := customerdb.DeleteGoogleAccount(ctx, db); err != nil {
+		return err
+	}
+	a.log.Info("google grant revoked", "customer_id", customerID)
+	return nil
+}
+
+// isUndefinedTable is a customer database older than the google tables.
+func isUndefinedTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01"
 }
