@@ -43,7 +43,7 @@ ON CONFLICT (id) DO UPDATE SET plan = excluded.plan, updated_at = now()`
 	}
 	const q = `
 INSERT INTO instance_plan (id, plan, storage_bytes) VALUES (true, $1, $2)
-ON CONFLICT (id) DO UPDATE SET plan = excluded.plan, storage_bytes = excluded.storage_bytes, updated_at = now()`
+ON CONFLICT (id) DO UPDATE SET plan = excluded.plan, storage_bytes = excluded.storage_bytes, from_config = false, updated_at = now()`
 	if _, err := db.Exec(ctx, q, plan, storage); err != nil {
 		return fmt.Errorf("set plan: %w", err)
 	}

@@ -44,21 +44,28 @@ func ReadStorage(ctx context.Context, db DB) (Storage, error) {
 	return s, nil
 }
 
-// EnsurePlan makes sure the database records a plan and its storage cap:
-// without a recorded plan it records plan (the runtime's configured one),
-// and a plan recorded before storage caps existed gets its cap. A plan the
-// workspace service recorded is never replaced. The runtime calls it at
-// start, so the cap holds from its first write.
+// EnsurePlan makes sure the database records a plan and its storage cap,
+// so the cap holds from the runtime's first write. The runtime calls it at
+// start with its configured plan: without a recorded plan it records that
+// one, marked as coming from the configuration, and refreshes such a record
+// at each start (a resize restarts the runtime with the new plan). A plan
+// the workspace service recorded (SetPlan) is never replaced; one recorded
+// before storage caps existed gets its cap.
 func EnsurePlan(ctx context.Context, db TxBeginner, plan plans.Plan) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var stored string
 		var cap *int64
-		err := tx.QueryRow(ctx, `SELECT plan, storage_bytes FROM instance_plan FOR UPDATE`).Scan(&stored, &cap)
+		var fromConfig bool
+		err := tx.QueryRow(ctx, `SELECT plan, storage_bytes, from_config FROM instance_plan FOR UPDATE`).Scan(&stored, &cap, &fromConfig)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			_, err = tx.Exec(ctx, `INSERT INTO instance_plan (id, plan, storage_bytes) VALUES (true, $1, $2)
+			_, err = tx.Exec(ctx, `INSERT INTO instance_plan (id, plan, storage_bytes, from_config) VALUES (true, $1, $2, true)
 				ON CONFLICT (id) DO NOTHING`, plan.ID, plan.StorageBytes)
 		case err != nil:
+		case fromConfig:
+			if stored != plan.ID || cap == nil || *cap != plan.StorageBytes {
+				_, err = tx.Exec(ctx, `UPDATE instance_plan SET plan = $1, storage_bytes = $2, updated_at = now()`, plan.ID, plan.StorageBytes)
+			}
 		case cap == nil:
 			p, lerr := plans.Lookup(stored)
 			if lerr != nil {

@@ -115,7 +115,8 @@ func TestStorageAccountsEveryTable(t *testing.T) {
 }
 
 // TestSetPlanRecordsTheCap proves a plan change moves the cap with it, and
-// that EnsurePlan records the configured plan only where none is.
+// that EnsurePlan records the configured plan only where the workspace
+// service recorded none, following the configuration across restarts.
 func TestSetPlanRecordsTheCap(t *testing.T) {
 	ctx := t.Context()
 	db := migrated(t)
@@ -126,6 +127,14 @@ func TestSetPlanRecordsTheCap(t *testing.T) {
 	}
 	if got := storage(t, db).LimitBytes; got != team.StorageBytes {
 		t.Errorf("EnsurePlan on an empty record: cap %d, want Team's %d", got, team.StorageBytes)
+	}
+	// A restart with another configured plan (a resize) while only the
+	// runtime has recorded one: the record follows.
+	if err := EnsurePlan(ctx, db, starter); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := StoredPlan(ctx, db); got != plans.Starter || storage(t, db).LimitBytes != starter.StorageBytes {
+		t.Errorf("EnsurePlan(starter) over its own Team record: plan %q cap %d, want starter's", got, storage(t, db).LimitBytes)
 	}
 	if err := SetPlan(ctx, db, plans.Starter); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/servicetest"
 	"clawdbot.cloud/services/railway/internal/testkit"
 )
@@ -19,6 +20,9 @@ func TestKilledServiceLeavesNoOrphans(t *testing.T) {
 	cmd := exec.Command(serviceBin)
 	cmd.Env = []string{
 		"NATS_URL=" + w.p.NATSURL,
+		// The compute service's own principal, as in production.
+		"NATS_USER=" + busauth.Railway,
+		"NATS_PASSWORD=" + w.p.NATSCreds[busauth.Railway],
 		"DATABASE_URL=" + w.p.DBURL,
 		"CLAW_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(w.p.Key),
 		"OPS_ADDR=127.0.0.1:0",

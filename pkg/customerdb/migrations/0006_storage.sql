@@ -12,6 +12,12 @@
 
 ALTER TABLE instance_plan ADD COLUMN storage_bytes bigint NULL CHECK (storage_bytes > 0);
 
+-- from_config marks a plan the runtime recorded from its own configuration
+-- because none was recorded (customerdb.EnsurePlan): the runtime refreshes
+-- it at each start (a resize restarts it with the new plan), and the
+-- workspace service's record (SetPlan) replaces it for good.
+ALTER TABLE instance_plan ADD COLUMN from_config boolean NOT NULL DEFAULT false;
+
 -- Exactly one row: the running total. Every accounted write updates it, so
 -- writes of one customer take turns on its row lock (per customer only).
 CREATE TABLE storage_usage (

@@ -136,6 +136,19 @@ func call(t *testing.T, url, key string) (int, map[string]any) {
 // events returns the payloads stored on subject for a saga.
 func (h *harness) events(t *testing.T, subject, sagaID string) [][]byte {
 	t.Helper()
+	var out [][]byte
+	for _, m := range h.messages(t, subject) {
+		if m.Headers().Get(bus.HeaderSagaID) == sagaID {
+			out = append(out, m.Data())
+		}
+	}
+	return out
+}
+
+// messages returns every message stored in the event stream on the
+// subjects (all of them when none is given), read as the operator.
+func (h *harness) messages(t *testing.T, subjectFilter ...string) []jetstream.Msg {
+	t.Helper()
 	b, err := bus.Connect(context.Background(), h.NATSURL, "e2e-reader", slog.New(slog.DiscardHandler), nil, h.operator...)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +156,7 @@ func (h *harness) events(t *testing.T, subject, sagaID string) [][]byte {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := b.JetStream().OrderedConsumer(ctx, subjects.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	c, err := b.JetStream().OrderedConsumer(ctx, subjects.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: subjectFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,15 +164,13 @@ func (h *harness) events(t *testing.T, subject, sagaID string) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][]byte
+	var out []jetstream.Msg
 	for range info.NumPending {
 		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Headers().Get(bus.HeaderSagaID) == sagaID {
-			out = append(out, m.Data())
-		}
+		out = append(out, m)
 	}
 	return out
 }

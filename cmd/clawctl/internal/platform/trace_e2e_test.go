@@ -2,7 +2,6 @@ package platform_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +37,7 @@ func TestSignupIsOneTrace(t *testing.T) {
 	// the signup's.
 	var msgs []jetstream.Msg
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		msgs = h.allMessages(t)
+		msgs = h.messages(t)
 		n := 0
 		for _, m := range msgs {
 			if m.Subject() == subjects.CustomerStateChanged || m.Subject() == subjects.CustomerNotice {
@@ -133,33 +132,4 @@ func TestSignupIsOneTrace(t *testing.T) {
 		}
 	}
 	t.Logf("one trace %s: %d spans across %d messages (%d subjects), root %v", traceID, len(inTrace), len(msgs), len(seen), roots)
-}
-
-// allMessages returns every message in the event stream.
-func (h *harness) allMessages(t *testing.T) []jetstream.Msg {
-	t.Helper()
-	b, err := bus.Connect(context.Background(), h.NATSURL, "e2e-reader", slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.JetStream().OrderedConsumer(ctx, subjects.Stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []jetstream.Msg
-	for range info.NumPending {
-		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
 }
