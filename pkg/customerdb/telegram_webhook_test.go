@@ -1,0 +1,82 @@
+package customerdb
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestTelegramWebhookUpdates(t *testing.T) {
+	ctx := t.Context()
+	db := migrated(t)
+	if _, _, err := InitTelegramWebhook(ctx, db, 77, "p1", []byte{1}); !errors.Is(err, ErrNoTelegramChannel) {
+		t.Fatalf("init without a channel: %v", err)
+	}
+	if err := PutTelegramChannel(ctx, db, TelegramChannel{TokenSealed: []byte{9}, BotID: 77, BotUsername: "ann_bot"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first path and secret stay; a second start gets them back.
+	for _, try := range []struct {
+		path   string
+		secret []byte
+	}{{"p1", []byte{1}}, {"p2", []byte{2}}} {
+		path, secret, err := InitTelegramWebhook(ctx, db, 77, try.path, try.secret)
+		if err != nil || path != "p1" || !bytes.Equal(secret, []byte{1}) {
+			t.Fatalf("init %s = %q %v %v", try.path, path, secret, err)
+		}
+	}
+	if err := SetTelegramWebhookURL(ctx, db, 77, "https://x.example/telegram/webhook/p1"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := GetTelegramChannel(ctx, db)
+	if err != nil || ch.WebhookPath != "p1" || ch.WebhookURL == "" || !bytes.Equal(ch.WebhookSecretSealed, []byte{1}) {
+		t.Fatalf("channel = %+v %v", ch, err)
+	}
+
+	// A delivery is recorded once; a redelivery changes nothing.
+	body := []byte(`{"update_id": 500, "message": {"text": "hi"}}`)
+	for i, want := range []bool{true, false} {
+		fresh, err := ReceiveTelegramUpdate(ctx, db, 77, 500, 6, body)
+		if err != nil || fresh != want {
+			t.Fatalf("receive #%d = %v %v, want %v", i, fresh, err, want)
+		}
+	}
+	if _, err := ReceiveTelegramUpdate(ctx, db, 78, 501, 6, body); !errors.Is(err, ErrNoTelegramChannel) {
+		t.Fatalf("another bot's update: %v", err)
+	}
+	if _, err := ReceiveTelegramUpdate(ctx, db, 77, 501, 6, []byte(`{"update_id": 501}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReceivedTelegramUpdates(ctx, db, 77, 10)
+	if err != nil || len(got) != 2 || got[0].UpdateID != 500 || got[1].UpdateID != 501 || !bytes.Contains(got[0].Payload, []byte(`"hi"`)) {
+		t.Fatalf("received = %+v %v", got, err)
+	}
+	if ch, _ := GetTelegramChannel(ctx, db); ch.Offset != 502 {
+		t.Fatalf("offset = %d, want 502", ch.Offset)
+	}
+
+	// Begun once; pruning keeps what is not finished.
+	for i, want := range []bool{true, false} {
+		if ok, err := BeginTelegramUpdate(ctx, db, 77, 500); ok != want || err != nil {
+			t.Fatalf("begin #%d = %v %v", i, ok, err)
+		}
+	}
+	if err := PruneTelegramUpdates(ctx, db, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ReceivedTelegramUpdates(ctx, db, 77, 10); len(got) != 1 || got[0].UpdateID != 501 {
+		t.Fatalf("after prune: %+v", got)
+	}
+	if ups, err := InterruptTelegramUpdates(ctx, db, 77); err != nil || len(ups) != 1 || ups[0].UpdateID != 500 {
+		t.Fatalf("interrupt = %+v %v", ups, err)
+	}
+	if err := FinishTelegramUpdate(ctx, db, 77, 501, TelegramUpdateDone); err != nil {
+		t.Fatal(err)
+	}
+	var payload *string
+	if err := db.QueryRow(ctx, `SELECT payload::text FROM telegram_updates WHERE update_id = 501`).Scan(&payload); err != nil || payload != nil {
+		t.Fatalf("a finished update keeps its body: %v %v", payload, err)
+	}
+}
