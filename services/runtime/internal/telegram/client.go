@@ -154,6 +154,14 @@ func (c *client) sendChatAction(ctx context.Context, chatID int64, action string
 	return c.call(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
 }
 
+// setWebhook has Telegram POST the bot's message updates to url with
+// secret in the secret header.
+func (c *client) setWebhook(ctx context.Context, url, secret string) error {
+	return c.call(ctx, "setWebhook", map[string]any{
+		"url": url, "secret_token": secret, "allowed_updates": []string{"message"},
+	}, nil)
+}
+
 func (c *client) deleteWebhook(ctx context.Context) error {
 	return c.call(ctx, "deleteWebhook", map[string]any{"drop_pending_updates": false}, nil)
 }
