@@ -74,16 +74,14 @@ func ReceiveTelegramUpdate(ctx context.Context, db TxBeginner, botID, updateID, 
 // ReceivedTelegramUpdates returns up to limit updates of bot botID that are
 // received and not begun, oldest first.
 func ReceivedTelegramUpdates(ctx context.Context, db DB, botID int64, limit int) ([]ReceivedTelegramUpdate, error) {
-	rows, err := db.Query(ctx, `SELECT update_id, payload::text FROM telegram_updates
+	rows, err := db.Query(ctx, `SELECT update_id, payload FROM telegram_updates
 		WHERE bot_id = $1 AND state = 'received' ORDER BY update_id LIMIT $2`, botID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list received telegram updates: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReceivedTelegramUpdate, error) {
 		var u ReceivedTelegramUpdate
-		var payload string
-		err := r.Scan(&u.UpdateID, &payload)
-		u.Payload = []byte(payload)
+		err := r.Scan(&u.UpdateID, &u.Payload)
 		return u, err
 	})
 }

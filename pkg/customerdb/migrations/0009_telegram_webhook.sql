@@ -14,9 +14,10 @@ ALTER TABLE telegram_channel
     ADD COLUMN webhook_url           text;
 
 -- 'received': recorded from a webhook delivery, not yet begun; its body is
--- kept until it is processed, so a crash before that loses nothing.
+-- kept until it is processed, so a crash before that loses nothing (bytes
+-- as Telegram sent them: jsonb would refuse a \u0000 Telegram may send).
 ALTER TABLE telegram_updates
     DROP CONSTRAINT telegram_updates_state_check,
     ADD CONSTRAINT telegram_updates_state_check CHECK (state IN ('received', 'started', 'done', 'interrupted')),
-    ADD COLUMN payload jsonb;
+    ADD COLUMN payload bytea;
 CREATE INDEX telegram_updates_received ON telegram_updates (bot_id, update_id) WHERE state = 'received';

@@ -231,6 +231,9 @@ func (s *Service) Disconnect(ctx context.Context) (bool, error) {
 // is disconnected or replaced, so Telegram stops POSTing to a path that
 // will answer 404. Best effort: a revoked token cannot, and needs not.
 func (s *Service) dropWebhook(ctx context.Context) {
+	if s.Sealer == nil {
+		return // no token was ever opened here, so no webhook set
+	}
 	ch, err := customerdb.GetTelegramChannel(ctx, s.DB)
 	if err != nil || (ch.WebhookURL == "" && s.PublicURL == "") {
 		return

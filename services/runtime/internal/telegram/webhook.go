@@ -78,10 +78,10 @@ func (s *Service) Deliver(ctx context.Context, path, secret string, r io.Reader)
 		s.hook.refused.Add(1)
 		return ErrUpdateTooLarge
 	}
-	var u Update
-	if err := json.Unmarshal(body, &u); err != nil || u.UpdateID <= 0 {
+	u, err := parseUpdate(body)
+	if err != nil {
 		s.hook.refused.Add(1)
-		return ErrBadUpdate
+		return err
 	}
 	var chatID int64
 	if u.Message != nil {
@@ -103,6 +103,16 @@ func (s *Service) Deliver(ctx context.Context, path, secret string, r io.Reader)
 		}
 	}
 	return nil
+}
+
+// parseUpdate reads a delivery's body: one JSON object with a positive
+// update_id (and, if any, a message of the shape the runtime reads).
+func parseUpdate(body []byte) (Update, error) {
+	var u Update
+	if err := json.Unmarshal(body, &u); err != nil || u.UpdateID <= 0 {
+		return Update{}, ErrBadUpdate
+	}
+	return u, nil
 }
 
 // runWebhook serves the channel by webhook: it publishes the target
