@@ -71,30 +71,21 @@ func ReceiveTelegramUpdate(ctx context.Context, db TxBeginner, botID, updateID, 
 	return fresh, err
 }
 
-// ReceivedTelegramUpdates returns up to limit updates of bot botID that are
-// received and not begun, oldest first.
-func ReceivedTelegramUpdates(ctx context.Context, db DB, botID int64, limit int) ([]ReceivedTelegramUpdate, error) {
-	rows, err := db.Query(ctx, `SELECT update_id, payload FROM telegram_updates
-		WHERE bot_id = $1 AND state = 'received' ORDER BY update_id LIMIT $2`, botID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list received telegram updates: %w", err)
+// BeginNextTelegramUpdate moves bot botID's oldest received update to
+// started and returns it, in one statement; ok is false when none is
+// received. From here on a crash leaves it started, and the next start asks
+// the owner to resend rather than rerun it.
+func BeginNextTelegramUpdate(ctx context.Context, db DB, botID int64) (u ReceivedTelegramUpdate, ok bool, err error) {
+	err = db.QueryRow(ctx, `UPDATE telegram_updates SET state = 'started'
+		WHERE bot_id = $1 AND update_id = (
+			SELECT update_id FROM telegram_updates WHERE bot_id = $1 AND state = 'received'
+			ORDER BY update_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING update_id, payload`, botID).Scan(&u.UpdateID, &u.Payload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ReceivedTelegramUpdate{}, false, nil
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReceivedTelegramUpdate, error) {
-		var u ReceivedTelegramUpdate
-		err := r.Scan(&u.UpdateID, &u.Payload)
-		return u, err
-	})
-}
-
-// BeginTelegramUpdate moves a received update to started; it reports false
-// when it was not received (begun by another, or gone). From here on a
-// crash leaves it started, and the next start asks the owner to resend
-// rather than rerun it.
-func BeginTelegramUpdate(ctx context.Context, db DB, botID, updateID int64) (bool, error) {
-	tag, err := db.Exec(ctx, `UPDATE telegram_updates SET state = 'started'
-		WHERE bot_id = $1 AND update_id = $2 AND state = 'received'`, botID, updateID)
 	if err != nil {
-		return false, fmt.Errorf("begin telegram update: %w", err)
+		return ReceivedTelegramUpdate{}, false, fmt.Errorf("begin telegram update: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return u, true, nil
 }

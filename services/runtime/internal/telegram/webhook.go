@@ -27,9 +27,6 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 // messages, whose text is at most 4,096 characters.
 const MaxUpdateBytes = 256 << 10
 
-// receivedBatch is how many recorded updates the worker reads at a time.
-const receivedBatch = 50
-
 // Errors of Deliver: the delivery was refused and nothing was recorded.
 var (
 	// ErrWebhookUnknown is a path that is not this channel's webhook
@@ -191,40 +188,30 @@ func (p *channel) webhookCredentials(ctx context.Context) (path, secret string, 
 }
 
 // processReceived processes the updates deliveries recorded, oldest first,
-// until none is left or ctx ends. Each is begun (started) before its turn,
+// until none is left or ctx ends. Each is begun (started) as it is taken,
 // so a crash mid-turn is never rerun, while one recorded but not begun is
 // processed at the next start.
 func (p *channel) processReceived(ctx context.Context) {
 	for ctx.Err() == nil {
-		ups, err := customerdb.ReceivedTelegramUpdates(ctx, p.s.DB, p.ch.BotID, receivedBatch)
+		r, ok, err := customerdb.BeginNextTelegramUpdate(ctx, p.s.DB, p.ch.BotID)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.log.Warn("telegram: read received updates", "err", err)
+				p.log.Warn("telegram: begin received update", "err", err)
 			}
 			if !sleep(ctx, minBackoff) {
 				return
 			}
 			continue
 		}
-		if len(ups) == 0 {
+		if !ok {
 			return
 		}
-		for _, r := range ups {
-			begun, err := customerdb.BeginTelegramUpdate(ctx, p.s.DB, p.ch.BotID, r.UpdateID)
-			if err != nil || !begun {
-				if err != nil && ctx.Err() == nil {
-					p.log.Warn("telegram: begin update", "err", err, "update_id", r.UpdateID)
-				}
-				break
-			}
-			var u Update
-			_ = json.Unmarshal(r.Payload, &u) // checked by Deliver
-			u.UpdateID = r.UpdateID
-			p.process(ctx, u)
-			if ctx.Err() != nil {
-				return
-			}
+		u, err := parseUpdate(r.Payload)
+		if err != nil {
+			u = Update{} // checked by Deliver; processed as nothing
 		}
+		u.UpdateID = r.UpdateID
+		p.process(ctx, u)
 	}
 }
 
