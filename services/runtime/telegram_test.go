@@ -179,8 +179,25 @@ func TestTelegramWebhookRoute(t *testing.T) {
 	if st.Mode != "webhook" || st.Deliveries != 2 || st.Refused != 5 { // the first POST, before a bot, counts too
 		t.Fatalf("state = %+v", st)
 	}
-	in.call(t, http.MethodDelete, "/api/channels/telegram", key, nil, http.StatusNoContent, nil)
+
+	// Another bot replaces this one: the old bot's webhook is deleted, the
+	// new one gets its own path and secret, and the old path is gone.
+	other := tg.AddBot("other_bot")
+	in.call(t, http.MethodPut, "/api/channels/telegram", key, map[string]any{"bot_token": other}, http.StatusOK, nil)
 	if u, _ := tg.Webhook(token); u != "" {
+		t.Fatalf("the replaced bot's webhook is still set: %q", u)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for u, _ := tg.Webhook(other); u == "" || u == hook; u, _ = tg.Webhook(other) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new bot's webhook: %q", u)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	in.call(t, http.MethodPost, route, "", update, http.StatusNotFound, nil)
+
+	in.call(t, http.MethodDelete, "/api/channels/telegram", key, nil, http.StatusNoContent, nil)
+	if u, _ := tg.Webhook(other); u != "" {
 		t.Fatalf("webhook after DELETE: %q", u)
 	}
 	in.call(t, http.MethodPost, route, "", update, http.StatusNotFound, nil)
