@@ -112,8 +112,10 @@ type bot struct {
 	received []int64 // update ids ever returned or POSTed
 	all      map[int64]map[string]any
 
-	// Webhook mode: allowed_updates, the delivery loop's stop, last error.
+	// Webhook mode: allowed_updates, max_connections (recorded; this
+	// server delivers one at a time), the delivery loop's stop, last error.
 	allowed   []string
+	maxConns  int
 	hookStop  chan struct{}
 	lastErr   string
 	lastErrAt time.Time

@@ -65,8 +65,16 @@ func (s *Server) setWebhook(w http.ResponseWriter, b *bot, params map[string]any
 		fail(w, http.StatusBadRequest, "Bad Request: secret token contains unallowed characters")
 		return
 	}
+	conns := 40.0
+	if c, set := params["max_connections"].(float64); set {
+		if c < 1 || c > 100 {
+			fail(w, http.StatusBadRequest, "Bad Request: max_connections must be between 1 and 100")
+			return
+		}
+		conns = c
+	}
 	s.mu.Lock()
-	b.webhook, b.secret = target, secret
+	b.webhook, b.secret, b.maxConns = target, secret, int(conns)
 	if allowed, ok := params["allowed_updates"].([]any); ok {
 		b.allowed = nil
 		for _, a := range allowed {
@@ -105,8 +113,11 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, b *bot, drop bool) {
 func (s *Server) getWebhookInfo(w http.ResponseWriter, b *bot) {
 	s.mu.Lock()
 	info := map[string]any{"url": b.webhook, "has_custom_certificate": false, "pending_update_count": len(b.updates)}
-	if b.webhook != "" && b.allowed != nil {
-		info["allowed_updates"] = slices.Clone(b.allowed)
+	if b.webhook != "" {
+		info["max_connections"] = b.maxConns
+		if b.allowed != nil {
+			info["allowed_updates"] = slices.Clone(b.allowed)
+		}
 	}
 	if b.lastErr != "" {
 		info["last_error_date"] = b.lastErrAt.Unix()

@@ -55,6 +55,7 @@ func TestWebhookDeliveries(t *testing.T) {
 	}{
 		{"plain http", map[string]any{"url": "http://example.com/hook"}, "HTTPS URL must be provided"},
 		{"bad secret", map[string]any{"url": tls.URL + "/hook", "secret_token": "no spaces!"}, "unallowed characters"},
+		{"too many connections", map[string]any{"url": tls.URL + "/hook", "max_connections": 101}, "max_connections"},
 	} {
 		status, out := call(t, s, token, "setWebhook", tt.params)
 		if desc, _ := out["description"].(string); status != 400 || !strings.Contains(desc, tt.want) {
@@ -80,7 +81,7 @@ func TestWebhookDeliveries(t *testing.T) {
 	}
 	_, info := call(t, s, token, "getWebhookInfo", map[string]any{})
 	res := info["result"].(map[string]any)
-	if res["url"] != tls.URL+"/hook" || res["pending_update_count"] != 1.0 || !strings.Contains(res["last_error_message"].(string), "500") {
+	if res["url"] != tls.URL+"/hook" || res["pending_update_count"] != 1.0 || res["max_connections"] != 40.0 || !strings.Contains(res["last_error_message"].(string), "500") {
 		t.Fatalf("webhook info = %v", res)
 	}
 	h.mu.Lock()

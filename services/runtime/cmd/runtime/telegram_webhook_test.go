@@ -181,7 +181,14 @@ func TestBinaryTelegramWebhook(t *testing.T) {
 		t.Fatalf("after restart: %q", texts(sent[3:]))
 	}
 	// A crash after an update was recorded (Telegram has its 200) and
-	// before it was begun: processed at the next start.
+	// before it was begun: processed at the next start. (The kill waits
+	// for the last reply's update to be marked done: killed between its
+	// reply and that, it would be "interrupted", as in polling.)
+	waitFor(t, "the last update to be done", func() bool {
+		var open int
+		err := in.db.QueryRow(t.Context(), `SELECT count(*) FROM telegram_updates WHERE state IN ('received', 'started')`).Scan(&open)
+		return err == nil && open == 0
+	})
 	in.stop(t, syscall.SIGKILL)
 	crashed := fmt.Sprintf(`{"update_id": 50, "message": {"message_id": 50, "date": %d, "text": "recorded before a crash",
 		"chat": {"id": %d, "type": "private"}, "from": {"id": %d, "is_bot": false, "first_name": "Bea"}}}`,

@@ -118,7 +118,8 @@ func (p *channel) resume(ctx context.Context) {
 
 // runPolling takes updates with getUpdates until ctx ends or the token is
 // refused. A webhook this instance set before (it had a public URL then)
-// is deleted first, and updates it recorded but did not process are.
+// is deleted first, and the updates its deliveries recorded but did not
+// process yet are processed before the first poll.
 func (p *channel) runPolling(ctx context.Context) {
 	log := p.log
 	if p.ch.WebhookURL != "" {
