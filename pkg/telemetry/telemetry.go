@@ -6,17 +6,16 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -56,8 +55,11 @@ func Off() Tracing {
 //	OTEL_TRACES_SAMPLER(_ARG)         always_on, always_off, traceidratio,
 //	                                  parentbased_* (default parentbased_always_on)
 //
-// The exporter also reads OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT and friends
-// from the process environment itself.
+//	OTEL_EXPORTER_OTLP_HEADERS        key=value,… sent with every export
+//	(and _TRACES_HEADERS)             (a hosted collector's credentials)
+//	OTEL_EXPORTER_OTLP_TIMEOUT        per export, milliseconds (10000)
+//
+// Spans go out as OTLP/HTTP JSON (otlp.go).
 const (
 	envSDKDisabled    = "OTEL_SDK_DISABLED"
 	envTracesExporter = "OTEL_TRACES_EXPORTER"
@@ -66,6 +68,9 @@ const (
 	envServiceName    = "OTEL_SERVICE_NAME"
 	envSampler        = "OTEL_TRACES_SAMPLER"
 	envSamplerArg     = "OTEL_TRACES_SAMPLER_ARG"
+	envOTLPHeaders    = "OTEL_EXPORTER_OTLP_HEADERS"
+	envTracesHeaders  = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+	envOTLPTimeout    = "OTEL_EXPORTER_OTLP_TIMEOUT"
 )
 
 // TracingFromConfig returns the tracing the OTEL_* variables in cfg
@@ -106,11 +111,25 @@ func exporterFromConfig(ctx context.Context, cfg *config.Loader) (sdktrace.SpanE
 		if u == "" || cfg.Err() != nil {
 			return nil, nil
 		}
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
+		headers, err := parseOTLPHeaders(cfg.String(envOTLPHeaders, ""))
 		if err != nil {
-			return nil, fmt.Errorf("OTLP trace exporter for %s: %w", redactURL(u), err)
+			cfg.Problem("%s: %v", envOTLPHeaders, err)
 		}
-		return exp, nil
+		if th, err := parseOTLPHeaders(cfg.String(envTracesHeaders, "")); err != nil {
+			cfg.Problem("%s: %v", envTracesHeaders, err)
+		} else {
+			for k, vs := range th {
+				headers[k] = vs
+			}
+		}
+		timeout := cfg.Int(envOTLPTimeout, 10_000)
+		if timeout <= 0 {
+			cfg.Problem("%s=%d: want milliseconds above 0", envOTLPTimeout, timeout)
+		}
+		if cfg.Err() != nil {
+			return nil, nil
+		}
+		return newOTLPExporter(u, headers, time.Duration(timeout)*time.Millisecond), nil
 	}
 	return nil, nil
 }
