@@ -427,7 +427,9 @@ func StartPostgres(ctx context.Context, dataDir string, log *slog.Logger) (dbURL
 }
 
 // WaitTCP waits until something listens on addr, up to timeout.
-func WaitTCP(ctx context.Context, addr string, timeout time.Duration) error { return waitTCP(ctx, addr, timeout) }
+func WaitTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	return waitTCP(ctx, addr, timeout)
+}
 
 func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
