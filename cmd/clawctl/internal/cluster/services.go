@@ -29,13 +29,14 @@ func (c *Cluster) startServices(ctx context.Context, s platform.Settings, o Opti
 	if err != nil {
 		return err
 	}
-	// The services' dev configuration, where the environment leaves it
+	// The services' dev configuration, where the configuration leaves it
 	// unset (as clawctl dev does).
 	var shared []string
 	for k, v := range platform.ServiceEnv(s, customerAdminURL) {
-		if ev, ok := o.Env(k); !ok || ev == "" {
-			shared = append(shared, k+"="+v)
+		if ev, ok := o.Env(k); ok && ev != "" {
+			v = ev
 		}
+		shared = append(shared, k+"="+v)
 	}
 	shared = append(shared,
 		"NATS_REPLICAS="+strconv.Itoa(Nodes),
