@@ -17,11 +17,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
@@ -182,36 +180,14 @@ func (o *Options) defaults() {
 	}
 }
 
-// startNATS writes the nodes' files and starts the three nodes, returning
-// once the cluster answers JetStream requests.
+// startNATS starts the three nodes in the data directory's nats-cluster/.
 func (c *Cluster) startNATS(ctx context.Context, s platform.Settings, o Options) error {
-	dir := filepath.Join(s.DataDir, natsDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	n, err := StartNATS(ctx, NATSOptions{Dir: filepath.Join(s.DataDir, natsDir), BinDir: o.BinDir, Creds: c.creds,
+		Ports: o.Ports, Sync: o.Sync, Environ: o.Environ, Log: c.log, LogDir: filepath.Join(s.DataDir, "logs")})
+	if n != nil {
+		c.nodes, c.NATSURLs, c.NATSCA = n.Nodes, n.URLs, n.CA
 	}
-	confs, ca, err := natsFiles(dir, c.creds, o.Ports, o.Sync)
-	if err != nil {
-		return err
-	}
-	c.NATSCA, c.NATSURLs = ca, joinURLs(o.Ports.Client)
-	bin := filepath.Join(o.BinDir, "nats-server")
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("nats-server: %w (run `make build`)", err)
-	}
-	for i, conf := range confs {
-		p := &Process{Name: "nats-" + strconv.Itoa(i+1), Service: "nats", Replica: i + 1, log: c.log,
-			OpsAddr: loopback(o.Ports.Monitor[i]), LogPath: filepath.Join(s.DataDir, "logs", "nats-"+strconv.Itoa(i+1)+".log")}
-		if err := p.start(bin, []string{"-c", conf}, o.Environ); err != nil {
-			return err
-		}
-		c.nodes = append(c.nodes, p)
-	}
-	for i, p := range o.Ports.Client {
-		if err := platform.WaitTCP(ctx, loopback(p), 30*time.Second); err != nil {
-			return fmt.Errorf("NATS node %d (log %s): %w", i+1, c.nodes[i].LogPath, err)
-		}
-	}
-	return awaitJetStream(ctx, natsURL(o.Ports.Client[0]), ca, busauth.Operator, c.creds[busauth.Operator], 60*time.Second)
+	return err
 }
 
 // setupStreams creates the streams at three replicas as the operator

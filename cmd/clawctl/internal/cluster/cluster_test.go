@@ -58,15 +58,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{dir: e2e.TraversableDir(t), opsMap: map[[2]int]int{}}
-	port := func() int {
-		addr, err := bench.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, p, _ := strings.Cut(addr, ":")
-		n, _ := strconv.Atoi(p)
-		return n
-	}
+	port := func() int { return freePort(t) }
 	addr := func() string { return "127.0.0.1:" + strconv.Itoa(port()) }
 	for i := range cluster.Nodes {
 		h.ports.Client[i], h.ports.Route[i], h.ports.Monitor[i] = port(), port(), port()
@@ -85,6 +77,18 @@ func newHarness(t *testing.T) *harness {
 		"WEB_ADDR":       addr(),
 	}
 	return h
+}
+
+// freePort is a loopback port free right now (bench.FreeAddr).
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	addr, err := bench.FreeAddr()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, p, _ := strings.Cut(addr, ":")
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func (h *harness) up(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"golang.org/x/crypto/bcrypt"
 
 	"clawdbot.cloud/pkg/bus"
@@ -113,6 +116,70 @@ func natsFiles(dir string, creds busauth.Credentials, ports Ports, sync string) 
 	}
 	return confs, filepath.Join(tlsDir, serverconf.CAFile), nil
 }
+
+// NATSOptions configures StartNATS.
+type NATSOptions struct {
+	// Dir holds the nodes' configuration, TLS files and stores.
+	Dir string
+	// BinDir holds nats-server.
+	BinDir string
+	// Creds are the principals the nodes accept (the operator's is used to
+	// wait for JetStream).
+	Creds busauth.Credentials
+	// Ports: Client, Route and Monitor are used.
+	Ports Ports
+	// Sync is the JetStream sync_interval ("always" or a duration).
+	Sync string
+	// Environ is the nodes' environment.
+	Environ []string
+	Log     *slog.Logger
+	// LogDir receives nats-<n>.log.
+	LogDir string
+}
+
+// NATS is a running three-node JetStream cluster.
+type NATS struct {
+	// Nodes are the nats-server processes.
+	Nodes []*Process
+	// URLs lists the nodes' client URLs, comma-separated; CA verifies them.
+	URLs, CA string
+}
+
+// StartNATS writes the nodes' files and starts the three nodes, returning
+// once the cluster answers JetStream requests. On error the nodes started
+// are returned, for the caller to stop.
+func StartNATS(ctx context.Context, o NATSOptions) (*NATS, error) {
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	confs, ca, err := natsFiles(o.Dir, o.Creds, o.Ports, o.Sync)
+	if err != nil {
+		return nil, err
+	}
+	n := &NATS{CA: ca, URLs: joinURLs(o.Ports.Client)}
+	bin := filepath.Join(o.BinDir, "nats-server")
+	if _, err := os.Stat(bin); err != nil {
+		return n, fmt.Errorf("nats-server: %w (run `make build`)", err)
+	}
+	for i, conf := range confs {
+		name := "nats-" + strconv.Itoa(i+1)
+		p := &Process{Name: name, Service: "nats", Replica: i + 1, log: o.Log,
+			OpsAddr: loopback(o.Ports.Monitor[i]), LogPath: filepath.Join(o.LogDir, name+".log")}
+		if err := p.start(bin, []string{"-c", conf}, o.Environ); err != nil {
+			return n, err
+		}
+		n.Nodes = append(n.Nodes, p)
+	}
+	for i, p := range o.Ports.Client {
+		if err := platform.WaitTCP(ctx, loopback(p), 30*time.Second); err != nil {
+			return n, fmt.Errorf("NATS node %d (log %s): %w", i+1, n.Nodes[i].LogPath, err)
+		}
+	}
+	return n, awaitJetStream(ctx, natsURL(o.Ports.Client[0]), ca, busauth.Operator, o.Creds[busauth.Operator], 60*time.Second)
+}
+
+// Stop stops the nodes.
+func (n *NATS) Stop() { stopAll(n.Nodes, 30*time.Second) }
 
 // awaitJetStream waits until the cluster answers JetStream requests (a
 // meta leader is elected), asking through url as user.
