@@ -90,7 +90,7 @@ func (c *Cluster) startServices(ctx context.Context, s platform.Settings, o Opti
 			return err
 		}
 	}
-	return nil
+	return c.awaitConsumerLeaders(ctx, time.Until(deadline))
 }
 
 // waitReady waits until p answers 200 on /readyz, failing early if it exits.
