@@ -17,7 +17,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -129,6 +131,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
+	if err := portsFree(o.Ports, s); err != nil {
+		return nil, err
+	}
 	if err := platform.PrepareDataDir(s.DataDir); err != nil {
 		return nil, err
 	}
@@ -190,8 +195,8 @@ func (c *Cluster) startNATS(ctx context.Context, s platform.Settings, o Options)
 	return err
 }
 
-// setupStreams creates the streams at three replicas as the operator
-// before any service starts (only the saga and the operator may create
+// setupStreams creates (or, after a restart, checks) the streams at three
+// replicas as the operator before any service starts (only the saga and the operator may create
 // them; the other services wait for them).
 func (c *Cluster) setupStreams(ctx context.Context, o Options) error {
 	cfg := config.New(o.Env)
@@ -204,7 +209,21 @@ func (c *Cluster) setupStreams(ctx context.Context, o Options) error {
 		return err
 	}
 	defer b.Close()
-	return b.Setup(ctx, opts)
+	// After a restart each stream's nodes elect its leader again; until
+	// then stream requests time out.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := b.Setup(ctx, opts)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		c.log.Info("streams not ready yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // BusOptions connect to the cluster as principal (busauth.Operator for
@@ -253,6 +272,24 @@ func stopAll(ps []*Process, grace time.Duration) {
 	for range ps {
 		<-done
 	}
+}
+
+// portsFree fails, naming the first, when a port the cluster listens on is
+// taken: another nats-server would answer on it (clawctl dev's, say) and
+// the cluster would wait for a JetStream it cannot reach.
+func portsFree(p Ports, s platform.Settings) error {
+	addrs := []string{s.IngressAddr, s.WebAddr}
+	for i := range Nodes {
+		addrs = append(addrs, loopback(p.Client[i]), loopback(p.Route[i]), loopback(p.Monitor[i]))
+	}
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("%s is taken (is clawctl dev or another cluster running?): %w", a, err)
+		}
+		ln.Close()
+	}
+	return nil
 }
 
 // keyText is the encryption key as CLAW_ENCRYPTION_KEY takes it.

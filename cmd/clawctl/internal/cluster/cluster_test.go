@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -180,6 +181,7 @@ func TestClusterSignupSurvivesAReplicaOfEveryService(t *testing.T) {
 	// A crash of one replica of every service (SIGKILL: no draining).
 	owner := h.computeOwner(t)
 	t.Logf("railway-%d ran the runtimes", owner)
+	killed := time.Now()
 	for _, svc := range serviceNames() {
 		victim := h.c.Processes(svc)[0]
 		if svc == "railway" {
@@ -192,6 +194,18 @@ func TestClusterSignupSurvivesAReplicaOfEveryService(t *testing.T) {
 	// The instances' lock moves to the other compute replica, which
 	// starts the runtimes again on their ports.
 	waitFor(t, "the first customer's key to work after the kill", func() bool { return keyAnswers(ada) })
+	t.Logf("the first customer's instance answered again %v after the kill", time.Since(killed).Round(time.Millisecond))
+	for _, svc := range serviceNames() {
+		alive := 0
+		for _, p := range h.c.Processes(svc) {
+			if p.Alive() {
+				alive++
+			}
+		}
+		if alive != 1 {
+			t.Errorf("%s: %d live replicas after killing one, want 1", svc, alive)
+		}
+	}
 	grace := h.signup(t, "starter")
 	h.keyWorks(t, grace, "starter")
 	h.keyWorks(t, ada, "pro")
@@ -371,5 +385,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A cluster whose port is taken (clawctl dev running, say) says which one
+// before it starts anything.
+func TestStartRefusesATakenPort(t *testing.T) {
+	h := newHarness(t)
+	taken := h.ports.Client[1]
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := cluster.Start(context.Background(), cluster.Options{
+		DataDir: h.dir, BinDir: binDir, Ports: h.ports, Log: slog.New(slog.DiscardHandler),
+		Env: func(k string) (string, bool) { v, ok := h.env[k]; return v, ok },
+	})
+	if err == nil {
+		c.Stop()
+		t.Fatal("Start succeeded on a taken port")
+	}
+	if !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+		t.Errorf("error %q does not name the taken port %d", err, taken)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "logs")); err == nil {
+		t.Error("processes were started")
 	}
 }
