@@ -66,7 +66,7 @@ func (p *Process) start(path string, args, env []string) error {
 		expected := p.stopping
 		p.mu.Unlock()
 		if !expected {
-			p.log.Error("process exited; its replica carries on", "process", p.Name, "pid", cmd.Process.Pid, "err", err, "log", p.LogPath)
+			p.log.Error("process exited; the others carry on", "process", p.Name, "pid", cmd.Process.Pid, "err", err, "log", p.LogPath)
 		}
 		close(p.done)
 	}()
