@@ -50,6 +50,9 @@ type Bus struct {
 	tp      trace.TracerProvider
 }
 
+// connectTimeout bounds each attempt to reach a server.
+const connectTimeout = 10 * time.Second
+
 // Option configures how Connect reaches the server.
 type Option func(*connectOptions)
 
@@ -95,6 +98,10 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 	}
 	nc, err := nats.Connect(url, append(nopts,
 		nats.Name(service),
+		// Dial, TLS handshake and the server's bcrypt check of the
+		// password together: nats.go's 2 s default is too little on a
+		// loaded host (seen in CI under -race).
+		nats.Timeout(connectTimeout),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
