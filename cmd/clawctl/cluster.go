@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +43,9 @@ principal and in Postgres as its own role. Ctrl-C stops everything. docs/runbook
 func runCluster(ctx context.Context, w io.Writer, dataDir string, replicas int, sync string) error {
 	if replicas < 1 {
 		return usageErrorf("cluster: --replicas must be at least 1")
+	}
+	if _, err := time.ParseDuration(sync); sync != cluster.SyncAlways && err != nil {
+		return usageErrorf("cluster: --sync is %q or a duration such as 2m", cluster.SyncAlways)
 	}
 	format := os.Getenv("LOG_FORMAT")
 	if format == "" {
