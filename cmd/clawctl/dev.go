@@ -47,12 +47,12 @@ Clawdbot Cloud is running (Ctrl-C stops everything).
   web app (sign up, dashboard)                 %s
   ingress (Stripe webhooks, provisioning API)  %s
   NATS                                         %s
-  control-plane database                       %s
-  Stripe webhook secret                        %s
-`, p.WebURL, p.IngressURL, p.NATSURL, redact(p.DatabaseURL), p.WebhookSecret)
-	if pw := p.NATSPassword("operator"); pw != "" {
-		fmt.Fprintf(w, "    (NATS users: operator's password in %s; docs/runbooks/nats-auth.md)\n", filepath.Join(envOr("CLAW_DATA_DIR", dataDir), platform.NATSAuthDir, "operator.password"))
+`, p.WebURL, p.IngressURL, p.NATSURL)
+	if p.NATSPassword("operator") != "" {
+		fmt.Fprintf(w, "    (as the operator: password in %s; docs/runbooks/nats-auth.md)\n", filepath.Join(envOr("CLAW_DATA_DIR", dataDir), platform.NATSAuthDir, "operator.password"))
 	}
+	fmt.Fprintf(w, "  control-plane database                       %s\n", redact(p.DatabaseURL))
+	fmt.Fprintf(w, "  Stripe webhook secret                        %s\n", p.WebhookSecret)
 	if p.WebhookSecret == platform.DevWebhookSecret {
 		fmt.Fprintln(w, "    (the dev default; set STRIPE_WEBHOOK_SECRET for anything real)")
 	}

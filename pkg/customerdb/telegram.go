@@ -31,6 +31,13 @@ type TelegramChannel struct {
 	BrokenReason string
 	BrokenAt     time.Time
 	ConnectedAt  time.Time
+	// WebhookPath is the random path id of the channel's webhook URL and
+	// WebhookSecretSealed its secret token, sealed by the runtime; both
+	// empty until the channel first runs in webhook mode.
+	WebhookPath         string
+	WebhookSecretSealed []byte
+	// WebhookURL is the URL set with setWebhook; empty while none is.
+	WebhookURL string
 }
 
 // Paired reports whether an owner has paired.
@@ -43,6 +50,7 @@ type TelegramUpdate struct {
 
 // Telegram update states (telegram_updates.state).
 const (
+	TelegramUpdateReceived    = "received"
 	TelegramUpdateStarted     = "started"
 	TelegramUpdateDone        = "done"
 	TelegramUpdateInterrupted = "interrupted"
@@ -54,11 +62,12 @@ func GetTelegramChannel(ctx context.Context, db DB) (TelegramChannel, error) {
 	var owner, chat *int64
 	var conv *string
 	var last, brokenAt *time.Time
-	var reason *string
+	var reason, hookPath, hookURL *string
 	err := db.QueryRow(ctx, `SELECT bot_token_sealed, bot_id, bot_username, pairing_code_hash, owner_user_id,
-			owner_chat_id, conversation_id::text, update_offset, last_message_at, broken_reason, broken_at, connected_at
+			owner_chat_id, conversation_id::text, update_offset, last_message_at, broken_reason, broken_at, connected_at,
+			webhook_path, webhook_secret_sealed, webhook_url
 		FROM telegram_channel`).Scan(&c.TokenSealed, &c.BotID, &c.BotUsername, &c.PairingCodeHash, &owner, &chat,
-		&conv, &c.Offset, &last, &reason, &brokenAt, &c.ConnectedAt)
+		&conv, &c.Offset, &last, &reason, &brokenAt, &c.ConnectedAt, &hookPath, &c.WebhookSecretSealed, &hookURL)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TelegramChannel{}, ErrNoTelegramChannel
 	}
@@ -68,6 +77,7 @@ func GetTelegramChannel(ctx context.Context, db DB) (TelegramChannel, error) {
 	c.OwnerUserID, c.OwnerChatID = deref(owner), deref(chat)
 	c.ConversationID, c.BrokenReason = deref(conv), deref(reason)
 	c.LastMessageAt, c.BrokenAt = deref(last), deref(brokenAt)
+	c.WebhookPath, c.WebhookURL = deref(hookPath), deref(hookURL)
 	return c, nil
 }
 
@@ -149,9 +159,10 @@ func TakeTelegramUpdate(ctx context.Context, db TxBeginner, botID, updateID, cha
 	return taken, err
 }
 
-// FinishTelegramUpdate sets a taken update's state (TelegramUpdateDone).
+// FinishTelegramUpdate sets a taken update's state (TelegramUpdateDone)
+// and forgets its body.
 func FinishTelegramUpdate(ctx context.Context, db DB, botID, updateID int64, state string) error {
-	_, err := db.Exec(ctx, `UPDATE telegram_updates SET state = $3 WHERE bot_id = $1 AND update_id = $2`, botID, updateID, state)
+	_, err := db.Exec(ctx, `UPDATE telegram_updates SET state = $3, payload = NULL WHERE bot_id = $1 AND update_id = $2`, botID, updateID, state)
 	if err != nil {
 		return fmt.Errorf("finish telegram update: %w", err)
 	}
@@ -175,9 +186,10 @@ func InterruptTelegramUpdates(ctx context.Context, db DB, botID int64) ([]Telegr
 }
 
 // PruneTelegramUpdates forgets finished updates received before before:
-// the offset already keeps them from coming back.
+// the offset already keeps them from coming back, and Telegram stops
+// redelivering a webhook update long before (24 hours).
 func PruneTelegramUpdates(ctx context.Context, db DB, before time.Time) error {
-	_, err := db.Exec(ctx, `DELETE FROM telegram_updates WHERE state <> 'started' AND received_at < $1`, before)
+	_, err := db.Exec(ctx, `DELETE FROM telegram_updates WHERE state IN ('done', 'interrupted') AND received_at < $1`, before)
 	if err != nil {
 		return fmt.Errorf("prune telegram updates: %w", err)
 	}

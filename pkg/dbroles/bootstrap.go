@@ -68,7 +68,7 @@ func ensureLoginRole(ctx context.Context, tx pgx.Tx, role, attrs string, secret 
 	if err != nil {
 		return err
 	}
-	verifier, err := scramVerifier(pw)
+	verifier, err := SCRAMVerifier(pw)
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,14 @@ import (
 // scramIterations is the SCRAM-SHA-256 iteration count, Postgres's default.
 const scramIterations = 4096
 
-// scramVerifier returns the SCRAM-SHA-256 verifier Postgres stores for
-// password (RFC 5802/7677, Postgres's format). Sending the verifier instead
-// of the password keeps the plaintext out of the server's statement log and
-// pg_stat_activity. Derived passwords are ASCII, which SASLprep leaves
-// unchanged. (services/neon's postgres driver does the same for customer
-// roles.)
-func scramVerifier(password string) (string, error) {
+// SCRAMVerifier returns the SCRAM-SHA-256 verifier Postgres stores for
+// password (RFC 5802/7677, Postgres's format): what CREATE or ALTER ROLE
+// ... PASSWORD should send. Sending the verifier instead of the password
+// keeps the plaintext out of the server's statement log and
+// pg_stat_activity. The password must be ASCII (derived and generated
+// passwords are), which SASLprep leaves unchanged. The services' roles here
+// and the customers' roles (services/neon's postgres driver) use it.
+func SCRAMVerifier(password string) (string, error) {
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt) // never fails (crypto/rand documents so)
 	salted, err := pbkdf2.Key(sha256.New, password, salt, scramIterations, sha256.Size)

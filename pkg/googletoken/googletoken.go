@@ -7,29 +7,26 @@ package googletoken
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"clawdbot.cloud/pkg/seal"
 )
 
 // hkdfInfo names what the derived key is for, so the instance secret's
 // other uses (dashboard tokens, /status) never share a key with this one.
 const hkdfInfo = "clawdbot google tokens v1"
 
-// Sealer encrypts the Google tokens for the customer's database: AES-256-GCM
-// under a key derived by HKDF-SHA256 from the instance's secret, with the
+// Sealer encrypts the Google tokens for the customer's database (pkg/seal:
+// AES-256-GCM under a key derived from the instance's secret), with the
 // token's kind as associated data (an access token's ciphertext copied into
 // the refresh column does not open).
 type Sealer struct {
-	aead cipher.AEAD
+	s *seal.Sealer
 }
 
 // ErrUnsealed is a ciphertext that does not open with this instance's key:
@@ -39,42 +36,23 @@ var ErrUnsealed = errors.New("google tokens do not open with this instance's key
 // NewSealer derives the key from secret, the instance token (at least 32
 // characters of randomness, config.MinInstanceTokenLen).
 func NewSealer(secret string) (*Sealer, error) {
-	if len(secret) < 32 {
-		return nil, errors.New("googletoken: the instance secret is too short to derive a key")
-	}
-	key, err := hkdf.Key(sha256.New, []byte(secret), nil, hkdfInfo, 32)
+	s, err := seal.New(secret, hkdfInfo)
 	if err != nil {
-		return nil, fmt.Errorf("googletoken: derive key: %w", err)
+		return nil, fmt.Errorf("googletoken: %w", err)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{s: s}, nil
 }
 
 // Seal encrypts plain, bound to kind ("access", "refresh").
-func (s *Sealer) Seal(kind, plain string) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, []byte(plain), []byte(kind))
-}
+func (s *Sealer) Seal(kind, plain string) []byte { return s.s.Seal(kind, plain) }
 
 // Open decrypts what Seal made for kind.
 func (s *Sealer) Open(kind string, sealed []byte) (string, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", ErrUnsealed
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(kind))
+	plain, err := s.s.Open(kind, sealed)
 	if err != nil {
 		return "", ErrUnsealed
 	}
-	return string(plain), nil
+	return plain, nil
 }
 
 // DefaultOAuthBaseURL is Google's OAuth host: /token and /revoke.

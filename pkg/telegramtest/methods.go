@@ -57,16 +57,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "sendChatAction":
 		s.sendChatAction(w, b, params)
 	case "setWebhook":
-		s.mu.Lock()
-		b.webhook, _ = params["url"].(string)
-		b.secret, _ = params["secret_token"].(string)
-		s.mu.Unlock()
-		ok(w, true)
+		s.setWebhook(w, b, params)
 	case "deleteWebhook":
-		s.mu.Lock()
-		b.webhook, b.secret = "", ""
-		s.mu.Unlock()
-		ok(w, true)
+		drop, _ := params["drop_pending_updates"].(bool)
+		s.deleteWebhook(w, b, drop)
+	case "getWebhookInfo":
+		s.getWebhookInfo(w, b)
 	default:
 		// A valid call this server does not implement: the test uses more
 		// of the API than the server knows, which is the server's gap.

@@ -14,6 +14,16 @@
 // a second concurrent getUpdates ends the first with 409 Conflict), reads
 // the messages and chat actions the bot sent, and revokes a token (every
 // call then answers 401 Unauthorized, as after /revoke in BotFather).
+//
+// Webhooks as Telegram: setWebhook takes an https URL only (a test puts an
+// httptest TLS server in front of its bot and hands its client to
+// SetWebhookClient) and a secret_token of Telegram's alphabet; while a
+// webhook is set, getUpdates answers 409 Conflict and every update is
+// POSTed to the URL in order with the X-Telegram-Bot-Api-Secret-Token
+// header, confirmed by a 2xx answer and retried with backoff otherwise;
+// getWebhookInfo reports the URL, pending count and last error;
+// deleteWebhook returns the updates to getUpdates. Redeliver repeats a
+// delivery, as Telegram does when an answer was lost.
 package telegramtest
 
 import (
@@ -72,11 +82,16 @@ type Server struct {
 	spec *Spec
 	tb   testing.TB
 
-	mu       sync.Mutex
-	bots     map[string]*bot
-	nextBot  int64
-	rejected []string
-	calls    map[string]int
+	// hooks counts the webhook delivery loops; closed stops them.
+	hooks  sync.WaitGroup
+	closed chan struct{}
+
+	mu         sync.Mutex
+	hookClient *http.Client
+	bots       map[string]*bot
+	nextBot    int64
+	rejected   []string
+	calls      map[string]int
 }
 
 type bot struct {
@@ -94,7 +109,16 @@ type bot struct {
 	poll     chan struct{} // closed to end the current long poll with 409
 	webhook  string
 	secret   string
-	received []int64 // update ids ever returned
+	received []int64 // update ids ever returned or POSTed
+	all      map[int64]map[string]any
+
+	// Webhook mode: allowed_updates, max_connections (recorded; this
+	// server delivers one at a time), the delivery loop's stop, last error.
+	allowed   []string
+	maxConns  int
+	hookStop  chan struct{}
+	lastErr   string
+	lastErrAt time.Time
 }
 
 // New starts a server, closed when the test ends. The test fails at its end
@@ -106,10 +130,13 @@ func New(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{spec: spec, tb: tb, bots: make(map[string]*bot), nextBot: 7000000000, calls: make(map[string]int)}
+	s := &Server{spec: spec, tb: tb, bots: make(map[string]*bot), nextBot: 7000000000, calls: make(map[string]int),
+		closed: make(chan struct{}), hookClient: &http.Client{Timeout: 30 * time.Second}}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = hs.URL
 	tb.Cleanup(func() {
+		close(s.closed)
+		s.hooks.Wait()
 		hs.CloseClientConnections()
 		hs.Close()
 		s.mu.Lock()
@@ -129,7 +156,7 @@ func (s *Server) AddBot(username string) string {
 	s.nextBot++
 	token := fmt.Sprintf("%d:AAH%032x", s.nextBot, s.nextBot*7919)
 	s.bots[token] = &bot{id: s.nextBot, username: username, nextUpd: 100000, nextMsg: 1,
-		chats: make(map[int64]User), arrived: make(chan struct{})}
+		chats: make(map[int64]User), arrived: make(chan struct{}), all: make(map[int64]map[string]any)}
 	return token
 }
 
@@ -180,6 +207,7 @@ func (s *Server) SendText(token string, from User, text string) int64 {
 		s.tb.Fatalf("telegramtest: scripted update does not match the definition: %v", err)
 	}
 	b.updates = append(b.updates, u)
+	b.all[id] = u
 	close(b.arrived)
 	b.arrived = make(chan struct{})
 	return id
@@ -199,15 +227,17 @@ func (s *Server) Actions(token string) []Action {
 	return slices.Clone(s.mustBot(token).actions)
 }
 
-// Pending returns how many scripted updates no getUpdates has confirmed.
+// Pending returns how many scripted updates no getUpdates (or webhook
+// answer) has confirmed.
 func (s *Server) Pending(token string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.mustBot(token).updates)
 }
 
-// Delivered returns the update ids getUpdates returned, in order, with
-// repeats (an update returned again because it was not confirmed).
+// Delivered returns the update ids getUpdates returned or the webhook was
+// sent, in order, with repeats (an update returned again because it was not
+// confirmed).
 func (s *Server) Delivered(token string) []int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -46,7 +46,7 @@ import (
 // Config is the runtime's configuration, one JSON document:
 // {"customer_id","plan","listen_addr","database_url","instance_id","version"}
 // and the optional "provider", "model", "dashboard_origin",
-// "instance_token", "rate_per_second", "rate_burst". See the fields for
+// "instance_token", "rate_per_second", "rate_burst", "public_url". See the fields for
 // their meaning and Config.Validate for the rules.
 type Config = config.Config
 

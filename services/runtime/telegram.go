@@ -29,8 +29,14 @@ func newTelegram(cfg Config, pool *pgxpool.Pool, c *chat.Service, opts Options, 
 			return nil, err
 		}
 	}
+	// Webhook mode needs a public https URL (Telegram delivers to nothing
+	// else); an http one (a local instance) polls.
+	public := ""
+	if cfg.WebhookMode() {
+		public = cfg.PublicURL
+	}
 	return telegram.NewService(telegram.Service{
 		DB: pool, Chat: c, BaseURL: base, Sealer: sealer, PollTimeout: opts.TelegramPollTimeout,
-		Log: log, Now: opts.Now,
+		PublicURL: public, Log: log, Now: opts.Now,
 	}), nil
 }

@@ -106,3 +106,99 @@ func TestTelegramOwnerOverQuota(t *testing.T) {
 		t.Fatalf("model got %d requests", n)
 	}
 }
+
+// The webhook route's answers, each checked against the OpenAPI document:
+// only Telegram's delivery (the channel's path and secret) is recorded.
+func TestTelegramWebhookRoute(t *testing.T) {
+	tg := telegramtest.New(t)
+	// Deliveries would go nowhere (port 1): the test posts them itself.
+	in := startInstance(t, "cus_TGHOOK", plans.Starter, withTelegram(tg),
+		withConfig(func(c *runtime.Config) { c.PublicURL = "https://127.0.0.1:1/edge" }))
+	key := in.addKey(t)
+	token := tg.AddBot("route_bot")
+	in.call(t, http.MethodPost, "/telegram/webhook/nothing", "", `{"update_id": 1}`, http.StatusNotFound, nil)
+	in.call(t, http.MethodPut, "/api/channels/telegram", key, map[string]any{"bot_token": token}, http.StatusOK, nil)
+
+	var hook, secret string
+	deadline := time.Now().Add(30 * time.Second)
+	for hook, secret = tg.Webhook(token); hook == ""; hook, secret = tg.Webhook(token) {
+		if time.Now().After(deadline) {
+			t.Fatal("no webhook set")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	path, ok := strings.CutPrefix(hook, "https://127.0.0.1:1/edge/telegram/webhook/")
+	if !ok || len(path) != 32 {
+		t.Fatalf("webhook URL %q", hook)
+	}
+	update := `{"update_id": 4242, "message": {"message_id": 1, "date": 1, "text": "hi",
+		"chat": {"id": 9, "type": "private"}, "from": {"id": 9, "is_bot": false, "first_name": "Sam"}}}`
+	route := "/telegram/webhook/" + path
+	for _, c := range []struct {
+		name, path, secret, body string
+		want                     int
+	}{
+		{"no secret", route, "", update, http.StatusUnauthorized},
+		{"wrong secret", route, "x" + secret[1:], update, http.StatusForbidden},
+		{"unknown path", "/telegram/webhook/" + strings.Repeat("f", 32), secret, update, http.StatusNotFound},
+		{"malformed", route, secret, `[1, 2`, http.StatusBadRequest},
+		{"delivered", route, secret, update, http.StatusOK},
+		{"redelivered", route, secret, update, http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var header []string
+			if c.secret != "" {
+				header = []string{telegramtest.SecretHeader, c.secret}
+			}
+			resp, raw := in.do(t, http.MethodPost, c.path, "", c.body, header...)
+			if resp.StatusCode != c.want {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, raw, c.want)
+			}
+		})
+	}
+	// The stranger's update is processed once (the refusal cannot reach
+	// an unknown chat, so it is recorded done without one).
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var state string
+		err := in.pool.QueryRow(t.Context(), `SELECT state FROM telegram_updates WHERE update_id = 4242`).Scan(&state)
+		if err == nil && state == customerdb.TelegramUpdateDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("update state %q, %v", state, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var st struct {
+		Mode       string
+		Deliveries int64 `json:"webhook_deliveries"`
+		Refused    int64 `json:"webhook_refused"`
+	}
+	in.call(t, http.MethodGet, "/api/channels/telegram", key, nil, http.StatusOK, &st)
+	if st.Mode != "webhook" || st.Deliveries != 2 || st.Refused != 5 { // the first POST, before a bot, counts too
+		t.Fatalf("state = %+v", st)
+	}
+
+	// Another bot replaces this one: the old bot's webhook is deleted, the
+	// new one gets its own path and secret, and the old path is gone.
+	other := tg.AddBot("other_bot")
+	in.call(t, http.MethodPut, "/api/channels/telegram", key, map[string]any{"bot_token": other}, http.StatusOK, nil)
+	if u, _ := tg.Webhook(token); u != "" {
+		t.Fatalf("the replaced bot's webhook is still set: %q", u)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for u, _ := tg.Webhook(other); u == "" || u == hook; u, _ = tg.Webhook(other) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new bot's webhook: %q", u)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	in.call(t, http.MethodPost, route, "", update, http.StatusNotFound, nil)
+
+	in.call(t, http.MethodDelete, "/api/channels/telegram", key, nil, http.StatusNoContent, nil)
+	if u, _ := tg.Webhook(other); u != "" {
+		t.Fatalf("webhook after DELETE: %q", u)
+	}
+	in.call(t, http.MethodPost, route, "", update, http.StatusNotFound, nil)
+}

@@ -160,6 +160,9 @@ try {
   await step("usage this month", async () => {
     await a.locator("#usage-text", { hasText: "2 of 20,000 messages used" }).waitFor();
     check(await a.locator("#usage-chart rect").count() >= 1, "a bar per day");
+    // Pro's storage cap, with the chat and the memory above counted.
+    const storage = await a.locator("#usage-storage", { hasText: " of 1 GiB (0%) for memories and conversations" }).textContent();
+    check(!storage.startsWith("Storage: 0 bytes"), "the chat and memories count against storage: " + storage);
   });
   await step("skills switch", async () => {
     const sw = a.getByRole("switch", { name: "browser" });

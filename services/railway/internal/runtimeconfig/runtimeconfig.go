@@ -17,6 +17,11 @@ type Document struct {
 	InstanceToken string `json:"instance_token,omitempty"`
 	Provider      string `json:"provider,omitempty"`
 	Model         string `json:"model,omitempty"`
+	// PublicURL is where the internet reaches the runtime: the railway
+	// driver's https domain, so its Telegram channel takes updates by
+	// webhook. The process driver's runtimes listen on loopback and have
+	// none: they poll.
+	PublicURL string `json:"public_url,omitempty"`
 }
 
 // ValidID mirrors the runtime's rule for customer and instance ids, so a

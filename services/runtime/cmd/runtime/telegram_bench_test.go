@@ -56,13 +56,25 @@ func (c *modelClock) take() time.Duration {
 // spent in model calls (measured by a proxy in front of the model). It
 // reports the runtime's resident memory with no bot, with a bot polling,
 // and after 500 answered messages; the timed loop gives p50 and p99.
-func BenchmarkBinaryTelegram(b *testing.B) {
+func BenchmarkBinaryTelegram(b *testing.B) { benchTelegram(b, false) }
+
+// BenchmarkBinaryTelegramWebhook is BenchmarkBinaryTelegram in webhook
+// mode: the instance has a public https URL (a TLS edge in front of it, as
+// Railway's), and the test server POSTs each update through it the moment
+// it is sent; the figure runs from then to the reply reaching sendMessage,
+// the model excluded.
+func BenchmarkBinaryTelegramWebhook(b *testing.B) { benchTelegram(b, true) }
+
+func benchTelegram(b *testing.B, webhook bool) {
 	clock := &modelClock{}
 	in := startTelegramInstanceWith(b, func(in *tgInstance) {
 		for i, kv := range in.env {
 			if v, ok := strings.CutPrefix(kv, "ANTHROPIC_BASE_URL="); ok {
 				in.env[i] = "ANTHROPIC_BASE_URL=" + clock.wrap(b, v)
 			}
+		}
+		if webhook {
+			withEdge(b, in)
 		}
 	})
 	rssNoBot := statusKB(b, in.cmd.Process.Pid, "VmRSS")
@@ -76,7 +88,7 @@ func BenchmarkBinaryTelegram(b *testing.B) {
 	in.tg.SendText(token, owner, "/start "+conn.PairingCode)
 	in.tg.WaitSent(b, token, 1, 30*time.Second)
 	time.Sleep(2 * time.Second) // a few long polls in
-	rssPolling := statusKB(b, in.cmd.Process.Pid, "VmRSS")
+	rssRunning := statusKB(b, in.cmd.Process.Pid, "VmRSS")
 
 	sent := 1
 	message := func(i int) time.Duration {
@@ -105,6 +117,10 @@ func BenchmarkBinaryTelegram(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms-excl-model")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms-excl-model")
 	b.ReportMetric(rssNoBot/1024, "RSS-no-bot-MB")
-	b.ReportMetric(rssPolling/1024, "RSS-polling-MB")
+	if webhook {
+		b.ReportMetric(rssRunning/1024, "RSS-webhook-MB")
+	} else {
+		b.ReportMetric(rssRunning/1024, "RSS-polling-MB")
+	}
 	b.ReportMetric(rssAfter/1024, "RSS-after-500-msgs-MB")
 }

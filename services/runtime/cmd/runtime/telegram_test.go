@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ type tgInstance struct {
 	url    string
 	// allLogs keeps the logs of every run.
 	allLogs []*lockedBuffer
+	// backend is url for the TLS edge in front (webhook tests), set at
+	// every start.
+	backend atomic.Pointer[string]
 }
 
 func startTelegramInstance(t testing.TB) *tgInstance {
@@ -84,6 +88,8 @@ func (in *tgInstance) start(t testing.TB) {
 	in.cmd, in.logs, in.exited = start(t, in.bin, in.cfg, in.env...)
 	in.allLogs = append(in.allLogs, in.logs)
 	in.url = "http://" + waitServing(t, in.logs, in.exited)
+	u := in.url
+	in.backend.Store(&u)
 }
 
 // stop ends the runtime with sig and waits for it.

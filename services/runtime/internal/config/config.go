@@ -74,12 +74,22 @@ type Config struct {
 	// TurnTimeoutSeconds bounds a whole chat turn, tools included; zero
 	// means the default, 300.
 	TurnTimeoutSeconds int `json:"turn_timeout_seconds,omitempty"`
+	// PublicURL is where the internet reaches this instance
+	// (scheme://host[:port][/path], no query), e.g. its Railway domain.
+	// When it is https the Telegram channel runs in webhook mode: Telegram
+	// POSTs updates to <PublicURL>/telegram/webhook/<path id>. Empty or
+	// http (a local instance) means long polling.
+	PublicURL string `json:"public_url,omitempty"`
 
 	// Env holds the model-provider settings of the process environment
 	// (see EnvFrom). It is never part of the JSON document: the compute
 	// service passes provider credentials as environment variables.
 	Env ProviderEnv `json:"-"`
 }
+
+// WebhookMode reports whether the Telegram channel takes updates by
+// webhook: the instance has a public https URL.
+func (c Config) WebhookMode() bool { return strings.HasPrefix(c.PublicURL, "https://") }
 
 // Model providers (Config.Provider).
 const (
@@ -167,6 +177,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("provider", c.Provider),
 		slog.String("model", c.Model),
 		slog.String("dashboard_origin", c.DashboardOrigin),
+		slog.String("public_url", c.PublicURL),
 		slog.Bool("instance_token_set", c.InstanceToken != ""),
 		slog.Bool("anthropic_api_key_set", c.Env.AnthropicAPIKey != ""),
 		slog.Bool("openai_base_url_set", c.Env.OpenAIBaseURL != ""),

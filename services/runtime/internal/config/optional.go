@@ -28,6 +28,11 @@ func (c Config) validateOptional() []error {
 			add("dashboard_origin %q: %v", c.DashboardOrigin, err)
 		}
 	}
+	if c.PublicURL != "" {
+		if err := checkPublicURL(c.PublicURL); err != nil {
+			add("public_url %q: %v", c.PublicURL, err)
+		}
+	}
 	if t := c.InstanceToken; t != "" {
 		ok := len(t) >= MinInstanceTokenLen && len(t) <= 512 && !strings.ContainsFunc(t, func(r rune) bool {
 			return r <= ' ' || r > '~'
@@ -94,6 +99,23 @@ func checkOrigin(origin string) error {
 		return fmt.Errorf("want scheme://host[:port]")
 	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(origin, "?") || strings.HasSuffix(origin, "#"):
 		return fmt.Errorf("an origin has no path, query or fragment")
+	}
+	return nil
+}
+
+// checkPublicURL accepts an http(s) base URL: a host, an optional path,
+// nothing else (no credentials, query or fragment).
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be https (webhooks) or http (no webhooks)")
+	case u.Host == "" || u.User != nil || u.Opaque != "":
+		return fmt.Errorf("want scheme://host[:port][/path]")
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#"):
+		return fmt.Errorf("a base URL has no query or fragment")
 	}
 	return nil
 }

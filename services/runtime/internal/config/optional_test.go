@@ -34,6 +34,9 @@ func TestOptionalFields(t *testing.T) {
 		{"short token", func(c *Config) { c.InstanceToken = "short" }, "instance_token"},
 		{"token with space", func(c *Config) { c.InstanceToken = token + " x" }, "instance_token"},
 		{"bad base url", func(c *Config) { c.Env.OpenAIBaseURL = "localhost:11434" }, "OPENAI_BASE_URL"},
+		{"public url without scheme", func(c *Config) { c.PublicURL = "cus-1.up.railway.app" }, "public_url"},
+		{"public url with query", func(c *Config) { c.PublicURL = "https://cus-1.up.railway.app/?x=1" }, "public_url"},
+		{"public url with credentials", func(c *Config) { c.PublicURL = "https://u:p@cus-1.up.railway.app" }, "public_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -46,6 +49,27 @@ func TestOptionalFields(t *testing.T) {
 				t.Errorf("error leaks the instance token: %v", err)
 			}
 		})
+	}
+}
+
+func TestWebhookModeNeedsHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		webhook bool
+	}{
+		{"", false},
+		{"http://127.0.0.1:8080", false},
+		{"https://cus-1.up.railway.app", true},
+		{"https://edge.example.com/instances/cus-1", true},
+	} {
+		c := validConfig()
+		c.PublicURL = tc.url
+		if err := c.Validate(); err != nil {
+			t.Errorf("public_url %q: %v", tc.url, err)
+		}
+		if c.WebhookMode() != tc.webhook {
+			t.Errorf("public_url %q: webhook mode %v, want %v", tc.url, c.WebhookMode(), tc.webhook)
+		}
 	}
 }
 

@@ -26,13 +26,14 @@
 //	PUT    /api/channels/telegram    {"bot_token"} → connect the customer's bot; answers a pairing code once
 //	GET    /api/channels/telegram    the Telegram channel's state (connected, paired, broken; never the token)
 //	DELETE /api/channels/telegram    disconnect the bot
+//	POST   /telegram/webhook/{id}    Telegram's deliveries in webhook mode (secret token header, no key)
 //	GET    /api/google               the connected Google account (Pro, Team; google.go)
 //	PUT    /api/google               Google's tokens from the web app's OAuth callback
 //	DELETE /api/google               revoke the grant at Google and forget the tokens
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
 //
-// Every route but /health and /openapi.json needs "Authorization: Bearer claw_…" (or a
+// Every route but /health, /openapi.json and the Telegram webhook needs "Authorization: Bearer claw_…" (or a
 // dashboard token, see internal/auth) and is rate limited per key. Every
 // answer is JSON (the export, screenshots and the streams excepted), errors
 // as {"error": "..."} — on /v1 in OpenAI's shape,
@@ -145,6 +146,7 @@ func New(o Options) http.Handler {
 	mux.Handle("PUT /api/channels/telegram", key(putTelegram(o)))
 	mux.Handle("GET /api/channels/telegram", key(getTelegram(o)))
 	mux.Handle("DELETE /api/channels/telegram", key(deleteTelegram(o)))
+	mux.Handle("POST "+telegram.WebhookPathPrefix+"{path_id}", telegramWebhook(o))
 	mux.Handle("GET /api/google", key(getGoogle(o)))
 	mux.Handle("PUT /api/google", key(putGoogle(o)))
 	mux.Handle("DELETE /api/google", key(deleteGoogle(o)))

@@ -5,11 +5,13 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"clawdbot.cloud/services/runtime/internal/auth"
 	"clawdbot.cloud/services/runtime/internal/ratelimit"
 	"clawdbot.cloud/services/runtime/internal/respond"
+	"clawdbot.cloud/services/runtime/internal/telegram"
 )
 
 // limitBody caps request bodies at MaxBodyBytes; reading past it fails and
@@ -98,14 +100,19 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // accessLog logs one line per request: method, path, status and duration.
 // Headers are not logged (Authorization holds the API key), nor are query
 // strings (a search query is the customer's text).
+// The Telegram webhook's path id is logged as "{path_id}".
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		path := r.URL.Path
+		if strings.HasPrefix(path, telegram.WebhookPathPrefix) {
+			path = telegram.WebhookPathPrefix + "{path_id}"
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 		)

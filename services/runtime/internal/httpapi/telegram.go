@@ -89,3 +89,25 @@ func deleteTelegram(o Options) http.Handler {
 		}
 	})
 }
+
+// telegramWebhook answers POST /telegram/webhook/{path_id}, Telegram's
+// deliveries in webhook mode. It needs no API key: the random path id and
+// the secret token header are the credential (checked by Deliver in
+// constant time). 200 means the update is recorded; the turn runs after.
+func telegramWebhook(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Telegram == nil {
+			respond.Error(w, http.StatusNotFound, "not found")
+			return
+		}
+		err := o.Telegram.Deliver(r.Context(), r.PathValue("path_id"), r.Header.Get(telegram.SecretHeader), r.Body)
+		switch status := telegram.WebhookStatus(err); status {
+		case http.StatusOK:
+			w.WriteHeader(http.StatusOK)
+		case http.StatusInternalServerError:
+			internalError(w, o, "record telegram update", err)
+		default:
+			respond.Error(w, status, err.Error())
+		}
+	})
+}

@@ -154,6 +154,20 @@ func (c *client) sendChatAction(ctx context.Context, chatID int64, action string
 	return c.call(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
 }
 
+// webhookConnections bounds Telegram's simultaneous deliveries (its
+// default is 40): each takes one of the instance's 4 database connections
+// for a moment, and one worker processes them in order anyway.
+const webhookConnections = 4
+
+// setWebhook has Telegram POST the bot's message updates to url with
+// secret in the secret header.
+func (c *client) setWebhook(ctx context.Context, url, secret string) error {
+	return c.call(ctx, "setWebhook", map[string]any{
+		"url": url, "secret_token": secret, "allowed_updates": []string{"message"},
+		"max_connections": webhookConnections,
+	}, nil)
+}
+
 func (c *client) deleteWebhook(ctx context.Context) error {
 	return c.call(ctx, "deleteWebhook", map[string]any{"drop_pending_updates": false}, nil)
 }

@@ -9,6 +9,15 @@
 // recorded and the offset moved past it in one transaction before it is
 // handled, so a restart neither repeats nor loses one; an update whose turn
 // a restart cut short is not rerun — the owner is asked to send it again.
+//
+// An instance with a public https URL (Service.PublicURL) takes updates by
+// webhook instead (webhook.go): setWebhook with a random path id and a
+// random secret token (stored sealed like the bot token), and Deliver, the
+// handler of Telegram's POSTs, checks both in constant time, records the
+// update by update_id ('received', with its body) and answers at once; one
+// worker then processes recorded updates in order exactly as polled ones.
+// A redelivery records nothing; a crash before an update is begun leaves it
+// received, processed at the next start.
 // Anyone but the paired owner gets one polite refusal, and nothing of theirs
 // reaches the model or the quota. A token Telegram refuses (401: revoked in
 // BotFather, or the bot deleted) marks the channel broken with the reason,
@@ -23,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
@@ -64,6 +74,11 @@ type State struct {
 	Broken        bool       `json:"broken"`
 	BrokenReason  string     `json:"broken_reason,omitempty"`
 	BrokenAt      *time.Time `json:"broken_at,omitempty"`
+	// WebhookDeliveries and WebhookRefused count, since the instance
+	// started, the deliveries accepted and those refused (unknown path,
+	// missing or wrong secret, malformed body). Webhook mode only.
+	WebhookDeliveries *int64 `json:"webhook_deliveries,omitempty"`
+	WebhookRefused    *int64 `json:"webhook_refused,omitempty"`
 }
 
 // Service is the channel of one instance: the API's Connect, State and
@@ -82,6 +97,9 @@ type Service struct {
 	HTTP *http.Client
 	// PollTimeout is getUpdates' long-poll timeout (25 s).
 	PollTimeout time.Duration
+	// PublicURL is the instance's public https base URL; set, the channel
+	// runs in webhook mode (the caller checks the scheme).
+	PublicURL string
 	// Log receives events; never a token or message content.
 	Log *slog.Logger
 	// Now is the clock.
@@ -89,6 +107,25 @@ type Service struct {
 
 	// reload wakes Run when the channel was connected or disconnected.
 	reload chan struct{}
+	// hook is the webhook's live state.
+	hook *webhookState
+}
+
+// webhookState is what Deliver reads while the channel's loop serves.
+type webhookState struct {
+	// target is the webhook deliveries are checked against; nil while
+	// none is served.
+	target atomic.Pointer[webhookTarget]
+	// Deliveries accepted and refused since start.
+	delivered, refused atomic.Int64
+}
+
+// Mode is how the channel takes updates: "webhook" or "polling".
+func (s *Service) Mode() string {
+	if s.PublicURL != "" {
+		return "webhook"
+	}
+	return "polling"
 }
 
 // NewService fills in defaults.
@@ -106,6 +143,7 @@ func NewService(s Service) *Service {
 		s.Now = time.Now
 	}
 	s.reload = make(chan struct{}, 1)
+	s.hook = &webhookState{}
 	return &s
 }
 
@@ -137,6 +175,7 @@ func (s *Service) Connect(ctx context.Context, token string) (State, string, err
 		code += string(pairingAlphabet[randIntn(len(pairingAlphabet))])
 	}
 	hash := pairingHash(code)
+	s.dropWebhook(ctx)
 	err = customerdb.PutTelegramChannel(ctx, s.DB, customerdb.TelegramChannel{
 		TokenSealed: s.Sealer.Seal(token), BotID: me.ID, BotUsername: me.Username, PairingCodeHash: hash,
 	})
@@ -159,12 +198,16 @@ func (s *Service) State(ctx context.Context) (State, error) {
 		return State{}, err
 	}
 	st := State{Connected: true, Paired: ch.Paired(), BotUsername: ch.BotUsername, BotID: ch.BotID,
-		Mode: "polling", ConnectedAt: &ch.ConnectedAt, Broken: ch.BrokenReason != "", BrokenReason: ch.BrokenReason}
+		Mode: s.Mode(), ConnectedAt: &ch.ConnectedAt, Broken: ch.BrokenReason != "", BrokenReason: ch.BrokenReason}
 	if !ch.LastMessageAt.IsZero() {
 		st.LastMessageAt = &ch.LastMessageAt
 	}
 	if !ch.BrokenAt.IsZero() {
 		st.BrokenAt = &ch.BrokenAt
+	}
+	if s.PublicURL != "" {
+		delivered, refused := s.hook.delivered.Load(), s.hook.refused.Load()
+		st.WebhookDeliveries, st.WebhookRefused = &delivered, &refused
 	}
 	return st, nil
 }
@@ -172,6 +215,7 @@ func (s *Service) State(ctx context.Context) (State, error) {
 // Disconnect forgets the bot; it reports whether one was connected. The
 // bot itself stays the customer's (in BotFather).
 func (s *Service) Disconnect(ctx context.Context) (bool, error) {
+	s.dropWebhook(ctx)
 	ok, err := customerdb.DeleteTelegramChannel(ctx, s.DB)
 	if err != nil {
 		return false, err
@@ -181,6 +225,26 @@ func (s *Service) Disconnect(ctx context.Context) (bool, error) {
 	}
 	s.wake()
 	return ok, nil
+}
+
+// dropWebhook deletes the stored bot's webhook at Telegram before the bot
+// is disconnected or replaced, so Telegram stops POSTing to a path that
+// will answer 404. Best effort: a revoked token cannot, and needs not.
+func (s *Service) dropWebhook(ctx context.Context) {
+	if s.Sealer == nil {
+		return // no token was ever opened here, so no webhook set
+	}
+	ch, err := customerdb.GetTelegramChannel(ctx, s.DB)
+	if err != nil || (ch.WebhookURL == "" && s.PublicURL == "") {
+		return
+	}
+	token, err := s.Sealer.Open(ch.TokenSealed)
+	if err != nil {
+		return
+	}
+	if err := s.client(token).deleteWebhook(ctx); err != nil && !Unauthorized(err) {
+		s.Log.Warn("telegram: delete webhook", "bot_id", ch.BotID, "err", err)
+	}
 }
 
 // wake tells Run to reload the channel.

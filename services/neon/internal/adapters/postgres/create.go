@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"clawdbot.cloud/pkg/dbroles"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/services/neon/internal/app"
@@ -107,7 +108,7 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 // setPassword creates the LOGIN role with password, or sets the password of
 // the existing role. Only the SCRAM verifier reaches the server.
 func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, exists bool) error {
-	verifier, err := scramVerifier(password)
+	verifier, err := dbroles.SCRAMVerifier(password)
 	if err != nil {
 		return err
 	}

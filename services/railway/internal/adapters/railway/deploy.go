@@ -40,7 +40,14 @@ func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, 
 	if err != nil {
 		return nil, fmt.Errorf("instance token: %w", err)
 	}
+	public := ""
+	if in.domain != "" {
+		// Railway's edge terminates TLS for the domain: the runtime's
+		// Telegram channel can take webhooks there.
+		public = d.url(in)
+	}
 	cfg, err := json.Marshal(runtimeconfig.Document{
+		PublicURL:     public,
 		CustomerID:    customerID,
 		Plan:          plan,
 		ListenAddr:    net.JoinHostPort("", strconv.Itoa(runtimePort)),

@@ -33,6 +33,9 @@ func TestProvisionConfiguresTheService(t *testing.T) {
 		"customer_id": req.CustomerID, "plan": "starter", "listen_addr": ":8080",
 		"database_url": "postgres://u_" + req.CustomerID + ":pw-" + req.CustomerID + "@db.example:5432/claw",
 		"instance_id":  inst.ServiceID, "version": "test",
+		// Railway's https domain: the runtime's Telegram channel takes
+		// webhooks there.
+		"public_url": "https://" + svc.Domains[0],
 	}
 	// The instance token is the one kept in the secret store.
 	token, err := h.secrets.Get(context.Background(), names.InstanceTokenRef(req.CustomerID))

@@ -163,11 +163,23 @@
   });
 
   // --- usage ----------------------------------------------------------
+  // bytes formats a size in binary units, as the plans state their caps.
+  function bytes(n) {
+    const units = ["bytes", "KiB", "MiB", "GiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 || n >= 10 || Number.isInteger(n) ? Math.round(n) : n.toFixed(1)) + " " + units[i];
+  }
   async function refreshUsage() {
     const u = await inst("GET", "api/usage");
     $("usage-text").textContent = u.total.messages.toLocaleString() + " of " + u.quota.monthly_messages.toLocaleString() +
       " messages used · " + (u.total.input_tokens + u.total.output_tokens).toLocaleString() + " tokens · resets " +
       new Date(u.quota.reset_at).toLocaleDateString();
+    if (u.storage && u.storage.limit_bytes > 0) {
+      const pct = Math.min(100, Math.round((u.storage.used_bytes / u.storage.limit_bytes) * 100));
+      $("usage-storage").textContent = "Storage: " + bytes(u.storage.used_bytes) + " of " + bytes(u.storage.limit_bytes) +
+        " (" + pct + "%) for memories and conversations" + (pct >= 90 ? " — delete some or move to a larger plan" : "");
+    }
     const max = Math.max(1, ...u.days.map((d) => d.messages));
     const w = 100 / Math.max(u.days.length, 1);
     const ns = "http://www.w3.org/2000/svg";
