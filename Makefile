@@ -1,6 +1,8 @@
 # Clawdbot Cloud — one Makefile for every module of go.work.
 #
 #   make run     run the whole platform on embedded defaults (clawctl dev)
+#   make run-cluster  the production topology on this machine (clawctl cluster:
+#                3 NATS nodes, 2 processes of every service, one Postgres)
 #   make test    every module's tests, with the race detector
 #   make lint    gofmt, go vet, go mod tidy (per module) and staticcheck on every module
 #   make tools   the pinned linters lint runs (staticcheck)
@@ -22,7 +24,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 GOVULNCHECK_VERSION := v1.10.0
 
-.PHONY: e2e-deps all build build-one images run test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
+.PHONY: e2e-deps all build build-one images run run-cluster test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
 
 all: lint test
 
@@ -30,6 +32,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/clawctl ./cmd/clawctl
 	@for s in $(SERVICES); do $(MAKE) --no-print-directory build-one SERVICE=$$s OUT=$(BIN)/$$s || exit 1; done
+	cd cmd/clawctl && $(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 # build-one is the single go build of a service binary: `make build` and every
 # container image (deploy/Dockerfile, deploy/runtime/Dockerfile) run it, so
@@ -51,6 +54,12 @@ images:
 
 run: build
 	$(BIN)/clawctl dev
+
+# run-cluster runs the production topology on this machine: three nats-server
+# processes (nats-server is built from the module clawctl already depends on),
+# two processes of every service, one Postgres (docs/runbooks/run-cluster.md).
+run-cluster: build
+	$(BIN)/clawctl cluster
 
 # e2e-deps installs playwright-core for the browser tests, exactly as locked
 # (the browser is Debian's chromium; nothing is downloaded by Playwright).

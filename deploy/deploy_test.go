@@ -209,11 +209,14 @@ func TestPrometheusConfig(t *testing.T) {
 
 // The cluster configuration is valid for the real server (with the files
 // `clawctl nats-auth` writes beside it): three routes, JetStream on, a
-// server name from the environment.
+// server name from the environment, every write fsynced before its ack.
 func TestNATSClusterConfig(t *testing.T) {
 	opts, _, _ := clusterWithSecrets(t, "nats-2")
 	if opts.ServerName != "nats-2" || !opts.JetStream || opts.Cluster.Name != "clawdbot" || len(opts.Routes) != 3 {
 		t.Errorf("server_name=%q jetstream=%v cluster=%q routes=%d", opts.ServerName, opts.JetStream, opts.Cluster.Name, len(opts.Routes))
+	}
+	if !opts.SyncAlways {
+		t.Error("JetStream does not fsync every write (sync_interval: always)")
 	}
 }
 

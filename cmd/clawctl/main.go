@@ -1,6 +1,7 @@
 // Command clawctl is the operator CLI of Clawdbot Cloud.
 //
 //	clawctl dev                 run the whole platform on one machine (embedded defaults)
+//	clawctl cluster             run the production topology on one machine (3 NATS nodes, 2 of every service)
 //	clawctl signup --email ada@example.com --plan pro
 //	                            send a signed Stripe checkout and follow it to the credentials
 //	clawctl bench               measure signup → instance ready latency
@@ -108,7 +109,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetVersionTemplate("clawctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "platform", Title: "Platform:"}, &cobra.Group{ID: "admin", Title: "Operator commands (the ingress's /v1/admin API):"})
-	for _, c := range []*cobra.Command{newDevCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd()} {
+	for _, c := range []*cobra.Command{newDevCmd(), newClusterCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd()} {
 		c.GroupID = "platform"
 		root.AddCommand(c)
 	}

@@ -122,7 +122,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		env.Log.Info("billing portal disabled: INGRESS_INTERNAL_TOKEN is not set")
 	}
 	handler := httpapi.New(deps)
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := env.Listen(ctx, cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ingress: listen on %s: %w", cfg.Addr, err)
 	}

@@ -19,7 +19,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -78,7 +77,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := env.Listen(ctx, cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w", cfg.Addr, err)
 	}

@@ -21,13 +21,13 @@ import (
 // is what clawctl and the NATS CLI use (docs/runbooks/nats-auth.md).
 const NATSAuthDir = "nats-auth"
 
-// busCredentials returns the principals' passwords, or nil when CLAW_BUS_AUTH
+// BusCredentials returns the principals' passwords, or nil when CLAW_BUS_AUTH
 // is off (only for measuring the authenticated bus's overhead).
-func busCredentials(s settings) (busauth.Credentials, error) {
-	if !s.busAuth {
+func BusCredentials(s Settings) (busauth.Credentials, error) {
+	if !s.BusAuth {
 		return nil, nil
 	}
-	c, err := busauth.LoadOrCreate(filepath.Join(s.dataDir, NATSAuthDir), busauth.Platform())
+	c, err := busauth.LoadOrCreate(filepath.Join(s.DataDir, NATSAuthDir), busauth.Platform())
 	if err != nil {
 		return nil, fmt.Errorf("bus credentials: %w", err)
 	}

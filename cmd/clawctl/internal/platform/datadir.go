@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 )
 
-// prepareDataDir creates the data directory and sets the modes the
+// PrepareDataDir creates the data directory and sets the modes the
 // platform relies on, fixing them where an older build left them looser:
 //   - the directory itself 0711: the Postgres user and the customers'
 //     runtimes (each under its own uid) traverse it to reach their own
@@ -15,7 +15,7 @@ import (
 //     postgres/ is made 0700 by pkg/pgcluster and encryption.key 0600 by
 //     loadKey; each service's directory is its own to set (the compute
 //     service keeps the runtimes' private directories under railway/).
-func prepareDataDir(dir string) error {
+func PrepareDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}

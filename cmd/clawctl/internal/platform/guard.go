@@ -31,16 +31,16 @@ func devSecretsInUse(env func(string) (string, bool), webhookSecret string) []st
 // open billing portals with the dev internal token; anyone who can reach
 // NATS can do all of that and more), and the Stripe key must not be live.
 // Each problem goes to l with what to change.
-func guardDevSecrets(l *config.Loader, env func(string) (string, bool), s settings) {
-	inUse := devSecretsInUse(env, s.webhookSecret)
+func guardDevSecrets(l *config.Loader, env func(string) (string, bool), s Settings) {
+	inUse := devSecretsInUse(env, s.WebhookSecret)
 	if len(inUse) == 0 {
 		return
 	}
 	why := "clawctl dev is using its dev secrets, which are public: " + strings.Join(inUse, ", ") +
 		"; set them to real secrets (openssl rand -hex 32), or "
-	addrs := [][2]string{{"INGRESS_ADDR", s.ingressAddr}, {"WEB_ADDR", s.webAddr}}
-	if s.natsURL == "" {
-		addrs = append(addrs, [2]string{"EMBEDDED_NATS_ADDR", s.natsAddr})
+	addrs := [][2]string{{"INGRESS_ADDR", s.IngressAddr}, {"WEB_ADDR", s.WebAddr}}
+	if s.NATSURL == "" {
+		addrs = append(addrs, [2]string{"EMBEDDED_NATS_ADDR", s.NATSAddr})
 	}
 	for _, a := range addrs {
 		if !loopback(a[1]) {

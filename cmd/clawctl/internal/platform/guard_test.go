@@ -13,7 +13,7 @@ import (
 // TestDevSecretsStayLocal: while clawctl dev uses any of its public dev
 // secrets, it refuses to listen beyond loopback or to run with a live Stripe
 // key, saying what to change, before it starts anything; with real secrets
-// the same settings pass the check.
+// the same Settings pass the check.
 func TestDevSecretsStayLocal(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,18 +10,18 @@ import (
 	"clawdbot.cloud/pkg/secrets"
 )
 
-// loadKey returns CLAW_ENCRYPTION_KEY, or the dev key kept in the data
+// LoadKey returns CLAW_ENCRYPTION_KEY, or the dev key kept in the data
 // directory, creating it (0600) on the first run so secrets stored by one
 // run decrypt in the next.
-func loadKey(s settings) ([]byte, error) {
-	if s.key != "" {
-		k, err := secrets.ParseKey(s.key)
+func LoadKey(s Settings) ([]byte, error) {
+	if s.Key != "" {
+		k, err := secrets.ParseKey(s.Key)
 		if err != nil {
 			return nil, fmt.Errorf("CLAW_ENCRYPTION_KEY: %w", err)
 		}
 		return k, nil
 	}
-	path := filepath.Join(s.dataDir, "encryption.key")
+	path := filepath.Join(s.DataDir, "encryption.key")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		text, err := secrets.NewKey()

@@ -104,60 +104,64 @@ type Platform struct {
 	cancel    context.CancelFunc
 }
 
-// settings are the dev-mode settings after defaults.
-type settings struct {
-	webhookSecret, ingressAddr, webAddr, dataDir, databaseURL, natsURL, natsAddr, natsMonitorAddr, key, runtimeBinary string
-	// busAuth is CLAW_BUS_AUTH (on by default): each service on the bus as
+// Settings are the platform's settings after defaults, shared by dev mode
+// and the cluster topology (package cluster).
+type Settings struct {
+	WebhookSecret, IngressAddr, WebAddr, DataDir, DatabaseURL, NATSURL, NATSAddr, NATSMonitorAddr, Key, RuntimeBinary string
+	// BusAuth is CLAW_BUS_AUTH (on by default): each service on the bus as
 	// its own principal (pkg/busauth).
-	busAuth bool
+	BusAuth bool
 }
 
-func load(o Options) (settings, error) {
+// LoadSettings reads the settings from o.Env with dev defaults, refusing
+// the dev secrets anywhere but on loopback addresses.
+func LoadSettings(o Options) (Settings, error) {
 	l := config.New(o.Env)
-	s := settings{
-		webhookSecret: l.String("STRIPE_WEBHOOK_SECRET", DevWebhookSecret),
-		ingressAddr:   l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
-		webAddr:       l.Addr("WEB_ADDR", "127.0.0.1:3000"),
-		dataDir:       l.String("CLAW_DATA_DIR", o.DataDir),
-		databaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
-		natsURL:       l.URL("NATS_URL", "", "nats", "tls"),
-		natsAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
-		key:           l.String("CLAW_ENCRYPTION_KEY", ""),
-		runtimeBinary: l.String("RUNTIME_BINARY", defaultRuntimeBinary()),
-		busAuth:       l.OneOf("CLAW_BUS_AUTH", "on", "on", "off") == "on",
+	s := Settings{
+		WebhookSecret: l.String("STRIPE_WEBHOOK_SECRET", DevWebhookSecret),
+		IngressAddr:   l.Addr("INGRESS_ADDR", "127.0.0.1:8080"),
+		WebAddr:       l.Addr("WEB_ADDR", "127.0.0.1:3000"),
+		DataDir:       l.String("CLAW_DATA_DIR", o.DataDir),
+		DatabaseURL:   l.URL("DATABASE_URL", "", "postgres", "postgresql"),
+		NATSURL:       l.URL("NATS_URL", "", "nats", "tls"),
+		NATSAddr:      l.Addr("EMBEDDED_NATS_ADDR", "127.0.0.1:4222"),
+		Key:           l.String("CLAW_ENCRYPTION_KEY", ""),
+		RuntimeBinary: l.String("RUNTIME_BINARY", DefaultBinary("runtime")),
+		BusAuth:       l.OneOf("CLAW_BUS_AUTH", "on", "on", "off") == "on",
 	}
 	// The embedded server's monitoring endpoint (/varz, /jsz: what
 	// prometheus-nats-exporter reads), off unless set.
 	if v, _ := l.Lookup("EMBEDDED_NATS_MONITOR_ADDR"); v != "" {
-		s.natsMonitorAddr = l.Addr("EMBEDDED_NATS_MONITOR_ADDR", "")
+		s.NATSMonitorAddr = l.Addr("EMBEDDED_NATS_MONITOR_ADDR", "")
 	}
-	if s.dataDir == "" {
+	if s.DataDir == "" {
 		l.Problem("CLAW_DATA_DIR is empty")
 	}
-	if _, err := os.Stat(s.runtimeBinary); err != nil {
-		l.Problem("RUNTIME_BINARY %s: %v (run `make build`, or set RUNTIME_BINARY to the runtime executable)", s.runtimeBinary, err)
+	if _, err := os.Stat(s.RuntimeBinary); err != nil {
+		l.Problem("RUNTIME_BINARY %s: %v (run `make build`, or set RUNTIME_BINARY to the runtime executable)", s.RuntimeBinary, err)
 	}
 	guardDevSecrets(l, o.Env, s)
 	return s, l.Err()
 }
 
-// defaultRuntimeBinary is bin/runtime beside the clawctl executable.
-func defaultRuntimeBinary() string {
+// DefaultBinary is bin/<name> beside the clawctl executable (make build
+// puts every service's binary there).
+func DefaultBinary(name string) string {
 	exe, err := os.Executable()
 	if err != nil {
-		return "bin/runtime"
+		return filepath.Join("bin", name)
 	}
-	return filepath.Join(filepath.Dir(exe), "runtime")
+	return filepath.Join(filepath.Dir(exe), name)
 }
 
 // Start brings up the infrastructure and every service, and returns once the
 // ingress accepts connections.
 func Start(ctx context.Context, o Options) (_ *Platform, err error) {
-	s, err := load(o)
+	s, err := LoadSettings(o)
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{log: o.Log, WebhookSecret: s.webhookSecret, Ops: map[string]string{}}
+	p := &Platform{log: o.Log, WebhookSecret: s.WebhookSecret, Ops: map[string]string{}}
 	// Whatever started before a failure stops again (every return below
 	// that sets err).
 	defer func() {
@@ -165,10 +169,10 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 			p.runCleanup()
 		}
 	}()
-	if err := prepareDataDir(s.dataDir); err != nil {
+	if err := PrepareDataDir(s.DataDir); err != nil {
 		return nil, err
 	}
-	if p.natsCreds, err = busCredentials(s); err != nil {
+	if p.natsCreds, err = BusCredentials(s); err != nil {
 		return nil, err
 	}
 	if p.NATSURL, err = p.startNATS(s); err != nil {
@@ -180,12 +184,12 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	if p.DatabaseURL, err = p.startPostgres(ctx, s); err != nil {
 		return nil, err
 	}
-	key, err := loadKey(s)
+	key, err := LoadKey(s)
 	if err != nil {
 		return nil, err
 	}
 	// Each service logs in as its own least-privilege role (pkg/dbroles).
-	roles, err := devRoles(p.DatabaseURL, key)
+	roles, err := BootstrapRoles(ctx, p.DatabaseURL, key)
 	if err != nil {
 		return nil, err
 	}
@@ -200,28 +204,8 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 
 	// Every service reads the same configuration, with dev defaults on top
 	// of the process environment.
-	webURL := "http://" + s.webAddr
-	overrides := map[string]string{
-		"STRIPE_WEBHOOK_SECRET":  s.webhookSecret,
-		"ADMIN_TOKEN":            DevAdminToken,
-		"INGRESS_ADDR":           s.ingressAddr,
-		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
-		// One loopback address plays every customer in dev (clawctl
-		// signup, bench, the e2e tests poll the ingress directly): the
-		// per-address limits are off unless set in the environment.
-		"INGRESS_RATELIMIT_CHECKOUT":     "off",
-		"INGRESS_RATELIMIT_PROVISIONING": "off",
-		"INGRESS_RATELIMIT_REVEAL":       "off",
-		"DATABASE_ADMIN_URL":             customerAdminURL,
-		"RUNTIME_BINARY":                 s.runtimeBinary,
-		// The web app: dev checkout and mailbox, the ingress it calls, and
-		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
-		"WEB_ADDR":             s.webAddr,
-		"WEB_DEV_MODE":         "true",
-		"INGRESS_URL":          "http://" + s.ingressAddr,
-		"CHECKOUT_SUCCESS_URL": webURL + "/welcome?session_id={CHECKOUT_SESSION_ID}",
-		"CHECKOUT_CANCEL_URL":  webURL + "/",
-	}
+	webURL := "http://" + s.WebAddr
+	overrides := ServiceEnv(s, customerAdminURL)
 	lookup := func(k string) (string, bool) {
 		if v, ok := o.Env(k); ok && v != "" {
 			return v, true
@@ -242,7 +226,7 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 		env, err := service.NewEnv(ctx, service.EnvOptions{
 			Name: svc.Name, Log: o.Log.With("service", svc.Name), NATSURL: p.NATSURL, DB: pools[svc.Name], Key: key,
 			NATSUser: userIf(p.natsCreds, svc.Name), NATSPassword: p.natsCreds[svc.Name],
-			DataDir: filepath.Join(s.dataDir, svc.Name), Config: config.New(lookup), Tracer: tracer,
+			DataDir: filepath.Join(s.DataDir, svc.Name), Config: config.New(lookup), Tracer: tracer,
 		})
 		if err != nil {
 			cancel()
@@ -265,8 +249,8 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 			return service.RunWithOps(gctx, env, run, ops)
 		})
 	}
-	p.IngressURL, p.WebURL = "http://"+s.ingressAddr, webURL
-	for _, addr := range []string{s.ingressAddr, s.webAddr} {
+	p.IngressURL, p.WebURL = "http://"+s.IngressAddr, webURL
+	for _, addr := range []string{s.IngressAddr, s.WebAddr} {
 		if err := waitTCP(ctx, addr, 15*time.Second); err != nil {
 			cancel()
 			_ = g.Wait()
@@ -274,6 +258,35 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 		}
 	}
 	return p, nil
+}
+
+// ServiceEnv is the configuration every service runs with on top of the
+// process environment (whose non-empty values win): the dev tokens, the
+// listen addresses, the customer-database admin's URL, the runtime binary
+// and the web app's dev settings.
+func ServiceEnv(s Settings, customerAdminURL string) map[string]string {
+	webURL := "http://" + s.WebAddr
+	return map[string]string{
+		"STRIPE_WEBHOOK_SECRET":  s.WebhookSecret,
+		"ADMIN_TOKEN":            DevAdminToken,
+		"INGRESS_ADDR":           s.IngressAddr,
+		"INGRESS_INTERNAL_TOKEN": DevInternalToken,
+		// One loopback address plays every customer in dev (clawctl
+		// signup, bench, the e2e tests poll the ingress directly): the
+		// per-address limits are off unless set in the environment.
+		"INGRESS_RATELIMIT_CHECKOUT":     "off",
+		"INGRESS_RATELIMIT_PROVISIONING": "off",
+		"INGRESS_RATELIMIT_REVEAL":       "off",
+		"DATABASE_ADMIN_URL":             customerAdminURL,
+		"RUNTIME_BINARY":                 s.RuntimeBinary,
+		// The web app: dev checkout and mailbox, the ingress it calls, and
+		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
+		"WEB_ADDR":             s.WebAddr,
+		"WEB_DEV_MODE":         "true",
+		"INGRESS_URL":          "http://" + s.IngressAddr,
+		"CHECKOUT_SUCCESS_URL": webURL + "/welcome?session_id={CHECKOUT_SESSION_ID}",
+		"CHECKOUT_CANCEL_URL":  webURL + "/",
+	}
 }
 
 // tracer is the tracer provider of service name: o.Tracer, or its own from
@@ -317,28 +330,28 @@ func (p *Platform) runCleanup() {
 	p.cleanup = nil
 }
 
-func (p *Platform) startNATS(s settings) (string, error) {
-	if s.natsURL != "" {
-		return s.natsURL, nil
+func (p *Platform) startNATS(s Settings) (string, error) {
+	if s.NATSURL != "" {
+		return s.NATSURL, nil
 	}
-	host, portText, _ := net.SplitHostPort(s.natsAddr)
+	host, portText, _ := net.SplitHostPort(s.NATSAddr)
 	port, _ := strconv.Atoi(portText)
 	users, err := natsUsers(p.natsCreds)
 	if err != nil {
 		return "", err
 	}
-	o := natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.dataDir, "nats"), Users: users}
-	if s.natsMonitorAddr != "" {
-		mhost, mport, _ := net.SplitHostPort(s.natsMonitorAddr)
+	o := natsembed.Options{Host: host, Port: port, StoreDir: filepath.Join(s.DataDir, "nats"), Users: users}
+	if s.NATSMonitorAddr != "" {
+		mhost, mport, _ := net.SplitHostPort(s.NATSMonitorAddr)
 		o.MonitorHost = mhost
 		o.MonitorPort, _ = strconv.Atoi(mport)
 	}
 	srv, err := natsembed.Start(o)
 	if err != nil {
-		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.natsAddr, err)
+		return "", fmt.Errorf("embedded NATS on %s: %w (set EMBEDDED_NATS_ADDR or NATS_URL)", s.NATSAddr, err)
 	}
-	if s.natsMonitorAddr != "" {
-		p.log.Info("embedded NATS monitoring", "url", "http://"+s.natsMonitorAddr+"/jsz")
+	if s.NATSMonitorAddr != "" {
+		p.log.Info("embedded NATS monitoring", "url", "http://"+s.NATSMonitorAddr+"/jsz")
 	}
 	p.cleanup = append(p.cleanup, func() { shutdownNATS(srv) })
 	return srv.ClientURL(), nil
@@ -349,50 +362,73 @@ func shutdownNATS(srv *server.Server) {
 	srv.WaitForShutdown()
 }
 
-// startPostgres returns the control-plane database URL, creating the
-// "clawdbot" database on a private cluster when DATABASE_URL is unset.
-func (p *Platform) startPostgres(ctx context.Context, s settings) (string, error) {
-	if s.databaseURL != "" {
-		return s.databaseURL, nil
+// startPostgres returns the control-plane database URL: DATABASE_URL, or
+// a private cluster's (StartPostgres), stopped with the platform.
+func (p *Platform) startPostgres(ctx context.Context, s Settings) (string, error) {
+	if s.DatabaseURL != "" {
+		return s.DatabaseURL, nil
 	}
-	c, err := pgcluster.Start(ctx, filepath.Join(s.dataDir, "postgres"), p.log)
+	u, stop, err := StartPostgres(ctx, s.DataDir, p.log)
 	if err != nil {
 		return "", err
 	}
-	p.cleanup = append(p.cleanup, func() {
+	p.cleanup = append(p.cleanup, stop)
+	return u, nil
+}
+
+// StartPostgres starts the private Postgres cluster in dataDir/postgres
+// (pkg/pgcluster: as an unprivileged user when run as root) and returns the
+// URL of its "clawdbot" database, created on the first start and closed to
+// customer roles, and the function that stops the cluster.
+func StartPostgres(ctx context.Context, dataDir string, log *slog.Logger) (dbURL string, stop func(), err error) {
+	c, err := pgcluster.Start(ctx, filepath.Join(dataDir, "postgres"), log)
+	if err != nil {
+		return "", nil, err
+	}
+	stop = func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := c.Stop(sctx); err != nil {
-			p.log.Warn("stop postgres", "err", err)
+			log.Warn("stop postgres", "err", err)
 		}
-	})
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	admin := c.AdminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer conn.Close(ctx)
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'clawdbot')`).Scan(&exists); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !exists {
 		if _, err := conn.Exec(ctx, `CREATE DATABASE clawdbot`); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	// Customer roles live on this server too: by default every role may
 	// connect to every database, so close the platform's own databases.
 	if _, err := conn.Exec(ctx, `REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
 		REVOKE CONNECT, TEMPORARY ON DATABASE clawdbot FROM PUBLIC`); err != nil {
-		return "", fmt.Errorf("close platform databases to customer roles: %w", err)
+		return "", nil, fmt.Errorf("close platform databases to customer roles: %w", err)
 	}
 	u, err := url.Parse(admin)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	u.Path = "/clawdbot"
-	return u.String(), nil
+	return u.String(), stop, nil
+}
+
+// WaitTCP waits until something listens on addr, up to timeout.
+func WaitTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	return waitTCP(ctx, addr, timeout)
 }
 
 func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {

@@ -34,23 +34,34 @@ func devRoles(adminURL string, key []byte) (dbroles.Set, error) {
 	return set, nil
 }
 
-// servicePools bootstraps the control-plane database's roles (as the
-// admin of adminURL) and opens one pool per service, each logged in as the
-// service's own role. The pools close with the platform.
-func (p *Platform) servicePools(ctx context.Context, adminURL string, roles dbroles.Set) (map[string]*pgxpool.Pool, error) {
+// BootstrapRoles creates or updates (as the admin of adminURL) every
+// service's least-privilege role on the control-plane database and the
+// customer-database admin role, and returns the role set; roles.URL gives
+// each one's URL.
+func BootstrapRoles(ctx context.Context, adminURL string, key []byte) (dbroles.Set, error) {
+	roles, err := devRoles(adminURL, key)
+	if err != nil {
+		return dbroles.Set{}, err
+	}
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
-		return nil, fmt.Errorf("control-plane database: %w", err)
+		return dbroles.Set{}, fmt.Errorf("control-plane database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck
 	if err := roles.Bootstrap(ctx, conn); err != nil {
-		return nil, fmt.Errorf("control-plane roles (DATABASE_URL must be a superuser or CREATEROLE owner of its database): %w", err)
+		return dbroles.Set{}, fmt.Errorf("control-plane roles (DATABASE_URL must be a superuser or CREATEROLE owner of its database): %w", err)
 	}
 	// Customer databases live on the same server in dev; the neon service
 	// administers them as a CREATEROLE, CREATEDB role, not the superuser.
 	if err := roles.BootstrapCustomerAdmin(ctx, conn, neon.TemplateDatabase); err != nil {
-		return nil, fmt.Errorf("customer-database admin role: %w", err)
+		return dbroles.Set{}, fmt.Errorf("customer-database admin role: %w", err)
 	}
+	return roles, nil
+}
+
+// servicePools opens one pool per service, each logged in as the service's
+// own role (BootstrapRoles made them). The pools close with the platform.
+func (p *Platform) servicePools(ctx context.Context, adminURL string, roles dbroles.Set) (map[string]*pgxpool.Pool, error) {
 	pools := map[string]*pgxpool.Pool{}
 	for _, svc := range Services {
 		if _, err := dbroles.Lookup(svc.Name); err != nil {
