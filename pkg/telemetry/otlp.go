@@ -320,5 +320,5 @@ func otlpValueOf(v attribute.Value) otlpValue {
 		}
 		return array(vs)
 	}
-	return str(v.Emit())
+	return str(v.String())
 }
