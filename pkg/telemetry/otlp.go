@@ -281,44 +281,40 @@ func otlpAttributes(kvs []attribute.KeyValue) []otlpKeyValue {
 }
 
 func otlpValueOf(v attribute.Value) otlpValue {
-	str := func(s string) otlpValue { return otlpValue{StringValue: &s} }
-	i64 := func(n int64) otlpValue { s := strconv.FormatInt(n, 10); return otlpValue{IntValue: &s} }
-	f64 := func(f float64) otlpValue { return otlpValue{DoubleValue: &f} }
-	boo := func(b bool) otlpValue { return otlpValue{BoolValue: &b} }
-	array := func(vs []otlpValue) otlpValue { return otlpValue{ArrayValue: &otlpArrayValue{Values: vs}} }
 	switch v.Type() {
 	case attribute.BOOL:
-		return boo(v.AsBool())
+		return boolValue(v.AsBool())
 	case attribute.INT64:
-		return i64(v.AsInt64())
+		return intValue(v.AsInt64())
 	case attribute.FLOAT64:
-		return f64(v.AsFloat64())
+		return doubleValue(v.AsFloat64())
 	case attribute.STRING:
-		return str(v.AsString())
+		return stringValue(v.AsString())
 	case attribute.BOOLSLICE:
-		var vs []otlpValue
-		for _, b := range v.AsBoolSlice() {
-			vs = append(vs, boo(b))
-		}
-		return array(vs)
+		return arrayValue(v.AsBoolSlice(), boolValue)
 	case attribute.INT64SLICE:
-		var vs []otlpValue
-		for _, n := range v.AsInt64Slice() {
-			vs = append(vs, i64(n))
-		}
-		return array(vs)
+		return arrayValue(v.AsInt64Slice(), intValue)
 	case attribute.FLOAT64SLICE:
-		var vs []otlpValue
-		for _, f := range v.AsFloat64Slice() {
-			vs = append(vs, f64(f))
-		}
-		return array(vs)
+		return arrayValue(v.AsFloat64Slice(), doubleValue)
 	case attribute.STRINGSLICE:
-		var vs []otlpValue
-		for _, s := range v.AsStringSlice() {
-			vs = append(vs, str(s))
-		}
-		return array(vs)
+		return arrayValue(v.AsStringSlice(), stringValue)
 	}
-	return str(v.String())
+	return stringValue(v.String())
+}
+
+func stringValue(s string) otlpValue  { return otlpValue{StringValue: &s} }
+func boolValue(b bool) otlpValue      { return otlpValue{BoolValue: &b} }
+func doubleValue(f float64) otlpValue { return otlpValue{DoubleValue: &f} }
+func intValue(n int64) otlpValue {
+	s := strconv.FormatInt(n, 10)
+	return otlpValue{IntValue: &s}
+}
+
+// arrayValue is an OTLP array of xs, each converted by one.
+func arrayValue[T any](xs []T, one func(T) otlpValue) otlpValue {
+	vs := make([]otlpValue, 0, len(xs))
+	for _, x := range xs {
+		vs = append(vs, one(x))
+	}
+	return otlpValue{ArrayValue: &otlpArrayValue{Values: vs}}
 }
