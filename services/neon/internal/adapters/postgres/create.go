@@ -48,6 +48,15 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", name, err)
 	}
+	if !roleExists && !dbExists {
+		// A warm pool entry becomes the customer's: what follows then only
+		// sets its password and checks what the entry already has.
+		claimed, err := d.claim(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		roleExists, dbExists = claimed, claimed
+	}
 	stored, err := d.secrets.Get(ctx, db.Ref)
 	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
 		return err
@@ -74,13 +83,8 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if err := d.limitRole(ctx, c, name); err != nil {
 		return err
 	}
-	for _, q := range []string{
-		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(name) + " FROM PUBLIC",
-		"GRANT CONNECT ON DATABASE " + ident(name) + " TO " + ident(name),
-	} {
-		if _, err := c.Exec(ctx, q); err != nil {
-			return fmt.Errorf("database %s privileges: %w", name, err)
-		}
+	if err := closeDatabase(ctx, c, name); err != nil {
+		return err
 	}
 	if !fresh {
 		ok, err := d.canLogin(ctx, name, password)
@@ -100,6 +104,20 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if fresh || string(stored) != url {
 		if err := d.secrets.Put(ctx, db.Ref, []byte(url)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// closeDatabase lets only the role of the same name connect to database
+// name.
+func closeDatabase(ctx context.Context, c *pgxpool.Conn, name string) error {
+	for _, q := range []string{
+		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(name) + " FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE " + ident(name) + " TO " + ident(name),
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("database %s privileges: %w", name, err)
 		}
 	}
 	return nil
