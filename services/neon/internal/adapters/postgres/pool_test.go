@@ -295,4 +295,3 @@ func TestContractWithWarmPool(t *testing.T) {
 		t.Error("no create of the contract claimed a pool database")
 	}
 }
-
