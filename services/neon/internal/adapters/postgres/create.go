@@ -49,13 +49,11 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 		return fmt.Errorf("inspect %s: %w", name, err)
 	}
 	if !roleExists && !dbExists {
-		// A warm pool entry becomes the customer's: what follows then only
-		// sets its password and checks what the entry already has.
-		claimed, err := d.claim(ctx, c, name)
-		if err != nil {
+		// A warm pool entry becomes the customer's, made as below when
+		// it was filled: only its name and password change.
+		if claimed, err := d.claim(ctx, c, db); claimed || err != nil {
 			return err
 		}
-		roleExists, dbExists = claimed, claimed
 	}
 	stored, err := d.secrets.Get(ctx, db.Ref)
 	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
@@ -145,17 +143,23 @@ func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, ex
 // existing customers the next time their database is touched; sessions
 // already open keep the settings they started with.
 func (d *Driver) limitRole(ctx context.Context, c *pgxpool.Conn, role string) error {
-	l := d.limits
-	for _, q := range []string{
-		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
-		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
-		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
-	} {
+	for _, q := range d.limitStatements(role) {
 		if _, err := c.Exec(ctx, q); err != nil {
 			return fmt.Errorf("limit role %s: %w", role, err)
 		}
 	}
 	return nil
+}
+
+// limitStatements are the statements that apply the configured limits to
+// role.
+func (d *Driver) limitStatements(role string) []string {
+	l := d.limits
+	return []string{
+		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
+		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
+		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
+	}
 }
 
 // createDatabase clones the template. Postgres refuses while anyone is

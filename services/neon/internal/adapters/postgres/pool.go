@@ -12,6 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/dbroles"
+	"clawdbot.cloud/services/neon/internal/app"
 )
 
 // The warm pool keeps databases made ahead of signups: each is a role and a
@@ -103,10 +106,11 @@ func newPool(cfg PoolConfig) (*pool, error) {
 	return p, nil
 }
 
-// claim renames a ready pool entry to name (database and role) and reports
-// whether it got one. The caller holds name's lock on c; name has neither
-// role nor database yet.
-func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, name string) (bool, error) {
+// claim renames a ready pool entry to db's name (database and role), gives
+// the role a new password and stores its URL under db.Ref. It reports
+// whether it got an entry. The caller holds the name's lock on c; the name
+// has neither role nor database yet.
+func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (bool, error) {
 	if d.pool == nil {
 		return false, nil
 	}
@@ -118,18 +122,27 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, name string) (bool,
 	if err != nil {
 		return false, fmt.Errorf("list pool: %w", err)
 	}
+	password := newPassword()
+	verifier, err := dbroles.SCRAMVerifier(password)
+	if err != nil {
+		return false, err
+	}
 	for _, cand := range candidates {
-		ok, err := d.rename(ctx, c, cand, name)
+		// The limits again: the entry may predate a change of them.
+		then := append([]string{"ALTER ROLE " + ident(db.Name) + " WITH LOGIN PASSWORD " + literal(verifier)},
+			d.limitStatements(db.Name)...)
+		ok, err := d.rename(ctx, c, cand, db.Name, strings.Join(then, "; "))
 		if err != nil {
-			// A broken entry must not fail the signup: the template path
-			// still works, and the filler drops what it cannot use.
+			// A broken entry must not fail the signup: cloning the
+			// template still works, and the filler drops what it cannot
+			// use.
 			d.log.Warn("cannot claim a pool database; trying the next", "pool_entry", cand, "err", err)
 			continue
 		}
 		if ok {
 			d.pool.claims.WithLabelValues("hit").Inc()
 			d.kickPool()
-			return true, nil
+			return true, d.secrets.Put(ctx, db.Ref, []byte(d.customerURL(db.Name, db.Name, password)))
 		}
 	}
 	d.pool.claims.WithLabelValues("miss").Inc()
@@ -137,31 +150,27 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, name string) (bool,
 	return false, nil
 }
 
-// rename moves the database and the role named from to to in one
-// transaction. It reports false when from is no longer there (another
+// rename moves the database and the role named from to to, and runs then
+// (a statement, or "") in the same implicit transaction: one round trip,
+// all or nothing. It reports false when from is no longer there (another
 // claimer renamed it first).
-func (d *Driver) rename(ctx context.Context, c *pgxpool.Conn, from, to string) (bool, error) {
+func (d *Driver) rename(ctx context.Context, c *pgxpool.Conn, from, to, then string) (bool, error) {
 	if err := d.member(ctx, c, from); err != nil {
 		if sqlState(err) == "42704" { // undefined_object: the role went with its entry
 			return false, nil
 		}
 		return false, err
 	}
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		return false, err
+	q := "ALTER DATABASE " + ident(from) + " RENAME TO " + ident(to) + "; ALTER ROLE " + ident(from) + " RENAME TO " + ident(to)
+	if then != "" {
+		q += "; " + then
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(from)+" RENAME TO "+ident(to)); err != nil {
+	// No arguments: pgx sends it in the simple protocol, where several
+	// statements form one implicit transaction.
+	if _, err := c.Exec(ctx, q); err != nil {
 		if sqlState(err) == "3D000" { // invalid_catalog_name: claimed meanwhile
 			return false, nil
 		}
-		return false, fmt.Errorf("rename database %s: %w", from, err)
-	}
-	if _, err := tx.Exec(ctx, "ALTER ROLE "+ident(from)+" RENAME TO "+ident(to)); err != nil {
-		return false, fmt.Errorf("rename role %s: %w", from, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("rename %s: %w", from, err)
 	}
 	return true, nil
@@ -289,7 +298,7 @@ func (d *Driver) fillOne(ctx context.Context, c *pgxpool.Conn) error {
 	if err := closeDatabase(ctx, c, fill); err != nil {
 		return err
 	}
-	ok, err := d.rename(ctx, c, fill, poolPrefix+suffix)
+	ok, err := d.rename(ctx, c, fill, poolPrefix+suffix, "")
 	if err != nil {
 		return err
 	}
@@ -310,7 +319,7 @@ func (d *Driver) shrinkOne(ctx context.Context, c *pgxpool.Conn) error {
 		return fmt.Errorf("pick pool entry: %w", err)
 	}
 	drop := dropPrefix + strings.TrimPrefix(name, poolPrefix)
-	ok, err := d.rename(ctx, c, name, drop)
+	ok, err := d.rename(ctx, c, name, drop, "")
 	if err != nil || !ok { // claimed meanwhile: the next count decides
 		return err
 	}
