@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -155,7 +157,30 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 	if poolSize != "0" {
 		waitPool = func() error { return bench.WaitPool(ctx, "http://"+p.Ops["neon"]+"/metrics", 5*time.Minute) }
 	}
-	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool)
+	if err := benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool); err != nil {
+		return err
+	}
+	if o.live == 0 || o.json {
+		return nil
+	}
+	// Idle runtimes close their database connections after 5 s; the
+	// health service probes each every 30 s.
+	time.Sleep(10 * time.Second)
+	binary, _ := env("RUNTIME_BINARY")
+	postmaster, err := bench.Postmaster(filepath.Join(dir, "postgres", "data"))
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	m, err := bench.MeasureMemory(cmp.Or(binary, platform.DefaultBinary("runtime")), postmaster)
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	customers := o.live + 2*o.n
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	fmt.Fprintf(w, "memory with %d customers (PSS): %d runtimes %.0f MB (%.1f MB each), postgres %d processes %.0f MB; %.1f MB per customer; machine MemAvailable %.0f MB\n",
+		customers, m.Runtimes, mb(m.RuntimesPSS), mb(m.RuntimesPSS)/float64(max(m.Runtimes, 1)), m.Postgres, mb(m.PostgresPSS),
+		mb(m.RuntimesPSS+m.PostgresPSS)/float64(customers), mb(m.MemAvailable))
+	return nil
 }
 
 // benchPhases signs up o.live customers, then runs the sequential and the
