@@ -85,11 +85,14 @@ type benchPhase struct {
 	WallMs float64 `json:"wall_ms"`
 	// PerSecond is signups ready per second of the phase's wall time.
 	PerSecond float64 `json:"per_second"`
+	// CPUPerSignupMs is the processor time the platform (this process, the
+	// runtimes, its Postgres) spent per signup; 0 with --url.
+	CPUPerSignupMs float64 `json:"cpu_per_signup_ms,omitempty"`
 }
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if o.url != "" {
-		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil)
+		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil)
 	}
 	both := func(mode string) []string {
 		if mode == "both" {
@@ -157,7 +160,14 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 	if poolSize != "0" {
 		waitPool = func() error { return bench.WaitPool(ctx, "http://"+p.Ops["neon"]+"/metrics", 5*time.Minute) }
 	}
-	if err := benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool); err != nil {
+	binary, _ := env("RUNTIME_BINARY")
+	binary = cmp.Or(binary, platform.DefaultBinary("runtime"))
+	postmaster, err := bench.Postmaster(filepath.Join(dir, "postgres", "data"))
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	cpu := func() (bench.CPUTime, error) { return bench.CPU(binary, postmaster) }
+	if err := benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu); err != nil {
 		return err
 	}
 	if o.live == 0 || o.json {
@@ -166,12 +176,7 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 	// Idle runtimes close their database connections after 5 s; the
 	// health service probes each every 30 s.
 	time.Sleep(10 * time.Second)
-	binary, _ := env("RUNTIME_BINARY")
-	postmaster, err := bench.Postmaster(filepath.Join(dir, "postgres", "data"))
-	if err != nil {
-		return fmt.Errorf("memory: %w", err)
-	}
-	m, err := bench.MeasureMemory(cmp.Or(binary, platform.DefaultBinary("runtime")), postmaster)
+	m, err := bench.MeasureMemory(binary, postmaster)
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
@@ -184,8 +189,11 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 }
 
 // benchPhases signs up o.live customers, then runs the sequential and the
-// concurrent phase against ingress, each after waitPool (if any).
-func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error) error {
+// concurrent phase against ingress, each after waitPool (if any). With cpu
+// (a platform bench started), each phase also reports the processor time
+// the platform spent per signup.
+func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error,
+	cpu func() (bench.CPUTime, error)) error {
 	if o.live > 0 {
 		start := time.Now()
 		r, err := bench.Signups(ctx, ingress, whsec, o.live, 10)
@@ -207,14 +215,31 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 				return err
 			}
 		}
+		var cpu0 bench.CPUTime
+		if cpu != nil {
+			var err error
+			if cpu0, err = cpu(); err != nil {
+				return err
+			}
+		}
 		r, err := bench.Signups(ctx, ingress, whsec, n, phase.concurrency)
 		if err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
 		perSecond := float64(r.Ready) / r.Wall.Seconds()
+		var used bench.CPUTime
+		if cpu != nil {
+			cpu1, err := cpu()
+			if err != nil {
+				return err
+			}
+			used = cpu1.Sub(cpu0)
+		}
+		per := func(d time.Duration) time.Duration { return d / time.Duration(max(r.Ready, 1)) }
+		cpuPer := per(used.Total())
 		if o.json {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, o.live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond}); err != nil {
+			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, o.live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer)}); err != nil {
 				return err
 			}
 			continue
@@ -223,8 +248,13 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 		if l.busAuth != "" {
 			label = "bus-auth=" + l.busAuth + " pool=" + l.pool + " "
 		}
-		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v (%.1f/s)\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max,
-			r.Wall.Round(time.Millisecond), perSecond)
+		cpuNote := ""
+		if cpu != nil {
+			cpuNote = fmt.Sprintf(" cpu/signup=%v (services %v, runtimes %v, postgres %v)", cpuPer.Round(time.Millisecond),
+				per(used.Services).Round(time.Millisecond), per(used.Runtimes).Round(time.Millisecond), per(used.Postgres).Round(time.Millisecond))
+		}
+		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v (%.1f/s)%s\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max,
+			r.Wall.Round(time.Millisecond), perSecond, cpuNote)
 	}
 	return nil
 }

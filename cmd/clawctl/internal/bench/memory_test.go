@@ -3,7 +3,9 @@ package bench
 import (
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMeasureMemoryCountsTheBinarysProcesses: two processes of a binary are
@@ -36,5 +38,38 @@ func TestMeasureMemoryCountsTheBinarysProcesses(t *testing.T) {
 	}
 	if _, err := MeasureMemory(os.DevNull+"/missing", 0); err == nil {
 		t.Error("a missing binary must be an error")
+	}
+}
+
+// TestCPUCountsThisProcess: the sample grows by what this process spends,
+// as getrusage(2) counts it (spinning until it has spent 200 ms, however
+// loaded the machine is).
+func TestCPUCountsThisProcess(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	before, err := CPU(sleep, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent := rusage()
+	for deadline := time.Now().Add(30 * time.Second); rusage()-spent < 200*time.Millisecond && time.Now().Before(deadline); {
+	}
+	spent = rusage() - spent
+	after, err := CPU(sleep, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /proc counts in 10 ms ticks.
+	if got := after.Sub(before).Services; got < spent-20*time.Millisecond {
+		t.Errorf("CPU grew by %v while getrusage counted %v", got, spent)
 	}
 }
