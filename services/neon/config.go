@@ -46,6 +46,13 @@ type settings struct {
 // neonSettings is what the neon driver reads from the environment.
 type neonSettings struct {
 	APIURL, APIKey, ProjectID, ParentBranchID, DatabaseName, RoleName string
+	// Placement is NEON_PLACEMENT (branch, project, sharded).
+	Placement string
+	// BranchesPerProject is NEON_BRANCHES_PER_PROJECT (sharded).
+	BranchesPerProject int
+	// OrgID and RegionID are NEON_ORG_ID and NEON_REGION_ID, for the
+	// projects the driver creates.
+	OrgID, RegionID string
 }
 
 // neonID is the form of Neon project and branch ids in Neon's API
@@ -91,12 +98,28 @@ func loadConfig(l *config.Loader) (settings, error) {
 // needed then.
 func loadNeon(l *config.Loader) neonSettings {
 	n := neonSettings{
-		APIKey:         l.Required("NEON_API_KEY", "a Neon API key that may manage the project (Neon console → Account settings → API keys)"),
-		ProjectID:      l.Required("NEON_PROJECT_ID", "the Neon project that holds customers' branches (Project settings → General)"),
-		ParentBranchID: l.Required("NEON_PARENT_BRANCH_ID", "the br-… id of the branch holding the migrated customer schema (see services/neon/README.md)"),
-		DatabaseName:   l.Required("NEON_DATABASE_NAME", "the database on the parent branch that holds the customer schema"),
-		RoleName:       l.Required("NEON_ROLE_NAME", "the role that owns NEON_DATABASE_NAME on the parent branch; customers connect as it"),
-		APIURL:         l.URL("NEON_API_URL", neondriver.DefaultAPIURL, "https", "http"),
+		Placement: l.OneOf("NEON_PLACEMENT", neondriver.PlaceBranch,
+			neondriver.PlaceBranch, neondriver.PlaceProject, neondriver.PlaceSharded),
+		APIKey: l.Required("NEON_API_KEY", "a Neon API key that may manage the project (Neon console → Account settings → API keys)"),
+	}
+	if n.Placement == neondriver.PlaceProject {
+		n.ProjectID = l.String("NEON_PROJECT_ID", "")
+		n.ParentBranchID = l.String("NEON_PARENT_BRANCH_ID", "")
+	} else {
+		n.ProjectID = l.Required("NEON_PROJECT_ID", "the Neon project that holds customers' branches (Project settings → General)")
+		n.ParentBranchID = l.Required("NEON_PARENT_BRANCH_ID", "the br-… id of the branch holding the migrated customer schema (see services/neon/README.md)")
+	}
+	n.DatabaseName = l.Required("NEON_DATABASE_NAME", "the database on the parent branch that holds the customer schema")
+	n.RoleName = l.Required("NEON_ROLE_NAME", "the role that owns NEON_DATABASE_NAME on the parent branch; customers connect as it")
+	n.APIURL = l.URL("NEON_API_URL", neondriver.DefaultAPIURL, "https", "http")
+	n.BranchesPerProject = l.Int("NEON_BRANCHES_PER_PROJECT", neondriver.DefaultBranchesPerProject)
+	n.OrgID = l.String("NEON_ORG_ID", "")
+	n.RegionID = l.String("NEON_REGION_ID", "")
+	if n.Placement == neondriver.PlaceSharded && n.BranchesPerProject < 2 {
+		l.Problem("NEON_BRANCHES_PER_PROJECT must be at least 2 (a parent and one customer)")
+	}
+	if n.OrgID != "" && !neonID.MatchString(n.OrgID) {
+		l.Problem("NEON_ORG_ID=%q is not a Neon id (lower-case letters, digits and dashes)", n.OrgID)
 	}
 	for _, id := range []struct{ key, value string }{{"NEON_PROJECT_ID", n.ProjectID}, {"NEON_PARENT_BRANCH_ID", n.ParentBranchID}} {
 		if id.value != "" && !neonID.MatchString(id.value) {

@@ -119,16 +119,22 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			reg = env.Metrics
 		}
 		d, err := neondriver.Open(ctx, neondriver.Config{
-			APIURL:         cfg.Neon.APIURL,
-			APIKey:         cfg.Neon.APIKey,
-			ProjectID:      cfg.Neon.ProjectID,
-			ParentBranchID: cfg.Neon.ParentBranchID,
-			DatabaseName:   cfg.Neon.DatabaseName,
-			RoleName:       cfg.Neon.RoleName,
-			Secrets:        env.Secrets,
-			Log:            env.Log.With("driver", driverNeon),
-			Metrics:        reg,
-			HTTPClient:     env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
+			APIURL:             cfg.Neon.APIURL,
+			APIKey:             cfg.Neon.APIKey,
+			Placement:          cfg.Neon.Placement,
+			BranchesPerProject: cfg.Neon.BranchesPerProject,
+			OrgID:              cfg.Neon.OrgID,
+			RegionID:           cfg.Neon.RegionID,
+			DB:                 env.DB,
+			Schema:             "neon",
+			ProjectID:          cfg.Neon.ProjectID,
+			ParentBranchID:     cfg.Neon.ParentBranchID,
+			DatabaseName:       cfg.Neon.DatabaseName,
+			RoleName:           cfg.Neon.RoleName,
+			Secrets:            env.Secrets,
+			Log:                env.Log.With("driver", driverNeon),
+			Metrics:            reg,
+			HTTPClient:         env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("neon driver: %w", err)

@@ -22,6 +22,22 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestContract(t *testing.T) {
 	t.Parallel()
+	runContract(t, newFixture)
+}
+
+// TestContractSharded runs the contract with PlaceSharded under a low
+// branch limit, so the suite's customers span shards.
+func TestContractSharded(t *testing.T) {
+	t.Parallel()
+	runContract(t, func(t *testing.T, _ func(*neon.Config)) *fixture {
+		return newFixtureOn(t, neontest.Options{BranchLimit: 3}, func(c *neon.Config) {
+			sharded(t)(c)
+			c.BranchesPerProject = 3
+		})
+	})
+}
+
+func runContract(t *testing.T, newFixture func(*testing.T, func(*neon.Config)) *fixture) {
 	drivertest.RunDriverContract(t, func(t *testing.T) drivertest.Subject {
 		f := newFixture(t, nil)
 		return drivertest.Subject{
@@ -73,7 +89,14 @@ type fixture struct {
 // server's fake clock; configure may adjust the driver's configuration.
 func newFixture(t *testing.T, configure func(*neon.Config)) *fixture {
 	t.Helper()
-	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), DatabaseName: dbName, RoleName: roleName})
+	return newFixtureOn(t, neontest.Options{}, configure)
+}
+
+// newFixtureOn is newFixture with the test server's options (limits).
+func newFixtureOn(t *testing.T, o neontest.Options, configure func(*neon.Config)) *fixture {
+	t.Helper()
+	o.AdminURL, o.DatabaseName, o.RoleName = pgtest.AdminURL(t), dbName, roleName
+	srv := neontest.New(t, o)
 	f := &fixture{srv: srv, secrets: newStore(t), logs: &syncBuffer{}}
 	cfg := neon.Config{
 		APIURL:         srv.URL,
