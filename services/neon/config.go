@@ -32,8 +32,8 @@ type settings struct {
 	// URLs name when they reach the server differently from this service
 	// (postgres driver).
 	CustomerHost string
-	// ArchiveDir is ARCHIVE_DIR: where the postgres driver keeps database
-	// archives (a local filesystem store). Default <data dir>/archives.
+	// ArchiveDir is ARCHIVE_DIR: where the drivers keep database archives
+	// (a local filesystem store). Default <data dir>/archives.
 	ArchiveDir string
 	// Limits are the customer roles' limits (CUSTOMER_DB_CONNECTION_LIMIT,
 	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
@@ -65,6 +65,7 @@ func loadConfig(l *config.Loader) (settings, error) {
 	c := settings{
 		Driver: l.OneOf("DATABASE_DRIVER", driverPostgres, driverPostgres, driverNeon),
 	}
+	c.ArchiveDir = l.String("ARCHIVE_DIR", "")
 	switch c.Driver {
 	case driverPostgres:
 		c.AdminURL = l.Required("DATABASE_ADMIN_URL",
@@ -72,7 +73,6 @@ func loadConfig(l *config.Loader) (settings, error) {
 		if c.AdminURL != "" {
 			l.URL("DATABASE_ADMIN_URL", "", "postgres", "postgresql")
 		}
-		c.ArchiveDir = l.String("ARCHIVE_DIR", "")
 		c.CustomerHost = l.String("CUSTOMER_DB_HOST", "")
 		c.Limits = postgres.Limits{
 			ConnectionLimit:          l.Int("CUSTOMER_DB_CONNECTION_LIMIT", postgres.DefaultLimits.ConnectionLimit),

@@ -67,7 +67,7 @@ type driver interface {
 	Close()
 }
 
-// archiveStorage opens the postgres driver's archive store (ARCHIVE_DIR,
+// archiveStorage opens the drivers' archive store (ARCHIVE_DIR,
 // default <data dir>/archives) and finds pg_dump and pg_restore. Without a
 // directory or the binaries the service still runs; archive and restore
 // commands then fail with the reason.
@@ -114,6 +114,10 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 		}
 		return d, nil
 	case driverNeon:
+		archives, binDir, err := archiveStorage(cfg, env)
+		if err != nil {
+			return nil, err
+		}
 		var reg prometheus.Registerer // a nil *Registry must not become a non-nil interface
 		if env.Metrics != nil {
 			reg = env.Metrics
@@ -131,6 +135,8 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			ParentBranchID:     cfg.Neon.ParentBranchID,
 			DatabaseName:       cfg.Neon.DatabaseName,
 			RoleName:           cfg.Neon.RoleName,
+			Archives:           archives,
+			BinDir:             binDir,
 			Secrets:            env.Secrets,
 			Log:                env.Log.With("driver", driverNeon),
 			Metrics:            reg,

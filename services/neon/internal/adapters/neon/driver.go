@@ -80,6 +80,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Metrics, when set, receives the driver's API request counters.
 	Metrics prometheus.Registerer
+	// Archives stores database archives and BinDir holds pg_dump and
+	// pg_restore; without either, archive commands fail for good.
+	Archives Archives
+	BinDir   string
 	// Timing bounds retries and polling; the zero value is the defaults.
 	Timing Timing
 }

@@ -93,7 +93,7 @@ func newFixture(t *testing.T, configure func(*neon.Config)) *fixture {
 }
 
 // newFixtureOn is newFixture with the test server's options (limits).
-func newFixtureOn(t *testing.T, o neontest.Options, configure func(*neon.Config)) *fixture {
+func newFixtureOn(t testing.TB, o neontest.Options, configure func(*neon.Config)) *fixture {
 	t.Helper()
 	o.AdminURL, o.DatabaseName, o.RoleName = pgtest.AdminURL(t), dbName, roleName
 	srv := neontest.New(t, o)
@@ -121,7 +121,7 @@ func newFixtureOn(t *testing.T, o neontest.Options, configure func(*neon.Config)
 	return f
 }
 
-func newStore(t *testing.T) *secrets.Store {
+func newStore(t testing.TB) *secrets.Store {
 	t.Helper()
 	key, err := secrets.NewKey()
 	if err != nil {
@@ -150,7 +150,7 @@ func (f *fixture) exists(_ context.Context, customerID string) (database, role b
 
 // newCustomer returns a fresh customer id whose branch is deleted when the
 // test ends.
-func (f *fixture) newCustomer(t *testing.T) string {
+func (f *fixture) newCustomer(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -164,7 +164,7 @@ func (f *fixture) newCustomer(t *testing.T) string {
 }
 
 // storedURL returns the customer's stored connection URI.
-func (f *fixture) storedURL(t *testing.T, customerID string) string {
+func (f *fixture) storedURL(t testing.TB, customerID string) string {
 	t.Helper()
 	u, err := f.secrets.Get(t.Context(), names.DatabaseRef(customerID))
 	if err != nil {
