@@ -1,6 +1,7 @@
 package neon_test
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/neon"
 	"clawdbot.cloud/services/neon/internal/neontest"
+	"clawdbot.cloud/services/neon/internal/s3test"
 )
 
 // Archive (day 7), restore (a customer back), archive again and delete the
@@ -39,11 +41,22 @@ func TestArchiveRestoreDeleteArchive(t *testing.T) {
 		archiveRestore(t, vars, func(name string) bool { return len(srv.Branches(name)) > 0 })
 	}
 	t.Run("neon", func(t *testing.T) { neonCase(t, neontest.Options{}, nil) })
+	t.Run("neon-s3", func(t *testing.T) {
+		s3 := s3test.Start(t)
+		neonCase(t, neontest.Options{}, map[string]string{
+			"ARCHIVE_STORE": "s3", "NEON_ARCHIVE_S3_ENDPOINT": s3.Endpoint, "NEON_ARCHIVE_S3_BUCKET": "claw-archives",
+			"NEON_ARCHIVE_S3_ACCESS_KEY_ID": s3.AccessKeyID, "NEON_ARCHIVE_S3_SECRET_ACCESS_KEY": s3.SecretAccessKey,
+			s3DirVar: s3.Dir})
+	})
 	t.Run("neon-sharded", func(t *testing.T) {
 		neonCase(t, neontest.Options{BranchLimit: 2}, map[string]string{
 			"NEON_PLACEMENT": "sharded", "NEON_BRANCHES_PER_PROJECT": "2"})
 	})
 }
+
+// s3DirVar passes the S3 server's directory to archiveRestore (the
+// service ignores it).
+const s3DirVar = "TEST_S3_DIR"
 
 // archiveRestore runs the lifecycle on the service configured by vars;
 // live reports whether the customer's database is still there (nil: look
@@ -88,6 +101,10 @@ func archiveRestore(t *testing.T, vars map[string]string, live func(name string)
 		return db, role
 	}
 	file := filepath.Join(dir, filepath.FromSlash(names.ArchiveRef(cust))+".dump")
+	s3 := vars[s3DirVar] != ""
+	if s3 { // the encrypted object on the S3 server's disk
+		file = filepath.Join(vars[s3DirVar], "claw-archives", filepath.FromSlash(names.ArchiveRef(cust))+".dump.enc")
+	}
 
 	// Archive, twice.
 	var size int64
@@ -100,14 +117,18 @@ func archiveRestore(t *testing.T, vars map[string]string, live func(name string)
 		if err != nil {
 			t.Fatalf("archive file: %v", err)
 		}
-		if got.GetArchiveRef() != names.ArchiveRef(cust) || got.GetBytes() != fi.Size() || fi.Size() == 0 {
+		if got.GetArchiveRef() != names.ArchiveRef(cust) || (!s3 && got.GetBytes() != fi.Size()) || fi.Size() == 0 {
 			t.Errorf("database.archived = %v, file has %d bytes", &got, fi.Size())
 		}
 		if size != 0 && got.GetBytes() != size {
 			t.Errorf("a duplicate archive changed the archive: %d bytes, then %d", size, got.GetBytes())
 		}
 		size = got.GetBytes()
-		if _, err := os.Stat(file + ".sha256"); err != nil {
+		if s3 {
+			if b, err := os.ReadFile(file); err != nil || bytes.Contains(b, []byte("door code")) {
+				t.Errorf("the S3 object is missing or holds plaintext: %v", err)
+			}
+		} else if _, err := os.Stat(file + ".sha256"); err != nil {
 			t.Errorf("archive checksum: %v", err)
 		}
 		if live != nil {

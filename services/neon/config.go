@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/services/neon/internal/adapters/archive"
 	neondriver "clawdbot.cloud/services/neon/internal/adapters/neon"
 	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 )
@@ -35,6 +36,11 @@ type settings struct {
 	// ArchiveDir is ARCHIVE_DIR: where the drivers keep database archives
 	// (a local filesystem store). Default <data dir>/archives.
 	ArchiveDir string
+	// ArchiveStore is ARCHIVE_STORE: "dir" (default) or "s3".
+	ArchiveStore string
+	// S3 is the S3-compatible archive storage (NEON_ARCHIVE_S3_*, or the
+	// standard AWS_* credentials) when ArchiveStore is "s3".
+	S3 archive.S3Config
 	// Limits are the customer roles' limits (CUSTOMER_DB_CONNECTION_LIMIT,
 	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
 	// postgres driver).
@@ -66,6 +72,10 @@ func loadConfig(l *config.Loader) (settings, error) {
 		Driver: l.OneOf("DATABASE_DRIVER", driverPostgres, driverPostgres, driverNeon),
 	}
 	c.ArchiveDir = l.String("ARCHIVE_DIR", "")
+	c.ArchiveStore = l.OneOf("ARCHIVE_STORE", storeDir, storeDir, storeS3)
+	if c.ArchiveStore == storeS3 {
+		c.S3 = loadS3(l)
+	}
 	switch c.Driver {
 	case driverPostgres:
 		c.AdminURL = l.Required("DATABASE_ADMIN_URL",
@@ -135,6 +145,43 @@ func loadNeon(l *config.Loader) neonSettings {
 		l.Problem("NEON_API_URL must use https (http only for a test server on this machine)")
 	}
 	return n
+}
+
+// Archive stores ARCHIVE_STORE accepts.
+const (
+	storeDir = "dir"
+	storeS3  = "s3"
+)
+
+// loadS3 reads the S3-compatible archive storage's settings. Credentials
+// come from NEON_ARCHIVE_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY /
+// _SESSION_TOKEN, or else the standard AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; no value is ever printed.
+func loadS3(l *config.Loader) archive.S3Config {
+	c := archive.S3Config{
+		Endpoint: l.Required("NEON_ARCHIVE_S3_ENDPOINT", "the S3-compatible service's URL, e.g. https://s3.us-east-1.amazonaws.com"),
+		Bucket:   l.Required("NEON_ARCHIVE_S3_BUCKET", "the bucket that holds database archives"),
+		Prefix:   l.String("NEON_ARCHIVE_S3_PREFIX", ""),
+	}
+	c.Region = l.String("NEON_ARCHIVE_S3_REGION", l.String("AWS_REGION", "us-east-1"))
+	if c.Endpoint != "" {
+		l.URL("NEON_ARCHIVE_S3_ENDPOINT", "", "https", "http")
+		if u, err := url.Parse(c.Endpoint); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+			l.Problem("NEON_ARCHIVE_S3_ENDPOINT must use https (http only for a server on this machine)")
+		}
+	}
+	c.AccessKeyID = l.String("NEON_ARCHIVE_S3_ACCESS_KEY_ID", "")
+	c.SecretAccessKey = l.String("NEON_ARCHIVE_S3_SECRET_ACCESS_KEY", "")
+	c.SessionToken = l.String("NEON_ARCHIVE_S3_SESSION_TOKEN", "")
+	if c.AccessKeyID == "" && c.SecretAccessKey == "" {
+		c.AccessKeyID = l.String("AWS_ACCESS_KEY_ID", "")
+		c.SecretAccessKey = l.String("AWS_SECRET_ACCESS_KEY", "")
+		c.SessionToken = l.String("AWS_SESSION_TOKEN", "")
+	}
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		l.Problem("ARCHIVE_STORE=s3 needs credentials: NEON_ARCHIVE_S3_ACCESS_KEY_ID and NEON_ARCHIVE_S3_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	return c
 }
 
 // loopback reports whether host names this machine.

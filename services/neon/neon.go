@@ -67,19 +67,29 @@ type driver interface {
 	Close()
 }
 
-// archiveStorage opens the drivers' archive store (ARCHIVE_DIR,
-// default <data dir>/archives) and finds pg_dump and pg_restore. Without a
-// directory or the binaries the service still runs; archive and restore
-// commands then fail with the reason.
-func archiveStorage(cfg settings, env *service.Env) (postgres.Archives, string, error) {
-	dir := cfg.ArchiveDir
-	if dir == "" && env.DataDir != "" {
-		dir = filepath.Join(env.DataDir, "archives")
-	}
+// archiveStorage opens the drivers' archive store — a local directory
+// (ARCHIVE_DIR, default <data dir>/archives) or, with ARCHIVE_STORE=s3, an
+// S3-compatible bucket whose archives are encrypted under keys kept in the
+// secret store — and finds pg_dump and pg_restore. Without a directory or
+// the binaries the service still runs; archive and restore commands then
+// fail with the reason.
+func archiveStorage(ctx context.Context, cfg settings, env *service.Env) (postgres.Archives, string, error) {
 	binDir, err := pgcluster.FindBinDir()
 	if err != nil {
 		env.Log.Warn("pg_dump and pg_restore not found: archive and restore are refused", "err", err)
 		binDir = ""
+	}
+	if cfg.ArchiveStore == storeS3 {
+		store, err := archive.NewS3(ctx, cfg.S3, env.Secrets)
+		if err != nil {
+			return nil, "", err
+		}
+		env.Log.Info("archives in S3-compatible storage", "endpoint", cfg.S3.Endpoint, "bucket", cfg.S3.Bucket)
+		return store, binDir, nil
+	}
+	dir := cfg.ArchiveDir
+	if dir == "" && env.DataDir != "" {
+		dir = filepath.Join(env.DataDir, "archives")
 	}
 	if dir == "" {
 		env.Log.Warn("no ARCHIVE_DIR and no data dir: archive and restore are refused")
@@ -96,7 +106,7 @@ func archiveStorage(cfg settings, env *service.Env) (postgres.Archives, string, 
 func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, error) {
 	switch cfg.Driver {
 	case driverPostgres:
-		archives, binDir, err := archiveStorage(cfg, env)
+		archives, binDir, err := archiveStorage(ctx, cfg, env)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +124,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 		}
 		return d, nil
 	case driverNeon:
-		archives, binDir, err := archiveStorage(cfg, env)
+		archives, binDir, err := archiveStorage(ctx, cfg, env)
 		if err != nil {
 			return nil, err
 		}
