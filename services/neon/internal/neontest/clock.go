@@ -103,14 +103,16 @@ type BranchInfo struct {
 	Ready bool
 }
 
-// Branches returns the live branches named name.
+// Branches returns the live branches named name, and the default branch
+// of every project named name (a customer's own project).
 func (s *Server) Branches(name string) []BranchInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []BranchInfo
 	for _, p := range s.projects {
+		own := p != s.p && p.name == name
 		for _, b := range p.branches {
-			if b.deleting || b.api.Name != name {
+			if b.deleting || (b.api.Name != name && !(own && b.api.Default)) {
 				continue
 			}
 			out = append(out, s.info(b))

@@ -37,6 +37,17 @@ func TestContractSharded(t *testing.T) {
 	})
 }
 
+// TestContractOwnProjects runs the contract with PlaceProject: a project
+// per customer.
+func TestContractOwnProjects(t *testing.T) {
+	t.Parallel()
+	runContract(t, func(t *testing.T, _ func(*neon.Config)) *fixture {
+		return newFixture(t, func(c *neon.Config) {
+			c.Placement, c.ProjectID, c.ParentBranchID = neon.PlaceProject, "", ""
+		})
+	})
+}
+
 func runContract(t *testing.T, newFixture func(*testing.T, func(*neon.Config)) *fixture) {
 	drivertest.RunDriverContract(t, func(t *testing.T) drivertest.Subject {
 		f := newFixture(t, nil)
