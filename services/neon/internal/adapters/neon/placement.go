@@ -274,9 +274,12 @@ func rejectLimit(err error, placement string) error {
 	if !errLimit(err) {
 		return err
 	}
-	hint := "raise the plan's limit or use NEON_PLACEMENT=sharded"
-	if placement == PlaceProject {
+	hint := "raise the plan's branch limit or use NEON_PLACEMENT=sharded"
+	switch placement {
+	case PlaceProject:
 		hint = "raise the plan's project limit or use NEON_PLACEMENT=sharded"
+	case PlaceSharded:
+		hint = "every shard is full and no project can be added: raise the plan's project limit, or its branch limit and NEON_BRANCHES_PER_PROJECT"
 	}
 	return fmt.Errorf("%w (placement %s: %s)", err, placement, hint)
 }

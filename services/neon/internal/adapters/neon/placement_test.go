@@ -216,3 +216,22 @@ func counts(srv *neontest.Server) []int {
 	}
 	return out
 }
+
+// TestShardedPlacementHitsTheProjectLimit: when every shard is full and
+// Neon refuses another project, the create fails for good, saying so.
+func TestShardedPlacementHitsTheProjectLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixtureOn(t, neontest.Options{BranchLimit: 3, ProjectLimit: 1}, func(c *neon.Config) {
+		sharded(t)(c)
+		c.BranchesPerProject = 3
+	})
+	ctx := t.Context()
+	if _, err := f.driver.Create(ctx, f.newCustomer(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.driver.Create(ctx, f.newCustomer(t))
+	if !errors.Is(err, app.ErrRejected) || !strings.Contains(err.Error(), "PROJECTS_LIMIT_EXCEEDED") ||
+		!strings.Contains(err.Error(), "every shard is full") {
+		t.Fatalf("create with every shard full = %v", err)
+	}
+}
