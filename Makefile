@@ -21,6 +21,9 @@ SERVICES := ingress saga railway neon workspace health runtime web
 PROTOC   ?= protoc
 # Pinned linters, installed by `make tools` (CI: .ci/run).
 STATICCHECK_VERSION := v0.8.2
+# The S3-compatible server the neon service's archive tests run against
+# (services/neon/internal/s3test, same version there).
+VERSITYGW_VERSION := v1.8.0
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 GOVULNCHECK_VERSION := v1.10.0
 
@@ -80,6 +83,7 @@ lint:
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 # vuln checks every module against the Go vulnerability database. It needs
 # https://vuln.go.dev, which the CI machine cannot reach (only the module

@@ -84,14 +84,16 @@ var (
 
 // Services is every platform service and what it may reach. The secret
 // prefixes follow pkg/names: db/ (customer database URLs), apikey/ (one-time
-// key reveals), instance-token/ (the platform's token for an instance).
+// key reveals), instance-token/ (the platform's token for an instance),
+// archive-key/ (the key of each database archive in object storage).
 var Services = []Service{
 	// The edge: provisioning read model; takes (reveals) and expires keys.
 	{Name: "ingress", Schemas: []string{"ingress"}, Secrets: []Access{{"apikey/", []string{"SELECT", "DELETE"}}}},
 	// The coordinator: sagas only; events carry references, it reads no secret.
 	{Name: "saga", Schemas: []string{"saga"}},
-	// Customer databases: writes their URLs; its journal lives in "neon".
-	{Name: "neon", Schemas: []string{"neon"}, Secrets: []Access{{"db/", readWrite}}},
+	// Customer databases: writes their URLs and the keys of their archives
+	// in object storage; its journal lives in "neon".
+	{Name: "neon", Schemas: []string{"neon"}, Secrets: []Access{{"db/", readWrite}, {"archive-key/", readWrite}}},
 	// Compute: hands the database URL to a runtime; owns instance tokens.
 	{Name: "railway", Schemas: []string{"railway"}, Secrets: []Access{{"db/", readOnly}, {"instance-token/", readWrite}}},
 	// Workspaces: writes key reveals; connects to the customer's database.

@@ -1,10 +1,11 @@
 package neon_test
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,14 +22,50 @@ import (
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/neon"
 	"clawdbot.cloud/services/neon/internal/neontest"
+	"clawdbot.cloud/services/neon/internal/s3test"
 )
 
 // Archive (day 7), restore (a customer back), archive again and delete the
-// archive (day 30), each twice, through the bus on the postgres driver.
+// archive (day 30), each twice, through the bus on the postgres driver and
+// on the neon driver (one project; sharded, restoring into a shard the
+// driver makes).
 func TestArchiveRestoreDeleteArchive(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		archiveRestore(t, map[string]string{"DATABASE_ADMIN_URL": pgtest.AdminURL(t)}, nil)
+	})
+	neonCase := func(t *testing.T, o neontest.Options, extra map[string]string) {
+		o.AdminURL, o.AutoTick = pgtest.AdminURL(t), true
+		srv := neontest.New(t, o)
+		vars := srv.Settings()
+		maps.Copy(vars, extra)
+		archiveRestore(t, vars, func(name string) bool { return len(srv.Branches(name)) > 0 })
+	}
+	t.Run("neon", func(t *testing.T) { neonCase(t, neontest.Options{}, nil) })
+	t.Run("neon-s3", func(t *testing.T) {
+		s3 := s3test.Start(t)
+		neonCase(t, neontest.Options{}, map[string]string{
+			"ARCHIVE_STORE": "s3", "NEON_ARCHIVE_S3_ENDPOINT": s3.Endpoint, "NEON_ARCHIVE_S3_BUCKET": "claw-archives",
+			"NEON_ARCHIVE_S3_ACCESS_KEY_ID": s3.AccessKeyID, "NEON_ARCHIVE_S3_SECRET_ACCESS_KEY": s3.SecretAccessKey,
+			s3DirVar: s3.Dir})
+	})
+	t.Run("neon-sharded", func(t *testing.T) {
+		neonCase(t, neontest.Options{BranchLimit: 2}, map[string]string{
+			"NEON_PLACEMENT": "sharded", "NEON_BRANCHES_PER_PROJECT": "2"})
+	})
+}
+
+// s3DirVar passes the S3 server's directory to archiveRestore (the
+// service ignores it).
+const s3DirVar = "TEST_S3_DIR"
+
+// archiveRestore runs the lifecycle on the service configured by vars;
+// live reports whether the customer's database is still there (nil: look
+// on the Postgres server for the database and role of its name).
+func archiveRestore(t *testing.T, vars map[string]string, live func(name string) bool) {
 	p := servicetest.New(t)
 	dir := t.TempDir()
-	env := p.Env(t, "neon", map[string]string{"DATABASE_ADMIN_URL": pgtest.AdminURL(t), "ARCHIVE_DIR": dir})
+	vars["ARCHIVE_DIR"] = dir
+	env := p.Env(t, "neon", vars)
 	servicetest.Start(t, env, neon.Run)
 	saga := p.Env(t, "saga", nil)
 	js := env.Bus.JetStream()
@@ -64,6 +101,10 @@ func TestArchiveRestoreDeleteArchive(t *testing.T) {
 		return db, role
 	}
 	file := filepath.Join(dir, filepath.FromSlash(names.ArchiveRef(cust))+".dump")
+	s3 := vars[s3DirVar] != ""
+	if s3 { // the encrypted object on the S3 server's disk
+		file = filepath.Join(vars[s3DirVar], "claw-archives", filepath.FromSlash(names.ArchiveRef(cust))+".dump.enc")
+	}
 
 	// Archive, twice.
 	var size int64
@@ -76,17 +117,25 @@ func TestArchiveRestoreDeleteArchive(t *testing.T) {
 		if err != nil {
 			t.Fatalf("archive file: %v", err)
 		}
-		if got.GetArchiveRef() != names.ArchiveRef(cust) || got.GetBytes() != fi.Size() || fi.Size() == 0 {
+		if got.GetArchiveRef() != names.ArchiveRef(cust) || (!s3 && got.GetBytes() != fi.Size()) || fi.Size() == 0 {
 			t.Errorf("database.archived = %v, file has %d bytes", &got, fi.Size())
 		}
 		if size != 0 && got.GetBytes() != size {
 			t.Errorf("a duplicate archive changed the archive: %d bytes, then %d", size, got.GetBytes())
 		}
 		size = got.GetBytes()
-		if _, err := os.Stat(file + ".sha256"); err != nil {
+		if s3 {
+			if b, err := os.ReadFile(file); err != nil || bytes.Contains(b, []byte("door code")) {
+				t.Errorf("the S3 object is missing or holds plaintext: %v", err)
+			}
+		} else if _, err := os.Stat(file + ".sha256"); err != nil {
 			t.Errorf("archive checksum: %v", err)
 		}
-		if db, role := exists(); db || role {
+		if live != nil {
+			if live(name) {
+				t.Error("after archive: the customer's branch still exists")
+			}
+		} else if db, role := exists(); db || role {
 			t.Errorf("after archive: database exists %v, role exists %v", db, role)
 		}
 		if _, err := env.Secrets.Get(ctx, names.DatabaseRef(cust)); err == nil {
@@ -165,20 +214,4 @@ func secret(t *testing.T, get func(context.Context, string) ([]byte, error), ref
 		t.Fatalf("secret %s: %v", ref, err)
 	}
 	return string(b)
-}
-
-// The neon driver does not archive yet: the step fails for good, saying so.
-func TestNeonDriverRefusesArchive(t *testing.T) {
-	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), AutoTick: true})
-	p := servicetest.New(t)
-	env := p.Env(t, "neon", srv.Settings())
-	servicetest.Start(t, env, neon.Run)
-	saga := p.Env(t, "saga", nil)
-	st := &pb.Step{SagaId: "cancel-evt_neon1", CustomerId: "cus_NeonArc", Name: "archive", Attempt: 1}
-	send(t, saga.Bus, subjects.CmdDatabaseArchive, &pb.ArchiveDatabase{Step: st}, st)
-	var failed pb.StepFailed
-	waitStep(t, env.Bus.JetStream(), subjects.DatabaseFailed, 1, &failed)
-	if failed.GetStep().GetName() != "archive" || !strings.Contains(failed.GetReason(), "not supported by the neon driver") {
-		t.Errorf("database.failed = %v", &failed)
-	}
 }

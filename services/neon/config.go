@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/services/neon/internal/adapters/archive"
 	neondriver "clawdbot.cloud/services/neon/internal/adapters/neon"
 	"clawdbot.cloud/services/neon/internal/adapters/postgres"
 )
@@ -36,9 +37,14 @@ type settings struct {
 	// URLs name when they reach the server differently from this service
 	// (postgres driver).
 	CustomerHost string
-	// ArchiveDir is ARCHIVE_DIR: where the postgres driver keeps database
-	// archives (a local filesystem store). Default <data dir>/archives.
+	// ArchiveDir is ARCHIVE_DIR: where the drivers keep database archives
+	// (a local filesystem store). Default <data dir>/archives.
 	ArchiveDir string
+	// ArchiveStore is ARCHIVE_STORE: "dir" (default) or "s3".
+	ArchiveStore string
+	// S3 is the S3-compatible archive storage (NEON_ARCHIVE_S3_*, or the
+	// standard AWS_* credentials) when ArchiveStore is "s3".
+	S3 archive.S3Config
 	// Limits are the customer roles' limits (CUSTOMER_DB_CONNECTION_LIMIT,
 	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
 	// postgres driver).
@@ -57,6 +63,13 @@ type settings struct {
 // neonSettings is what the neon driver reads from the environment.
 type neonSettings struct {
 	APIURL, APIKey, ProjectID, ParentBranchID, DatabaseName, RoleName string
+	// Placement is NEON_PLACEMENT (branch, project, sharded).
+	Placement string
+	// BranchesPerProject is NEON_BRANCHES_PER_PROJECT (sharded).
+	BranchesPerProject int
+	// OrgID and RegionID are NEON_ORG_ID and NEON_REGION_ID, for the
+	// projects the driver creates.
+	OrgID, RegionID string
 }
 
 // neonID is the form of Neon project and branch ids in Neon's API
@@ -73,6 +86,11 @@ func loadConfig(l *config.Loader) (settings, error) {
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		l.Problem("DATABASE_CONCURRENCY must be between 1 and 256")
 	}
+	c.ArchiveDir = l.String("ARCHIVE_DIR", "")
+	c.ArchiveStore = l.OneOf("ARCHIVE_STORE", storeDir, storeDir, storeS3)
+	if c.ArchiveStore == storeS3 {
+		c.S3 = loadS3(l)
+	}
 	switch c.Driver {
 	case driverPostgres:
 		c.AdminURL = l.Required("DATABASE_ADMIN_URL",
@@ -80,7 +98,6 @@ func loadConfig(l *config.Loader) (settings, error) {
 		if c.AdminURL != "" {
 			l.URL("DATABASE_ADMIN_URL", "", "postgres", "postgresql")
 		}
-		c.ArchiveDir = l.String("ARCHIVE_DIR", "")
 		c.CustomerHost = l.String("CUSTOMER_DB_HOST", "")
 		c.Limits = postgres.Limits{
 			ConnectionLimit:          l.Int("CUSTOMER_DB_CONNECTION_LIMIT", postgres.DefaultLimits.ConnectionLimit),
@@ -110,12 +127,28 @@ func loadConfig(l *config.Loader) (settings, error) {
 // needed then.
 func loadNeon(l *config.Loader) neonSettings {
 	n := neonSettings{
-		APIKey:         l.Required("NEON_API_KEY", "a Neon API key that may manage the project (Neon console → Account settings → API keys)"),
-		ProjectID:      l.Required("NEON_PROJECT_ID", "the Neon project that holds customers' branches (Project settings → General)"),
-		ParentBranchID: l.Required("NEON_PARENT_BRANCH_ID", "the br-… id of the branch holding the migrated customer schema (see services/neon/README.md)"),
-		DatabaseName:   l.Required("NEON_DATABASE_NAME", "the database on the parent branch that holds the customer schema"),
-		RoleName:       l.Required("NEON_ROLE_NAME", "the role that owns NEON_DATABASE_NAME on the parent branch; customers connect as it"),
-		APIURL:         l.URL("NEON_API_URL", neondriver.DefaultAPIURL, "https", "http"),
+		Placement: l.OneOf("NEON_PLACEMENT", neondriver.PlaceBranch,
+			neondriver.PlaceBranch, neondriver.PlaceProject, neondriver.PlaceSharded),
+		APIKey: l.Required("NEON_API_KEY", "a Neon API key that may manage the project (Neon console → Account settings → API keys)"),
+	}
+	if n.Placement == neondriver.PlaceProject {
+		n.ProjectID = l.String("NEON_PROJECT_ID", "")
+		n.ParentBranchID = l.String("NEON_PARENT_BRANCH_ID", "")
+	} else {
+		n.ProjectID = l.Required("NEON_PROJECT_ID", "the Neon project that holds customers' branches (Project settings → General)")
+		n.ParentBranchID = l.Required("NEON_PARENT_BRANCH_ID", "the br-… id of the branch holding the migrated customer schema (see services/neon/README.md)")
+	}
+	n.DatabaseName = l.Required("NEON_DATABASE_NAME", "the database on the parent branch that holds the customer schema")
+	n.RoleName = l.Required("NEON_ROLE_NAME", "the role that owns NEON_DATABASE_NAME on the parent branch; customers connect as it")
+	n.APIURL = l.URL("NEON_API_URL", neondriver.DefaultAPIURL, "https", "http")
+	n.BranchesPerProject = l.Int("NEON_BRANCHES_PER_PROJECT", neondriver.DefaultBranchesPerProject)
+	n.OrgID = l.String("NEON_ORG_ID", "")
+	n.RegionID = l.String("NEON_REGION_ID", "")
+	if n.Placement == neondriver.PlaceSharded && n.BranchesPerProject < 2 {
+		l.Problem("NEON_BRANCHES_PER_PROJECT must be at least 2 (a parent and one customer)")
+	}
+	if n.OrgID != "" && !neonID.MatchString(n.OrgID) {
+		l.Problem("NEON_ORG_ID=%q is not a Neon id (lower-case letters, digits and dashes)", n.OrgID)
 	}
 	for _, id := range []struct{ key, value string }{{"NEON_PROJECT_ID", n.ProjectID}, {"NEON_PARENT_BRANCH_ID", n.ParentBranchID}} {
 		if id.value != "" && !neonID.MatchString(id.value) {
@@ -131,6 +164,43 @@ func loadNeon(l *config.Loader) neonSettings {
 		l.Problem("NEON_API_URL must use https (http only for a test server on this machine)")
 	}
 	return n
+}
+
+// Archive stores ARCHIVE_STORE accepts.
+const (
+	storeDir = "dir"
+	storeS3  = "s3"
+)
+
+// loadS3 reads the S3-compatible archive storage's settings. Credentials
+// come from NEON_ARCHIVE_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY /
+// _SESSION_TOKEN, or else the standard AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; no value is ever printed.
+func loadS3(l *config.Loader) archive.S3Config {
+	c := archive.S3Config{
+		Endpoint: l.Required("NEON_ARCHIVE_S3_ENDPOINT", "the S3-compatible service's URL, e.g. https://s3.us-east-1.amazonaws.com"),
+		Bucket:   l.Required("NEON_ARCHIVE_S3_BUCKET", "the bucket that holds database archives"),
+		Prefix:   l.String("NEON_ARCHIVE_S3_PREFIX", ""),
+	}
+	c.Region = l.String("NEON_ARCHIVE_S3_REGION", l.String("AWS_REGION", "us-east-1"))
+	if c.Endpoint != "" {
+		l.URL("NEON_ARCHIVE_S3_ENDPOINT", "", "https", "http")
+		if u, err := url.Parse(c.Endpoint); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+			l.Problem("NEON_ARCHIVE_S3_ENDPOINT must use https (http only for a server on this machine)")
+		}
+	}
+	c.AccessKeyID = l.String("NEON_ARCHIVE_S3_ACCESS_KEY_ID", "")
+	c.SecretAccessKey = l.String("NEON_ARCHIVE_S3_SECRET_ACCESS_KEY", "")
+	c.SessionToken = l.String("NEON_ARCHIVE_S3_SESSION_TOKEN", "")
+	if c.AccessKeyID == "" && c.SecretAccessKey == "" {
+		c.AccessKeyID = l.String("AWS_ACCESS_KEY_ID", "")
+		c.SecretAccessKey = l.String("AWS_SECRET_ACCESS_KEY", "")
+		c.SessionToken = l.String("AWS_SESSION_TOKEN", "")
+	}
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		l.Problem("ARCHIVE_STORE=s3 needs credentials: NEON_ARCHIVE_S3_ACCESS_KEY_ID and NEON_ARCHIVE_S3_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	return c
 }
 
 // loopback reports whether host names this machine.

@@ -83,19 +83,29 @@ func registerer(env *service.Env) prometheus.Registerer {
 	return env.Metrics
 }
 
-// archiveStorage opens the postgres driver's archive store (ARCHIVE_DIR,
-// default <data dir>/archives) and finds pg_dump and pg_restore. Without a
-// directory or the binaries the service still runs; archive and restore
-// commands then fail with the reason.
-func archiveStorage(cfg settings, env *service.Env) (postgres.Archives, string, error) {
-	dir := cfg.ArchiveDir
-	if dir == "" && env.DataDir != "" {
-		dir = filepath.Join(env.DataDir, "archives")
-	}
+// archiveStorage opens the drivers' archive store — a local directory
+// (ARCHIVE_DIR, default <data dir>/archives) or, with ARCHIVE_STORE=s3, an
+// S3-compatible bucket whose archives are encrypted under keys kept in the
+// secret store — and finds pg_dump and pg_restore. Without a directory or
+// the binaries the service still runs; archive and restore commands then
+// fail with the reason.
+func archiveStorage(ctx context.Context, cfg settings, env *service.Env) (postgres.Archives, string, error) {
 	binDir, err := pgcluster.FindBinDir()
 	if err != nil {
 		env.Log.Warn("pg_dump and pg_restore not found: archive and restore are refused", "err", err)
 		binDir = ""
+	}
+	if cfg.ArchiveStore == storeS3 {
+		store, err := archive.NewS3(ctx, cfg.S3, env.Secrets)
+		if err != nil {
+			return nil, "", err
+		}
+		env.Log.Info("archives in S3-compatible storage", "endpoint", cfg.S3.Endpoint, "bucket", cfg.S3.Bucket)
+		return store, binDir, nil
+	}
+	dir := cfg.ArchiveDir
+	if dir == "" && env.DataDir != "" {
+		dir = filepath.Join(env.DataDir, "archives")
 	}
 	if dir == "" {
 		env.Log.Warn("no ARCHIVE_DIR and no data dir: archive and restore are refused")
@@ -112,7 +122,7 @@ func archiveStorage(cfg settings, env *service.Env) (postgres.Archives, string, 
 func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, error) {
 	switch cfg.Driver {
 	case driverPostgres:
-		archives, binDir, err := archiveStorage(cfg, env)
+		archives, binDir, err := archiveStorage(ctx, cfg, env)
 		if err != nil {
 			return nil, err
 		}
@@ -131,17 +141,29 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 		}
 		return d, nil
 	case driverNeon:
+		archives, binDir, err := archiveStorage(ctx, cfg, env)
+		if err != nil {
+			return nil, err
+		}
 		d, err := neondriver.Open(ctx, neondriver.Config{
-			APIURL:         cfg.Neon.APIURL,
-			APIKey:         cfg.Neon.APIKey,
-			ProjectID:      cfg.Neon.ProjectID,
-			ParentBranchID: cfg.Neon.ParentBranchID,
-			DatabaseName:   cfg.Neon.DatabaseName,
-			RoleName:       cfg.Neon.RoleName,
-			Secrets:        env.Secrets,
-			Log:            env.Log.With("driver", driverNeon),
-			Metrics:        registerer(env),
-			HTTPClient:     env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
+			APIURL:             cfg.Neon.APIURL,
+			APIKey:             cfg.Neon.APIKey,
+			Placement:          cfg.Neon.Placement,
+			BranchesPerProject: cfg.Neon.BranchesPerProject,
+			OrgID:              cfg.Neon.OrgID,
+			RegionID:           cfg.Neon.RegionID,
+			DB:                 env.DB,
+			Schema:             "neon",
+			ProjectID:          cfg.Neon.ProjectID,
+			ParentBranchID:     cfg.Neon.ParentBranchID,
+			DatabaseName:       cfg.Neon.DatabaseName,
+			RoleName:           cfg.Neon.RoleName,
+			Archives:           archives,
+			BinDir:             binDir,
+			Secrets:            env.Secrets,
+			Log:                env.Log.With("driver", driverNeon),
+			Metrics:            registerer(env),
+			HTTPClient:         env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("neon driver: %w", err)

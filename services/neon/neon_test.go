@@ -169,6 +169,17 @@ func TestConfigurationProblemsStopTheService(t *testing.T) {
 			"NEON_PROJECT_ID": "Bad_Project", "NEON_PARENT_BRANCH_ID": "br-ok-1", "NEON_DATABASE_NAME": "clawdbot",
 			"NEON_ROLE_NAME": "claw_app", "NEON_API_URL": "http://neon.example.com/api/v2"},
 			[]string{"NEON_PROJECT_ID=\"Bad_Project\"", "NEON_API_URL must use https"}},
+		{"unknown placement", map[string]string{"DATABASE_DRIVER": "neon", "NEON_PLACEMENT": "cluster"}, []string{"NEON_PLACEMENT"}},
+		{"sharded under two branches per project", map[string]string{"DATABASE_DRIVER": "neon", "NEON_PLACEMENT": "sharded",
+			"NEON_BRANCHES_PER_PROJECT": "1"}, []string{"NEON_BRANCHES_PER_PROJECT must be at least 2", "NEON_PROJECT_ID is required"}},
+		{"project placement needs no project or parent", map[string]string{"DATABASE_DRIVER": "neon", "NEON_PLACEMENT": "project",
+			"NEON_ORG_ID": "Org_1"}, []string{"NEON_API_KEY is required", "NEON_ORG_ID=\"Org_1\""}},
+		{"s3 archives without their settings", map[string]string{"DATABASE_ADMIN_URL": admin, "ARCHIVE_STORE": "s3"}, []string{
+			"NEON_ARCHIVE_S3_ENDPOINT is required", "NEON_ARCHIVE_S3_BUCKET is required", "ARCHIVE_STORE=s3 needs credentials"}},
+		{"s3 archives over plain http", map[string]string{"DATABASE_ADMIN_URL": admin, "ARCHIVE_STORE": "s3",
+			"NEON_ARCHIVE_S3_ENDPOINT": "http://s3.example.com", "NEON_ARCHIVE_S3_BUCKET": "b",
+			"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "hunter2"}, []string{"NEON_ARCHIVE_S3_ENDPOINT must use https"}},
+		{"unknown archive store", map[string]string{"DATABASE_ADMIN_URL": admin, "ARCHIVE_STORE": "tape"}, []string{"ARCHIVE_STORE"}},
 		{"not a postgres URL", map[string]string{"DATABASE_ADMIN_URL": "mysql://root:hunter2@db/x"}, []string{"DATABASE_ADMIN_URL"}},
 		{"bad customer host", map[string]string{"DATABASE_ADMIN_URL": admin, "CUSTOMER_DB_HOST": "user@host/db"}, []string{"CUSTOMER_DB_HOST"}},
 		{"bad pool and concurrency", map[string]string{"DATABASE_ADMIN_URL": admin, "DATABASE_POOL_SIZE": "-1", "DATABASE_CONCURRENCY": "0"},
@@ -190,6 +201,9 @@ func TestConfigurationProblemsStopTheService(t *testing.T) {
 			}
 			if tc.vars["DATABASE_DRIVER"] == "neon" && strings.Contains(err.Error(), "DATABASE_ADMIN_URL") {
 				t.Errorf("the neon driver asks for DATABASE_ADMIN_URL: %q", err)
+			}
+			if tc.vars["NEON_PLACEMENT"] == "project" && strings.Contains(err.Error(), "NEON_PROJECT_ID") {
+				t.Errorf("project placement asks for NEON_PROJECT_ID: %q", err)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("the configuration error quotes a password: %q", err)

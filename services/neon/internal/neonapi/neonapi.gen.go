@@ -18,6 +18,78 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ApplicationType.
+const (
+	ApplicationTypeDatadog       ApplicationType = "datadog"
+	ApplicationTypeGithub        ApplicationType = "github"
+	ApplicationTypeOpentelemetry ApplicationType = "opentelemetry"
+	ApplicationTypeVercel        ApplicationType = "vercel"
+)
+
+// Valid indicates whether the value is a known member of the ApplicationType enum.
+func (e ApplicationType) Valid() bool {
+	switch e {
+	case ApplicationTypeDatadog:
+		return true
+	case ApplicationTypeGithub:
+		return true
+	case ApplicationTypeOpentelemetry:
+		return true
+	case ApplicationTypeVercel:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BillingSubscriptionType.
+const (
+	BillingSubscriptionTypeAwsMarketplace BillingSubscriptionType = "aws_marketplace"
+	BillingSubscriptionTypeBusiness       BillingSubscriptionType = "business"
+	BillingSubscriptionTypeDirectSales    BillingSubscriptionType = "direct_sales"
+	BillingSubscriptionTypeDirectSalesV3  BillingSubscriptionType = "direct_sales_v3"
+	BillingSubscriptionTypeFreeV2         BillingSubscriptionType = "free_v2"
+	BillingSubscriptionTypeFreeV3         BillingSubscriptionType = "free_v3"
+	BillingSubscriptionTypeLaunch         BillingSubscriptionType = "launch"
+	BillingSubscriptionTypeLaunchV3       BillingSubscriptionType = "launch_v3"
+	BillingSubscriptionTypeScale          BillingSubscriptionType = "scale"
+	BillingSubscriptionTypeScaleV3        BillingSubscriptionType = "scale_v3"
+	BillingSubscriptionTypeUNKNOWN        BillingSubscriptionType = "UNKNOWN"
+	BillingSubscriptionTypeVercelPgLegacy BillingSubscriptionType = "vercel_pg_legacy"
+)
+
+// Valid indicates whether the value is a known member of the BillingSubscriptionType enum.
+func (e BillingSubscriptionType) Valid() bool {
+	switch e {
+	case BillingSubscriptionTypeAwsMarketplace:
+		return true
+	case BillingSubscriptionTypeBusiness:
+		return true
+	case BillingSubscriptionTypeDirectSales:
+		return true
+	case BillingSubscriptionTypeDirectSalesV3:
+		return true
+	case BillingSubscriptionTypeFreeV2:
+		return true
+	case BillingSubscriptionTypeFreeV3:
+		return true
+	case BillingSubscriptionTypeLaunch:
+		return true
+	case BillingSubscriptionTypeLaunchV3:
+		return true
+	case BillingSubscriptionTypeScale:
+		return true
+	case BillingSubscriptionTypeScaleV3:
+		return true
+	case BillingSubscriptionTypeUNKNOWN:
+		return true
+	case BillingSubscriptionTypeVercelPgLegacy:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EndpointPoolerMode.
 const (
 	EndpointPoolerModeTransaction EndpointPoolerMode = "transaction"
@@ -225,6 +297,27 @@ func (e OperationStatus) Valid() bool {
 	}
 }
 
+// Defines values for ProjectAuditLogLevel.
+const (
+	ProjectAuditLogLevelBase     ProjectAuditLogLevel = "base"
+	ProjectAuditLogLevelExtended ProjectAuditLogLevel = "extended"
+	ProjectAuditLogLevelFull     ProjectAuditLogLevel = "full"
+)
+
+// Valid indicates whether the value is a known member of the ProjectAuditLogLevel enum.
+func (e ProjectAuditLogLevel) Valid() bool {
+	switch e {
+	case ProjectAuditLogLevelBase:
+		return true
+	case ProjectAuditLogLevelExtended:
+		return true
+	case ProjectAuditLogLevelFull:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SortOrderParam.
 const (
 	SortOrderParamAsc  SortOrderParam = "asc"
@@ -282,6 +375,17 @@ func (e ListProjectBranchesParamsSortOrder) Valid() bool {
 	}
 }
 
+// AllowedIps A list of IP addresses that are allowed to connect to the compute endpoint.
+// If the list is empty or not set, all IP addresses are allowed.
+// If protected_branches_only is true, the list will be applied only to protected branches.
+type AllowedIps struct {
+	// Ips A list of IP addresses that are allowed to connect to the endpoint.
+	Ips *[]string `json:"ips,omitempty"`
+
+	// ProtectedBranchesOnly If true, the list will be applied only to protected branches.
+	ProtectedBranchesOnly *bool `json:"protected_branches_only,omitempty"`
+}
+
 // AnnotationCreateValueRequest defines model for AnnotationCreateValueRequest.
 type AnnotationCreateValueRequest struct {
 	// AnnotationValue Annotation properties.
@@ -322,6 +426,13 @@ type AnnotationValueData map[string]string
 type AnnotationsMapResponse struct {
 	Annotations map[string]AnnotationData `json:"annotations"`
 }
+
+// ApplicationType Type of application integration
+type ApplicationType string
+
+// BillingSubscriptionType Type of subscription to Neon Cloud.
+// Notice that for users without billing account this will be "UNKNOWN"
+type BillingSubscriptionType string
 
 // Branch Example: {"active_time_seconds":922200,"compute_time_seconds":823880990,"cpu_used_sec":461100,"created_at":"2022-11-30T19:09:48Z","creation_source":"console","current_state":"ready","data_transfer_bytes":72911987,"default":true,"id":"br-wispy-meadow-118737","init_source":"parent-data","name":"dev2","parent_id":"br-aged-salad-637688","parent_lsn":"0/1DE2850","project_id":"spring-example-302709","protected":false,"state_changed_at":"2022-11-30T20:09:48Z","updated_at":"2022-12-01T19:53:05Z","written_data_bytes":542998300}
 type Branch struct {
@@ -598,6 +709,11 @@ type ConnectionURIsOptionalResponse struct {
 	ConnectionUris *[]ConnectionDetails `json:"connection_uris,omitempty"`
 }
 
+// ConnectionURIsResponse defines model for ConnectionURIsResponse.
+type ConnectionURIsResponse struct {
+	ConnectionUris []ConnectionDetails `json:"connection_uris"`
+}
+
 // CursorPagination To paginate the response, issue an initial request with `limit` value. Then, add the value returned in the response `.pagination.next` attribute into the request under the `cursor` query parameter to the subsequent request to retrieve next page in pagination. The contents on cursor `next` are opaque, clients are not expected to make any assumptions on the format of the data inside the cursor.
 type CursorPagination struct {
 	Next      *string `json:"next,omitempty"`
@@ -641,6 +757,26 @@ type DatabaseResponse struct {
 // DatabasesResponse defines model for DatabasesResponse.
 type DatabasesResponse struct {
 	Databases []Database `json:"databases"`
+}
+
+// DefaultEndpointSettings A collection of settings for a Neon endpoint
+type DefaultEndpointSettings struct {
+	AutoscalingLimitMaxCu *ComputeUnit `json:"autoscaling_limit_max_cu,omitempty"`
+	AutoscalingLimitMinCu *ComputeUnit `json:"autoscaling_limit_min_cu,omitempty"`
+
+	// PgSettings A raw representation of Postgres settings
+	PgSettings *PgSettingsData `json:"pg_settings,omitempty"`
+
+	// PgbouncerSettings A raw representation of PgBouncer settings
+	PgbouncerSettings *PgbouncerSettingsData `json:"pgbouncer_settings,omitempty"`
+
+	// SuspendTimeoutSeconds Duration of inactivity in seconds after which the compute endpoint is
+	// automatically suspended. The value `0` means use the default value.
+	// The value `-1` means never suspend. The default value is `300` seconds (5 minutes).
+	// The minimum value is `60` seconds (1 minute).
+	// The maximum value is `604800` seconds (1 week). For more information, see
+	// [Scale to zero configuration](https://neon.tech/docs/manage/endpoints#scale-to-zero-configuration).
+	SuspendTimeoutSeconds *SuspendTimeoutSeconds `json:"suspend_timeout_seconds,omitempty"`
 }
 
 // Endpoint Example: {"autoscaling_limit_max_cu":1,"autoscaling_limit_min_cu":1,"branch_id":"br-wispy-meadow-118737","created_at":"2022-12-03T15:37:07Z","creation_source":"console","current_state":"init","disabled":false,"host":"ep-silent-smoke-806639.us-east-2.aws.neon.tech","id":"ep-silent-smoke-806639","name":"My cool compute","passwordless_access":true,"pending_state":"active","pooler_enabled":false,"pooler_mode":"transaction","project_id":"spring-example-302709","provisioner":"k8s-neonvm","proxy_host":"us-east-2.aws.neon.tech","region_id":"aws-us-east-2","settings":{"pg_settings":{}},"suspend_timeout_seconds":0,"type":"read_write","updated_at":"2022-12-03T15:37:07Z"}
@@ -848,6 +984,21 @@ type GeneralError struct {
 	RequestId *string `json:"request_id,omitempty"`
 }
 
+// MaintenanceWindow A maintenance window is a time period during which Neon may perform maintenance on the project's infrastructure.
+// During this time, the project's compute endpoints may be unavailable and existing connections can be
+// interrupted.
+type MaintenanceWindow struct {
+	// EndTime End time of the maintenance window, in the format of "HH:MM". Uses UTC.
+	EndTime string `json:"end_time"`
+
+	// StartTime Start time of the maintenance window, in the format of "HH:MM". Uses UTC.
+	StartTime string `json:"start_time"`
+
+	// Weekdays A list of weekdays when the maintenance window is active.
+	// Encoded as ints, where 1 - Monday, and 7 - Sunday.
+	Weekdays []int `json:"weekdays"`
+}
+
 // NeonAuthOauthProviderId defines model for NeonAuthOauthProviderId.
 type NeonAuthOauthProviderId string
 
@@ -907,8 +1058,31 @@ type OperationsResponse struct {
 	Operations []Operation `json:"operations"`
 }
 
+// Pagination Cursor based pagination is used. The user must pass the cursor as is to the backend.
+// For more information about cursor based pagination, see
+// https://learn.microsoft.com/en-us/ef/core/querying/pagination#keyset-pagination
+//
+// Example: {"cursor":"2022-12-07T00:45:05.262011Z"}
+type Pagination struct {
+	Cursor string `json:"cursor"`
+}
+
+// PaginationResponse defines model for PaginationResponse.
+type PaginationResponse struct {
+	// Pagination Cursor based pagination is used. The user must pass the cursor as is to the backend.
+	// For more information about cursor based pagination, see
+	// https://learn.microsoft.com/en-us/ef/core/querying/pagination#keyset-pagination
+	//
+	//
+	// Example: {"cursor":"2022-12-07T00:45:05.262011Z"}
+	Pagination *Pagination `json:"pagination,omitempty"`
+}
+
 // PgSettingsData A raw representation of Postgres settings
 type PgSettingsData map[string]string
+
+// PgVersion The major Postgres version number. Currently supported versions are `14`, `15`, `16`, `17`, and `18`.
+type PgVersion = int
 
 // PgbouncerSettingsData A raw representation of PgBouncer settings
 type PgbouncerSettingsData map[string]string
@@ -917,6 +1091,401 @@ type PgbouncerSettingsData map[string]string
 type PreloadLibraries struct {
 	EnabledLibraries *[]string `json:"enabled_libraries,omitempty"`
 	UseDefaults      *bool     `json:"use_defaults,omitempty"`
+}
+
+// Project Example: {"active_time_seconds":621440,"branch_logical_size_limit":10,"branch_logical_size_limit_bytes":10485760,"compute_time_seconds":2485760,"consumption_period_end":"2022-12-01T00:00:00Z","consumption_period_start":"2022-11-01T00:00:00Z","cpu_used_sec":155350,"created_at":"2022-12-13T01:30:55Z","creation_source":"console","data_storage_bytes_hour":2831928,"data_transfer_bytes":1000,"history_retention_seconds":604800,"id":"spring-example-302709","name":"spring-example-302709","org_id":"org-morning-bread-81040908","owner":{"branches_limit":10,"email":"some@email.com","name":"John Smith","subscription_type":"scale"},"owner_id":"629982cc-de05-43db-ae16-28f2399c4910","pg_version":15,"platform_id":"aws","provisioner":"k8s-pod","proxy_host":"us-east-2.aws.neon.tech","region_id":"aws-us-east-2","store_passwords":true,"updated_at":"2022-12-13T01:30:55Z","written_data_bytes":193990002}
+type Project struct {
+	// ActiveTimeSeconds Seconds. Control plane observed endpoints of this project being active this amount of wall-clock time.
+	// The value has some lag.
+	// The value is reset at the beginning of each billing period.
+	ActiveTimeSeconds int64 `json:"active_time_seconds"`
+
+	// BranchLogicalSizeLimit The logical size limit for a branch. The value is in MiB.
+	BranchLogicalSizeLimit int64 `json:"branch_logical_size_limit"`
+
+	// BranchLogicalSizeLimitBytes The logical size limit for a branch. The value is in B.
+	BranchLogicalSizeLimitBytes int64 `json:"branch_logical_size_limit_bytes"`
+
+	// ComputeLastActiveAt The most recent time when any endpoint of this project was active.
+	//
+	// Omitted when observed no activity for endpoints of this project.
+	ComputeLastActiveAt *time.Time `json:"compute_last_active_at,omitempty"`
+
+	// ComputeTimeSeconds Seconds. The number of CPU seconds used by the project's compute endpoints, including compute endpoints that have been deleted.
+	// The value has some lag. The value is reset at the beginning of each billing period.
+	// Examples:
+	// 1. An endpoint that uses 1 CPU for 1 second is equal to `compute_time=1`.
+	// 2. An endpoint that uses 2 CPUs simultaneously for 1 second is equal to `compute_time=2`.
+	ComputeTimeSeconds int64 `json:"compute_time_seconds"`
+
+	// ConsumptionPeriodEnd A date-time indicating when Neon Cloud plans to stop measuring consumption for current consumption period.
+	ConsumptionPeriodEnd time.Time `json:"consumption_period_end"`
+
+	// ConsumptionPeriodStart A date-time indicating when Neon Cloud started measuring consumption for current consumption period.
+	ConsumptionPeriodStart time.Time `json:"consumption_period_start"`
+
+	// CpuUsedSec DEPRECATED, use compute_time instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CpuUsedSec int64 `json:"cpu_used_sec"`
+
+	// CreatedAt A timestamp indicating when the project was created
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreationSource The project creation source
+	CreationSource string `json:"creation_source"`
+
+	// DataStorageBytesHour Bytes-Hour. Project consumed that much storage hourly during the billing period. The value has some lag.
+	// The value is reset at the beginning of each billing period.
+	DataStorageBytesHour int64 `json:"data_storage_bytes_hour"`
+
+	// DataTransferBytes Bytes. Egress traffic from the Neon cloud to the client for given project over the billing period.
+	// Includes deleted endpoints. The value has some lag. The value is reset at the beginning of each billing period.
+	DataTransferBytes int64 `json:"data_transfer_bytes"`
+
+	// DefaultEndpointSettings A collection of settings for a Neon endpoint
+	DefaultEndpointSettings *DefaultEndpointSettings `json:"default_endpoint_settings,omitempty"`
+
+	// HipaaEnabledAt A timestamp indicating when HIPAA was enabled for this project
+	HipaaEnabledAt *time.Time `json:"hipaa_enabled_at,omitempty"`
+
+	// HistoryRetentionSeconds The number of seconds to retain the shared history for all branches in this project.
+	HistoryRetentionSeconds int32 `json:"history_retention_seconds"`
+
+	// Id The project ID
+	Id string `json:"id"`
+
+	// MaintenanceScheduledFor A timestamp indicating when project update begins. If set, computes might experience a brief restart around this time.
+	MaintenanceScheduledFor *time.Time `json:"maintenance_scheduled_for,omitempty"`
+
+	// MaintenanceStartsAt A timestamp indicating when project maintenance begins. If set, the project is placed into maintenance mode at this time.
+	MaintenanceStartsAt *time.Time `json:"maintenance_starts_at,omitempty"`
+
+	// Name The project name
+	Name    string            `json:"name"`
+	OrgId   *string           `json:"org_id,omitempty"`
+	Owner   *ProjectOwnerData `json:"owner,omitempty"`
+	OwnerId string            `json:"owner_id"`
+
+	// PgVersion The major Postgres version number. Currently supported versions are `14`, `15`, `16`, `17`, and `18`.
+	PgVersion PgVersion `json:"pg_version"`
+
+	// PlatformId The cloud platform identifier. Currently, only AWS is supported, for which the identifier is `aws`.
+	PlatformId string `json:"platform_id"`
+
+	// Provisioner The Neon compute provisioner.
+	// Specify the `k8s-neonvm` provisioner to create a compute endpoint that supports Autoscaling.
+	//
+	// Provisioner can be one of the following values:
+	// * k8s-pod
+	// * k8s-neonvm
+	//
+	// Clients must expect, that any string value that is not documented in the description above should be treated as a error. UNKNOWN value if safe to treat as an error too.
+	Provisioner Provisioner `json:"provisioner"`
+
+	// ProxyHost The proxy host for the project. This value combines the `region_id`, the `platform_id`, and the Neon domain (`neon.tech`).
+	ProxyHost string `json:"proxy_host"`
+
+	// QuotaResetAt DEPRECATED. Use `consumption_period_end` from the getProject endpoint instead.
+	// A timestamp indicating when the project quota resets.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	QuotaResetAt *time.Time `json:"quota_reset_at,omitempty"`
+
+	// RegionId The region identifier
+	RegionId string               `json:"region_id"`
+	Settings *ProjectSettingsData `json:"settings,omitempty"`
+
+	// StorePasswords Whether or not passwords are stored for roles in the Neon project. Storing passwords facilitates access to Neon features that require authorization.
+	StorePasswords bool `json:"store_passwords"`
+
+	// SyntheticStorageSize The current space occupied by the project in storage, in bytes. Synthetic storage size combines the logical data size and Write-Ahead Log (WAL) size for all branches in a project.
+	SyntheticStorageSize *int64 `json:"synthetic_storage_size,omitempty"`
+
+	// UpdatedAt A timestamp indicating when the project was last updated
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// WrittenDataBytes Bytes. Amount of WAL that travelled through storage for given project across all branches.
+	// The value has some lag. The value is reset at the beginning of each billing period.
+	WrittenDataBytes int64 `json:"written_data_bytes"`
+}
+
+// ProjectAuditLogLevel defines model for ProjectAuditLogLevel.
+type ProjectAuditLogLevel string
+
+// ProjectCreateRequest defines model for ProjectCreateRequest.
+type ProjectCreateRequest struct {
+	Project struct {
+		AutoscalingLimitMaxCu *ComputeUnit `json:"autoscaling_limit_max_cu,omitempty"`
+		AutoscalingLimitMinCu *ComputeUnit `json:"autoscaling_limit_min_cu,omitempty"`
+		Branch                *struct {
+			// Annotations Annotation properties.
+			//
+			// Example: {"github-commit-ref":"github-branch-name"}
+			Annotations *AnnotationValueData `json:"annotations,omitempty"`
+
+			// DatabaseName The database name. If not specified, the default database name, `neondb`, will be used.
+			DatabaseName *string `json:"database_name,omitempty"`
+
+			// Name The default branch name. If not specified, the default branch name, `main`, will be used.
+			Name *string `json:"name,omitempty"`
+
+			// RoleName The role name. If not specified, the default role name, `{database_name}_owner`, will be used.
+			RoleName *string `json:"role_name,omitempty"`
+		} `json:"branch,omitempty"`
+
+		// DefaultEndpointSettings A collection of settings for a Neon endpoint
+		DefaultEndpointSettings *DefaultEndpointSettings `json:"default_endpoint_settings,omitempty"`
+
+		// HistoryRetentionSeconds The number of seconds to retain the shared history for all branches in this project.
+		// The default is 1 day (86400 seconds).
+		HistoryRetentionSeconds *int32 `json:"history_retention_seconds,omitempty"`
+
+		// Name The project name. If not specified, the name will be identical to the generated project ID
+		Name *string `json:"name,omitempty"`
+
+		// OrgId Organization id in case the project created belongs to an organization.
+		// If not present, project is owned by a user and not by org.
+		OrgId *string `json:"org_id,omitempty"`
+
+		// PgVersion The major Postgres version number. Currently supported versions are `14`, `15`, `16`, `17`, and `18`.
+		PgVersion *PgVersion `json:"pg_version,omitempty"`
+
+		// Provisioner The Neon compute provisioner.
+		// Specify the `k8s-neonvm` provisioner to create a compute endpoint that supports Autoscaling.
+		//
+		// Provisioner can be one of the following values:
+		// * k8s-pod
+		// * k8s-neonvm
+		//
+		// Clients must expect, that any string value that is not documented in the description above should be treated as a error. UNKNOWN value if safe to treat as an error too.
+		Provisioner *Provisioner `json:"provisioner,omitempty"`
+
+		// RegionId The region identifier. Refer to our [Regions](https://neon.tech/docs/introduction/regions) documentation for supported regions. Values are specified in this format: `aws-us-east-1`
+		RegionId *string              `json:"region_id,omitempty"`
+		Settings *ProjectSettingsData `json:"settings,omitempty"`
+
+		// StorePasswords Whether or not passwords are stored for roles in the Neon project. Storing passwords facilitates access to Neon features that require authorization.
+		StorePasswords *bool `json:"store_passwords,omitempty"`
+	} `json:"project"`
+}
+
+// ProjectListItem Essential data about the project. Full data is available at the getProject endpoint.
+//
+// Example: {"active_time":750111,"branch_logical_size_limit":10,"branch_logical_size_limit_bytes":10485760,"cpu_used_sec":523011,"created_at":"2022-12-13T01:30:55Z","creation_source":"console","id":"spring-example-302709","name":"spring-example-302709","owner_id":"629982cc-de05-43db-ae16-28f2399c4910","pg_version":15,"platform_id":"aws","provisioner":"k8s-pod","proxy_host":"us-east-2.aws.neon.tech","region_id":"aws-us-east-2","store_passwords":true,"updated_at":"2022-12-13T01:30:55Z"}
+type ProjectListItem struct {
+	// ActiveTime Control plane observed endpoints of this project being active this amount of wall-clock time.
+	ActiveTime int64 `json:"active_time"`
+
+	// BranchLogicalSizeLimit The logical size limit for a branch. The value is in MiB.
+	BranchLogicalSizeLimit int64 `json:"branch_logical_size_limit"`
+
+	// BranchLogicalSizeLimitBytes The logical size limit for a branch. The value is in B.
+	BranchLogicalSizeLimitBytes int64 `json:"branch_logical_size_limit_bytes"`
+
+	// ComputeLastActiveAt The most recent time when any endpoint of this project was active.
+	//
+	// Omitted when observed no activity for endpoints of this project.
+	ComputeLastActiveAt *time.Time `json:"compute_last_active_at,omitempty"`
+
+	// CpuUsedSec DEPRECATED. Use data from the getProject endpoint instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CpuUsedSec int64 `json:"cpu_used_sec"`
+
+	// CreatedAt A timestamp indicating when the project was created
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreationSource The project creation source
+	CreationSource string `json:"creation_source"`
+
+	// DefaultEndpointSettings A collection of settings for a Neon endpoint
+	DefaultEndpointSettings *DefaultEndpointSettings `json:"default_endpoint_settings,omitempty"`
+
+	// HipaaEnabledAt A timestamp indicating when HIPAA was enabled for this project
+	HipaaEnabledAt *time.Time `json:"hipaa_enabled_at,omitempty"`
+
+	// HistoryRetentionSeconds The number of seconds to retain the shared history for all branches in this project.
+	HistoryRetentionSeconds *int32 `json:"history_retention_seconds,omitempty"`
+
+	// Id The project ID
+	Id string `json:"id"`
+
+	// MaintenanceStartsAt A timestamp indicating when project maintenance begins. If set, the project is placed into maintenance mode at this time.
+	MaintenanceStartsAt *time.Time `json:"maintenance_starts_at,omitempty"`
+
+	// Name The project name
+	Name string `json:"name"`
+
+	// OrgId Organization id if the project belongs to an organization.
+	// Permissions for the project will be given to organization members as defined by the organization admins.
+	// The permissions of the project do not depend on the user that created the project if a project belongs to an organization.
+	OrgId *string `json:"org_id,omitempty"`
+
+	// OrgName Organization name if the project belongs to an organization.
+	OrgName *string `json:"org_name,omitempty"`
+	OwnerId string  `json:"owner_id"`
+
+	// PgVersion The major Postgres version number. Currently supported versions are `14`, `15`, `16`, `17`, and `18`.
+	PgVersion PgVersion `json:"pg_version"`
+
+	// PlatformId The cloud platform identifier. Currently, only AWS is supported, for which the identifier is `aws`.
+	PlatformId string `json:"platform_id"`
+
+	// Provisioner The Neon compute provisioner.
+	// Specify the `k8s-neonvm` provisioner to create a compute endpoint that supports Autoscaling.
+	//
+	// Provisioner can be one of the following values:
+	// * k8s-pod
+	// * k8s-neonvm
+	//
+	// Clients must expect, that any string value that is not documented in the description above should be treated as a error. UNKNOWN value if safe to treat as an error too.
+	Provisioner Provisioner `json:"provisioner"`
+
+	// ProxyHost The proxy host for the project. This value combines the `region_id`, the `platform_id`, and the Neon domain (`neon.tech`).
+	ProxyHost string `json:"proxy_host"`
+
+	// QuotaResetAt DEPRECATED. Use `consumption_period_end` from the getProject endpoint instead.
+	// A timestamp indicating when the project quota resets
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	QuotaResetAt *time.Time `json:"quota_reset_at,omitempty"`
+
+	// RegionId The region identifier
+	RegionId string               `json:"region_id"`
+	Settings *ProjectSettingsData `json:"settings,omitempty"`
+
+	// StorePasswords Whether or not passwords are stored for roles in the Neon project. Storing passwords facilitates access to Neon features that require authorization.
+	StorePasswords bool `json:"store_passwords"`
+
+	// SyntheticStorageSize The current space occupied by the project in storage, in bytes. Synthetic storage size combines the logical data size and Write-Ahead Log (WAL) size for all branches in a project.
+	SyntheticStorageSize *int64 `json:"synthetic_storage_size,omitempty"`
+
+	// UpdatedAt A timestamp indicating when the project was last updated
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ProjectOwnerData defines model for ProjectOwnerData.
+type ProjectOwnerData struct {
+	BranchesLimit int                 `json:"branches_limit"`
+	Email         openapi_types.Email `json:"email"`
+	Name          string              `json:"name"`
+
+	// SubscriptionType Type of subscription to Neon Cloud.
+	// Notice that for users without billing account this will be "UNKNOWN"
+	SubscriptionType BillingSubscriptionType `json:"subscription_type"`
+}
+
+// ProjectQuota Per-project consumption quotas. If a quota is exceeded, all active computes
+// are automatically suspended and cannot be started via API calls or incoming connections.
+//
+// The exception is `logical_size_bytes`, which is enforced per branch.
+// If a branch exceeds its `logical_size_bytes` quota, computes can still be started,
+// but write operations will fail—allowing data to be deleted to free up space.
+// Computes on other branches are not affected.
+//
+// Setting `logical_size_bytes` overrides any lower value set by the `neon.max_cluster_size` Postgres setting.
+//
+// Quotas are enforced using per-project consumption metrics with the same names.
+// These metrics reset at the start of each billing period. `logical_size_bytes`
+// is also an exception—it reflects the total data stored in a branch and does not reset.
+//
+// A zero or empty quota value means “unlimited.”
+type ProjectQuota struct {
+	// ActiveTimeSeconds The total amount of wall-clock time allowed to be spent by the project's compute endpoints.
+	ActiveTimeSeconds *int64 `json:"active_time_seconds,omitempty"`
+
+	// ComputeTimeSeconds The total amount of CPU seconds allowed to be spent by the project's compute endpoints.
+	ComputeTimeSeconds *int64 `json:"compute_time_seconds,omitempty"`
+
+	// DataTransferBytes Total amount of data transferred from all of a project's branches using the proxy.
+	DataTransferBytes *int64 `json:"data_transfer_bytes,omitempty"`
+
+	// LogicalSizeBytes Limit on the logical size of every project's branch.
+	//
+	// If a branch exceeds its `logical_size_bytes` quota, computes can still be started,
+	// but write operations will fail—allowing data to be deleted to free up space.
+	// Computes on other branches are not affected.
+	//
+	// Setting `logical_size_bytes` overrides any lower value set by the `neon.max_cluster_size` Postgres setting.
+	LogicalSizeBytes *int64 `json:"logical_size_bytes,omitempty"`
+
+	// WrittenDataBytes Total amount of data written to all of a project's branches.
+	WrittenDataBytes *int64 `json:"written_data_bytes,omitempty"`
+}
+
+// ProjectResponse defines model for ProjectResponse.
+type ProjectResponse struct {
+	// Project Example: {"active_time_seconds":621440,"branch_logical_size_limit":10,"branch_logical_size_limit_bytes":10485760,"compute_time_seconds":2485760,"consumption_period_end":"2022-12-01T00:00:00Z","consumption_period_start":"2022-11-01T00:00:00Z","cpu_used_sec":155350,"created_at":"2022-12-13T01:30:55Z","creation_source":"console","data_storage_bytes_hour":2831928,"data_transfer_bytes":1000,"history_retention_seconds":604800,"id":"spring-example-302709","name":"spring-example-302709","org_id":"org-morning-bread-81040908","owner":{"branches_limit":10,"email":"some@email.com","name":"John Smith","subscription_type":"scale"},"owner_id":"629982cc-de05-43db-ae16-28f2399c4910","pg_version":15,"platform_id":"aws","provisioner":"k8s-pod","proxy_host":"us-east-2.aws.neon.tech","region_id":"aws-us-east-2","store_passwords":true,"updated_at":"2022-12-13T01:30:55Z","written_data_bytes":193990002}
+	Project Project `json:"project"`
+}
+
+// ProjectSettingsData defines model for ProjectSettingsData.
+type ProjectSettingsData struct {
+	// AllowedIps A list of IP addresses that are allowed to connect to the compute endpoint.
+	// If the list is empty or not set, all IP addresses are allowed.
+	// If protected_branches_only is true, the list will be applied only to protected branches.
+	AllowedIps    *AllowedIps           `json:"allowed_ips,omitempty"`
+	AuditLogLevel *ProjectAuditLogLevel `json:"audit_log_level,omitempty"`
+
+	// BlockPublicConnections When set, connections from the public internet
+	// are disallowed. This supersedes the AllowedIPs list.
+	// This parameter is under active development and its semantics may change in the future.
+	BlockPublicConnections *bool `json:"block_public_connections,omitempty"`
+
+	// BlockVpcConnections When set, connections using VPC endpoints are disallowed.
+	// This parameter is under active development and its semantics may change in the future.
+	BlockVpcConnections *bool `json:"block_vpc_connections,omitempty"`
+
+	// EnableLogicalReplication Sets wal_level=logical for all compute endpoints in this project.
+	// All active endpoints will be suspended.
+	// Once enabled, logical replication cannot be disabled.
+	EnableLogicalReplication *bool `json:"enable_logical_replication,omitempty"`
+	Hipaa                    *bool `json:"hipaa,omitempty"`
+
+	// MaintenanceWindow A maintenance window is a time period during which Neon may perform maintenance on the project's infrastructure.
+	// During this time, the project's compute endpoints may be unavailable and existing connections can be
+	// interrupted.
+	MaintenanceWindow *MaintenanceWindow `json:"maintenance_window,omitempty"`
+
+	// PreloadLibraries The shared libraries to preload into the project's compute instances.
+	PreloadLibraries *PreloadLibraries `json:"preload_libraries,omitempty"`
+
+	// Quota Per-project consumption quotas. If a quota is exceeded, all active computes
+	// are automatically suspended and cannot be started via API calls or incoming connections.
+	//
+	// The exception is `logical_size_bytes`, which is enforced per branch.
+	// If a branch exceeds its `logical_size_bytes` quota, computes can still be started,
+	// but write operations will fail—allowing data to be deleted to free up space.
+	// Computes on other branches are not affected.
+	//
+	// Setting `logical_size_bytes` overrides any lower value set by the `neon.max_cluster_size` Postgres setting.
+	//
+	// Quotas are enforced using per-project consumption metrics with the same names.
+	// These metrics reset at the start of each billing period. `logical_size_bytes`
+	// is also an exception—it reflects the total data stored in a branch and does not reset.
+	//
+	// A zero or empty quota value means “unlimited.”
+	Quota *ProjectQuota `json:"quota,omitempty"`
+}
+
+// ProjectsApplicationsMapResponse A map where key is a project ID and a value is a list of installed applications.
+//
+// Example: {"applications":{"winter-boat-259881":["vercel","github","datadog","opentelemetry"]}}
+type ProjectsApplicationsMapResponse struct {
+	Applications map[string][]ApplicationType `json:"applications"`
+}
+
+// ProjectsIntegrationsMapResponse A map where key is a project ID and a value is a list of installed integrations.
+//
+// Example: {"integrations":{"winter-boat-259881":["vercel","github","datadog","opentelemetry"]}}
+type ProjectsIntegrationsMapResponse struct {
+	Integrations map[string][]ApplicationType `json:"integrations"`
+}
+
+// ProjectsResponse defines model for ProjectsResponse.
+type ProjectsResponse struct {
+	Projects []ProjectListItem `json:"projects"`
+
+	// UnavailableProjectIds A list of project IDs indicating which projects are known to exist, but whose details could not
+	// be fetched within the requested (or implicit) time limit
+	UnavailableProjectIds *[]string `json:"unavailable_project_ids,omitempty"`
 }
 
 // Provisioner The Neon compute provisioner.
@@ -986,6 +1555,9 @@ type LimitParam = int
 // SortOrderParam defines model for SortOrderParam.
 type SortOrderParam string
 
+// TimeoutParam defines model for TimeoutParam.
+type TimeoutParam = int
+
 // CreatedBranch defines model for CreatedBranch.
 type CreatedBranch struct {
 	// Branch Example: {"active_time_seconds":922200,"compute_time_seconds":823880990,"cpu_used_sec":461100,"created_at":"2022-11-30T19:09:48Z","creation_source":"console","current_state":"ready","data_transfer_bytes":72911987,"default":true,"id":"br-wispy-meadow-118737","init_source":"parent-data","name":"dev2","parent_id":"br-aged-salad-637688","parent_lsn":"0/1DE2850","project_id":"spring-example-302709","protected":false,"state_changed_at":"2022-11-30T20:09:48Z","updated_at":"2022-12-01T19:53:05Z","written_data_bytes":542998300}
@@ -995,6 +1567,41 @@ type CreatedBranch struct {
 	Endpoints      []Endpoint           `json:"endpoints"`
 	Operations     []Operation          `json:"operations"`
 	Roles          []Role               `json:"roles"`
+}
+
+// CreatedProject defines model for CreatedProject.
+type CreatedProject struct {
+	// Branch Example: {"active_time_seconds":922200,"compute_time_seconds":823880990,"cpu_used_sec":461100,"created_at":"2022-11-30T19:09:48Z","creation_source":"console","current_state":"ready","data_transfer_bytes":72911987,"default":true,"id":"br-wispy-meadow-118737","init_source":"parent-data","name":"dev2","parent_id":"br-aged-salad-637688","parent_lsn":"0/1DE2850","project_id":"spring-example-302709","protected":false,"state_changed_at":"2022-11-30T20:09:48Z","updated_at":"2022-12-01T19:53:05Z","written_data_bytes":542998300}
+	Branch         Branch              `json:"branch"`
+	ConnectionUris []ConnectionDetails `json:"connection_uris"`
+	Databases      []Database          `json:"databases"`
+	Endpoints      []Endpoint          `json:"endpoints"`
+	Operations     []Operation         `json:"operations"`
+
+	// Project Example: {"active_time_seconds":621440,"branch_logical_size_limit":10,"branch_logical_size_limit_bytes":10485760,"compute_time_seconds":2485760,"consumption_period_end":"2022-12-01T00:00:00Z","consumption_period_start":"2022-11-01T00:00:00Z","cpu_used_sec":155350,"created_at":"2022-12-13T01:30:55Z","creation_source":"console","data_storage_bytes_hour":2831928,"data_transfer_bytes":1000,"history_retention_seconds":604800,"id":"spring-example-302709","name":"spring-example-302709","org_id":"org-morning-bread-81040908","owner":{"branches_limit":10,"email":"some@email.com","name":"John Smith","subscription_type":"scale"},"owner_id":"629982cc-de05-43db-ae16-28f2399c4910","pg_version":15,"platform_id":"aws","provisioner":"k8s-pod","proxy_host":"us-east-2.aws.neon.tech","region_id":"aws-us-east-2","store_passwords":true,"updated_at":"2022-12-13T01:30:55Z","written_data_bytes":193990002}
+	Project Project `json:"project"`
+	Roles   []Role  `json:"roles"`
+}
+
+// ListProjectsParams defines parameters for ListProjects.
+type ListProjectsParams struct {
+	// Cursor Specify the cursor value from the previous response to retrieve the next batch of projects.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Specify a value from 1 to 400 to limit number of projects in the response.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Search Search by project `name` or `id`. You can specify partial `name` or `id` values to filter results.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// OrgId Search for projects by `org_id`.
+	OrgId *string `form:"org_id,omitempty" json:"org_id,omitempty"`
+
+	// Timeout Specify an explicit timeout in milliseconds to limit response delay.
+	// After timing out, the incomplete list of project data fetched so far will be returned.
+	// Projects still being fetched when the timeout occurred are listed in the "unavailable" attribute of the response.
+	// If not specified, an implicit implementation defined timeout is chosen with the same behaviour as above
+	Timeout *TimeoutParam `form:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // ListProjectBranchesParams defines parameters for ListProjectBranches.
@@ -1081,6 +1688,9 @@ type GetConnectionURIParams struct {
 	Pooled *bool `form:"pooled,omitempty" json:"pooled,omitempty"`
 }
 
+// CreateProjectJSONRequestBody defines body for CreateProject for application/json ContentType.
+type CreateProjectJSONRequestBody = ProjectCreateRequest
+
 // CreateProjectBranchJSONRequestBody defines body for CreateProjectBranch for application/json ContentType.
 type CreateProjectBranchJSONRequestBody CreateProjectBranchJSONBody
 
@@ -1160,6 +1770,65 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListProjects List projects
+	//
+	// Retrieves a list of projects for an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// Corresponds with GET /projects (the `ListProjects` operationId).
+	ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateProjectWithBody Create project
+	//
+	// Creates a Neon project within an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// Plan limits define how many projects you can create.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// You can specify a region and Postgres version in the request body.
+	// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+	// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /projects (the `CreateProject` operationId).
+	CreateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateProject Create project
+	//
+	// Creates a Neon project within an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// Plan limits define how many projects you can create.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// You can specify a region and Postgres version in the request body.
+	// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+	// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /projects (the `CreateProject` operationId).
+	CreateProject(ctx context.Context, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteProject Delete project
+	//
+	// Deletes the specified project.
+	// You can obtain a `project_id` by listing the projects for your Neon account.
+	// Deleting a project is a permanent action.
+	// Deleting a project also deletes endpoints, branches, databases, and users that belong to the project.
+	//
+	// Corresponds with DELETE /projects/{project_id} (the `DeleteProject` operationId).
+	DeleteProject(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetProject Retrieve project details
+	//
+	// Retrieves information about the specified project.
+	// You can obtain a `project_id` by listing the projects for an organization.
+	//
+	// Corresponds with GET /projects/{project_id} (the `GetProject` operationId).
+	GetProject(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProjectBranches List branches
 	//
@@ -1367,6 +2036,115 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /projects/{project_id}/operations/{operation_id} (the `GetProjectOperation` operationId).
 	GetProjectOperation(ctx context.Context, projectId string, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListProjects List projects
+//
+// Retrieves a list of projects for an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// Corresponds with GET /projects (the `ListProjects` operationId).
+func (c *Client) ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProjectsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProjectWithBody Create project
+//
+// Creates a Neon project within an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// Plan limits define how many projects you can create.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// You can specify a region and Postgres version in the request body.
+// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /projects (the `CreateProject` operationId).
+func (c *Client) CreateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProjectRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProject Create project
+//
+// Creates a Neon project within an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// Plan limits define how many projects you can create.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// You can specify a region and Postgres version in the request body.
+// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /projects (the `CreateProject` operationId).
+func (c *Client) CreateProject(ctx context.Context, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProjectRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteProject Delete project
+//
+// Deletes the specified project.
+// You can obtain a `project_id` by listing the projects for your Neon account.
+// Deleting a project is a permanent action.
+// Deleting a project also deletes endpoints, branches, databases, and users that belong to the project.
+//
+// Corresponds with DELETE /projects/{project_id} (the `DeleteProject` operationId).
+func (c *Client) DeleteProject(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteProjectRequest(c.Server, projectId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetProject Retrieve project details
+//
+// Retrieves information about the specified project.
+// You can obtain a `project_id` by listing the projects for an organization.
+//
+// Corresponds with GET /projects/{project_id} (the `GetProject` operationId).
+func (c *Client) GetProject(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetProjectRequest(c.Server, projectId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListProjectBranches List branches
@@ -1724,6 +2502,216 @@ func (c *Client) GetProjectOperation(ctx context.Context, projectId string, oper
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListProjectsRequest constructs an http.Request for the ListProjects method
+func NewListProjectsRequest(server string, params *ListProjectsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/projects")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OrgId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "org_id", *params.OrgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Timeout != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "timeout", *params.Timeout, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateProjectRequest calls the generic CreateProject builder with application/json body
+func NewCreateProjectRequest(server string, body CreateProjectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateProjectRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateProjectRequestWithBody constructs an http.Request for the CreateProject method, with any body, and a specified content type
+func NewCreateProjectRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/projects")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteProjectRequest constructs an http.Request for the DeleteProject method
+func NewDeleteProjectRequest(server string, projectId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project_id", projectId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/projects/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetProjectRequest constructs an http.Request for the GetProject method
+func NewGetProjectRequest(server string, projectId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project_id", projectId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/projects/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListProjectBranchesRequest constructs an http.Request for the ListProjectBranches method
@@ -2464,6 +3452,71 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListProjectsWithResponse List projects
+	//
+	// Retrieves a list of projects for an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /projects (the `ListProjects` operationId).
+	ListProjectsWithResponse(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*ListProjectsResponse, error)
+
+	// CreateProjectWithBodyWithResponse Create project
+	//
+	// Creates a Neon project within an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// Plan limits define how many projects you can create.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// You can specify a region and Postgres version in the request body.
+	// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+	// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /projects (the `CreateProject` operationId).
+	CreateProjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error)
+
+	// CreateProjectWithResponse Create project
+	//
+	// Creates a Neon project within an organization.
+	// You may need to specify an org_id parameter depending on your API key type.
+	// Plan limits define how many projects you can create.
+	// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+	//
+	// You can specify a region and Postgres version in the request body.
+	// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+	// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /projects (the `CreateProject` operationId).
+	CreateProjectWithResponse(ctx context.Context, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error)
+
+	// DeleteProjectWithResponse Delete project
+	//
+	// Deletes the specified project.
+	// You can obtain a `project_id` by listing the projects for your Neon account.
+	// Deleting a project is a permanent action.
+	// Deleting a project also deletes endpoints, branches, databases, and users that belong to the project.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /projects/{project_id} (the `DeleteProject` operationId).
+	DeleteProjectWithResponse(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*DeleteProjectResponse, error)
+
+	// GetProjectWithResponse Retrieve project details
+	//
+	// Retrieves information about the specified project.
+	// You can obtain a `project_id` by listing the projects for an organization.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /projects/{project_id} (the `GetProject` operationId).
+	GetProjectWithResponse(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*GetProjectResponse, error)
+
 	// ListProjectBranchesWithResponse List branches
 	//
 	// Retrieves a list of branches for the specified project.
@@ -2692,6 +3745,230 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /projects/{project_id}/operations/{operation_id} (the `GetProjectOperation` operationId).
 	GetProjectOperationWithResponse(ctx context.Context, projectId string, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetProjectOperationResponse, error)
+}
+
+type ListProjectsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Applications map[string][]ApplicationType `json:"applications"`
+		Integrations map[string][]ApplicationType `json:"integrations"`
+
+		// Pagination Cursor based pagination is used. The user must pass the cursor as is to the backend.
+		// For more information about cursor based pagination, see
+		// https://learn.microsoft.com/en-us/ef/core/querying/pagination#keyset-pagination
+		//
+		//
+		// Example: {"cursor":"2022-12-07T00:45:05.262011Z"}
+		Pagination *Pagination       `json:"pagination,omitempty"`
+		Projects   []ProjectListItem `json:"projects"`
+
+		// UnavailableProjectIds A list of project IDs indicating which projects are known to exist, but whose details could not
+		// be fetched within the requested (or implicit) time limit
+		UnavailableProjectIds *[]string `json:"unavailable_project_ids,omitempty"`
+	}
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *GeneralError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProjectsResponse) GetJSON200() *struct {
+	Applications map[string][]ApplicationType `json:"applications"`
+	Integrations map[string][]ApplicationType `json:"integrations"`
+
+	// Pagination Cursor based pagination is used. The user must pass the cursor as is to the backend.
+	// For more information about cursor based pagination, see
+	// https://learn.microsoft.com/en-us/ef/core/querying/pagination#keyset-pagination
+	//
+	//
+	// Example: {"cursor":"2022-12-07T00:45:05.262011Z"}
+	Pagination *Pagination       `json:"pagination,omitempty"`
+	Projects   []ProjectListItem `json:"projects"`
+
+	// UnavailableProjectIds A list of project IDs indicating which projects are known to exist, but whose details could not
+	// be fetched within the requested (or implicit) time limit
+	UnavailableProjectIds *[]string `json:"unavailable_project_ids,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProjectsResponse) GetJSONDefault() *GeneralError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProjectsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProjectsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProjectsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProjectsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreatedProject
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *GeneralError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateProjectResponse) GetJSON201() *CreatedProject {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateProjectResponse) GetJSONDefault() *GeneralError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProjectResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *GeneralError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteProjectResponse) GetJSON200() *ProjectResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteProjectResponse) GetJSONDefault() *GeneralError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProjectResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *GeneralError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetProjectResponse) GetJSON200() *ProjectResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetProjectResponse) GetJSONDefault() *GeneralError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type ListProjectBranchesResponse struct {
@@ -3340,6 +4617,101 @@ func (r GetProjectOperationResponse) ContentType() string {
 	return ""
 }
 
+// ListProjectsWithResponse List projects
+//
+// Retrieves a list of projects for an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /projects (the `ListProjects` operationId).
+func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*ListProjectsResponse, error) {
+	rsp, err := c.ListProjects(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProjectsResponse(rsp)
+}
+
+// CreateProjectWithBodyWithResponse Create project
+//
+// Creates a Neon project within an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// Plan limits define how many projects you can create.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// You can specify a region and Postgres version in the request body.
+// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /projects (the `CreateProject` operationId).
+func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error) {
+	rsp, err := c.CreateProjectWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProjectResponse(rsp)
+}
+
+// CreateProjectWithResponse Create project
+//
+// Creates a Neon project within an organization.
+// You may need to specify an org_id parameter depending on your API key type.
+// Plan limits define how many projects you can create.
+// For more information, see [Manage projects](https://neon.tech/docs/manage/projects/).
+//
+// You can specify a region and Postgres version in the request body.
+// Neon currently supports PostgreSQL 14, 15, 16, and 17.
+// For supported regions and `region_id` values, see [Regions](https://neon.tech/docs/introduction/regions/).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /projects (the `CreateProject` operationId).
+func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error) {
+	rsp, err := c.CreateProject(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProjectResponse(rsp)
+}
+
+// DeleteProjectWithResponse Delete project
+//
+// Deletes the specified project.
+// You can obtain a `project_id` by listing the projects for your Neon account.
+// Deleting a project is a permanent action.
+// Deleting a project also deletes endpoints, branches, databases, and users that belong to the project.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /projects/{project_id} (the `DeleteProject` operationId).
+func (c *ClientWithResponses) DeleteProjectWithResponse(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*DeleteProjectResponse, error) {
+	rsp, err := c.DeleteProject(ctx, projectId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteProjectResponse(rsp)
+}
+
+// GetProjectWithResponse Retrieve project details
+//
+// Retrieves information about the specified project.
+// You can obtain a `project_id` by listing the projects for an organization.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /projects/{project_id} (the `GetProject` operationId).
+func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, projectId string, reqEditors ...RequestEditorFn) (*GetProjectResponse, error) {
+	rsp, err := c.GetProject(ctx, projectId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetProjectResponse(rsp)
+}
+
 // ListProjectBranchesWithResponse List branches
 //
 // Retrieves a list of branches for the specified project.
@@ -3657,6 +5029,154 @@ func (c *ClientWithResponses) GetProjectOperationWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseGetProjectOperationResponse(rsp)
+}
+
+// ParseListProjectsResponse parses an HTTP response from a ListProjectsWithResponse call
+func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProjectsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Applications map[string][]ApplicationType `json:"applications"`
+			Integrations map[string][]ApplicationType `json:"integrations"`
+
+			// Pagination Cursor based pagination is used. The user must pass the cursor as is to the backend.
+			// For more information about cursor based pagination, see
+			// https://learn.microsoft.com/en-us/ef/core/querying/pagination#keyset-pagination
+			//
+			//
+			// Example: {"cursor":"2022-12-07T00:45:05.262011Z"}
+			Pagination *Pagination       `json:"pagination,omitempty"`
+			Projects   []ProjectListItem `json:"projects"`
+
+			// UnavailableProjectIds A list of project IDs indicating which projects are known to exist, but whose details could not
+			// be fetched within the requested (or implicit) time limit
+			UnavailableProjectIds *[]string `json:"unavailable_project_ids,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest GeneralError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateProjectResponse parses an HTTP response from a CreateProjectWithResponse call
+func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreatedProject
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest GeneralError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteProjectResponse parses an HTTP response from a DeleteProjectWithResponse call
+func ParseDeleteProjectResponse(rsp *http.Response) (*DeleteProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProjectResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest GeneralError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetProjectResponse parses an HTTP response from a GetProjectWithResponse call
+func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProjectResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest GeneralError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseListProjectBranchesResponse parses an HTTP response from a ListProjectBranchesWithResponse call

@@ -14,6 +14,8 @@ import (
 
 // request is a validated request as a handler sees it.
 type request struct {
+	// p is the project the path names (nil for routes without one).
+	p      *project
 	params map[string]string
 	query  url.Values
 	body   []byte
@@ -38,6 +40,10 @@ func (s *Server) handlers() map[string]handler {
 		"getProjectOperation":            s.getOperation,
 		"suspendProjectEndpoint":         s.suspendEndpoint,
 		"startProjectEndpoint":           s.startEndpoint,
+		"createProject":                  s.createProject,
+		"listProjects":                   s.listProjects,
+		"getProject":                     s.getProject,
+		"deleteProject":                  s.deleteProject,
 	}
 }
 
@@ -84,7 +90,7 @@ func (s *Server) DefaultBranchID() string {
 func (s *Server) listBranches(r request) (int, any) {
 	search := r.query.Get("search")
 	out := []neonapi.Branch{}
-	for _, b := range s.p.branches {
+	for _, b := range r.p.branches {
 		if !b.deleting && (search == "" || strings.Contains(b.api.Name, search) || strings.Contains(b.api.Id, search)) {
 			out = append(out, b.api)
 		}
@@ -94,7 +100,7 @@ func (s *Server) listBranches(r request) (int, any) {
 }
 
 func (s *Server) getBranch(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return notFound("branch")
 	}
@@ -108,17 +114,17 @@ func (s *Server) createBranch(r request) (int, any) {
 	if err := json.Unmarshal(r.body, &req); err != nil {
 		return badRequest(err.Error())
 	}
-	if s.p.busy() {
+	if r.p.busy() {
 		return locked()
 	}
-	parentID, name := s.p.main, ""
+	parentID, name := r.p.main, ""
 	if req.Branch != nil && req.Branch.ParentId != nil && *req.Branch.ParentId != "" {
 		parentID = *req.Branch.ParentId
 	}
 	if req.Branch != nil && req.Branch.Name != nil {
 		name = *req.Branch.Name
 	}
-	parent := s.p.branch(parentID)
+	parent := r.p.branch(parentID)
 	if parent == nil {
 		return notFound("parent branch")
 	}
@@ -132,27 +138,30 @@ func (s *Server) createBranch(r request) (int, any) {
 			}
 		}
 	}
-	if s.p.byName(name) != nil {
+	if r.p.byName(name) != nil {
 		return http.StatusConflict, neonapi.GeneralError{Message: fmt.Sprintf("branch with the provided name %q already exists", name)}
 	}
-	b := s.p.newBranch(name, parent)
+	if len(r.p.branches) >= s.opts.BranchLimit {
+		return limitExceeded("BRANCHES_LIMIT_EXCEEDED", "branches limit exceeded")
+	}
+	b := r.p.newBranch(name, parent)
 	b.api.CurrentState = "init"
 	ready := "ready"
 	b.api.PendingState = &ready
-	if err := s.inherit(context.Background(), parent, b); err != nil {
+	if err := s.inherit(context.Background(), r.p, parent, b); err != nil {
 		s.violateLocked("create branch %s: %v", name, err)
 		return http.StatusInternalServerError, generalError(err.Error())
 	}
-	ops := []*opState{s.p.newOp(neonapi.OperationActionCreateTimeline, b, nil, func(context.Context) error {
+	ops := []*opState{r.p.newOp(neonapi.OperationActionCreateTimeline, b, nil, func(context.Context) error {
 		b.api.CurrentState, b.api.PendingState = "ready", nil
 		return nil
 	})}
 	if req.Endpoints != nil {
 		for range *req.Endpoints {
-			ep := s.p.newEndpoint(b, neonapi.EndpointStateInit)
+			ep := r.p.newEndpoint(b, neonapi.EndpointStateInit)
 			active := neonapi.EndpointStateActive
 			ep.PendingState = &active
-			ops = append(ops, s.p.newOp(neonapi.OperationActionStartCompute, b, ep, s.startCompute(b, ep)))
+			ops = append(ops, r.p.newOp(neonapi.OperationActionStartCompute, b, ep, s.startCompute(b, ep)))
 		}
 	}
 	return http.StatusCreated, neonapi.CreatedBranch{
@@ -163,8 +172,8 @@ func (s *Server) createBranch(r request) (int, any) {
 
 // inherit copies the parent's roles (passwords included) and databases to
 // b, backed by clones.
-func (s *Server) inherit(ctx context.Context, parent, b *branchState) error {
-	now := s.p.now()
+func (s *Server) inherit(ctx context.Context, p *project, parent, b *branchState) error {
+	now := p.now()
 	for name, pr := range parent.roles {
 		r := &roleState{api: pr.api, password: pr.password, phys: s.backend.name("r")}
 		r.api.BranchId, r.api.CreatedAt, r.api.UpdatedAt = b.api.Id, now, now
@@ -172,7 +181,7 @@ func (s *Server) inherit(ctx context.Context, parent, b *branchState) error {
 	}
 	for name, pd := range parent.dbs {
 		d := &dbState{api: pd.api, phys: s.backend.name("d")}
-		d.api.Id, d.api.BranchId, d.api.CreatedAt, d.api.UpdatedAt = int64(s.p.next()), b.api.Id, now, now
+		d.api.Id, d.api.BranchId, d.api.CreatedAt, d.api.UpdatedAt = int64(p.next()), b.api.Id, now, now
 		b.dbs[name] = d
 		owner, ok := b.roles[pd.api.OwnerName]
 		if !ok {
@@ -200,29 +209,29 @@ func (s *Server) startCompute(b *branchState, ep *neonapi.Endpoint) func(context
 }
 
 func (s *Server) deleteBranch(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return http.StatusNoContent, nil
 	}
 	if b.api.Default {
 		return badRequest("the default branch cannot be deleted")
 	}
-	for _, c := range s.p.branches {
+	for _, c := range r.p.branches {
 		if !c.deleting && c.api.ParentId != nil && *c.api.ParentId == b.api.Id {
 			return badRequest("a branch that has child branches cannot be deleted")
 		}
 	}
-	if s.p.busy() {
+	if r.p.busy() {
 		return locked()
 	}
 	b.deleting = true
 	var ops []*opState
 	for _, ep := range b.endpoints {
 		if ep.CurrentState == neonapi.EndpointStateActive {
-			ops = append(ops, s.p.newOp(neonapi.OperationActionSuspendCompute, b, ep, nil))
+			ops = append(ops, r.p.newOp(neonapi.OperationActionSuspendCompute, b, ep, nil))
 		}
 	}
-	ops = append(ops, s.p.newOp(neonapi.OperationActionDeleteTimeline, b, nil, func(ctx context.Context) error {
+	ops = append(ops, r.p.newOp(neonapi.OperationActionDeleteTimeline, b, nil, func(ctx context.Context) error {
 		var dbs, roles []string
 		for _, d := range b.dbs {
 			dbs = append(dbs, d.phys)
@@ -230,7 +239,7 @@ func (s *Server) deleteBranch(r request) (int, any) {
 		for _, r := range b.roles {
 			roles = append(roles, r.phys)
 		}
-		s.p.remove(b)
+		r.p.remove(b)
 		return s.backend.drop(ctx, dbs, roles)
 	}))
 	return http.StatusOK, neonapi.BranchOperations{Branch: b.api, Operations: apiOps(ops...)}
@@ -249,6 +258,13 @@ func notFound(what string) (int, any) {
 }
 
 func badRequest(msg string) (int, any) { return http.StatusBadRequest, generalError(msg) }
+
+// limitExceeded is Neon's answer to a request over a plan limit: 422 with
+// the limit's code (BRANCHES_LIMIT_EXCEEDED, PROJECTS_LIMIT_EXCEEDED), the
+// GeneralError of the definition.
+func limitExceeded(code, msg string) (int, any) {
+	return http.StatusUnprocessableEntity, neonapi.GeneralError{Code: code, Message: msg}
+}
 
 func locked() (int, any) {
 	return http.StatusLocked, generalError("project already has running conflicting operations, scheduling of new ones is prohibited")

@@ -40,7 +40,14 @@ func (s *Server) Tick() {
 // finished (running effects in creation order), or the status FailNext
 // asked for.
 func (s *Server) tickLocked() {
-	for _, o := range s.p.ops {
+	for _, p := range s.projects {
+		s.tickProject(p)
+	}
+}
+
+// tickProject moves each of p's operations one step.
+func (s *Server) tickProject(p *project) {
+	for _, o := range p.ops {
 		switch o.api.Status {
 		case neonapi.OperationStatusScheduling:
 			o.api.Status = neonapi.OperationStatusRunning
@@ -65,8 +72,8 @@ func (s *Server) tickLocked() {
 		default:
 			continue
 		}
-		s.p.next()
-		o.api.UpdatedAt = s.p.now()
+		p.next()
+		o.api.UpdatedAt = p.now()
 		o.api.TotalDurationMs = int32(o.api.UpdatedAt.Sub(o.api.CreatedAt).Milliseconds())
 	}
 }
@@ -75,14 +82,16 @@ func (s *Server) tickLocked() {
 func (s *Server) Settle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.p.busy() {
+	for slices.ContainsFunc(s.projects, (*project).busy) {
 		s.tickLocked()
 	}
 }
 
 // BranchInfo is what a test may look at behind the API.
 type BranchInfo struct {
-	ID       string
+	ID string
+	// Project is the id of the project holding the branch.
+	Project  string
 	Endpoint string
 	// EndpointState is the read_write endpoint's state (idle, active).
 	EndpointState string
@@ -94,16 +103,20 @@ type BranchInfo struct {
 	Ready bool
 }
 
-// Branches returns the live branches named name.
+// Branches returns the live branches named name, and the default branch
+// of every project named name (a customer's own project).
 func (s *Server) Branches(name string) []BranchInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []BranchInfo
-	for _, b := range s.p.branches {
-		if b.deleting || b.api.Name != name {
-			continue
+	for _, p := range s.projects {
+		own := p != s.p && p.name == name
+		for _, b := range p.branches {
+			if b.deleting || (b.api.Name != name && !(own && b.api.Default)) {
+				continue
+			}
+			out = append(out, s.info(b))
 		}
-		out = append(out, s.info(b))
 	}
 	return out
 }
@@ -112,15 +125,16 @@ func (s *Server) Branches(name string) []BranchInfo {
 func (s *Server) Branch(id string) (BranchInfo, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.p.branch(id)
-	if b == nil {
-		return BranchInfo{}, false
+	for _, p := range s.projects {
+		if b := p.branch(id); b != nil {
+			return s.info(b), true
+		}
 	}
-	return s.info(b), true
+	return BranchInfo{}, false
 }
 
 func (s *Server) info(b *branchState) BranchInfo {
-	i := BranchInfo{ID: b.api.Id, Passwords: map[string]string{}, Database: map[string]string{}, Ready: b.api.CurrentState == "ready"}
+	i := BranchInfo{ID: b.api.Id, Project: b.api.ProjectId, Passwords: map[string]string{}, Database: map[string]string{}, Ready: b.api.CurrentState == "ready"}
 	if len(b.endpoints) > 0 {
 		i.Endpoint, i.EndpointState = b.endpoints[0].Id, string(b.endpoints[0].CurrentState)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) listEndpoints(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return notFound("branch")
 	}
@@ -21,23 +21,23 @@ func (s *Server) createEndpoint(r request) (int, any) {
 	if err := json.Unmarshal(r.body, &req); err != nil {
 		return badRequest(err.Error())
 	}
-	b := s.p.branch(req.Endpoint.BranchId)
+	b := r.p.branch(req.Endpoint.BranchId)
 	if b == nil {
 		return notFound("branch")
 	}
 	if req.Endpoint.Type != neonapi.EndpointTypeReadWrite || len(b.endpoints) > 0 {
 		return http.StatusConflict, generalError("the branch already has a read_write endpoint")
 	}
-	if s.p.busy() {
+	if r.p.busy() {
 		return locked()
 	}
-	ep := s.p.newEndpoint(b, neonapi.EndpointStateInit)
-	op := s.p.newOp(neonapi.OperationActionStartCompute, b, ep, s.startCompute(b, ep))
+	ep := r.p.newEndpoint(b, neonapi.EndpointStateInit)
+	op := r.p.newOp(neonapi.OperationActionStartCompute, b, ep, s.startCompute(b, ep))
 	return http.StatusCreated, neonapi.EndpointOperations{Endpoint: *ep, Operations: apiOps(op)}
 }
 
 func (s *Server) getRole(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return notFound("branch")
 	}
@@ -49,7 +49,7 @@ func (s *Server) getRole(r request) (int, any) {
 }
 
 func (s *Server) getDatabase(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return notFound("branch")
 	}
@@ -63,7 +63,7 @@ func (s *Server) getDatabase(r request) (int, any) {
 // resetPassword gives the role a new password at once in the API; the
 // compute applies it when the apply_config operation finishes.
 func (s *Server) resetPassword(r request) (int, any) {
-	b := s.p.branch(r.params["branch_id"])
+	b := r.p.branch(r.params["branch_id"])
 	if b == nil {
 		return notFound("branch")
 	}
@@ -71,17 +71,17 @@ func (s *Server) resetPassword(r request) (int, any) {
 	if !ok {
 		return notFound("role")
 	}
-	if s.p.busy() {
+	if r.p.busy() {
 		return locked()
 	}
 	role.password = newPassword()
-	role.api.UpdatedAt = s.p.now()
+	role.api.UpdatedAt = r.p.now()
 	pw, phys := role.password, role.phys
 	var ep *neonapi.Endpoint
 	if len(b.endpoints) > 0 {
 		ep = b.endpoints[0]
 	}
-	op := s.p.newOp(neonapi.OperationActionApplyConfig, b, ep, func(ctx context.Context) error {
+	op := r.p.newOp(neonapi.OperationActionApplyConfig, b, ep, func(ctx context.Context) error {
 		return s.backend.setPassword(ctx, phys, pw)
 	})
 	shown := role.api
@@ -95,14 +95,14 @@ func (s *Server) resetPassword(r request) (int, any) {
 func (s *Server) connectionURI(r request) (int, any) {
 	id := r.query.Get("branch_id")
 	if id == "" {
-		id = s.p.main
+		id = r.p.main
 	}
-	b := s.p.branch(id)
+	b := r.p.branch(id)
 	if b == nil {
 		return notFound("branch")
 	}
 	if ep := r.query.Get("endpoint_id"); ep != "" {
-		if e, eb := s.p.endpoint(ep); e == nil || eb != b {
+		if e, eb := r.p.endpoint(ep); e == nil || eb != b {
 			return notFound("endpoint")
 		}
 	} else if len(b.endpoints) == 0 {
@@ -120,7 +120,7 @@ func (s *Server) connectionURI(r request) (int, any) {
 }
 
 func (s *Server) getOperation(r request) (int, any) {
-	o := s.p.op(r.params["operation_id"])
+	o := r.p.op(r.params["operation_id"])
 	if o == nil {
 		return notFound("operation")
 	}
@@ -137,15 +137,15 @@ func (s *Server) startEndpoint(r request) (int, any) {
 
 // setCompute schedules the operation that brings the endpoint to state.
 func (s *Server) setCompute(r request, action neonapi.OperationAction, state neonapi.EndpointState) (int, any) {
-	ep, b := s.p.endpoint(r.params["endpoint_id"])
+	ep, b := r.p.endpoint(r.params["endpoint_id"])
 	if ep == nil {
 		return notFound("endpoint")
 	}
-	if s.p.busy() {
+	if r.p.busy() {
 		return locked()
 	}
 	ep.PendingState = &state
-	op := s.p.newOp(action, b, ep, func(ctx context.Context) error {
+	op := r.p.newOp(action, b, ep, func(ctx context.Context) error {
 		ep.CurrentState, ep.PendingState = state, nil
 		if state == neonapi.EndpointStateActive {
 			return s.startCompute(b, ep)(ctx)

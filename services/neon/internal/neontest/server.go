@@ -54,7 +54,23 @@ type Options struct {
 	// AutoTick makes every request a tick, for a driver that waits on the
 	// real clock (the service started by Run).
 	AutoTick bool
+	// BranchLimit is the most branches a project holds, its default and
+	// parent branches included (default DefaultBranchLimit). Creating one
+	// more answers 422 BRANCHES_LIMIT_EXCEEDED, as Neon does.
+	BranchLimit int
+	// ProjectLimit is the most projects the account holds, the first one
+	// included (default DefaultProjectLimit). Creating one more answers 422
+	// PROJECTS_LIMIT_EXCEEDED.
+	ProjectLimit int
 }
+
+// Neon's plan limits the server applies unless Options say otherwise:
+// branches per project and projects per account of a paid plan (the free
+// plan allows 10 branches; tests set their own).
+const (
+	DefaultBranchLimit  = 5000
+	DefaultProjectLimit = 100
+)
 
 // Call is one request the server answered.
 type Call struct {
@@ -91,8 +107,12 @@ type Server struct {
 	http    *httptest.Server
 	backend *backend
 
-	mu         sync.Mutex
+	mu  sync.Mutex
+	seq int // of projects made
+	// p is the project made at start (ProjectID), holding the parent
+	// branch; projects is every live project, p first.
 	p          *project
+	projects   []*project
 	calls      []Call
 	faults     []Fault
 	failNext   map[neonapi.OperationAction]neonapi.OperationStatus
@@ -115,6 +135,8 @@ func New(t testing.TB, o Options) *Server {
 	o.ProjectID = cmp.Or(o.ProjectID, "neontest-project")
 	o.DatabaseName = cmp.Or(o.DatabaseName, "clawdbot")
 	o.RoleName = cmp.Or(o.RoleName, "claw_app")
+	o.BranchLimit = cmp.Or(o.BranchLimit, DefaultBranchLimit)
+	o.ProjectLimit = cmp.Or(o.ProjectLimit, DefaultProjectLimit)
 	if o.Prepare == nil {
 		o.Prepare = func(ctx context.Context, conn *pgx.Conn) error { return customerdb.Migrate(ctx, conn) }
 	}
@@ -124,6 +146,7 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s := &Server{t: t, opts: o, backend: b, failNext: map[neonapi.OperationAction]neonapi.OperationStatus{}}
 	s.p = newProject(o.ProjectID)
+	s.projects = []*project{s.p}
 	if err := s.seed(t.Context()); err != nil {
 		t.Fatalf("neontest: %v", err)
 	}
@@ -213,6 +236,12 @@ func (s *Server) handle(rec *recorder, op string, in *openapi3filter.RequestVali
 		return
 	}
 	req := request{params: in.PathParams, query: in.Request.URL.Query(), body: body}
+	if id, ok := in.PathParams["project_id"]; ok {
+		if req.p = s.project(id); req.p == nil {
+			rec.json(notFound("project"))
+			return
+		}
+	}
 	status, v := h(req)
 	rec.json(status, v)
 }

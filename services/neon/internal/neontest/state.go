@@ -15,6 +15,7 @@ import (
 // project is the server's state: one Neon project.
 type project struct {
 	id       string
+	name     string
 	seq      int
 	branches []*branchState // in creation order; deleted ones are removed
 	ops      []*opState
@@ -57,7 +58,7 @@ type opState struct {
 	effect func(ctx context.Context) error
 }
 
-func newProject(id string) *project { return &project{id: id} }
+func newProject(id string) *project { return &project{id: id, name: id} }
 
 // epoch is the start of the server's fake time; every object made advances
 // it by a second, so creation times order objects deterministically.
@@ -249,4 +250,14 @@ func (s *Server) connURI(r *roleState, d *dbState) string {
 		u.RawQuery = url.Values{"sslmode": {s.backend.sslmode}}.Encode()
 	}
 	return u.String()
+}
+
+// project returns the live project with id, or nil.
+func (s *Server) project(id string) *project {
+	for _, p := range s.projects {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
 }

@@ -15,7 +15,9 @@ import (
 
 // branch is a customer's branch as the driver needs it.
 type branch struct {
-	ID string
+	// Project is the id of the project holding the branch.
+	Project string
+	ID      string
 	// Endpoint is the branch's read_write compute endpoint.
 	Endpoint neonapi.Endpoint
 }
@@ -24,31 +26,24 @@ type branch struct {
 // per customer, so a search matches a handful of branches at most.
 const maxListPages = 20
 
-// findBranches returns the branches named name, oldest first. Neon's search
-// matches parts of names and ids, so the answer is filtered to the exact
-// name. There is normally one; two can exist only if replicas raced, and
-// then the oldest is the customer's.
-func (d *Driver) findBranches(ctx context.Context, name string) ([]neonapi.Branch, error) {
-	var found []neonapi.Branch
-	params := &neonapi.ListProjectBranchesParams{Search: &name}
-	for range maxListPages {
-		r, err := d.api.ListProjectBranchesWithResponse(ctx, d.cfg.ProjectID, params)
-		if err := answer("list branches", r, err); err != nil {
-			return nil, err
+// findBranches returns the customer's branches in place p, oldest first:
+// the branches named name, or, where the customer owns the project, its
+// default branch. Neon's search matches parts of names and ids, so the
+// answer is filtered to the exact name. There is normally one; two can
+// exist only if replicas raced, and then the oldest is the customer's.
+func (d *Driver) findBranches(ctx context.Context, p place, name string) ([]neonapi.Branch, error) {
+	search := name
+	if p.Own {
+		search = ""
+	}
+	found, err := d.listBranches(ctx, p.Project, search, func(b neonapi.Branch) bool {
+		if p.Own {
+			return b.Default
 		}
-		if r.JSON200 == nil {
-			return nil, errMalformed("list branches")
-		}
-		for _, b := range r.JSON200.Branches {
-			if b.Name == name {
-				found = append(found, b)
-			}
-		}
-		p := r.JSON200.Pagination
-		if p == nil || p.Next == nil || *p.Next == "" || len(r.JSON200.Branches) == 0 {
-			break
-		}
-		params = &neonapi.ListProjectBranchesParams{Search: &name, Cursor: p.Next}
+		return b.Name == name
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(found, func(a, b neonapi.Branch) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Id, b.Id))
@@ -56,20 +51,54 @@ func (d *Driver) findBranches(ctx context.Context, name string) ([]neonapi.Branc
 	return found, nil
 }
 
-// ensureBranch finds the branch named name, or creates it from the parent
-// with a read_write endpoint, and waits for its operations.
-func (d *Driver) ensureBranch(ctx context.Context, name string) (branch, error) {
-	found, err := d.findBranches(ctx, name)
+// listBranches returns the branches of project that search (empty: all)
+// finds and keep accepts.
+func (d *Driver) listBranches(ctx context.Context, project, search string, keep func(neonapi.Branch) bool) ([]neonapi.Branch, error) {
+	var found []neonapi.Branch
+	params := &neonapi.ListProjectBranchesParams{}
+	if search != "" {
+		params.Search = &search
+	}
+	for range maxListPages {
+		r, err := d.api.ListProjectBranchesWithResponse(ctx, project, params)
+		if err := answer("list branches", r, err); err != nil {
+			return nil, err
+		}
+		if r.JSON200 == nil {
+			return nil, errMalformed("list branches")
+		}
+		for _, b := range r.JSON200.Branches {
+			if keep(b) {
+				found = append(found, b)
+			}
+		}
+		p := r.JSON200.Pagination
+		if p == nil || p.Next == nil || *p.Next == "" || len(r.JSON200.Branches) == 0 {
+			break
+		}
+		params = &neonapi.ListProjectBranchesParams{Search: params.Search, Cursor: p.Next}
+	}
+	return found, nil
+}
+
+// ensureBranch finds the customer's branch in p, or creates it (named
+// name) from the parent with a read_write endpoint, and waits for its
+// operations. A project of the customer's own has its branch from birth.
+func (d *Driver) ensureBranch(ctx context.Context, p place, name string) (branch, error) {
+	found, err := d.findBranches(ctx, p, name)
 	if err != nil {
 		return branch{}, err
 	}
+	if len(found) == 0 && p.Own {
+		return branch{}, fmt.Errorf("project %s: %w", p.Project, errNoBranch)
+	}
 	if len(found) == 0 {
-		b, err := d.createBranch(ctx, name)
+		b, err := d.createBranch(ctx, p, name)
 		if status(err) != http.StatusConflict {
 			return b, err
 		}
 		// Another replica created it between the search and the create.
-		if found, err = d.findBranches(ctx, name); err != nil {
+		if found, err = d.findBranches(ctx, p, name); err != nil {
 			return branch{}, err
 		}
 		if len(found) == 0 {
@@ -80,21 +109,25 @@ func (d *Driver) ensureBranch(ctx context.Context, name string) (branch, error) 
 		d.log.Warn("several branches carry one customer's name; using the oldest", "branch", name, "count", len(found))
 	}
 	b := found[0]
-	if err := d.guard(b); err != nil {
+	if err := guard(p, b); err != nil {
 		return branch{}, err
 	}
-	ep, err := d.readWriteEndpoint(ctx, b.Id)
+	ep, err := d.readWriteEndpoint(ctx, p.Project, b.Id)
 	if err != nil {
 		return branch{}, err
 	}
-	return branch{ID: b.Id, Endpoint: ep}, nil
+	return branch{Project: p.Project, ID: b.Id, Endpoint: ep}, nil
 }
 
-// guard refuses to treat the parent or the project's default branch as a
-// customer's, whatever its name: deleting it would take every customer's
-// schema (or the project's main data) with it.
-func (d *Driver) guard(b neonapi.Branch) error {
-	if b.Id == d.cfg.ParentBranchID || b.Default {
+// guard refuses to treat the parent or a shared project's default branch
+// as a customer's, whatever its name: deleting it would take every
+// customer's schema (or the project's main data) with it. In a project of
+// the customer's own the default branch is the customer's.
+func guard(p place, b neonapi.Branch) error {
+	if p.Own {
+		return nil
+	}
+	if b.Id == p.Parent || b.Default {
 		return fmt.Errorf("%w: branch %s (%s) is the parent or the project's default branch, not a customer's", app.ErrRejected, b.Name, b.Id)
 	}
 	return nil
@@ -102,16 +135,16 @@ func (d *Driver) guard(b neonapi.Branch) error {
 
 // createBranch creates the branch named name from the parent, with a
 // read_write compute endpoint, and waits until it is ready.
-func (d *Driver) createBranch(ctx context.Context, name string) (branch, error) {
+func (d *Driver) createBranch(ctx context.Context, p place, name string) (branch, error) {
 	var body neonapi.CreateProjectBranchJSONRequestBody
 	// The generated type nests the branch as an anonymous struct; decoding
 	// {"branch":{}} allocates it without spelling out its fields.
 	if err := json.Unmarshal([]byte(`{"branch":{}}`), &body); err != nil {
 		return branch{}, err
 	}
-	body.Branch.Name, body.Branch.ParentId = &name, &d.cfg.ParentBranchID
+	body.Branch.Name, body.Branch.ParentId = &name, &p.Parent
 	body.Endpoints = &[]neonapi.BranchCreateRequestEndpointOptions{{Type: neonapi.EndpointTypeReadWrite}}
-	r, err := d.api.CreateProjectBranchWithResponse(ctx, d.cfg.ProjectID, body)
+	r, err := d.api.CreateProjectBranchWithResponse(ctx, p.Project, body)
 	if err := answer("create branch", r, err); err != nil {
 		return branch{}, fmt.Errorf("create branch %s: %w", name, err)
 	}
@@ -119,13 +152,13 @@ func (d *Driver) createBranch(ctx context.Context, name string) (branch, error) 
 		return branch{}, errMalformed("create branch")
 	}
 	created := r.JSON201
-	d.log.Info("neon branch created", "branch", name, "branch_id", created.Branch.Id)
-	if err := d.wait(ctx, "create branch "+name, created.Operations); err != nil {
+	d.log.Info("neon branch created", "branch", name, "branch_id", created.Branch.Id, "project_id", p.Project)
+	if err := d.wait(ctx, p.Project, "create branch "+name, created.Operations); err != nil {
 		return branch{}, err
 	}
 	for _, ep := range created.Endpoints {
 		if ep.Type == neonapi.EndpointTypeReadWrite {
-			return branch{ID: created.Branch.Id, Endpoint: ep}, nil
+			return branch{Project: p.Project, ID: created.Branch.Id, Endpoint: ep}, nil
 		}
 	}
 	return branch{}, fmt.Errorf("create branch %s: Neon created no read_write endpoint", name)
@@ -134,8 +167,8 @@ func (d *Driver) createBranch(ctx context.Context, name string) (branch, error) 
 // readWriteEndpoint returns the branch's read_write endpoint, creating one
 // if the branch has none (someone removed it; a branch without compute
 // cannot be connected to).
-func (d *Driver) readWriteEndpoint(ctx context.Context, branchID string) (neonapi.Endpoint, error) {
-	r, err := d.api.ListProjectBranchEndpointsWithResponse(ctx, d.cfg.ProjectID, branchID)
+func (d *Driver) readWriteEndpoint(ctx context.Context, project, branchID string) (neonapi.Endpoint, error) {
+	r, err := d.api.ListProjectBranchEndpointsWithResponse(ctx, project, branchID)
 	if err := answer("list endpoints", r, err); err != nil {
 		return neonapi.Endpoint{}, fmt.Errorf("branch %s: %w", branchID, err)
 	}
@@ -151,14 +184,14 @@ func (d *Driver) readWriteEndpoint(ctx context.Context, branchID string) (neonap
 	var body neonapi.CreateProjectEndpointJSONRequestBody
 	body.Endpoint.BranchId = branchID
 	body.Endpoint.Type = neonapi.EndpointTypeReadWrite
-	cr, err := d.api.CreateProjectEndpointWithResponse(ctx, d.cfg.ProjectID, body)
+	cr, err := d.api.CreateProjectEndpointWithResponse(ctx, project, body)
 	if err := answer("create endpoint", cr, err); err != nil {
 		return neonapi.Endpoint{}, fmt.Errorf("branch %s: %w", branchID, err)
 	}
 	if cr.JSON201 == nil {
 		return neonapi.Endpoint{}, errMalformed("create endpoint")
 	}
-	if err := d.wait(ctx, "create endpoint on "+branchID, cr.JSON201.Operations); err != nil {
+	if err := d.wait(ctx, project, "create endpoint on "+branchID, cr.JSON201.Operations); err != nil {
 		return neonapi.Endpoint{}, err
 	}
 	return cr.JSON201.Endpoint, nil

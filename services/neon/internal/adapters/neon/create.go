@@ -29,7 +29,7 @@ func (d *Driver) Create(ctx context.Context, customerID string) (app.Database, e
 	}
 	db := app.Database{Name: names.Database(customerID), Ref: names.DatabaseRef(customerID)}
 	defer d.locks.lock(db.Name)()
-	b, err := d.ensureBranch(ctx, db.Name)
+	b, err := d.provision(ctx, db.Name)
 	if err != nil {
 		return app.Database{}, err
 	}
@@ -37,6 +37,33 @@ func (d *Driver) Create(ctx context.Context, customerID string) (app.Database, e
 		return app.Database{}, fmt.Errorf("branch %s: %w", db.Name, err)
 	}
 	return db, nil
+}
+
+// provision places the customer (Config.Placement) and finds or makes its
+// branch. When Neon refuses a branch in a shard over its branch limit
+// (branches someone else made there), the shard is marked full and the
+// customer placed once more; a refusal elsewhere names the limit and the
+// way out.
+func (d *Driver) provision(ctx context.Context, name string) (branch, error) {
+	p, err := d.assign(ctx, name)
+	if err != nil {
+		return branch{}, rejectLimit(err, d.cfg.Placement)
+	}
+	b, err := d.ensureBranch(ctx, p, name)
+	if errLimit(err) && d.cfg.Placement == PlaceSharded {
+		d.log.Warn("neon refused a branch under the recorded shard capacity; marking the shard full", "project_id", p.Project)
+		if err := d.shards.full(ctx, p.Project); err != nil {
+			return branch{}, err
+		}
+		if err := d.shards.forget(ctx, name); err != nil {
+			return branch{}, err
+		}
+		if p, err = d.assign(ctx, name); err != nil {
+			return branch{}, rejectLimit(err, d.cfg.Placement)
+		}
+		b, err = d.ensureBranch(ctx, p, name)
+	}
+	return b, rejectLimit(err, d.cfg.Placement)
 }
 
 // ensureCredentials stores the branch's pooled URI, resetting the role's
@@ -62,7 +89,7 @@ func (d *Driver) ensureCredentials(ctx context.Context, b branch, ref string) er
 		}
 		d.log.Warn("stored URI is not this branch's current login; resetting the role's password", "branch_id", b.ID)
 	}
-	if err := d.resetPassword(ctx, b.ID); err != nil {
+	if err := d.resetPassword(ctx, b); err != nil {
 		return err
 	}
 	uri, err := d.connectionURI(ctx, b)
@@ -75,23 +102,29 @@ func (d *Driver) ensureCredentials(ctx context.Context, b branch, ref string) er
 // resetPassword gives the branch's role a new password and waits until the
 // compute applies it. The password in the answer is not kept: the URI is
 // read afterwards, in the form Neon gives it.
-func (d *Driver) resetPassword(ctx context.Context, branchID string) error {
-	r, err := d.api.ResetProjectBranchRolePasswordWithResponse(ctx, d.cfg.ProjectID, branchID, d.cfg.RoleName)
+func (d *Driver) resetPassword(ctx context.Context, b branch) error {
+	r, err := d.api.ResetProjectBranchRolePasswordWithResponse(ctx, b.Project, b.ID, d.cfg.RoleName)
 	if err := answer("reset role password", r, err); err != nil {
 		return err
 	}
 	if r.JSON200 == nil {
 		return errMalformed("reset role password")
 	}
-	return d.wait(ctx, "reset password of "+d.cfg.RoleName, r.JSON200.Operations)
+	return d.wait(ctx, b.Project, "reset password of "+d.cfg.RoleName, r.JSON200.Operations)
 }
 
 // connectionURI returns the pooled connection URI of the role on the
 // branch's read_write endpoint. Neither the URI nor the answer's body ever
 // reaches an error or a log.
 func (d *Driver) connectionURI(ctx context.Context, b branch) (string, error) {
-	pooled := true
-	r, err := d.api.GetConnectionURIWithResponse(ctx, d.cfg.ProjectID, &neonapi.GetConnectionURIParams{
+	return d.uri(ctx, b, true)
+}
+
+// uri returns the role's connection URI on the branch's read_write
+// endpoint: pooled (through Neon's PgBouncer) for runtimes, direct for
+// migrations, pg_dump and pg_restore, which need a session of their own.
+func (d *Driver) uri(ctx context.Context, b branch, pooled bool) (string, error) {
+	r, err := d.api.GetConnectionURIWithResponse(ctx, b.Project, &neonapi.GetConnectionURIParams{
 		BranchId:     &b.ID,
 		EndpointId:   &b.Endpoint.Id,
 		DatabaseName: d.cfg.DatabaseName,

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/services/neon/internal/neonapi"
@@ -46,11 +47,28 @@ type Config struct {
 	APIURL string
 	// APIKey is a Neon API key (Bearer token) allowed to manage the project.
 	APIKey string
-	// ProjectID is the Neon project customers' branches live in.
+	// Placement is where customers' databases live: PlaceBranch (the
+	// default), PlaceProject or PlaceSharded.
+	Placement string
+	// ProjectID is the Neon project customers' branches live in (with
+	// PlaceSharded the first shard; unused with PlaceProject).
 	ProjectID string
 	// ParentBranchID is the branch every customer branch starts from: it
-	// holds DatabaseName, owned by RoleName and migrated with pkg/customerdb.
+	// holds DatabaseName, owned by RoleName and migrated with pkg/customerdb
+	// (unused with PlaceProject).
 	ParentBranchID string
+	// BranchesPerProject is the plan's limit on branches per project, the
+	// default and parent branches included (PlaceSharded; default 10, the
+	// lowest plan's).
+	BranchesPerProject int
+	// OrgID and RegionID, when set, go with every project the driver
+	// creates (PlaceProject, PlaceSharded); an organization API key needs
+	// OrgID.
+	OrgID, RegionID string
+	// DB and Schema are the control-plane database and the service's
+	// schema, where PlaceSharded records shards and placements.
+	DB     *pgxpool.Pool
+	Schema string
 	// DatabaseName and RoleName are the database and role each branch
 	// inherits from the parent, and the customer's runtime connects with.
 	DatabaseName, RoleName string
@@ -62,6 +80,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Metrics, when set, receives the driver's API request counters.
 	Metrics prometheus.Registerer
+	// Archives stores database archives and BinDir holds pg_dump and
+	// pg_restore; without either, archive commands fail for good.
+	Archives Archives
+	BinDir   string
 	// Timing bounds retries and polling; the zero value is the defaults.
 	Timing Timing
 }
@@ -76,7 +98,12 @@ type Driver struct {
 	secrets Secrets
 	log     *slog.Logger
 	locks   keyedMutex
+	shards  *shardStore // PlaceSharded
 }
+
+// DefaultBranchesPerProject is Config.BranchesPerProject's default: Neon's
+// lowest plan allows 10 branches per project.
+const DefaultBranchesPerProject = 10
 
 // Open builds the driver and checks, with three read-only requests, that
 // the API key reaches the project and that the parent branch holds the
@@ -85,6 +112,15 @@ type Driver struct {
 func Open(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
+	}
+	if cfg.Placement == "" {
+		cfg.Placement = PlaceBranch
+	}
+	if cfg.BranchesPerProject == 0 {
+		cfg.BranchesPerProject = DefaultBranchesPerProject
+	}
+	if cfg.Schema == "" {
+		cfg.Schema = "neon"
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -112,22 +148,74 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("neon API client: %w", err)
 	}
 	d := &Driver{api: api, retrier: r, cfg: cfg, timing: timing, secrets: cfg.Secrets, log: cfg.Log}
+	if cfg.Placement == PlaceProject {
+		// No parent: each customer's project is migrated when made. One
+		// read-only request proves the key.
+		one := 1
+		lr, err := d.api.ListProjectsWithResponse(ctx, &neonapi.ListProjectsParams{Limit: &one, OrgId: ptrOr(cfg.OrgID)})
+		if err := answer("list projects", lr, err); err != nil {
+			return nil, fmt.Errorf("neon API key: %w", err)
+		}
+		return d, nil
+	}
 	if err := d.checkParent(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Placement == PlaceSharded {
+		if err := d.openShards(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// openShards prepares the shard record and enters the configured project
+// as shard 0, its capacity what its branches leave of the limit.
+func (d *Driver) openShards(ctx context.Context) error {
+	d.shards = newShardStore(d.cfg.DB, d.cfg.Schema)
+	if err := d.shards.migrate(ctx); err != nil {
+		return err
+	}
+	all, err := d.listBranches(ctx, d.cfg.ProjectID, "", func(neonapi.Branch) bool { return true })
+	if err != nil {
+		return fmt.Errorf("neon project %s: %w", d.cfg.ProjectID, err)
+	}
+	return d.shards.register(ctx, shard{Seq: 0, Project: d.cfg.ProjectID, Parent: d.cfg.ParentBranchID,
+		Capacity: d.cfg.BranchesPerProject - len(all)})
+}
+
+// ptrOr returns &s, or nil for "".
+func ptrOr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // check reports every missing or malformed setting at once.
 func (c Config) check() error {
 	var errs []error
-	for _, s := range []struct{ name, value string }{
-		{"API key", c.APIKey}, {"project id", c.ProjectID}, {"parent branch id", c.ParentBranchID},
-		{"database name", c.DatabaseName}, {"role name", c.RoleName},
-	} {
+	need := []struct{ name, value string }{{"API key", c.APIKey}, {"database name", c.DatabaseName}, {"role name", c.RoleName}}
+	if c.Placement != PlaceProject {
+		need = append(need, struct{ name, value string }{"project id", c.ProjectID},
+			struct{ name, value string }{"parent branch id", c.ParentBranchID})
+	}
+	for _, s := range need {
 		if s.value == "" {
 			errs = append(errs, fmt.Errorf("no %s", s.name))
 		}
+	}
+	switch c.Placement {
+	case PlaceBranch, PlaceProject:
+	case PlaceSharded:
+		if c.DB == nil {
+			errs = append(errs, errors.New("sharded placement needs the control-plane database"))
+		}
+		if c.BranchesPerProject < 2 {
+			errs = append(errs, errors.New("sharded placement needs at least 2 branches per project (a parent and a customer)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown placement %q (branch, project or sharded)", c.Placement))
 	}
 	if u, err := url.Parse(c.APIURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		errs = append(errs, errors.New("the API URL is not an http(s) URL"))

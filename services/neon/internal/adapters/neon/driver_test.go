@@ -22,6 +22,33 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestContract(t *testing.T) {
 	t.Parallel()
+	runContract(t, newFixture)
+}
+
+// TestContractSharded runs the contract with PlaceSharded under a low
+// branch limit, so the suite's customers span shards.
+func TestContractSharded(t *testing.T) {
+	t.Parallel()
+	runContract(t, func(t *testing.T, _ func(*neon.Config)) *fixture {
+		return newFixtureOn(t, neontest.Options{BranchLimit: 3}, func(c *neon.Config) {
+			sharded(t)(c)
+			c.BranchesPerProject = 3
+		})
+	})
+}
+
+// TestContractOwnProjects runs the contract with PlaceProject: a project
+// per customer.
+func TestContractOwnProjects(t *testing.T) {
+	t.Parallel()
+	runContract(t, func(t *testing.T, _ func(*neon.Config)) *fixture {
+		return newFixture(t, func(c *neon.Config) {
+			c.Placement, c.ProjectID, c.ParentBranchID = neon.PlaceProject, "", ""
+		})
+	})
+}
+
+func runContract(t *testing.T, newFixture func(*testing.T, func(*neon.Config)) *fixture) {
 	drivertest.RunDriverContract(t, func(t *testing.T) drivertest.Subject {
 		f := newFixture(t, nil)
 		return drivertest.Subject{
@@ -73,7 +100,14 @@ type fixture struct {
 // server's fake clock; configure may adjust the driver's configuration.
 func newFixture(t *testing.T, configure func(*neon.Config)) *fixture {
 	t.Helper()
-	srv := neontest.New(t, neontest.Options{AdminURL: pgtest.AdminURL(t), DatabaseName: dbName, RoleName: roleName})
+	return newFixtureOn(t, neontest.Options{}, configure)
+}
+
+// newFixtureOn is newFixture with the test server's options (limits).
+func newFixtureOn(t testing.TB, o neontest.Options, configure func(*neon.Config)) *fixture {
+	t.Helper()
+	o.AdminURL, o.DatabaseName, o.RoleName = pgtest.AdminURL(t), dbName, roleName
+	srv := neontest.New(t, o)
 	f := &fixture{srv: srv, secrets: newStore(t), logs: &syncBuffer{}}
 	cfg := neon.Config{
 		APIURL:         srv.URL,
@@ -98,7 +132,7 @@ func newFixture(t *testing.T, configure func(*neon.Config)) *fixture {
 	return f
 }
 
-func newStore(t *testing.T) *secrets.Store {
+func newStore(t testing.TB) *secrets.Store {
 	t.Helper()
 	key, err := secrets.NewKey()
 	if err != nil {
@@ -127,7 +161,7 @@ func (f *fixture) exists(_ context.Context, customerID string) (database, role b
 
 // newCustomer returns a fresh customer id whose branch is deleted when the
 // test ends.
-func (f *fixture) newCustomer(t *testing.T) string {
+func (f *fixture) newCustomer(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -141,7 +175,7 @@ func (f *fixture) newCustomer(t *testing.T) string {
 }
 
 // storedURL returns the customer's stored connection URI.
-func (f *fixture) storedURL(t *testing.T, customerID string) string {
+func (f *fixture) storedURL(t testing.TB, customerID string) string {
 	t.Helper()
 	u, err := f.secrets.Get(t.Context(), names.DatabaseRef(customerID))
 	if err != nil {

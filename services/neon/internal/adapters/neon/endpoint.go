@@ -31,17 +31,23 @@ func (d *Driver) setCompute(ctx context.Context, customerID string, on bool) err
 	}
 	name := names.Database(customerID)
 	defer d.locks.lock(name)()
-	found, err := d.findBranches(ctx, name)
+	p, ok, err := d.locate(ctx, name)
 	if err != nil {
 		return err
+	}
+	var found []neonapi.Branch
+	if ok {
+		if found, err = d.findBranches(ctx, p, name); err != nil {
+			return err
+		}
 	}
 	if len(found) == 0 {
 		return fmt.Errorf("%w: %w: %s", app.ErrRejected, errNoBranch, name)
 	}
-	if err := d.guard(found[0]); err != nil {
+	if err := guard(p, found[0]); err != nil {
 		return err
 	}
-	ep, err := d.readWriteEndpoint(ctx, found[0].Id)
+	ep, err := d.readWriteEndpoint(ctx, p.Project, found[0].Id)
 	if err != nil {
 		return err
 	}
@@ -50,7 +56,7 @@ func (d *Driver) setCompute(ctx context.Context, customerID string, on bool) err
 	}
 	var ops []neonapi.Operation
 	if on {
-		r, err := d.api.StartProjectEndpointWithResponse(ctx, d.cfg.ProjectID, ep.Id)
+		r, err := d.api.StartProjectEndpointWithResponse(ctx, p.Project, ep.Id)
 		if err := answer("start endpoint", r, err); err != nil {
 			return fmt.Errorf("branch %s: %w", name, err)
 		}
@@ -59,7 +65,7 @@ func (d *Driver) setCompute(ctx context.Context, customerID string, on bool) err
 		}
 		ops = r.JSON200.Operations
 	} else {
-		r, err := d.api.SuspendProjectEndpointWithResponse(ctx, d.cfg.ProjectID, ep.Id)
+		r, err := d.api.SuspendProjectEndpointWithResponse(ctx, p.Project, ep.Id)
 		if err := answer("suspend endpoint", r, err); err != nil {
 			return fmt.Errorf("branch %s: %w", name, err)
 		}
@@ -68,5 +74,5 @@ func (d *Driver) setCompute(ctx context.Context, customerID string, on bool) err
 		}
 		ops = r.JSON200.Operations
 	}
-	return d.wait(ctx, "compute of "+name, ops)
+	return d.wait(ctx, p.Project, "compute of "+name, ops)
 }

@@ -10,7 +10,7 @@ import (
 	"clawdbot.cloud/services/neon/internal/neonapi"
 )
 
-// wait polls ops until each has finished (or was skipped). A failed or
+// wait polls ops of project until each has finished (or was skipped). A failed or
 // errored operation ends the wait with app.ErrRejected: Neon tried and gave
 // up, and the saga compensates. A cancelled one, or operations still running
 // after Timing.OperationTimeout, end it with a retryable error.
@@ -18,7 +18,7 @@ import (
 // Neon runs a project's operations one after the other, so a round of polls
 // stops at the first operation still running: the later ones cannot be
 // further along.
-func (d *Driver) wait(ctx context.Context, what string, ops []neonapi.Operation) error {
+func (d *Driver) wait(ctx context.Context, project, what string, ops []neonapi.Operation) error {
 	var pending []neonapi.Operation
 	for _, op := range ops {
 		if done, err := settled(what, op); err != nil {
@@ -39,7 +39,7 @@ func (d *Driver) wait(ctx context.Context, what string, ops []neonapi.Operation)
 		waited += interval
 		interval = min(interval*3/2, d.timing.PollMax)
 		for len(pending) > 0 {
-			r, err := d.api.GetProjectOperationWithResponse(ctx, d.cfg.ProjectID, pending[0].Id)
+			r, err := d.api.GetProjectOperationWithResponse(ctx, project, pending[0].Id)
 			if err := answer("get operation", r, err); err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
