@@ -275,7 +275,7 @@ func (k *checker) processes() {
 	}
 	k.r.add(Check{Name: "no orphan process", OK: len(orphans) == 0, Problems: orphans,
 		Detail: fmt.Sprintf("runtimes only for active customers (%d)", running)})
-	k.r.add(Check{Name: "no duplicate instance", OK: len(dups) == 0, Problems: dups,
+	k.r.add(Check{Name: "no duplicate (or missing) instance", OK: len(dups) == 0, Problems: dups,
 		Detail: "exactly one runtime per active customer"})
 }
 
@@ -292,7 +292,7 @@ func (k *checker) databases(ctx context.Context, conn *pgx.Conn) {
 		{"database", `SELECT datname FROM pg_database`},
 		{"role", `SELECT rolname FROM pg_roles`},
 	} {
-		name := "no orphan " + q.what
+		name := "one " + q.what + " per customer, no orphan"
 		rows, err := conn.Query(ctx, q.sql)
 		if err != nil {
 			k.r.add(Check{Name: name, Detail: err.Error()})
@@ -351,7 +351,11 @@ func (k *checker) events(ctx context.Context, conn *pgx.Conn) {
 				problems = append(problems, fmt.Sprintf("customer %d: %s %s on the stream %d times, want once", cu.n, ev.Type, ev.ID, onStream[ev.ID]))
 			}
 			if ev.Type == "checkout.session.completed" {
-				continue // its saga is checked above
+				var sagas int
+				if err := conn.QueryRow(ctx, `SELECT count(*) FROM saga.sagas WHERE checkout_session_id = $1`, cu.checkout.SessionID).Scan(&sagas); err != nil || sagas != 1 {
+					problems = append(problems, fmt.Sprintf("customer %d: checkout %s started %d sagas, want 1 %v", cu.n, ev.ID, sagas, err))
+				}
+				continue
 			}
 			var st string
 			if err := conn.QueryRow(ctx, `SELECT status FROM saga.customer_events WHERE event_id = $1`, ev.ID).Scan(&st); err != nil || st != "applied" {
@@ -364,7 +368,7 @@ func (k *checker) events(ctx context.Context, conn *pgx.Conn) {
 		total += n
 	}
 	k.r.add(Check{Name: name, OK: len(problems) == 0 && total == acked, Problems: problems,
-		Detail: fmt.Sprintf("%d webhooks acknowledged, %d customer events on the stream, every lifecycle event applied by the coordinator", acked, total)})
+		Detail: fmt.Sprintf("%d webhooks acknowledged, %d customer events on the stream, every checkout started its saga, every lifecycle event applied by the coordinator", acked, total)})
 	dl, err := b.JetStream().Stream(ctx, subjects.DeadLetterStream)
 	if err != nil {
 		k.r.add(Check{Name: "no dead letter", Detail: err.Error()})
