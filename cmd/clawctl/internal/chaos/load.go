@@ -40,6 +40,7 @@ type customer struct {
 	checkout   stripefixture.Checkout
 	key, url   string
 	acked      []sentEvent // webhooks answered 200, in order
+	superseded []string    // ids of acked events the coordinator ignored as older than one it applied
 	err        error       // the script could not finish
 	wantState  string
 	wantPlan   string
