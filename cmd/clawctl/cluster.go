@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,9 +20,11 @@ import (
 
 func newClusterCmd() *cobra.Command {
 	var (
-		dataDir  string
-		replicas int
-		sync     string
+		dataDir     string
+		replicas    int
+		sync        string
+		noRestart   bool
+		restartNATS bool
 	)
 	cmd := &cobra.Command{
 		Use:   "cluster",
@@ -28,19 +32,25 @@ func newClusterCmd() *cobra.Command {
 		Long: `cluster runs three nats-server processes forming a JetStream cluster (every stream at three
 replicas, fsync on every write), one Postgres, and two processes of every service from its own
 binary in the directory of clawctl (make build puts them there), each on the bus as its own
-principal and in Postgres as its own role. Ctrl-C stops everything. docs/runbooks/run-cluster.md`,
+principal and in Postgres as its own role. A service replica that crashes is started again
+after a backoff (1/2 s, doubling up to 30 s), its restarts counted in the log and printed at the
+end. Ctrl-C stops everything. docs/runbooks/run-cluster.md`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCluster(cmd.Context(), cmd.OutOrStdout(), dataDir, replicas, sync)
+			return runCluster(cmd.Context(), cmd.OutOrStdout(), cluster.Options{DataDir: dataDir, Replicas: replicas, Sync: sync,
+				NoRestart: noRestart, RestartNATS: restartNATS})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", ".data-cluster", "data directory (env CLAW_DATA_DIR wins)")
 	cmd.Flags().IntVar(&replicas, "replicas", 2, "processes of every service")
 	cmd.Flags().StringVar(&sync, "sync", cluster.SyncAlways, `JetStream sync_interval of the nodes: "always" or a duration such as 2m (NATS's default)`)
+	cmd.Flags().BoolVar(&noRestart, "no-restart", false, "leave a crashed service replica down (by default it is started again after a backoff)")
+	cmd.Flags().BoolVar(&restartNATS, "restart-nats", false, "start a NATS node that exits again after a backoff (by default it stays down)")
 	return cmd
 }
 
-func runCluster(ctx context.Context, w io.Writer, dataDir string, replicas int, sync string) error {
+func runCluster(ctx context.Context, w io.Writer, o cluster.Options) error {
+	dataDir, replicas, sync := o.DataDir, o.Replicas, o.Sync
 	if replicas < 1 {
 		return usageErrorf("cluster: --replicas must be at least 1")
 	}
@@ -52,7 +62,8 @@ func runCluster(ctx context.Context, w io.Writer, dataDir string, replicas int, 
 		format = "text"
 	}
 	log := service.NewLogger(format, "")
-	c, err := cluster.Start(ctx, cluster.Options{DataDir: dataDir, Env: os.LookupEnv, Log: log, Replicas: replicas, Sync: sync})
+	o.Env, o.Log = os.LookupEnv, log
+	c, err := cluster.Start(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -84,6 +95,21 @@ Clawdbot Cloud is running as a cluster (Ctrl-C stops everything).
 	fmt.Fprintf(w, "\nOpen %s to sign up in the browser, or: go run ./cmd/clawctl signup --email ada@example.com --plan pro\n\n", c.WebURL)
 	<-ctx.Done()
 	fmt.Fprintln(w, "stopping…")
+	restarts := c.Restarts()
 	c.Stop()
+	printRestarts(w, restarts)
 	return nil
+}
+
+// printRestarts lists the processes the supervisor started again.
+func printRestarts(w io.Writer, restarts map[string]int) {
+	if len(restarts) == 0 {
+		fmt.Fprintln(w, "no process was restarted")
+		return
+	}
+	names := slices.Sorted(maps.Keys(restarts))
+	fmt.Fprintln(w, "restarted by the supervisor:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %d\n", n, restarts[n])
+	}
 }

@@ -109,7 +109,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetVersionTemplate("clawctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "platform", Title: "Platform:"}, &cobra.Group{ID: "admin", Title: "Operator commands (the ingress's /v1/admin API):"})
-	for _, c := range []*cobra.Command{newDevCmd(), newClusterCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd()} {
+	for _, c := range []*cobra.Command{newDevCmd(), newClusterCmd(), newChaosCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd()} {
 		c.GroupID = "platform"
 		root.AddCommand(c)
 	}

@@ -22,7 +22,7 @@ type ConsumerConfig struct {
 	// Name of the durable consumer; replicas of a service share it.
 	Name string
 	// MaxDeliver is how many deliveries a message gets before it is
-	// dead-lettered. Default 8.
+	// dead-lettered. Default DefaultMaxDeliver.
 	MaxDeliver int
 	// AckWait is how long the server waits for an ack before redelivering.
 	// Handlers running longer send InProgress automatically. Default 30s.
@@ -50,9 +50,20 @@ type ConsumerConfig struct {
 	DeliverNew bool
 }
 
+// DefaultMaxDeliver is the delivery budget of a message whose handler
+// keeps failing with a retryable error: with the default backoff (200 ms
+// doubling to 30 s) its deliveries span about 140 s, longer than the
+// outages the platform must ride out without losing a message — a Postgres
+// crash and WAL recovery took 25–45 s in the chaos run of clawctl, and a
+// managed database's failover takes up to a minute or two. With 8
+// deliveries (25 s) a signup that arrived during a Postgres restart was
+// dead-lettered by the coordinator: a paying customer's instance never
+// made.
+const DefaultMaxDeliver = 12
+
 func (c *ConsumerConfig) defaults() {
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 8
+		c.MaxDeliver = DefaultMaxDeliver
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second

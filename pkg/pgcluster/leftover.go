@@ -77,3 +77,27 @@ func StopDir(ctx context.Context, dir string, log *slog.Logger) error {
 	c.log.Info("stopping leftover PostgreSQL server", "dir", c.dir)
 	return c.pgCtlStop(ctx)
 }
+
+// RestartDir restarts the server running on the cluster in dir, on the same
+// port. With crash set the shutdown is immediate: every server process
+// quits at once, without a checkpoint, as in a crash, and the server
+// recovers from its WAL as it starts again; otherwise it is a fast shutdown.
+// Sessions are cut either way, so clients see what a database failover
+// shows them. It lets a chaos run restart the server of a Cluster another
+// part of the program owns. log may be nil.
+func RestartDir(ctx context.Context, dir string, crash bool, log *slog.Logger) error {
+	c, err := open(dir, log)
+	if err != nil {
+		return err
+	}
+	mode := "fast"
+	if crash {
+		mode = "immediate"
+	}
+	logPath := filepath.Join(c.dir, logFile)
+	if _, err := c.run(ctx, "pg_ctl", "restart", "-w", "-t", waitSeconds(ctx), "-m", mode, "-D", c.dataDir, "-l", logPath); err != nil {
+		return fmt.Errorf("restart PostgreSQL in %s: %w", c.dir, err)
+	}
+	c.log.Info("PostgreSQL restarted", "dir", c.dir, "mode", mode)
+	return nil
+}

@@ -195,6 +195,29 @@ func TestProvisioningFailure(t *testing.T) {
 	}
 }
 
+// A step's failure report is not the signup's failure: the saga may retry
+// (the report was of an attempt it had re-sent) and complete.
+func TestProvisioningStepFailureThenCompletion(t *testing.T) {
+	h := start(t)
+	const cs = "cs_test_retry0001"
+	saga := names.SignupSagaID(cs)
+	if res := h.deliver(t, checkout{EventID: "evt_retry", SessionID: cs, Plan: "starter"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d", res.Code)
+	}
+	sb := h.sagaBus(t)
+	sb.publish(subjects.DatabaseFailed, &pb.StepFailed{Step: &pb.Step{SagaId: saga, Name: "database", Attempt: 1}, Reason: "gave up after 8 attempts"})
+	h.waitProjected(t, sb)
+	if res := h.get(t, "/v1/provisioning/"+cs); res.Body["status"] != "provisioning" {
+		t.Fatalf("after a step's failure report: %v, want still provisioning", res.Body)
+	}
+	sb.publish(subjects.DatabaseCreated, &pb.DatabaseCreated{Step: &pb.Step{SagaId: saga, Name: "database", Attempt: 2}})
+	sb.publish(subjects.SagaCompleted, &pb.SagaCompleted{SagaId: saga, CheckoutSessionId: cs, ApiKeyRef: "apikey/" + saga, InstanceUrl: "http://127.0.0.1:41002"})
+	h.waitProjected(t, sb)
+	if res := h.get(t, "/v1/provisioning/"+cs); res.Body["status"] != "ready" || res.Body["failure_reason"] != "" {
+		t.Fatalf("after the saga completed: %v, want ready", res.Body)
+	}
+}
+
 func TestProvisioningRequests(t *testing.T) {
 	h := start(t)
 	tests := []struct {

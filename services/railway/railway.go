@@ -12,6 +12,7 @@ package railway
 
 import (
 	"context"
+	"errors"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
@@ -52,9 +53,14 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 
 	// One process driver per control plane: a second service waits here
 	// instead of starting duplicate runtimes.
-	release, err := st.Lock(ctx, env.Log)
+	// The owner stops when its lock's session ends (a Postgres restart):
+	// the standby may take the lock then, and two owners would run the
+	// same runtimes. Exiting hands over; the supervisor (clawctl cluster,
+	// systemd, the orchestrator) starts this process again as a standby.
+	parent := ctx
+	ctx, release, err := st.LockWatched(parent, env.Log)
 	if err != nil {
-		if ctx.Err() != nil {
+		if parent.Err() != nil {
 			return nil // stopped while waiting
 		}
 		return err
@@ -83,11 +89,23 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 	defer drv.Close()
 	if err := drv.Start(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while starting
+			return lockLost(ctx) // stopped while starting
 		}
 		return err
 	}
-	return serve(ctx, env, st, drv, wrap, cfg.Concurrency)
+	if err := serve(ctx, env, st, drv, wrap, cfg.Concurrency); err != nil {
+		return err
+	}
+	return lockLost(ctx)
+}
+
+// lockLost is the error of an owner stopped because its lock was lost (so
+// that it exits failed, and is started again), nil for any other stop.
+func lockLost(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLockLost) {
+		return cause
+	}
+	return nil
 }
 
 // newRailwayDriver builds the railway driver. It keeps no state of its own

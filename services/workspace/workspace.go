@@ -11,7 +11,7 @@
 //
 //	WORKSPACE_DB_CONNECT_TIMEOUT  how long to wait for a customer database (default 10s)
 //	WORKSPACE_RETRY_BASE          first redelivery delay after a failure for now (default 200ms)
-//	WORKSPACE_RETRY_MAX           longest redelivery delay (default 30s); after 8 deliveries
+//	WORKSPACE_RETRY_MAX           longest redelivery delay (default 30s); after 12 deliveries
 //	                              the build fails for good with workspace.failed
 //	GOOGLE_OAUTH_BASE_URL         where a canceled customer's Google grant is revoked
 //	                              (default https://oauth2.googleapis.com; a test server)

@@ -28,6 +28,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/pgcluster"
 	"clawdbot.cloud/pkg/service"
 )
 
@@ -64,6 +65,13 @@ type Options struct {
 	// StartTimeout bounds how long Start waits for every process to be
 	// ready; 0 means 2 minutes.
 	StartTimeout time.Duration
+	// NoRestart leaves a crashed service replica down (its partner
+	// carries on); by default it is started again after a backoff.
+	NoRestart bool
+	// RestartNATS starts a NATS node that exits again after a backoff; by
+	// default it stays down until Process.Restart (the chaos run decides
+	// when the node comes back).
+	RestartNATS bool
 }
 
 // Ports are the cluster's loopback ports.
@@ -109,6 +117,7 @@ type Cluster struct {
 	nodes    []*Process
 	services []*Process
 	stopPG   func()
+	pgDir    string // the private Postgres cluster's directory; empty with DATABASE_URL
 }
 
 // Start brings up the NATS cluster, Postgres and every replica of every
@@ -151,6 +160,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		if c.DatabaseURL, c.stopPG, err = platform.StartPostgres(ctx, s.DataDir, o.Log); err != nil {
 			return nil, err
 		}
+		c.pgDir = filepath.Join(s.DataDir, "postgres")
 	}
 	if err := c.startServices(ctx, s, o); err != nil {
 		return nil, err
@@ -188,7 +198,8 @@ func (o *Options) defaults() {
 // startNATS starts the three nodes in the data directory's nats-cluster/.
 func (c *Cluster) startNATS(ctx context.Context, s platform.Settings, o Options) error {
 	n, err := StartNATS(ctx, NATSOptions{Dir: filepath.Join(s.DataDir, natsDir), BinDir: o.BinDir, Creds: c.creds,
-		Ports: o.Ports, Sync: o.Sync, Environ: o.Environ, Log: c.log, LogDir: filepath.Join(s.DataDir, "logs")})
+		Ports: o.Ports, Sync: o.Sync, Environ: o.Environ, Log: c.log, LogDir: filepath.Join(s.DataDir, "logs"),
+		Restart: o.RestartNATS})
 	if n != nil {
 		c.nodes, c.NATSURLs, c.NATSCA = n.Nodes, n.URLs, n.CA
 	}
@@ -242,6 +253,29 @@ func (c *Cluster) Processes(svc string) []*Process {
 	for _, p := range c.services {
 		if p.Service == svc {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RestartPostgres restarts the cluster's own Postgres on its port, with an
+// immediate shutdown when crash is set (every session cut, no checkpoint,
+// WAL recovery at start: what a crash of the server does). It fails when
+// the cluster runs against DATABASE_URL.
+func (c *Cluster) RestartPostgres(ctx context.Context, crash bool) error {
+	if c.pgDir == "" {
+		return errors.New("the cluster does not run its own Postgres (DATABASE_URL is set)")
+	}
+	return pgcluster.RestartDir(ctx, c.pgDir, crash, c.log)
+}
+
+// Restarts counts, by process name, the times each process was started
+// again after it exited (only those started again at least once).
+func (c *Cluster) Restarts() map[string]int {
+	out := map[string]int{}
+	for _, p := range append(append([]*Process{}, c.nodes...), c.services...) {
+		if n := p.Restarts(); n > 0 {
+			out[p.Name] = n
 		}
 	}
 	return out

@@ -135,6 +135,9 @@ type NATSOptions struct {
 	Log     *slog.Logger
 	// LogDir receives nats-<n>.log.
 	LogDir string
+	// Restart starts a node that exits again (after a backoff); without
+	// it a node stays down until Process.Restart.
+	Restart bool
 }
 
 // NATS is a running three-node JetStream cluster.
@@ -163,8 +166,7 @@ func StartNATS(ctx context.Context, o NATSOptions) (*NATS, error) {
 	}
 	for i, conf := range confs {
 		name := "nats-" + strconv.Itoa(i+1)
-		p := &Process{Name: name, Service: "nats", Replica: i + 1, log: o.Log,
-			OpsAddr: loopback(o.Ports.Monitor[i]), LogPath: filepath.Join(o.LogDir, name+".log")}
+		p := newProcess(name, "nats", i+1, loopback(o.Ports.Monitor[i]), filepath.Join(o.LogDir, name+".log"), o.Log, o.Restart)
 		if err := p.start(bin, []string{"-c", conf}, o.Environ); err != nil {
 			return n, err
 		}

@@ -57,8 +57,7 @@ func (c *Cluster) startServices(ctx context.Context, s platform.Settings, o Opti
 		}
 		for r := 1; r <= o.Replicas; r++ {
 			name := svc.Name + "-" + strconv.Itoa(r)
-			p := &Process{Name: name, Service: svc.Name, Replica: r, log: c.log,
-				OpsAddr: loopback(o.Ports.Ops(i, r)), LogPath: filepath.Join(s.DataDir, "logs", name+".log")}
+			p := newProcess(name, svc.Name, r, loopback(o.Ports.Ops(i, r)), filepath.Join(s.DataDir, "logs", name+".log"), c.log, !o.NoRestart)
 			// Replicas spread over the nodes; each client learns the
 			// others from the cluster and fails over to them.
 			node := (i*o.Replicas + r - 1) % Nodes
@@ -93,12 +92,47 @@ func (c *Cluster) startServices(ctx context.Context, s platform.Settings, o Opti
 	return c.awaitConsumerLeaders(ctx, time.Until(deadline))
 }
 
+// WaitReady waits until every process runs and answers: each service
+// replica 200 on /readyz, each NATS node 200 on /healthz (JetStream
+// current). A process that is down waits for its restart.
+func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 3 * time.Second}
+	for _, p := range append(append([]*Process{}, c.nodes...), c.services...) {
+		path := "/readyz"
+		if p.Service == "nats" {
+			path = "/healthz"
+		}
+		for !p.Alive() || !answers(client, "http://"+p.OpsAddr+path) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s was not ready within %v (alive %v, restarts %d, log %s)", p.Name, timeout, p.Alive(), p.Restarts(), p.LogPath)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// answers reports whether url answers 200.
+func answers(client *http.Client, url string) bool {
+	resp, err := client.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
 // waitReady waits until p answers 200 on /readyz, failing early if it exits.
 func waitReady(ctx context.Context, p *Process, deadline time.Time) error {
 	client := &http.Client{Timeout: 3 * time.Second}
 	for {
 		if !p.Alive() {
-			return fmt.Errorf("%s exited while starting: %v (log %s)", p.Name, p.err, p.LogPath)
+			return fmt.Errorf("%s exited while starting: %v (log %s)", p.Name, p.Err(), p.LogPath)
 		}
 		resp, err := client.Get("http://" + p.OpsAddr + "/readyz")
 		if err == nil {

@@ -66,10 +66,16 @@ func (p *Projector) Router() *bus.Router {
 	bus.Handle(r, subjects.InstanceReady, func(ctx context.Context, m *pb.InstanceReady) error {
 		return p.step(ctx, m.GetStep(), false, store.StepDone, store.Progress{InstanceURL: m.GetInstanceUrl()})
 	})
+	// A step's failure is shown in the step list but does not fail the
+	// signup: only the coordinator decides that (saga.compensated or
+	// saga.failed, below). A failure report may be of an attempt the saga
+	// has already given up on and re-sent — a step service that exhausted
+	// its deliveries while Postgres was down, say — and the saga then
+	// completes; projecting it as final told the customer "failed" for a
+	// signup that became ready (found by clawctl chaos).
 	for _, subj := range []string{subjects.DatabaseFailed, subjects.WorkspaceFailed, subjects.ComputeFailed, subjects.InstanceFailed} {
 		bus.Handle(r, subj, func(ctx context.Context, m *pb.StepFailed) error {
-			reason := clip(m.GetStep().GetName() + ": " + m.GetReason())
-			return p.step(ctx, m.GetStep(), false, store.StepFailed, store.Progress{Status: store.StatusFailed, FailureReason: reason})
+			return p.step(ctx, m.GetStep(), false, store.StepFailed, store.Progress{})
 		})
 	}
 	// Compensations: the undoing of a step is done.

@@ -93,7 +93,7 @@ func New(driver Driver, env *service.Env) (*App, error) {
 		return nil, err
 	}
 	a := &App{driver: driver, bus: env.Bus, journal: j, worker: w,
-		consumer: bus.ConsumerConfig{Name: ConsumerName, Filter: subjects.CmdDatabaseAll, MaxDeliver: 8}}
+		consumer: bus.ConsumerConfig{Name: ConsumerName, Filter: subjects.CmdDatabaseAll, MaxDeliver: bus.DefaultMaxDeliver}}
 	// A failed create is journaled: the saga compensates on database.failed
 	// and a replay must not create a database nobody will delete. Deletes
 	// report no failure: re-driving the dead letter is how an operator

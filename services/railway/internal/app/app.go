@@ -26,7 +26,7 @@ type Options struct {
 	// Metrics receives the step metrics; nil registers none.
 	Metrics prometheus.Registerer
 	// Consumer tunes the bus consumer; Name is always ConsumerName and
-	// MaxDeliver defaults to 8.
+	// MaxDeliver defaults to bus.DefaultMaxDeliver.
 	Consumer bus.ConsumerConfig
 	// Journal remembers deleted sagas; nil keeps none (tests of one command).
 	Journal Journal
@@ -57,7 +57,7 @@ func New(o Options, drv Driver) (*App, error) {
 	o.Consumer.Name = ConsumerName
 	o.Consumer.Filter = subjects.CmdComputeAll
 	if o.Consumer.MaxDeliver == 0 {
-		o.Consumer.MaxDeliver = 8
+		o.Consumer.MaxDeliver = bus.DefaultMaxDeliver
 	}
 	w, err := bus.NewStepWorker(bus.StepConfig{
 		Name: ConsumerName, Bus: o.Bus, Log: o.Log, Metrics: o.Metrics,

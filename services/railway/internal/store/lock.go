@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ownerLock is the advisory lock key held by the one compute service that
@@ -19,15 +21,21 @@ func subFS() (fs.FS, error) { return fs.Sub(migrations, "migrations") }
 // service started against the same database waits here rather than starting
 // duplicate runtimes. It logs while it waits.
 func (s *Store) Lock(ctx context.Context, log *slog.Logger) (release func(), err error) {
+	_, release, err = s.lock(ctx, log)
+	return release, err
+}
+
+// lock is Lock, also returning the connection whose session holds the lock.
+func (s *Store) lock(ctx context.Context, log *slog.Logger) (_ *pgxpool.Conn, release func(), err error) {
 	conn, err := s.db.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("owner lock: %w", err)
+		return nil, nil, fmt.Errorf("owner lock: %w", err)
 	}
 	for waited := false; ; waited = true {
 		var got bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, ownerLock).Scan(&got); err != nil {
 			conn.Release()
-			return nil, fmt.Errorf("owner lock: %w", err)
+			return nil, nil, fmt.Errorf("owner lock: %w", err)
 		}
 		if got {
 			break
@@ -38,11 +46,11 @@ func (s *Store) Lock(ctx context.Context, log *slog.Logger) (release func(), err
 		select {
 		case <-ctx.Done():
 			conn.Release()
-			return nil, fmt.Errorf("owner lock: %w", ctx.Err())
+			return nil, nil, fmt.Errorf("owner lock: %w", ctx.Err())
 		case <-time.After(time.Second):
 		}
 	}
-	return func() {
+	return conn, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, ownerLock); err != nil {

@@ -121,3 +121,42 @@ func TestDeletedSagaJournal(t *testing.T) {
 		t.Error("another saga counts as deleted")
 	}
 }
+
+// An owner whose lock session ends (a Postgres restart, a killed backend)
+// hears of it: its context ends with ErrLockLost, and the lock is free for
+// a standby.
+func TestLockWatchedNoticesALostSession(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st, err := store.Open(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned, release, err := st.LockWatched(ctx, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// End the lock's session from outside, as a server restart does.
+	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND ((classid::bigint << 32) | objid::bigint) = $1`, int64(0x7261696c776179)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-owned.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner did not notice its lock was lost")
+	}
+	if !errors.Is(context.Cause(owned), store.ErrLockLost) {
+		t.Errorf("cause = %v, want ErrLockLost", context.Cause(owned))
+	}
+	standby, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	again, err := st.Lock(standby, quiet)
+	if err != nil {
+		t.Fatalf("a standby could not take the freed lock: %v", err)
+	}
+	again()
+}

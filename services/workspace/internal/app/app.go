@@ -28,7 +28,7 @@ const ConsumerName = "workspace"
 // MaxDeliver is how often a command is delivered before the service gives
 // up. On the last delivery a retryable failure becomes workspace.failed, so
 // the saga compensates instead of waiting for its own timeout.
-const MaxDeliver = 8
+const MaxDeliver = bus.DefaultMaxDeliver
 
 // Secrets is the part of the secret store the service uses; *secrets.Store
 // satisfies it.
