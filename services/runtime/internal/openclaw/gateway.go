@@ -124,7 +124,9 @@ func New(o Options) (*Gateway, error) {
 func (g *Gateway) Workspace() string { return filepath.Join(g.o.StateDir, "workspace") }
 
 // BaseURL is the gateway's loopback address, http://127.0.0.1:<port>.
-func (g *Gateway) BaseURL() string { return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(g.port)) }
+func (g *Gateway) BaseURL() string {
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(g.port))
+}
 
 // Ready returns nil once the gateway answers /readyz, ErrNotReady before
 // and whenever it is down.
