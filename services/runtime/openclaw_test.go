@@ -27,7 +27,7 @@ const gatewayReady = 4 * time.Minute
 // openclawDir returns the OpenClaw install the tests run (OPENCLAW_DIR, or
 // what `make openclaw` installed in deploy/openclaw). Without one the test
 // is skipped, except in CI, where .ci/run installs it.
-func openclawDir(t *testing.T) string {
+func openclawDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("OPENCLAW_DIR")
 	if dir == "" {
@@ -46,7 +46,7 @@ func openclawDir(t *testing.T) string {
 // directory state (bubblewrap and the gateway in it) and the gateway token
 // from their environment, found through /proc as an attacker on the
 // machine with the runtime's uid would.
-func gatewayProcs(t *testing.T, state string) (pids []int, token string) {
+func gatewayProcs(t testing.TB, state string) (pids []int, token string) {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -264,7 +264,7 @@ func TestOpenClawEngine(t *testing.T) {
 }
 
 // gatewayURL reads the gateway's port from its rendered openclaw.json.
-func gatewayURL(t *testing.T, state string) string {
+func gatewayURL(t testing.TB, state string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(state, "openclaw.json"))
 	if err != nil {
