@@ -113,13 +113,19 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 	if err != nil {
 		return nil, nil, err
 	}
-	ws := &openclaw.WorkspaceSync{Dir: gw.Workspace(), Read: func(ctx context.Context) ([]customerdb.File, error) {
-		return customerdb.ReadWorkspace(ctx, pool)
-	}}
+	ws := &openclaw.WorkspaceSync{
+		Dir: gw.Workspace(),
+		Read: func(ctx context.Context) ([]customerdb.File, error) {
+			return customerdb.ReadWorkspace(ctx, pool)
+		},
+		Write: func(ctx context.Context, files ...customerdb.File) error {
+			return customerdb.PutFiles(ctx, pool, files...)
+		},
+	}
 	// The gateway reads the customer's workspace from its first start,
 	// instead of seeding its own.
 	if err := ws.Sync(ctx); err != nil {
 		return nil, nil, err
 	}
-	return gw, gw.Provider(ws.Sync), nil
+	return gw, gw.Provider(ws), nil
 }

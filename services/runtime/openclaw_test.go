@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
+	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/llm/llmtest"
 	"clawdbot.cloud/services/runtime/internal/llm/openaitest"
 	"clawdbot.cloud/services/runtime/internal/openclaw"
@@ -78,7 +80,8 @@ func gatewayProcs(t testing.TB, state string) (pids []int, token string) {
 // reaches the gateway, comes back and is metered from the gateway's usage;
 // the gateway token is nowhere the customer can read and the customer's key
 // does not open the gateway; a memory written through the memory API is in
-// the gateway's workspace; a killed gateway is restarted; and the gateway
+// the gateway's workspace, and one OpenClaw's agent writes with its own tool
+// is in the customer's database; a killed gateway is restarted; and the gateway
 // dies with the runtime.
 func TestOpenClawEngine(t *testing.T) {
 	dir := openclawDir(t)
@@ -110,7 +113,10 @@ func TestOpenClawEngine(t *testing.T) {
 			c.Env.Engines = "team=openclaw"
 			c.Env.OpenClawDir = dir
 		}),
-		withOptions(runtime.Options{OpenClawStateDir: state, OpenClawBackoff: 100 * time.Millisecond}),
+		// A gateway's first turn after a start loads its agent code (tens of
+		// seconds, minutes on a loaded 2-core machine).
+		withOptions(runtime.Options{OpenClawStateDir: state, OpenClawBackoff: 100 * time.Millisecond,
+			ModelTimeout: 6 * time.Minute, TurnTimeout: 7 * time.Minute}),
 		func(s *setup) {
 			s.healthWait = gatewayReady
 			s.serving = func(url string) {
@@ -180,6 +186,43 @@ func TestOpenClawEngine(t *testing.T) {
 		t.Errorf("the memory is not in the gateway's workspace (notes %v)", notes)
 	}
 
+	// And back: OpenClaw's agent writes a memory file with its own write
+	// tool (the model asks for it); it reaches the customer's database, so
+	// the export and the runtime engine have it.
+	var write *llm.ToolSpec
+	for i, tool := range sent.Tools {
+		if tool.Name == "write" {
+			write = &sent.Tools[i]
+		}
+	}
+	if write == nil {
+		t.Fatalf("OpenClaw offered no write tool (tools %v)", llmtest.ToolNames(sent))
+	}
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(write.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]string{}
+	for name := range schema.Properties {
+		switch {
+		case strings.Contains(strings.ToLower(name), "path"):
+			args[name] = "memory/2020-01-01.md"
+		case name == "content":
+			args[name] = "OPENCLAW-WROTE-THIS memory"
+		}
+	}
+	input, _ := json.Marshal(args)
+	model.Enqueue(llmtest.Answer{ToolCalls: []llm.ToolCall{{Name: "write", Input: input}}}, llmtest.Answer{Text: "SAVED-IT"})
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "remember this"}, http.StatusOK, &res)
+	if !strings.Contains(res.Reply, "SAVED-IT") {
+		t.Errorf("reply after the write tool = %q", res.Reply)
+	}
+	if got := in.readFile(t, "memory/2020-01-01.md"); !strings.Contains(got, "OPENCLAW-WROTE-THIS") {
+		t.Errorf("the memory OpenClaw wrote is not in the customer's database: %q (write args %s)", got, input)
+	}
+
 	// The OpenAI-compatible API of the instance, with the customer's key.
 	model.Enqueue(llmtest.Answer{Text: "SECOND-REPLY", InputTokens: 500, OutputTokens: 7})
 	var oc struct {
@@ -198,8 +241,8 @@ func TestOpenClawEngine(t *testing.T) {
 		t.Errorf("/v1/chat/completions = %+v", oc)
 	}
 	in.call(t, http.MethodGet, "/status", key, nil, http.StatusOK, &st)
-	if st.Usage.Messages != 2 {
-		t.Errorf("/status messages = %d after two turns, want 2", st.Usage.Messages)
+	if st.Usage.Messages != 3 {
+		t.Errorf("/status messages = %d after three turns, want 3", st.Usage.Messages)
 	}
 
 	// The gateway token: it works on the gateway (so it is the right one),

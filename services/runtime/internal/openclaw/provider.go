@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/llm/openai"
@@ -20,11 +21,11 @@ const agentTarget = "openclaw/default"
 
 // Provider returns the gateway as an llm.Provider: a chat turn is sent to
 // the gateway's /v1/chat/completions with the gateway token, and the usage
-// the gateway reports is the turn's usage. Before each call sync (if not
-// nil) brings the workspace up to date (memories written through the
-// runtime's API).
-func (g *Gateway) Provider(sync func(context.Context) error) llm.Provider {
-	return &provider{g: g, sync: sync, api: openai.New(openai.Config{
+// the gateway reports is the turn's usage. Before each call ws (if not nil)
+// brings the agent's workspace up to date (memories written through the
+// runtime's API), and after it stores the memory the agent wrote.
+func (g *Gateway) Provider(ws *WorkspaceSync) llm.Provider {
+	return &provider{g: g, ws: ws, api: openai.New(openai.Config{
 		BaseURL:    g.BaseURL() + "/v1",
 		APIKey:     g.token,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
@@ -32,9 +33,9 @@ func (g *Gateway) Provider(sync func(context.Context) error) llm.Provider {
 }
 
 type provider struct {
-	g    *Gateway
-	sync func(context.Context) error
-	api  *openai.Provider
+	g   *Gateway
+	ws  *WorkspaceSync
+	api *openai.Provider
 }
 
 func (p *provider) Name() string { return ProviderName }
@@ -48,10 +49,19 @@ func (p *provider) Chat(ctx context.Context, req llm.Request, onText func(string
 	if err := p.g.Ready(); err != nil {
 		return llm.Reply{}, &llm.Error{Provider: ProviderName, Kind: llm.Unavailable, Err: errors.New("the OpenClaw gateway is starting; try again in a few seconds")}
 	}
-	if p.sync != nil {
-		if err := p.sync(ctx); err != nil {
+	if p.ws != nil {
+		if err := p.ws.Sync(ctx); err != nil {
 			p.g.o.Log.Warn("openclaw: workspace sync before chat failed", "err", err)
 		}
+		defer func() {
+			// The turn's context may be over; the agent's memory is
+			// stored regardless, within a bound.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := p.ws.Collect(cctx); err != nil {
+				p.g.o.Log.Warn("openclaw: storing the agent's memory failed", "err", err)
+			}
+		}()
 	}
 	fwd := llm.Request{Model: agentTarget, MaxTokens: req.MaxTokens}
 	for _, m := range req.Messages {
