@@ -88,7 +88,9 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 			return nil, nil, fmt.Errorf("openclaw engine: bubblewrap not found (apt-get install bubblewrap): %w", err)
 		}
 	default:
-		bwrap = s
+		if bwrap, err = exec.LookPath(s); err != nil {
+			return nil, nil, fmt.Errorf("openclaw engine: OPENCLAW_SANDBOX %q: %w", s, err)
+		}
 	}
 	state := opts.OpenClawStateDir
 	if state == "" {

@@ -2,7 +2,10 @@ package runtime_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
@@ -338,5 +342,41 @@ func waitStatus(t *testing.T, url string, want int, within time.Duration) {
 			t.Fatalf("%s did not answer %d within %s", url, want, within)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestOpenClawEngineRefusesToStartMisconfigured: an instance on the
+// openclaw engine without the install, with a sandbox that is not there, or
+// on a plan too small for it does not start, and says why.
+func TestOpenClawEngineRefusesToStartMisconfigured(t *testing.T) {
+	model := openaitest.New(t)
+	tests := []struct {
+		name, plan, engines, dir, sandbox string
+		want                              string
+	}{
+		{"no install", plans.Team, "team=openclaw", filepath.Join(t.TempDir(), "nothing"), "", "openclaw is not installed"},
+		{"no bubblewrap", plans.Team, "team=openclaw", openclawDir(t), "/nonexistent/bwrap", "OPENCLAW_SANDBOX"},
+		{"plan too small", plans.Pro, "pro=openclaw", openclawDir(t), "", "plan too small for engine"},
+		{"bad setting", plans.Team, "team:openclaw", openclawDir(t), "", "RUNTIME_ENGINES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := runtime.Config{
+				CustomerID: "cus_bad", Plan: tt.plan, ListenAddr: "127.0.0.1:0",
+				DatabaseURL: pgtest.NewDatabase(t), InstanceID: "i", Version: "v",
+			}
+			cfg.Env.OpenAIBaseURL, cfg.Env.OpenAIAPIKey, cfg.Model = model.URL, openaitest.APIKey, "test-model"
+			cfg.Env.Engines, cfg.Env.OpenClawDir, cfg.Env.OpenClawSandbox = tt.engines, tt.dir, tt.sandbox
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			err = runtime.ServeWith(ctx, cfg, ln, slog.New(slog.DiscardHandler), runtime.Options{OpenClawStateDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ServeWith = %v, want an error saying %q", err, tt.want)
+			}
+		})
 	}
 }
