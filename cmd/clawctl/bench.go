@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,8 +33,12 @@ func newBenchCmd() *cobra.Command {
 			switch {
 			case o.busAuth != "on" && o.busAuth != "off" && o.busAuth != "both":
 				return usageErrorf("bench: --bus-auth is on, off or both, not %q", o.busAuth)
-			case o.url != "" && cmd.Flags().Changed("bus-auth"):
-				return usageErrorf("bench: --bus-auth applies to the platform bench starts, not to --url")
+			case o.pool != "on" && o.pool != "off" && o.pool != "both":
+				return usageErrorf("bench: --pool is on, off or both, not %q", o.pool)
+			case o.url != "" && (cmd.Flags().Changed("bus-auth") || cmd.Flags().Changed("pool")):
+				return usageErrorf("bench: --bus-auth and --pool apply to the platform bench starts, not to --url")
+			case o.live < 0:
+				return usageErrorf("bench: --live must not be negative")
 			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
 		},
@@ -47,6 +54,8 @@ func newBenchCmd() *cobra.Command {
 	})
 	fs.StringVar(&o.url, "url", "", "ingress of a running platform (default: start one in a temporary directory)")
 	fs.StringVar(&o.busAuth, "bus-auth", "on", "the started platform's bus: on (each service its own NATS user), off, or both (off, then on, in this run)")
+	fs.StringVar(&o.pool, "pool", "on", "the started platform's warm pool of databases (DATABASE_POOL_SIZE, at least -n, full before each phase): on, off, or both (off, then on)")
+	fs.IntVar(&o.live, "live", 0, "customers signed up before the phases are measured (throughput as customers accumulate)")
 	secretFlag(fs, &o.secret)
 	jsonFlag(fs, &o.json)
 	return cmd
@@ -54,43 +63,57 @@ func newBenchCmd() *cobra.Command {
 
 // benchOptions are bench's flags.
 type benchOptions struct {
-	n                    int
-	url, secret, busAuth string
-	json                 bool
+	n, live                    int
+	url, secret, busAuth, pool string
+	json                       bool
 }
 
 // benchPhase is one phase's figures as --json prints them.
 type benchPhase struct {
-	// BusAuth is on or off for a platform bench started; empty with --url.
-	BusAuth string  `json:"bus_auth,omitempty"`
-	Phase   string  `json:"phase"`
-	N       int     `json:"n"`
-	Ready   int     `json:"ready"`
-	P50Ms   float64 `json:"p50_ms"`
-	P99Ms   float64 `json:"p99_ms"`
-	MaxMs   float64 `json:"max_ms"`
-	WallMs  float64 `json:"wall_ms"`
+	// BusAuth and Pool are on or off for a platform bench started; empty
+	// with --url.
+	BusAuth string `json:"bus_auth,omitempty"`
+	Pool    string `json:"pool,omitempty"`
+	// Live is how many customers were signed up before the phase.
+	Live   int     `json:"live"`
+	Phase  string  `json:"phase"`
+	N      int     `json:"n"`
+	Ready  int     `json:"ready"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+	WallMs float64 `json:"wall_ms"`
+	// PerSecond is signups ready per second of the phase's wall time.
+	PerSecond float64 `json:"per_second"`
 }
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if o.url != "" {
-		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, "")
+		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil)
 	}
-	modes := []string{o.busAuth}
-	if o.busAuth == "both" {
-		modes = []string{"off", "on"}
+	both := func(mode string) []string {
+		if mode == "both" {
+			return []string{"off", "on"}
+		}
+		return []string{mode}
 	}
-	for _, mode := range modes {
-		if err := benchStarted(ctx, w, o, mode); err != nil {
-			return fmt.Errorf("bus auth %s: %w", mode, err)
+	for _, busAuth := range both(o.busAuth) {
+		for _, pool := range both(o.pool) {
+			if err := benchStarted(ctx, w, o, benchLabel{busAuth, pool}); err != nil {
+				return fmt.Errorf("bus auth %s, pool %s: %w", busAuth, pool, err)
+			}
 		}
 	}
 	return nil
 }
 
+// benchLabel is the setting of a platform bench started.
+type benchLabel struct{ busAuth, pool string }
+
 // benchStarted starts a platform in a temporary directory with the bus
-// authenticated or not (CLAW_BUS_AUTH=busAuth) and benches it.
-func benchStarted(ctx context.Context, w io.Writer, o benchOptions, busAuth string) error {
+// authenticated or not (CLAW_BUS_AUTH) and the warm pool on or off
+// (DATABASE_POOL_SIZE: at least -n when on, unless set) and benches it.
+func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel) error {
 	dir, err := os.MkdirTemp("", "clawctl-bench-")
 	if err != nil {
 		return err
@@ -105,9 +128,19 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, busAuth stri
 	if err != nil {
 		return err
 	}
+	poolSize := "0"
+	if l.pool == "on" {
+		poolSize = strconv.Itoa(max(o.n, 16))
+		if v, ok := os.LookupEnv("DATABASE_POOL_SIZE"); ok && v != "" {
+			poolSize = v
+		}
+	}
 	env := func(k string) (string, bool) {
-		if k == "CLAW_BUS_AUTH" {
-			return busAuth, true
+		switch k {
+		case "CLAW_BUS_AUTH":
+			return l.busAuth, true
+		case "DATABASE_POOL_SIZE":
+			return poolSize, true
 		}
 		return base(k)
 	}
@@ -118,34 +151,80 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, busAuth stri
 	}
 	defer p.Stop() //nolint:errcheck
 	if !o.json {
-		fmt.Fprintf(w, "platform started in %s (bus auth %s)\n", dir, busAuth)
+		fmt.Fprintf(w, "platform started in %s (bus auth %s, pool %s)\n", dir, l.busAuth, poolSize)
 	}
-	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, busAuth)
+	var waitPool func() error
+	if poolSize != "0" {
+		waitPool = func() error { return bench.WaitPool(ctx, "http://"+p.Ops["neon"]+"/metrics", 5*time.Minute) }
+	}
+	if err := benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool); err != nil {
+		return err
+	}
+	if o.live == 0 || o.json {
+		return nil
+	}
+	// Idle runtimes close their database connections after 5 s; the
+	// health service probes each every 30 s.
+	time.Sleep(10 * time.Second)
+	binary, _ := env("RUNTIME_BINARY")
+	postmaster, err := bench.Postmaster(filepath.Join(dir, "postgres", "data"))
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	m, err := bench.MeasureMemory(cmp.Or(binary, platform.DefaultBinary("runtime")), postmaster)
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	customers := o.live + 2*o.n
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	fmt.Fprintf(w, "memory with %d customers (PSS): %d runtimes %.0f MB (%.1f MB each), postgres %d processes %.0f MB; %.1f MB per customer; machine MemAvailable %.0f MB\n",
+		customers, m.Runtimes, mb(m.RuntimesPSS), mb(m.RuntimesPSS)/float64(max(m.Runtimes, 1)), m.Postgres, mb(m.PostgresPSS),
+		mb(m.RuntimesPSS+m.PostgresPSS)/float64(customers), mb(m.MemAvailable))
+	return nil
 }
 
-// benchPhases runs the sequential and the concurrent phase against ingress.
-func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec, busAuth string) error {
+// benchPhases signs up o.live customers, then runs the sequential and the
+// concurrent phase against ingress, each after waitPool (if any).
+func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error) error {
+	if o.live > 0 {
+		start := time.Now()
+		r, err := bench.Signups(ctx, ingress, whsec, o.live, 10)
+		if err != nil {
+			return fmt.Errorf("signing up %d live customers: %w", o.live, err)
+		}
+		if !o.json {
+			fmt.Fprintf(w, "%d live customers signed up in %v (%.1f/s, 10 at a time)\n", r.Ready, time.Since(start).Round(time.Millisecond),
+				float64(r.Ready)/time.Since(start).Seconds())
+		}
+	}
 	n := o.n
 	for _, phase := range []struct {
 		name        string
 		concurrency int
 	}{{"sequential", 1}, {"concurrent", n}} {
+		if waitPool != nil {
+			if err := waitPool(); err != nil {
+				return err
+			}
+		}
 		r, err := bench.Signups(ctx, ingress, whsec, n, phase.concurrency)
 		if err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
+		perSecond := float64(r.Ready) / r.Wall.Seconds()
 		if o.json {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			if err := writeJSON(w, benchPhase{busAuth, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall)}); err != nil {
+			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, o.live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond}); err != nil {
 				return err
 			}
 			continue
 		}
 		label := ""
-		if busAuth != "" {
-			label = "bus-auth=" + busAuth + " "
+		if l.busAuth != "" {
+			label = "bus-auth=" + l.busAuth + " pool=" + l.pool + " "
 		}
-		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max, r.Wall)
+		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v (%.1f/s)\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max,
+			r.Wall.Round(time.Millisecond), perSecond)
 	}
 	return nil
 }

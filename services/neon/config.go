@@ -21,6 +21,10 @@ const (
 	driverNeon = "neon"
 )
 
+// maxPoolSize bounds DATABASE_POOL_SIZE: every entry is a database on the
+// customer server (about 7.5 MB of an empty clone).
+const maxPoolSize = 1000
+
 // settings is the service's own settings, read once at start.
 type settings struct {
 	// Driver is DATABASE_DRIVER.
@@ -39,6 +43,9 @@ type settings struct {
 	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
 	// postgres driver).
 	Limits postgres.Limits
+	// PoolSize is DATABASE_POOL_SIZE: how many databases the postgres
+	// driver keeps made ahead of signups (0, the default, keeps none).
+	PoolSize int
 	// Neon is the neon driver's settings (NEON_*).
 	Neon neonSettings
 }
@@ -71,6 +78,10 @@ func loadConfig(l *config.Loader) (settings, error) {
 			ConnectionLimit:          l.Int("CUSTOMER_DB_CONNECTION_LIMIT", postgres.DefaultLimits.ConnectionLimit),
 			StatementTimeout:         l.Duration("CUSTOMER_DB_STATEMENT_TIMEOUT", postgres.DefaultLimits.StatementTimeout),
 			IdleInTransactionTimeout: l.Duration("CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT", postgres.DefaultLimits.IdleInTransactionTimeout),
+		}
+		c.PoolSize = l.Int("DATABASE_POOL_SIZE", 0)
+		if c.PoolSize < 0 || c.PoolSize > maxPoolSize {
+			l.Problem("DATABASE_POOL_SIZE must be between 0 and %d", maxPoolSize)
 		}
 		if c.Limits.ConnectionLimit < 1 {
 			l.Problem("CUSTOMER_DB_CONNECTION_LIMIT must be at least 1")

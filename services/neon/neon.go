@@ -55,7 +55,13 @@ func Run(ctx context.Context, env *service.Env) error {
 	if err != nil {
 		return err
 	}
-	env.Log.Info("database service ready", "driver", cfg.Driver)
+	if p, ok := drv.(interface{ RunPool(context.Context) }); ok {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.RunPool(pctx) }()
+		defer func() { stop(); <-done }()
+	}
+	env.Log.Info("database service ready", "driver", cfg.Driver, "pool_size", cfg.PoolSize)
 	return a.Run(ctx)
 }
 
@@ -65,6 +71,15 @@ type driver interface {
 	app.Driver
 	Ping(ctx context.Context) error
 	Close()
+}
+
+// registerer is env's metrics registry as an interface: a nil *Registry
+// must not become a non-nil prometheus.Registerer.
+func registerer(env *service.Env) prometheus.Registerer {
+	if env.Metrics == nil {
+		return nil
+	}
+	return env.Metrics
 }
 
 // archiveStorage opens the postgres driver's archive store (ARCHIVE_DIR,
@@ -108,16 +123,13 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			Archives:     archives,
 			BinDir:       binDir,
 			Limits:       cfg.Limits,
+			Pool:         postgres.PoolConfig{Size: cfg.PoolSize, Metrics: registerer(env)},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)
 		}
 		return d, nil
 	case driverNeon:
-		var reg prometheus.Registerer // a nil *Registry must not become a non-nil interface
-		if env.Metrics != nil {
-			reg = env.Metrics
-		}
 		d, err := neondriver.Open(ctx, neondriver.Config{
 			APIURL:         cfg.Neon.APIURL,
 			APIKey:         cfg.Neon.APIKey,
@@ -127,7 +139,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			RoleName:       cfg.Neon.RoleName,
 			Secrets:        env.Secrets,
 			Log:            env.Log.With("driver", driverNeon),
-			Metrics:        reg,
+			Metrics:        registerer(env),
 			HTTPClient:     env.TraceClient(&http.Client{Timeout: 30 * time.Second}),
 		})
 		if err != nil {

@@ -3,13 +3,16 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,3 +140,51 @@ var (
 	portsMu    sync.Mutex
 	portsGiven = map[int]bool{}
 )
+
+// WaitPool waits until the database service whose /metrics is metricsURL
+// reports its warm pool full (claw_database_pool_ready at
+// claw_database_pool_size), or timeout passes.
+func WaitPool(ctx context.Context, metricsURL string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ready, size, err := poolGauges(ctx, metricsURL)
+		if err == nil && size > 0 && ready >= size {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("warm pool not full (%v of %v ready, last error %v): %w", ready, size, err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// poolGauges reads the pool's two gauges from a Prometheus text page.
+func poolGauges(ctx context.Context, metricsURL string) (ready, size float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, perr := strconv.ParseFloat(value, 64)
+		switch {
+		case perr != nil:
+		case name == "claw_database_pool_ready":
+			ready = v
+		case name == "claw_database_pool_size":
+			size = v
+		}
+	}
+	return ready, size, sc.Err()
+}

@@ -260,6 +260,11 @@ func Start(ctx context.Context, o Options) (_ *Platform, err error) {
 	return p, nil
 }
 
+// DevDatabasePoolSize is the warm pool of customer databases on embedded
+// defaults: enough for a burst of signups, small enough to fill in a few
+// seconds after start (each entry is one CREATE DATABASE, ~7.5 MB).
+const DevDatabasePoolSize = "16"
+
 // ServiceEnv is the configuration every service runs with on top of the
 // process environment (whose non-empty values win): the dev tokens, the
 // listen addresses, the customer-database admin's URL, the runtime binary
@@ -278,7 +283,9 @@ func ServiceEnv(s Settings, customerAdminURL string) map[string]string {
 		"INGRESS_RATELIMIT_PROVISIONING": "off",
 		"INGRESS_RATELIMIT_REVEAL":       "off",
 		"DATABASE_ADMIN_URL":             customerAdminURL,
-		"RUNTIME_BINARY":                 s.RuntimeBinary,
+		// Databases made ahead of signups (services/neon: the warm pool).
+		"DATABASE_POOL_SIZE": DevDatabasePoolSize,
+		"RUNTIME_BINARY":     s.RuntimeBinary,
 		// The web app: dev checkout and mailbox, the ingress it calls, and
 		// where Stripe Checkout returns when STRIPE_SECRET_KEY is set.
 		"WEB_ADDR":             s.WebAddr,

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"clawdbot.cloud/pkg/pgtest"
 )
 
 // statusKB reads a "VmRSS:"-style field of /proc/<pid>/status, in kB.
@@ -73,4 +78,82 @@ func BenchmarkBinaryMemory(b *testing.B) {
 	b.ReportMetric(peak/1024, "peak-RSS-MB")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "turn-p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "turn-p99-ms")
+}
+
+// BenchmarkBinaryStart measures what a signup waits for from the compute
+// service: the runtime binary started with its configuration on stdin until
+// its /health answers, on a customer database that already carries the
+// schema (a clone of the migrated template). Polled every millisecond.
+// from-config is the same from the moment a runtime already started (and
+// blocked reading stdin) gets its configuration.
+func BenchmarkBinaryStart(b *testing.B) {
+	bin := buildBinary(b)
+	dbURL := pgtest.NewDatabase(b)
+	port := freePort(b)
+	cfg, err := json.Marshal(map[string]any{
+		"customer_id": "cus_BINSTART", "plan": "starter", "listen_addr": fmt.Sprintf("127.0.0.1:%d", port),
+		"database_url": dbURL, "instance_id": "bin-start", "version": "v-bin", "instance_token": instanceToken,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	health := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	// run starts the runtime; spawned first, it waits until the process
+	// is blocked reading its configuration before the clock starts.
+	run := func(spawned bool) time.Duration {
+		begin := time.Now()
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GOMAXPROCS=1"}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		if spawned {
+			time.Sleep(300 * time.Millisecond)
+			begin = time.Now()
+		}
+		if _, err := stdin.Write(cfg); err != nil {
+			b.Fatal(err)
+		}
+		stdin.Close()
+		for time.Since(begin) < 30*time.Second {
+			if resp, err := client.Get(health); err == nil {
+				resp.Body.Close()
+				return time.Since(begin)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.Fatal("runtime not answering /health within 30s")
+		return 0
+	}
+	run(false) // migrates the database once, as the template carries it
+	var cold, spawned []time.Duration
+	for b.Loop() {
+		cold = append(cold, run(false))
+		spawned = append(spawned, run(true))
+	}
+	for _, m := range []struct {
+		name string
+		lat  []time.Duration
+	}{{"start", cold}, {"from-config", spawned}} {
+		sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
+		b.ReportMetric(float64(m.lat[len(m.lat)/2].Microseconds())/1000, m.name+"-p50-ms")
+		b.ReportMetric(float64(m.lat[len(m.lat)*99/100].Microseconds())/1000, m.name+"-p99-ms")
+	}
+}
+
+// freePort returns a loopback port free right now.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

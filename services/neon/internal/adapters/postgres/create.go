@@ -48,6 +48,13 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", name, err)
 	}
+	if !roleExists && !dbExists {
+		// A warm pool entry becomes the customer's, made as below when
+		// it was filled: only its name and password change.
+		if claimed, err := d.claim(ctx, c, db); claimed || err != nil {
+			return err
+		}
+	}
 	stored, err := d.secrets.Get(ctx, db.Ref)
 	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
 		return err
@@ -74,13 +81,8 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if err := d.limitRole(ctx, c, name); err != nil {
 		return err
 	}
-	for _, q := range []string{
-		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(name) + " FROM PUBLIC",
-		"GRANT CONNECT ON DATABASE " + ident(name) + " TO " + ident(name),
-	} {
-		if _, err := c.Exec(ctx, q); err != nil {
-			return fmt.Errorf("database %s privileges: %w", name, err)
-		}
+	if err := closeDatabase(ctx, c, name); err != nil {
+		return err
 	}
 	if !fresh {
 		ok, err := d.canLogin(ctx, name, password)
@@ -100,6 +102,20 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 	if fresh || string(stored) != url {
 		if err := d.secrets.Put(ctx, db.Ref, []byte(url)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// closeDatabase lets only the role of the same name connect to database
+// name.
+func closeDatabase(ctx context.Context, c *pgxpool.Conn, name string) error {
+	for _, q := range []string{
+		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(name) + " FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE " + ident(name) + " TO " + ident(name),
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("database %s privileges: %w", name, err)
 		}
 	}
 	return nil
@@ -127,17 +143,23 @@ func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, ex
 // existing customers the next time their database is touched; sessions
 // already open keep the settings they started with.
 func (d *Driver) limitRole(ctx context.Context, c *pgxpool.Conn, role string) error {
-	l := d.limits
-	for _, q := range []string{
-		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
-		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
-		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
-	} {
+	for _, q := range d.limitStatements(role) {
 		if _, err := c.Exec(ctx, q); err != nil {
 			return fmt.Errorf("limit role %s: %w", role, err)
 		}
 	}
 	return nil
+}
+
+// limitStatements are the statements that apply the configured limits to
+// role.
+func (d *Driver) limitStatements(role string) []string {
+	l := d.limits
+	return []string{
+		fmt.Sprintf("ALTER ROLE %s WITH CONNECTION LIMIT %d", ident(role), l.ConnectionLimit),
+		fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", ident(role), l.StatementTimeout.Milliseconds()),
+		fmt.Sprintf("ALTER ROLE %s SET idle_in_transaction_session_timeout = %d", ident(role), l.IdleInTransactionTimeout.Milliseconds()),
+	}
 }
 
 // createDatabase clones the template. Postgres refuses while anyone is

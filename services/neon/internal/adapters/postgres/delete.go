@@ -30,7 +30,16 @@ func (d *Driver) Delete(ctx context.Context, customerID string) error {
 // drop removes the customer's database, role and stored URL; the caller
 // holds the customer's lock on c.
 func (d *Driver) drop(ctx context.Context, c *pgxpool.Conn, customerID string) error {
-	name := names.Database(customerID)
+	if err := d.dropName(ctx, c, names.Database(customerID)); err != nil {
+		return err
+	}
+	return d.secrets.Delete(ctx, names.DatabaseRef(customerID))
+}
+
+// dropName ends the sessions of the database and the role called name and
+// drops both; the caller holds name's lock on c (or the pool's, for pool
+// entries).
+func (d *Driver) dropName(ctx context.Context, c *pgxpool.Conn, name string) error {
 	const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE (datname = $1 OR usename = $1) AND pid <> pg_backend_pid()`
 	if _, err := c.Exec(ctx, terminate, name); err != nil {
@@ -55,7 +64,7 @@ func (d *Driver) drop(ctx context.Context, c *pgxpool.Conn, customerID string) e
 	if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
 		return fmt.Errorf("drop role %s: %w", name, err)
 	}
-	return d.secrets.Delete(ctx, names.DatabaseRef(customerID))
+	return nil
 }
 
 // sqlState returns the SQLSTATE of a Postgres error in err's chain, or "".

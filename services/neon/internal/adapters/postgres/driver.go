@@ -51,6 +51,9 @@ type Config struct {
 	// Limits bound what each customer's role may hold of the server; the
 	// zero value means DefaultLimits.
 	Limits Limits
+	// Pool is the warm pool of databases made ahead of signups (see
+	// RunPool); the zero value keeps none.
+	Pool PoolConfig
 }
 
 // Limits are the per-role settings every customer role gets (ALTER ROLE):
@@ -72,6 +75,13 @@ type Limits struct {
 // transaction.
 var DefaultLimits = Limits{ConnectionLimit: 10, StatementTimeout: 30 * time.Second, IdleInTransactionTimeout: time.Minute}
 
+// defaultAdminConns is the admin pool's size unless the admin URL sets
+// pool_max_conns. Every create holds one connection for its whole run (its
+// advisory lock is the session's), so pgxpool's default of max(4, CPUs)
+// made creates queue behind four CREATE DATABASEs while the bus delivered
+// eight commands at a time.
+const defaultAdminConns = 16
+
 // Driver provisions customer databases on one Postgres server. It is safe
 // for concurrent use, also by several processes: every change to a customer
 // or to the template happens under a Postgres advisory lock.
@@ -89,6 +99,8 @@ type Driver struct {
 	// super is whether the admin is a superuser; a CREATEROLE admin makes
 	// itself a member of the roles whose objects it changes (member).
 	super bool
+	// pool is the warm pool; nil keeps none.
+	pool *pool
 }
 
 // Open connects to the server and makes sure the template database exists
@@ -113,7 +125,18 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := pgxpool.New(ctx, cfg.AdminURL)
+	poolCfg, err := pgxpool.ParseConfig(cfg.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("admin URL: %w", err)
+	}
+	if !u.Query().Has("pool_max_conns") {
+		poolCfg.MaxConns = defaultAdminConns
+	}
+	warm, err := newPool(cfg.Pool)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("admin pool: %w", err)
 	}
@@ -127,6 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		archives: cfg.Archives,
 		binDir:   cfg.BinDir,
 		limits:   cfg.Limits,
+		pool:     warm,
 	}
 	if d.limits == (Limits{}) {
 		d.limits = DefaultLimits

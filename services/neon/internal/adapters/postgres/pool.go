@@ -1,0 +1,359 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"clawdbot.cloud/pkg/dbroles"
+	"clawdbot.cloud/services/neon/internal/app"
+)
+
+// The warm pool keeps databases made ahead of signups: each is a role and a
+// database exactly as Create makes them (cloned from the template, handed
+// over, limited, closed to PUBLIC), with a random password nobody keeps and
+// no customer data. Create claims one by renaming it to the customer's name
+// instead of cloning the template, which is what a signup waits for.
+//
+// The state of the pool is the catalog of the customer-database server
+// itself, read through the names:
+//
+//	clawfill_<hex>  being made (only the replica holding the pool lock makes them)
+//	clawpool_<hex>  ready to be claimed
+//	clawdrop_<hex>  taken out of the pool (it shrank), being dropped
+//
+// A claim is one transaction on that server: ALTER DATABASE clawpool_x
+// RENAME TO the customer's name, then the role likewise. Postgres locks the
+// database for the rename and looks its name up again once it holds the
+// lock, so of two claimers of the same entry the second finds it gone and
+// tries the next: an entry never goes to two customers, and a crash leaves
+// it either in the pool or the customer's, never half of each. Nothing
+// about the pool lives in the control-plane database, which in production
+// is another server (a transaction cannot span both).
+const (
+	poolPrefix = "clawpool_"
+	fillPrefix = "clawfill_"
+	dropPrefix = "clawdrop_"
+)
+
+// PoolConfig configures the warm pool.
+type PoolConfig struct {
+	// Size is how many ready databases the pool keeps; 0 turns it off.
+	Size int
+	// Interval is how often each replica counts the pool and, when it holds
+	// the pool lock, refills or shrinks it. A claim in this process starts a
+	// round at once. Default 1s.
+	Interval time.Duration
+	// Metrics receives the pool's metrics; nil registers none.
+	Metrics prometheus.Registerer
+}
+
+// fillTimeout bounds the making of one pool entry.
+const fillTimeout = time.Minute
+
+// pool is the driver's warm pool state.
+type pool struct {
+	size     int
+	interval time.Duration
+	kick     chan struct{}
+
+	ready  prometheus.Gauge
+	target prometheus.Gauge
+	claims *prometheus.CounterVec
+	fills  *prometheus.CounterVec
+}
+
+func newPool(cfg PoolConfig) (*pool, error) {
+	if cfg.Size <= 0 {
+		return nil, nil
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	p := &pool{
+		size: cfg.Size, interval: cfg.Interval, kick: make(chan struct{}, 1),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_database_pool_ready",
+			Help: "Warm pool databases ready to be claimed, as last counted by this replica."}),
+		target: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_database_pool_size",
+			Help: "Configured size of the warm pool (DATABASE_POOL_SIZE)."}),
+		claims: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claw_database_pool_claims_total",
+			Help: "Customer database creates by whether a warm pool database was claimed (hit) or none was ready (miss)."}, []string{"result"}),
+		fills: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claw_database_pool_fills_total",
+			Help: "Warm pool databases made (ok) or failed to make (error), and dropped when the pool shrank (dropped)."}, []string{"result"}),
+	}
+	p.target.Set(float64(cfg.Size))
+	for _, r := range []string{"hit", "miss"} {
+		p.claims.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "error", "dropped"} {
+		p.fills.WithLabelValues(r)
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{p.ready, p.target, p.claims, p.fills} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("register pool metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// claim renames a ready pool entry to db's name (database and role), gives
+// the role a new password and stores its URL under db.Ref. It reports
+// whether it got an entry. The caller holds the name's lock on c; the name
+// has neither role nor database yet.
+func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (bool, error) {
+	if d.pool == nil {
+		return false, nil
+	}
+	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid LIMIT 8`, poolPrefix)
+	if err != nil {
+		return false, fmt.Errorf("list pool: %w", err)
+	}
+	candidates, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return false, fmt.Errorf("list pool: %w", err)
+	}
+	password := newPassword()
+	verifier, err := dbroles.SCRAMVerifier(password)
+	if err != nil {
+		return false, err
+	}
+	for _, cand := range candidates {
+		// The limits again: the entry may predate a change of them.
+		then := append([]string{"ALTER ROLE " + ident(db.Name) + " WITH LOGIN PASSWORD " + literal(verifier)},
+			d.limitStatements(db.Name)...)
+		ok, err := d.rename(ctx, c, cand, db.Name, strings.Join(then, "; "))
+		if err != nil {
+			// A broken entry must not fail the signup: cloning the
+			// template still works, and the filler drops what it cannot
+			// use.
+			d.log.Warn("cannot claim a pool database; trying the next", "pool_entry", cand, "err", err)
+			continue
+		}
+		if ok {
+			d.pool.claims.WithLabelValues("hit").Inc()
+			d.kickPool()
+			return true, d.secrets.Put(ctx, db.Ref, []byte(d.customerURL(db.Name, db.Name, password)))
+		}
+	}
+	d.pool.claims.WithLabelValues("miss").Inc()
+	d.kickPool()
+	return false, nil
+}
+
+// rename moves the database and the role named from to to, and runs then
+// (a statement, or "") in the same implicit transaction: one round trip,
+// all or nothing. It reports false when from is no longer there (another
+// claimer renamed it first).
+func (d *Driver) rename(ctx context.Context, c *pgxpool.Conn, from, to, then string) (bool, error) {
+	if err := d.member(ctx, c, from); err != nil {
+		if sqlState(err) == "42704" { // undefined_object: the role went with its entry
+			return false, nil
+		}
+		return false, err
+	}
+	q := "ALTER DATABASE " + ident(from) + " RENAME TO " + ident(to) + "; ALTER ROLE " + ident(from) + " RENAME TO " + ident(to)
+	if then != "" {
+		q += "; " + then
+	}
+	// No arguments: pgx sends it in the simple protocol, where several
+	// statements form one implicit transaction.
+	if _, err := c.Exec(ctx, q); err != nil {
+		if sqlState(err) == "3D000" { // invalid_catalog_name: claimed meanwhile
+			return false, nil
+		}
+		return false, fmt.Errorf("rename %s: %w", from, err)
+	}
+	return true, nil
+}
+
+func (d *Driver) kickPool() {
+	select {
+	case d.pool.kick <- struct{}{}:
+	default:
+	}
+}
+
+// RunPool keeps the warm pool at its size until ctx ends. Every replica
+// counts the pool (its metric); the one holding the pool's advisory lock
+// drops leftovers of interrupted rounds, makes entries until the pool is
+// full and drops entries beyond its size. Without a pool it returns at
+// once.
+func (d *Driver) RunPool(ctx context.Context) {
+	if d.pool == nil {
+		return
+	}
+	t := time.NewTicker(d.pool.interval)
+	defer t.Stop()
+	for {
+		if err := d.poolRound(ctx); err != nil && ctx.Err() == nil {
+			d.pool.fills.WithLabelValues("error").Inc()
+			d.log.Warn("warm pool round failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.pool.kick:
+		}
+	}
+}
+
+// poolRound is one round of RunPool.
+func (d *Driver) poolRound(ctx context.Context) error {
+	c, err := d.admin.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("admin connection: %w", err)
+	}
+	defer c.Release()
+	id := lockID("pool")
+	var held bool
+	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&held); err != nil {
+		return fmt.Errorf("pool lock: %w", err)
+	}
+	if !held {
+		n, err := d.countPool(ctx, c)
+		d.pool.ready.Set(float64(n))
+		return err
+	}
+	defer func() {
+		if _, err := c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", id); err != nil {
+			c.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck
+		}
+	}()
+	if err := d.dropLeftovers(ctx, c); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		n, err := d.countPool(ctx, c)
+		if err != nil {
+			return err
+		}
+		d.pool.ready.Set(float64(n))
+		switch {
+		case n < d.pool.size:
+			// A fill runs to its end even when ctx ends: a CREATE DATABASE
+			// canceled on the client may still complete on the server, and
+			// stopping should not leave that behind.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fillTimeout)
+			err := d.fillOne(fctx, c)
+			cancel()
+			if err != nil {
+				return err
+			}
+			d.pool.fills.WithLabelValues("ok").Inc()
+		case n > d.pool.size:
+			if err := d.shrinkOne(ctx, c); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// countPool counts the ready entries.
+func (d *Driver) countPool(ctx context.Context, c *pgxpool.Conn) (int, error) {
+	var n int
+	err := c.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)`, poolPrefix).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pool: %w", err)
+	}
+	return n, nil
+}
+
+// fillOne makes one entry under a clawfill_ name, then renames it into the
+// pool: a crash in between leaves a clawfill_ leftover, never a half-made
+// entry a customer could claim.
+func (d *Driver) fillOne(ctx context.Context, c *pgxpool.Conn) error {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	suffix := hex.EncodeToString(b)
+	fill := fillPrefix + suffix
+	if err := setPassword(ctx, c, fill, newPassword(), false); err != nil {
+		return err
+	}
+	if err := d.member(ctx, c, fill); err != nil {
+		return err
+	}
+	if err := createDatabase(ctx, c, fill); err != nil {
+		return err
+	}
+	if err := d.handOver(ctx, c, fill); err != nil {
+		return err
+	}
+	if err := d.limitRole(ctx, c, fill); err != nil {
+		return err
+	}
+	if err := closeDatabase(ctx, c, fill); err != nil {
+		return err
+	}
+	ok, err := d.rename(ctx, c, fill, poolPrefix+suffix, "")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("pool entry %s vanished while being made", fill)
+	}
+	return nil
+}
+
+// shrinkOne takes the newest ready entry out of the pool and drops it.
+func (d *Driver) shrinkOne(ctx context.Context, c *pgxpool.Conn) error {
+	var name string
+	err := c.QueryRow(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid DESC LIMIT 1`, poolPrefix).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pick pool entry: %w", err)
+	}
+	drop := dropPrefix + strings.TrimPrefix(name, poolPrefix)
+	ok, err := d.rename(ctx, c, name, drop, "")
+	if err != nil || !ok { // claimed meanwhile: the next count decides
+		return err
+	}
+	if err := d.dropName(ctx, c, drop); err != nil {
+		return err
+	}
+	d.pool.fills.WithLabelValues("dropped").Inc()
+	return nil
+}
+
+// dropLeftovers drops what interrupted rounds left: entries being made or
+// dropped (only the lock holder makes or drops them, and it holds the lock
+// now) and pool names with a database but no role or the reverse.
+func (d *Driver) dropLeftovers(ctx context.Context, c *pgxpool.Conn) error {
+	rows, err := c.Query(ctx, `
+		WITH n AS (
+			SELECT datname AS name, true AS db, false AS role FROM pg_database
+			UNION ALL SELECT rolname, false, true FROM pg_roles)
+		SELECT name FROM n
+		WHERE starts_with(name, $1) OR starts_with(name, $2) OR starts_with(name, $3)
+		GROUP BY name
+		HAVING NOT starts_with(name, $3) OR NOT (bool_or(db) AND bool_or(role))`, fillPrefix, dropPrefix, poolPrefix)
+	if err != nil {
+		return fmt.Errorf("find pool leftovers: %w", err)
+	}
+	leftovers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("find pool leftovers: %w", err)
+	}
+	for _, name := range leftovers {
+		d.log.Info("dropping a warm pool leftover", "pool_entry", name)
+		if err := d.dropName(ctx, c, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
