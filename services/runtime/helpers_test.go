@@ -129,14 +129,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitHealthy polls /health until it answers 200, failing if the server
-// exits or the deadline passes.
-func waitHealthy(t testing.TB, url string, exited <-chan error) {
-	t.Helper()
-	waitHealthyWithin(t, url, exited, 0)
-}
-
-// waitHealthyWithin is waitHealthy with its own deadline (0: 30 seconds).
+// waitHealthyWithin polls /health until it answers 200, failing if the
+// server exits or the deadline (0: 30 seconds) passes.
 func waitHealthyWithin(t testing.TB, url string, exited <-chan error, within time.Duration) {
 	t.Helper()
 	if within <= 0 {
