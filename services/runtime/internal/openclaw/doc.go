@@ -21,6 +21,7 @@
 // turn on the openclaw engine goes through the runtime's own chat service:
 // authentication, quota checks, conversation storage and usage metering
 // (from the usage the gateway reports) are the same as on the runtime
-// engine. The gateway is restarted with backoff when it dies and killed
+// engine. WorkspaceSync keeps the customer's workspace in the database and
+// the agent's directory one set of files (memories both ways). The gateway is restarted with backoff when it dies and killed
 // with the runtime (Pdeathsig and bubblewrap's --die-with-parent).
 package openclaw
