@@ -43,6 +43,10 @@ type settings struct {
 	// CUSTOMER_DB_STATEMENT_TIMEOUT, CUSTOMER_DB_IDLE_IN_TRANSACTION_TIMEOUT;
 	// postgres driver).
 	Limits postgres.Limits
+	// Concurrency is DATABASE_CONCURRENCY: commands handled at once by a
+	// replica (default 16, the postgres driver's admin connections: each
+	// create holds one).
+	Concurrency int
 	// PoolSize is DATABASE_POOL_SIZE: how many databases the postgres
 	// driver keeps made ahead of signups (0, the default, keeps none).
 	PoolSize int
@@ -63,7 +67,11 @@ var neonID = regexp.MustCompile(`^[a-z0-9-]{1,60}$`)
 // one error.
 func loadConfig(l *config.Loader) (settings, error) {
 	c := settings{
-		Driver: l.OneOf("DATABASE_DRIVER", driverPostgres, driverPostgres, driverNeon),
+		Driver:      l.OneOf("DATABASE_DRIVER", driverPostgres, driverPostgres, driverNeon),
+		Concurrency: l.Int("DATABASE_CONCURRENCY", 16),
+	}
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		l.Problem("DATABASE_CONCURRENCY must be between 1 and 256")
 	}
 	switch c.Driver {
 	case driverPostgres:

@@ -55,6 +55,7 @@ func Run(ctx context.Context, env *service.Env) error {
 	if err != nil {
 		return err
 	}
+	a.SetConcurrency(cfg.Concurrency)
 	if p, ok := drv.(interface{ RunPool(context.Context) }); ok {
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

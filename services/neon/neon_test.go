@@ -171,6 +171,8 @@ func TestConfigurationProblemsStopTheService(t *testing.T) {
 			[]string{"NEON_PROJECT_ID=\"Bad_Project\"", "NEON_API_URL must use https"}},
 		{"not a postgres URL", map[string]string{"DATABASE_ADMIN_URL": "mysql://root:hunter2@db/x"}, []string{"DATABASE_ADMIN_URL"}},
 		{"bad customer host", map[string]string{"DATABASE_ADMIN_URL": admin, "CUSTOMER_DB_HOST": "user@host/db"}, []string{"CUSTOMER_DB_HOST"}},
+		{"bad pool and concurrency", map[string]string{"DATABASE_ADMIN_URL": admin, "DATABASE_POOL_SIZE": "-1", "DATABASE_CONCURRENCY": "0"},
+			[]string{"DATABASE_POOL_SIZE must be between 0 and 1000", "DATABASE_CONCURRENCY must be between 1 and 256"}},
 		{"all at once", map[string]string{"DATABASE_DRIVER": "mysql", "CUSTOMER_DB_HOST": "a/b"}, []string{"DATABASE_DRIVER"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,12 @@ type Config struct {
 	StartTimeout time.Duration
 	// StopGrace is a runtime's time to exit after SIGTERM (RUNTIME_STOP_GRACE).
 	StopGrace time.Duration
+	// Concurrency is how many compute commands a replica handles at once
+	// (COMPUTE_CONCURRENCY, default 32). A provision spends most of its
+	// time waiting for the runtime (process) or Railway (railway) to
+	// answer, so eight at a time, the bus's default, made a burst of
+	// signups queue here.
+	Concurrency int
 	// RuntimeProvider and RuntimeModel (RUNTIME_PROVIDER: anthropic or
 	// openai; RUNTIME_MODEL) go into every runtime's configuration when
 	// set; empty leaves the runtime's defaults (provider from the
@@ -123,7 +129,11 @@ func LoadConfig(l *config.Loader) Config {
 		RuntimeVersion: l.String("RUNTIME_VERSION", "dev"),
 		StartTimeout:   l.Duration("RUNTIME_START_TIMEOUT", time.Minute),
 		StopGrace:      l.Duration("RUNTIME_STOP_GRACE", 15*time.Second),
+		Concurrency:    l.Int("COMPUTE_CONCURRENCY", 32),
 		RuntimeModel:   l.String("RUNTIME_MODEL", ""),
+	}
+	if c.Concurrency < 1 || c.Concurrency > 1024 {
+		l.Problem("COMPUTE_CONCURRENCY must be between 1 and 1024")
 	}
 	c.RuntimeProvider = l.OneOf("RUNTIME_PROVIDER", "", "", "anthropic", "openai")
 	if c.Driver == "process" {

@@ -13,6 +13,7 @@ package railway
 import (
 	"context"
 
+	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
 	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
@@ -46,7 +47,7 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		if err != nil {
 			return err
 		}
-		return serve(ctx, env, st, drv, wrap)
+		return serve(ctx, env, st, drv, wrap, cfg.Concurrency)
 	}
 
 	// One process driver per control plane: a second service waits here
@@ -86,7 +87,7 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		}
 		return err
 	}
-	return serve(ctx, env, st, drv, wrap)
+	return serve(ctx, env, st, drv, wrap, cfg.Concurrency)
 }
 
 // newRailwayDriver builds the railway driver. It keeps no state of its own
@@ -118,11 +119,12 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 }
 
 // serve answers the compute commands with d until ctx ends.
-func serve(ctx context.Context, env *service.Env, journal app.Journal, d app.Driver, wrap func(app.Driver) app.Driver) error {
+func serve(ctx context.Context, env *service.Env, journal app.Journal, d app.Driver, wrap func(app.Driver) app.Driver, workers int) error {
 	if wrap != nil {
 		d = wrap(d)
 	}
-	a, err := app.New(app.Options{Bus: env.Bus, Log: env.Log, Metrics: env.Metrics, Journal: journal}, d)
+	a, err := app.New(app.Options{Bus: env.Bus, Log: env.Log, Metrics: env.Metrics, Journal: journal,
+		Consumer: bus.ConsumerConfig{Workers: workers}}, d)
 	if err != nil {
 		return err
 	}

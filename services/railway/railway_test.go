@@ -200,12 +200,12 @@ func TestConfigurationProblemsAreReportedTogether(t *testing.T) {
 	wantContains(t, err.Error(), "RUNTIME_STOP_GRACE")
 
 	env = w.p.Env(t, "railway", map[string]string{"COMPUTE_UID_RANGE": "0-99", "COMPUTE_ISOLATION": "maybe",
-		"COMPUTE_CGROUP_PARENT": "a/b", "COMPUTE_PIDS_LIMIT": "3"})
+		"COMPUTE_CGROUP_PARENT": "a/b", "COMPUTE_PIDS_LIMIT": "3", "COMPUTE_CONCURRENCY": "0"})
 	err = Run(context.Background(), env)
 	if err == nil {
 		t.Fatal("Run accepted bad isolation settings")
 	}
-	for _, want := range []string{"COMPUTE_UID_RANGE 0-99", "COMPUTE_ISOLATION", "COMPUTE_CGROUP_PARENT", "COMPUTE_PIDS_LIMIT"} {
+	for _, want := range []string{"COMPUTE_UID_RANGE 0-99", "COMPUTE_ISOLATION", "COMPUTE_CGROUP_PARENT", "COMPUTE_PIDS_LIMIT", "COMPUTE_CONCURRENCY"} {
 		wantContains(t, err.Error(), want)
 	}
 

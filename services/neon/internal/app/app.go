@@ -106,6 +106,10 @@ func New(driver Driver, env *service.Env) (*App, error) {
 	return a, nil
 }
 
+// SetConcurrency sets how many commands the service handles at once (the
+// bus's default is 8). Call it before Run.
+func (a *App) SetConcurrency(n int) { a.consumer.Workers = n }
+
 // schema is the service's own schema in the control-plane database.
 const schema = "neon"
 

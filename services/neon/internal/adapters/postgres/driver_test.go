@@ -36,7 +36,7 @@ func newFixture(t *testing.T, customerHost string) *fixture {
 
 // openFixture is newFixture with more of the driver's configuration: its
 // AdminURL and Secrets are the fixture's own.
-func openFixture(t *testing.T, cfg postgres.Config) *fixture {
+func openFixture(t testing.TB, cfg postgres.Config) *fixture {
 	t.Helper()
 	key, err := secrets.NewKey()
 	if err != nil {

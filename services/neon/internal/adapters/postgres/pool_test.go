@@ -23,7 +23,7 @@ type poolFixture struct {
 	stop func()
 }
 
-func newPoolFixture(t *testing.T, size int) *poolFixture {
+func newPoolFixture(t testing.TB, size int) *poolFixture {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	f := openFixture(t, postgres.Config{Pool: postgres.PoolConfig{Size: size, Interval: 20 * time.Millisecond, Metrics: reg}})
@@ -40,7 +40,7 @@ func newPoolFixture(t *testing.T, size int) *poolFixture {
 }
 
 // dropPool drops every pool entry, so tests do not see each other's.
-func dropPool(t *testing.T, f *fixture) {
+func dropPool(t testing.TB, f *fixture) {
 	ctx := context.Background()
 	for _, name := range poolNames(t, f, "claw____\\_%") {
 		if !strings.HasPrefix(name, "clawpool_") && !strings.HasPrefix(name, "clawfill_") && !strings.HasPrefix(name, "clawdrop_") {
@@ -56,7 +56,7 @@ func dropPool(t *testing.T, f *fixture) {
 }
 
 // poolNames lists database and role names LIKE pattern, with their kind.
-func poolNames(t *testing.T, f *fixture, like string) []string {
+func poolNames(t testing.TB, f *fixture, like string) []string {
 	t.Helper()
 	rows, err := f.admin.Query(context.Background(), `SELECT datname FROM pg_database WHERE datname LIKE $1
 		UNION SELECT rolname FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1`, like)
@@ -71,7 +71,7 @@ func poolNames(t *testing.T, f *fixture, like string) []string {
 }
 
 // ready returns the oids of the ready pool databases.
-func (f *poolFixture) ready(t *testing.T) map[uint32]bool {
+func (f *poolFixture) ready(t testing.TB) map[uint32]bool {
 	t.Helper()
 	rows, err := f.admin.Query(context.Background(), `SELECT oid FROM pg_database WHERE datname LIKE 'clawpool\_%'`)
 	if err != nil {
@@ -89,7 +89,7 @@ func (f *poolFixture) ready(t *testing.T) map[uint32]bool {
 }
 
 // waitReady waits until the pool holds exactly n ready databases.
-func (f *poolFixture) waitReady(t *testing.T, n int) map[uint32]bool {
+func (f *poolFixture) waitReady(t testing.TB, n int) map[uint32]bool {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
