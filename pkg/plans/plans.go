@@ -30,6 +30,32 @@ const (
 	Team = "team"
 )
 
+// Engines: what serves a customer's instance. The platform's own runtime is
+// always the front door (keys, quotas, usage, /status, the OpenAI-compatible
+// and memory APIs); on EngineOpenClaw it also runs the real OpenClaw gateway
+// beside itself and forwards chat to it (services/runtime/internal/openclaw).
+const (
+	// EngineRuntime answers chat with the platform's own agent loop
+	// (~20 MB idle, ready in well under a second).
+	EngineRuntime = "runtime"
+	// EngineOpenClaw answers chat with a real OpenClaw gateway the runtime
+	// supervises (~1.1 GB idle, ~10–45 s to get ready).
+	EngineOpenClaw = "openclaw"
+)
+
+// MinOpenClawMemoryMB is the least instance memory the OpenClaw engine runs
+// in: the gateway and its helpers hold about 1.1–1.3 GB idle, and
+// out-of-memory restarts are its best-known failure.
+const MinOpenClawMemoryMB = 2048
+
+// ErrUnknownEngine is returned for an engine that is neither EngineRuntime
+// nor EngineOpenClaw.
+var ErrUnknownEngine = errors.New("unknown engine")
+
+// ErrEngineTooSmall is returned when a plan's instance is too small for the
+// engine asked of it.
+var ErrEngineTooSmall = errors.New("plan too small for engine")
+
 // Skill names, as used for workspace skill folders (skills/<name>/SKILL.md)
 // and OpenClaw config keys. They are lowercase and hyphenated, as OpenClaw
 // expects of skill names.
@@ -89,6 +115,10 @@ type Plan struct {
 	// Model is the Anthropic model id the customer's assistant uses by default
 	// (without a provider prefix, e.g. "claude-sonnet-4-5").
 	Model string
+	// Engine is what answers chat by default (EngineRuntime or
+	// EngineOpenClaw); the operator may switch a plan that is big enough
+	// with WithEngine (the runtime's RUNTIME_ENGINES setting).
+	Engine string
 }
 
 // starterSkills are granted by every plan; each larger plan extends the one below.
@@ -106,6 +136,12 @@ var (
 // for tool-heavy work (mail, calendar, browser, GitHub). Compute sizes are
 // what the platform's own runtime needs; the real OpenClaw gateway needs about
 // 2 GB (see docs), which only Team reaches.
+//
+// Engines: every plan runs on the platform's runtime by default, Team
+// included. Team is the one plan big enough for the OpenClaw engine
+// (MinOpenClawMemoryMB); the operator turns it on with the runtimes'
+// RUNTIME_ENGINES=team=openclaw (docs/openclaw-engine.md), so each Team
+// instance costs ~1.1 GB instead of ~20 MB only where the operator chose it.
 //
 // Token budgets: a turn's tokens are mostly input (the workspace prompt of
 // up to ~15,000 tokens, history, memories, and every tool step resending
@@ -131,6 +167,7 @@ var catalog = []Plan{
 		MemoryMB:        512,
 		TrialDays:       14,
 		Model:           "claude-haiku-4-5",
+		Engine:          EngineRuntime,
 	},
 	{
 		ID:              Pro,
@@ -145,6 +182,7 @@ var catalog = []Plan{
 		MemoryMB:        1024,
 		TrialDays:       14,
 		Model:           "claude-sonnet-4-5",
+		Engine:          EngineRuntime,
 	},
 	{
 		ID:              Team,
@@ -159,7 +197,26 @@ var catalog = []Plan{
 		MemoryMB:        2048,
 		TrialDays:       14,
 		Model:           "claude-sonnet-4-5",
+		Engine:          EngineRuntime,
 	},
+}
+
+// WithEngine returns p running on engine: an error wrapping
+// ErrUnknownEngine for an engine that does not exist, or ErrEngineTooSmall
+// for EngineOpenClaw on a plan below MinOpenClawMemoryMB.
+func (p Plan) WithEngine(engine string) (Plan, error) {
+	switch engine {
+	case EngineRuntime:
+	case EngineOpenClaw:
+		if p.MemoryMB < MinOpenClawMemoryMB {
+			return Plan{}, fmt.Errorf("%w: %s has %d MB, %s needs %d MB", ErrEngineTooSmall, p.ID, p.MemoryMB, engine, MinOpenClawMemoryMB)
+		}
+	default:
+		return Plan{}, fmt.Errorf("%w: %q (want %q or %q)", ErrUnknownEngine, engine, EngineRuntime, EngineOpenClaw)
+	}
+	p = p.clone()
+	p.Engine = engine
+	return p, nil
 }
 
 // Lookup returns the plan with the given id. The id must match exactly

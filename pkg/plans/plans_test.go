@@ -21,7 +21,7 @@ func TestLookup(t *testing.T) {
 			want: plans.Plan{
 				ID: "starter", Name: "Starter", PriceCents: 2900, MonthlyMessages: 5000, MonthlyTokens: 10_000_000, StorageBytes: 256 << 20, MaxAgents: 3,
 				Skills: []string{"chat", "memory", "web-search"},
-				VCPUs:  0.5, MemoryMB: 512, TrialDays: 14, Model: "claude-haiku-4-5",
+				VCPUs:  0.5, MemoryMB: 512, TrialDays: 14, Model: "claude-haiku-4-5", Engine: "runtime",
 			},
 		},
 		{
@@ -29,7 +29,7 @@ func TestLookup(t *testing.T) {
 			want: plans.Plan{
 				ID: "pro", Name: "Pro", PriceCents: 7900, MonthlyMessages: 20000, MonthlyTokens: 10_000_000, StorageBytes: 1 << 30, MaxAgents: 10,
 				Skills: []string{"chat", "memory", "web-search", "gmail", "calendar", "browser"},
-				VCPUs:  1, MemoryMB: 1024, TrialDays: 14, Model: "claude-sonnet-4-5",
+				VCPUs:  1, MemoryMB: 1024, TrialDays: 14, Model: "claude-sonnet-4-5", Engine: "runtime",
 			},
 		},
 		{
@@ -37,7 +37,7 @@ func TestLookup(t *testing.T) {
 			want: plans.Plan{
 				ID: "team", Name: "Team", PriceCents: 19900, MonthlyMessages: 100000, MonthlyTokens: 25_000_000, StorageBytes: 4 << 30, MaxAgents: 0,
 				Skills: []string{"chat", "memory", "web-search", "gmail", "calendar", "browser", "slack", "github", "documents"},
-				VCPUs:  2, MemoryMB: 2048, TrialDays: 14, Model: "claude-sonnet-4-5",
+				VCPUs:  2, MemoryMB: 2048, TrialDays: 14, Model: "claude-sonnet-4-5", Engine: "runtime",
 			},
 		},
 	}
@@ -197,5 +197,35 @@ func TestCopiesDoNotAliasCatalog(t *testing.T) {
 	}
 	if pro.Skills[0] != "chat" || pro.Allows("hacked") {
 		t.Errorf("pro skills share memory with starter: %v", pro.Skills)
+	}
+}
+
+func TestWithEngine(t *testing.T) {
+	tests := []struct {
+		plan, engine string
+		wantErr      error
+	}{
+		{plan: "team", engine: "openclaw"},
+		{plan: "team", engine: "runtime"},
+		{plan: "starter", engine: "runtime"},
+		{plan: "pro", engine: "openclaw", wantErr: plans.ErrEngineTooSmall},
+		{plan: "starter", engine: "openclaw", wantErr: plans.ErrEngineTooSmall},
+		{plan: "team", engine: "OpenClaw", wantErr: plans.ErrUnknownEngine},
+		{plan: "team", engine: "", wantErr: plans.ErrUnknownEngine},
+	}
+	for _, tt := range tests {
+		t.Run(tt.plan+"/"+tt.engine, func(t *testing.T) {
+			p, _ := plans.Lookup(tt.plan)
+			got, err := p.WithEngine(tt.engine)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("WithEngine(%q) error = %v, want %v", tt.engine, err, tt.wantErr)
+			}
+			if err == nil && got.Engine != tt.engine {
+				t.Errorf("Engine = %q, want %q", got.Engine, tt.engine)
+			}
+			if again, _ := plans.Lookup(tt.plan); again.Engine != plans.EngineRuntime {
+				t.Errorf("catalog changed: %s engine %q", tt.plan, again.Engine)
+			}
+		})
 	}
 }

@@ -93,6 +93,9 @@ var ForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
 	"TELEGRAM_API_BASE_URL",
+	// The openclaw engine: which plans run it, the Node/OpenClaw install,
+	// the sandbox (services/runtime/README.md).
+	"RUNTIME_ENGINES", "OPENCLAW_DIR", "OPENCLAW_SANDBOX",
 	"GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_BASE_URL", "GOOGLE_API_BASE_URL", "LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 	// Traces: where they go and how many are kept (never

@@ -34,6 +34,12 @@ type instance struct {
 type setup struct {
 	cfg  runtime.Config
 	opts runtime.Options
+	// serving, when set, is called with the instance's URL as soon as it
+	// is started, before it is healthy.
+	serving func(url string)
+	// healthWait bounds the wait for /health (30 seconds; an OpenClaw
+	// gateway needs longer).
+	healthWait time.Duration
 }
 
 // option changes the setup of a test instance.
@@ -98,7 +104,10 @@ func startInstance(t testing.TB, customerID, plan string, opts ...option) *insta
 		}
 	})
 	in := &instance{url: "http://" + ln.Addr().String(), pool: pool, logs: logs}
-	waitHealthy(t, in.url, done)
+	if s.serving != nil {
+		s.serving(in.url)
+	}
+	waitHealthyWithin(t, in.url, done, s.healthWait)
 	return in
 }
 
@@ -120,11 +129,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitHealthy polls /health until it answers 200, failing if the server
-// exits or the deadline passes.
-func waitHealthy(t testing.TB, url string, exited <-chan error) {
+// waitHealthyWithin polls /health until it answers 200, failing if the
+// server exits or the deadline (0: 30 seconds) passes.
+func waitHealthyWithin(t testing.TB, url string, exited <-chan error, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	if within <= 0 {
+		within = 30 * time.Second
+	}
+	deadline := time.Now().Add(within)
 	for {
 		resp, err := http.Get(url + "/health")
 		if err == nil {
@@ -139,7 +151,7 @@ func waitHealthy(t testing.TB, url string, exited <-chan error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s/health not 200 within 30s (last error %v)", url, err)
+			t.Fatalf("%s/health not 200 within %s (last error %v)", url, within, err)
 		}
 	}
 }

@@ -41,6 +41,7 @@ import (
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
+	"clawdbot.cloud/services/runtime/internal/openclaw"
 	"clawdbot.cloud/services/runtime/internal/ratelimit"
 )
 
@@ -111,6 +112,13 @@ type Options struct {
 	// TelegramPollTimeout is the Telegram channel's long-poll timeout
 	// (25 seconds).
 	TelegramPollTimeout time.Duration
+	// OpenClawStateDir is the OpenClaw gateway's state directory on the
+	// openclaw engine (default "openclaw" in the working directory, which
+	// the process driver makes private to the customer).
+	OpenClawStateDir string
+	// OpenClawBackoff is the first wait before restarting a gateway that
+	// died (1 second), doubling up to 30 seconds.
+	OpenClawBackoff time.Duration
 }
 
 // Run serves the instance described by cfg on cfg.ListenAddr until ctx is
@@ -143,6 +151,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	plan, err := plans.Lookup(cfg.Plan)
 	if err != nil {
+		return err
+	}
+	if plan, err = planEngine(plan, cfg.Env.Engines); err != nil {
 		return err
 	}
 	log = log.With("service", "runtime", "customer_id", cfg.CustomerID, "instance_id", cfg.InstanceID)
@@ -179,6 +190,15 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	model := cfg.Model
 	if model == "" {
 		model = plan.Model
+	}
+	var gateway *openclaw.Gateway
+	if plan.Engine == plans.EngineOpenClaw {
+		// The runtime stays the front door; chat goes to the gateway.
+		gw, gwProvider, err := newGateway(ctx, cfg, model, pool, opts, log)
+		if err != nil {
+			return err
+		}
+		gateway, provider = gw, gwProvider
 	}
 	if provider == nil {
 		log.Warn("no model provider configured: chat answers 503", "hint", hint)
@@ -225,6 +245,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Now:             opts.Now,
 			Chat:            chatService,
 			Telegram:        tg,
+			Ready:           ready(gateway),
 		}), nil, "runtime"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -237,7 +258,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if provider != nil {
 		providerName = provider.Name()
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "plan", plan.ID, "version", cfg.Version,
+	log.Info("serving", "addr", ln.Addr().String(), "plan", plan.ID, "engine", plan.Engine, "version", cfg.Version,
 		"provider", providerName, "model", model)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -245,6 +266,10 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	// customer's runtime is stopped by the compute service, and its bot
 	// falls silent with it.
 	g.Go(func() error { return tg.Run(gctx) })
+	if gateway != nil {
+		// Stopped (and its sandbox with it) when the instance stops.
+		g.Go(func() error { return gateway.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
@@ -265,4 +290,13 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		return nil
 	})
 	return g.Wait()
+}
+
+// ready is /health's readiness check: the gateway's on the openclaw engine,
+// none on the runtime engine.
+func ready(gw *openclaw.Gateway) func() error {
+	if gw == nil {
+		return nil
+	}
+	return gw.Ready
 }

@@ -134,6 +134,16 @@ type ProviderEnv struct {
 	// GOOGLE_CLIENT_SECRET) are the platform's Google OAuth client, which
 	// refreshes and revokes the customer's Gmail and Calendar tokens. The
 	// secret is secret. Without them no Google tools are offered.
+	// OpenClawDir is the Node/OpenClaw install the openclaw engine runs
+	// (OPENCLAW_DIR; `make openclaw` installs into deploy/openclaw).
+	OpenClawDir string
+	// OpenClawSandbox is "bwrap" (the default: bubblewrap from PATH), a
+	// path to bubblewrap, or "off" (development only) (OPENCLAW_SANDBOX).
+	OpenClawSandbox string
+	// Engines overrides plans' engines, "team=openclaw[,plan=engine...]"
+	// (RUNTIME_ENGINES), so the operator chooses which plans run the
+	// real OpenClaw gateway.
+	Engines            string
 	GoogleClientID     string
 	GoogleClientSecret string
 	// GoogleOAuthBaseURL (GOOGLE_OAUTH_BASE_URL, default
@@ -156,6 +166,10 @@ func EnvFrom(getenv func(string) string) ProviderEnv {
 		BraveAPIKey:      strings.TrimSpace(getenv("BRAVE_API_KEY")),
 		BraveBaseURL:     strings.TrimSpace(getenv("BRAVE_BASE_URL")),
 		TelegramBaseURL:  strings.TrimSpace(getenv("TELEGRAM_API_BASE_URL")),
+
+		OpenClawDir:     strings.TrimSpace(getenv("OPENCLAW_DIR")),
+		OpenClawSandbox: strings.TrimSpace(getenv("OPENCLAW_SANDBOX")),
+		Engines:         strings.TrimSpace(getenv("RUNTIME_ENGINES")),
 
 		GoogleClientID:     strings.TrimSpace(getenv("GOOGLE_CLIENT_ID")),
 		GoogleClientSecret: strings.TrimSpace(getenv("GOOGLE_CLIENT_SECRET")),

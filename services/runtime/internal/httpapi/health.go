@@ -19,8 +19,10 @@ type healthBody struct {
 }
 
 // health answers GET /health without authentication: 200 {"status":"ok"}
-// when the customer's database answers, 503 otherwise. The platform's health
-// service probes it.
+// when the customer's database answers and the engine is ready (on the
+// openclaw engine: the gateway answers its /readyz), 503 otherwise. The
+// platform's health service probes it, so an instance on the openclaw
+// engine is reported ready only once its gateway is.
 func health(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
@@ -29,6 +31,12 @@ func health(o Options) http.Handler {
 			o.Log.WarnContext(r.Context(), "health: database ping failed", "err", err)
 			respond.JSON(w, http.StatusServiceUnavailable, healthBody{Status: "unavailable", Error: "database unavailable"})
 			return
+		}
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				respond.JSON(w, http.StatusServiceUnavailable, healthBody{Status: "starting", Error: "engine not ready"})
+				return
+			}
 		}
 		respond.JSON(w, http.StatusOK, healthBody{Status: "ok"})
 	})

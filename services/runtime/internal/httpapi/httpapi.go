@@ -81,6 +81,9 @@ type Options struct {
 	Chat *chat.Service
 	// Telegram is the Telegram channel; nil answers 503 on its routes.
 	Telegram *telegram.Service
+	// Ready, when set, must return nil for /health to answer 200: the
+	// openclaw engine's gateway is up (nil on the runtime engine).
+	Ready func() error
 	// InstanceToken, when set, also opens /status (the platform's reads).
 	InstanceToken string
 	// DashboardOrigin is the one origin CORS allows; none when empty.

@@ -7,6 +7,7 @@
 package openaitest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,7 +54,7 @@ type request struct {
 	Model    string `json:"model"`
 	Messages []struct {
 		Role       string     `json:"role"`
-		Content    *string    `json:"content"`
+		Content    *content   `json:"content"`
 		ToolCalls  []toolCall `json:"tool_calls"`
 		ToolCallID string     `json:"tool_call_id"`
 	} `json:"messages"`
@@ -65,10 +66,13 @@ type request struct {
 			Parameters  json.RawMessage `json:"parameters"`
 		} `json:"function"`
 	} `json:"tools"`
-	ToolChoice    json.RawMessage `json:"tool_choice"`
-	MaxTokens     int64           `json:"max_tokens"`
-	Stream        bool            `json:"stream"`
-	StreamOptions *struct {
+	ToolChoice json.RawMessage `json:"tool_choice"`
+	MaxTokens  int64           `json:"max_tokens"`
+	// MaxCompletionTokens is the current name of max_tokens (OpenClaw's
+	// gateway sends it).
+	MaxCompletionTokens int64 `json:"max_completion_tokens"`
+	Stream              bool  `json:"stream"`
+	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
@@ -91,6 +95,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	req := llmtest.Request{Stream: body.Stream, Header: r.Header.Clone()}
 	req.Model, req.MaxTokens = body.Model, body.MaxTokens
+	if body.MaxCompletionTokens != 0 {
+		req.MaxTokens = body.MaxCompletionTokens
+	}
 	if body.Model == "" || len(body.Messages) == 0 {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "model and messages are required", "")
 		return
@@ -149,7 +156,7 @@ func decodeMessages(req *llmtest.Request, body request) error {
 	for i, m := range body.Messages {
 		content := ""
 		if m.Content != nil {
-			content = *m.Content
+			content = string(*m.Content)
 		}
 		if m.Role != "tool" && len(open) > 0 {
 			return fmt.Errorf("messages[%d]: tool_calls %v must be followed by tool messages responding to each", i, open)
@@ -264,4 +271,34 @@ func writeError(w http.ResponseWriter, status int, typ, msg, retryAfter string) 
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ}})
+}
+
+// content is a message's content: a string, or (as the API also accepts)
+// an array of text parts, [{"type":"text","text":"..."}], joined.
+type content string
+
+func (c *content) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*c = content(s)
+		return nil
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&parts); err != nil {
+		return fmt.Errorf("content must be a string or an array of text parts: %w", err)
+	}
+	var buf strings.Builder
+	for i, p := range parts {
+		if p.Type != "text" {
+			return fmt.Errorf("content[%d]: unsupported part type %q", i, p.Type)
+		}
+		buf.WriteString(p.Text)
+	}
+	*c = content(buf.String())
+	return nil
 }
