@@ -51,7 +51,9 @@ func TestRedriveDeadLetterFinishesSaga(t *testing.T) {
 		t.Fatal(err)
 	}
 	var letter deadletter.Letter
-	waitFor(t, 60*time.Second, "customer.signed_up in the dead-letter stream", func() bool {
+	// bus.DefaultMaxDeliver deliveries with the default backoff span about
+	// 140 s before the dead letter.
+	waitFor(t, 4*time.Minute, "customer.signed_up in the dead-letter stream", func() bool {
 		ls, err := deadletter.List(ctx, e.js, "saga")
 		if err != nil || len(ls) == 0 {
 			return false
