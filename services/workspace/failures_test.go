@@ -2,9 +2,11 @@ package workspace_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/servicetest"
@@ -137,13 +139,13 @@ func TestBuildGivesUpOnLastDelivery(t *testing.T) {
 	st := step(saga, cust, 1)
 	f.send(subjects.CmdWorkspaceBuild, buildCmd(st, plans.Starter), st)
 	failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.WorkspaceFailed, saga, 1, waitFor)
-	if !strings.Contains(failed.GetReason(), "gave up after 8 attempts") {
+	if want := fmt.Sprintf("gave up after %d attempts", bus.DefaultMaxDeliver); !strings.Contains(failed.GetReason(), want) {
 		t.Errorf("reason = %q", failed.GetReason())
 	}
 	if strings.Contains(failed.GetReason(), ":pw@") {
 		t.Errorf("reason carries the database URL: %q", failed.GetReason())
 	}
-	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", buildResult("retry")); got != 7 {
-		t.Errorf("retries = %v, want 7", got)
+	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", buildResult("retry")); got != bus.DefaultMaxDeliver-1 {
+		t.Errorf("retries = %v, want %d", got, bus.DefaultMaxDeliver-1)
 	}
 }
