@@ -53,9 +53,28 @@ func TestRedriveDeadLetterFinishesSaga(t *testing.T) {
 	var letter deadletter.Letter
 	// bus.DefaultMaxDeliver deliveries with the default backoff span about
 	// 140 s before the dead letter.
+	var lastErr error
+	defer func() {
+		if t.Failed() && lastErr != nil {
+			t.Logf("last error reading the dead letters: %v", lastErr)
+		}
+	}()
 	waitFor(t, 4*time.Minute, "customer.signed_up in the dead-letter stream", func() bool {
+		// Stream info first: listing creates a consumer, and one every
+		// 50 ms for minutes is what this test must not measure.
+		s, err := e.js.Stream(ctx, subjects.DeadLetterStream)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil || info.State.Msgs == 0 {
+			lastErr = err
+			return false
+		}
 		ls, err := deadletter.List(ctx, e.js, "saga")
 		if err != nil || len(ls) == 0 {
+			lastErr = err
 			return false
 		}
 		letter = ls[0]
