@@ -71,11 +71,19 @@ func command(ctx context.Context, binDir, prog, uri string, args ...string) (*ex
 // pg_dump exited 0: its exit status ends the stream, so a dump that fails
 // half way is put's read error, never a short archive.
 func Dump[T any](ctx context.Context, binDir, uri string, put func(io.Reader) (T, error)) (T, error) {
-	var zero T
 	cmd, err := command(ctx, binDir, "pg_dump", uri, "--format=custom", "--no-owner", "--no-privileges")
 	if err != nil {
+		var zero T
 		return zero, err
 	}
+	return Stream(cmd, put)
+}
+
+// Stream starts cmd (a pg_dump) and gives its output to put. The exit
+// status ends the stream: a dump that fails half way is put's read error,
+// never a short archive; a put that fails kills the dump.
+func Stream[T any](cmd *exec.Cmd, put func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	var stderr bytes.Buffer
 	cmd.Stderr = &limited{w: &stderr, n: 4096}
 	out, err := cmd.StdoutPipe()
@@ -94,6 +102,17 @@ func Dump[T any](ctx context.Context, binDir, uri string, put func(io.Reader) (T
 	return v, nil
 }
 
+// Run runs cmd (a PostgreSQL client program), adding the start of its
+// standard error to a failure.
+func Run(cmd *exec.Cmd) error {
+	var stderr bytes.Buffer
+	cmd.Stderr = &limited{w: &stderr, n: 4096}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return nil
+}
+
 // Restore runs pg_restore of what r yields into the database of uri, as
 // the URI's role (never an administrator: an archive is customer data),
 // in one transaction, stopping at the first error. Objects of the archive
@@ -106,10 +125,8 @@ func Restore(ctx context.Context, binDir, uri string, r io.Reader) error {
 		return err
 	}
 	cmd.Stdin = r
-	var stderr bytes.Buffer
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("pg_restore: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	if err := Run(cmd); err != nil {
+		return fmt.Errorf("pg_restore: %w", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/services/neon/internal/adapters/archive"
+	"clawdbot.cloud/services/neon/internal/adapters/pgdump"
 	"clawdbot.cloud/services/neon/internal/app"
 )
 
@@ -138,7 +138,7 @@ func (d *Driver) restore(ctx context.Context, c *pgxpool.Conn, name, ref string)
 	cmd := d.pgCommandAs(ctx, "pg_restore", scratch, name, password, "--no-owner", "--no-privileges",
 		"--exit-on-error", "--single-transaction", "--dbname="+scratch)
 	cmd.Stdin = rc
-	if err := run(cmd); err != nil {
+	if err := pgdump.Run(cmd); err != nil {
 		return fmt.Errorf("pg_restore %s into %s: %w", ref, name, err)
 	}
 	if _, err := c.Exec(ctx, "ALTER DATABASE "+ident(scratch)+" RENAME TO "+ident(name)); err != nil {
@@ -163,20 +163,9 @@ func (d *Driver) DeleteArchive(ctx context.Context, customerID, ref string) erro
 // dump streams pg_dump of database name into archive storage as ref.
 func (d *Driver) dump(ctx context.Context, name, ref string) (archive.Info, error) {
 	cmd := d.pgCommand(ctx, "pg_dump", name, "--format=custom", "--no-owner", "--no-privileges")
-	var stderr bytes.Buffer
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
-	out, err := cmd.StdoutPipe()
+	info, err := pgdump.Stream(cmd, func(r io.Reader) (archive.Info, error) { return d.archives.Put(ctx, ref, r) })
 	if err != nil {
-		return archive.Info{}, err
-	}
-	if err := cmd.Start(); err != nil {
-		return archive.Info{}, fmt.Errorf("start pg_dump: %w", err)
-	}
-	info, err := d.archives.Put(ctx, ref, &untilExit{r: out, cmd: cmd, stderr: &stderr})
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return archive.Info{}, fmt.Errorf("pg_dump %s: %w", name, err)
+		return archive.Info{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return info, nil
 }
@@ -209,49 +198,6 @@ func (d *Driver) pgCommandAs(ctx context.Context, prog, database, user, password
 	}
 	cmd.Env = env
 	return cmd
-}
-
-// run runs cmd and returns its standard error in the error.
-func run(cmd *exec.Cmd) error {
-	var stderr bytes.Buffer
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return nil
-}
-
-// untilExit reads a child's output and turns its end into the child's
-// exit status: a dump that failed half way is an error, never a short file.
-type untilExit struct {
-	r      io.Reader
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	done   bool
-}
-
-func (u *untilExit) Read(p []byte) (int, error) {
-	n, err := u.r.Read(p)
-	if errors.Is(err, io.EOF) && !u.done {
-		u.done = true
-		if werr := u.cmd.Wait(); werr != nil {
-			return n, fmt.Errorf("%w: %s", werr, bytes.TrimSpace(u.stderr.Bytes()))
-		}
-	}
-	return n, err
-}
-
-// limited keeps the first n bytes written to it.
-type limited struct {
-	w *bytes.Buffer
-	n int
-}
-
-func (l *limited) Write(p []byte) (int, error) {
-	if room := l.n - l.w.Len(); room > 0 {
-		l.w.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }
 
 // databaseExists reports whether database name exists.
