@@ -37,8 +37,11 @@ func newBenchCmd() *cobra.Command {
 				return usageErrorf("bench: --pool is on, off or both, not %q", o.pool)
 			case o.url != "" && (cmd.Flags().Changed("bus-auth") || cmd.Flags().Changed("pool")):
 				return usageErrorf("bench: --bus-auth and --pool apply to the platform bench starts, not to --url")
-			case o.live < 0:
-				return usageErrorf("bench: --live must not be negative")
+			}
+			for i, c := range o.live {
+				if c < 0 || (i > 0 && c <= o.live[i-1]) {
+					return usageErrorf("bench: --live is a growing list of customer counts (e.g. 100,1000), not %v", o.live)
+				}
 			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
 		},
@@ -55,7 +58,7 @@ func newBenchCmd() *cobra.Command {
 	fs.StringVar(&o.url, "url", "", "ingress of a running platform (default: start one in a temporary directory)")
 	fs.StringVar(&o.busAuth, "bus-auth", "on", "the started platform's bus: on (each service its own NATS user), off, or both (off, then on, in this run)")
 	fs.StringVar(&o.pool, "pool", "on", "the started platform's warm pool of databases (DATABASE_POOL_SIZE, at least -n, full before each phase): on, off, or both (off, then on)")
-	fs.IntVar(&o.live, "live", 0, "customers signed up before the phases are measured (throughput as customers accumulate)")
+	fs.IntSliceVar(&o.live, "live", nil, "customers live when the phases run, one round per count (e.g. 100,1000: throughput, idle cost and memory as customers accumulate)")
 	secretFlag(fs, &o.secret)
 	jsonFlag(fs, &o.json)
 	return cmd
@@ -63,7 +66,8 @@ func newBenchCmd() *cobra.Command {
 
 // benchOptions are bench's flags.
 type benchOptions struct {
-	n, live                    int
+	n                          int
+	live                       []int
 	url, secret, busAuth, pool string
 	json                       bool
 }
@@ -92,7 +96,7 @@ type benchPhase struct {
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if o.url != "" {
-		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil)
+		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil, nil)
 	}
 	both := func(mode string) []string {
 		if mode == "both" {
@@ -167,44 +171,108 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 		return fmt.Errorf("postgres: %w", err)
 	}
 	cpu := func() (bench.CPUTime, error) { return bench.CPU(binary, postmaster) }
-	if err := benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu); err != nil {
+	idle := func(customers int) error {
+		if o.json {
+			return nil
+		}
+		return benchIdle(ctx, w, customers, cpu, func() (bench.Memory, error) { return bench.MeasureMemory(binary, postmaster) })
+	}
+	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu, idle)
+}
+
+// idleWindow is how long benchIdle measures an idle platform: the health
+// service probes every instance once in 30 s.
+const idleWindow = 30 * time.Second
+
+// benchIdle reports what customers cost the platform while nobody uses
+// them: processor time per second by part over idleWindow, then memory.
+func benchIdle(ctx context.Context, w io.Writer, customers int, cpu func() (bench.CPUTime, error), memory func() (bench.Memory, error)) error {
+	// Idle runtimes close their database connections after 5 s.
+	if err := sleepCtx(ctx, 10*time.Second); err != nil {
 		return err
 	}
-	if o.live == 0 || o.json {
-		return nil
+	c0, err := cpu()
+	if err != nil {
+		return err
 	}
-	// Idle runtimes close their database connections after 5 s; the
-	// health service probes each every 30 s.
-	time.Sleep(10 * time.Second)
-	m, err := bench.MeasureMemory(binary, postmaster)
+	if err := sleepCtx(ctx, idleWindow); err != nil {
+		return err
+	}
+	c1, err := cpu()
+	if err != nil {
+		return err
+	}
+	used := c1.Sub(c0)
+	rate := func(d time.Duration) float64 { return float64(d) / float64(idleWindow) * 100 } // % of one core
+	fmt.Fprintf(w, "idle with %d customers: %.1f%% of a core (services %.1f%%, runtimes %.1f%%, postgres %.1f%%); %.2f ms/s per customer\n",
+		customers, rate(used.Total()), rate(used.Services), rate(used.Runtimes), rate(used.Postgres),
+		float64(used.Total().Microseconds())/1000/idleWindow.Seconds()/float64(max(customers, 1)))
+	m, err := memory()
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
-	customers := o.live + 2*o.n
 	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(w, "memory with %d customers (PSS): %d runtimes %.0f MB (%.1f MB each), postgres %d processes %.0f MB; %.1f MB per customer; machine MemAvailable %.0f MB\n",
 		customers, m.Runtimes, mb(m.RuntimesPSS), mb(m.RuntimesPSS)/float64(max(m.Runtimes, 1)), m.Postgres, mb(m.PostgresPSS),
-		mb(m.RuntimesPSS+m.PostgresPSS)/float64(customers), mb(m.MemAvailable))
+		mb(m.RuntimesPSS+m.PostgresPSS)/float64(max(customers, 1)), mb(m.MemAvailable))
 	return nil
 }
 
-// benchPhases signs up o.live customers, then runs the sequential and the
-// concurrent phase against ingress, each after waitPool (if any). With cpu
-// (a platform bench started), each phase also reports the processor time
-// the platform spent per signup.
+// sleepCtx sleeps for d unless ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// benchPhases runs a round per count of o.live (one round with none): it
+// signs up customers until that many are live, then runs the sequential
+// and the concurrent phase against ingress, each after waitPool (if any),
+// then idle (if any) with the customers now live. With cpu (a platform
+// bench started), each phase also reports the processor time the platform
+// spent per signup.
 func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error,
-	cpu func() (bench.CPUTime, error)) error {
-	if o.live > 0 {
-		start := time.Now()
-		r, err := bench.Signups(ctx, ingress, whsec, o.live, 10)
-		if err != nil {
-			return fmt.Errorf("signing up %d live customers: %w", o.live, err)
+	cpu func() (bench.CPUTime, error), idle func(customers int) error) error {
+	rounds := o.live
+	if len(rounds) == 0 {
+		rounds = []int{0}
+	}
+	live := 0
+	for _, want := range rounds {
+		if want > live {
+			start := time.Now()
+			r, err := bench.Signups(ctx, ingress, whsec, want-live, 10)
+			if err != nil {
+				return fmt.Errorf("signing up %d live customers: %w", want-live, err)
+			}
+			if !o.json {
+				fmt.Fprintf(w, "%d more customers signed up in %v (%.1f/s, 10 at a time): %d live\n", r.Ready, time.Since(start).Round(time.Millisecond),
+					float64(r.Ready)/time.Since(start).Seconds(), want)
+			}
+			live = want
 		}
-		if !o.json {
-			fmt.Fprintf(w, "%d live customers signed up in %v (%.1f/s, 10 at a time)\n", r.Ready, time.Since(start).Round(time.Millisecond),
-				float64(r.Ready)/time.Since(start).Seconds())
+		if err := benchRound(ctx, w, o, live, ingress, whsec, l, waitPool, cpu); err != nil {
+			return err
+		}
+		live += 2 * o.n
+		if idle != nil && len(o.live) > 0 {
+			if err := idle(live); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// benchRound runs the sequential and the concurrent phase with live
+// customers signed up before them.
+func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingress, whsec string, l benchLabel, waitPool func() error,
+	cpu func() (bench.CPUTime, error)) error {
 	n := o.n
 	for _, phase := range []struct {
 		name        string
@@ -239,7 +307,7 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 		cpuPer := per(used.Total())
 		if o.json {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, o.live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer)}); err != nil {
+			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer)}); err != nil {
 				return err
 			}
 			continue
@@ -252,6 +320,9 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 		if cpu != nil {
 			cpuNote = fmt.Sprintf(" cpu/signup=%v (services %v, runtimes %v, postgres %v)", cpuPer.Round(time.Millisecond),
 				per(used.Services).Round(time.Millisecond), per(used.Runtimes).Round(time.Millisecond), per(used.Postgres).Round(time.Millisecond))
+		}
+		if live > 0 {
+			label += fmt.Sprintf("live=%d ", live)
 		}
 		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v (%.1f/s)%s\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max,
 			r.Wall.Round(time.Millisecond), perSecond, cpuNote)
