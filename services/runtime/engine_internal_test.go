@@ -11,7 +11,7 @@ func TestPlanEngine(t *testing.T) {
 	tests := []struct {
 		plan, engine, spec string
 		want               string
-		wantErr    error
+		wantErr            error
 	}{
 		{plan: plans.Team, spec: "", want: plans.EngineRuntime},
 		{plan: plans.Team, spec: "team=openclaw", want: plans.EngineOpenClaw},
