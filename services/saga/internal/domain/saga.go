@@ -354,7 +354,14 @@ type Policy struct {
 // EngineTimeout is longer than the compute service's default
 // OPENCLAW_START_TIMEOUT (5 minutes), so a gateway too slow to start is
 // reported by the compute service, with its reason, rather than timed out.
-var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, EngineTimeout: 6 * time.Minute, MaxAttempts: 3}
+//
+// InstanceTimeout is as long: the health service bounds a readiness check
+// itself (HEALTH_CHECK_TIMEOUT, 45 s, for an instance that does not answer;
+// up to HEALTH_START_TIMEOUT, 5 minutes, while an openclaw instance says
+// its gateway is starting) and answers instance.failed, so this timeout is
+// only the backstop for a health service that does not answer; shorter, it
+// would resend the check, and give up on a signup, while a gateway starts.
+var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 6 * time.Minute, EngineTimeout: 6 * time.Minute, MaxAttempts: 3}
 
 // StepPolicy is one step's policy (temporal's ActivityOptions): how long
 // one attempt of its command or compensation may take before it is sent
