@@ -115,8 +115,8 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 		Read: func(ctx context.Context) ([]customerdb.File, error) {
 			return customerdb.ReadWorkspace(ctx, pool)
 		},
-		Write: func(ctx context.Context, files ...customerdb.File) error {
-			return customerdb.PutFiles(ctx, pool, files...)
+		StoreMemory: func(ctx context.Context, path, base string, haveBase bool, agent string) (string, error) {
+			return customerdb.StoreMemoryFile(ctx, pool, path, base, haveBase, agent)
 		},
 	}
 	// The gateway reads the customer's workspace from its first start,
