@@ -12,7 +12,8 @@ import (
 
 // config is the service's settings, read once (see the package comment).
 type config struct {
-	checkTimeout, probeTimeout time.Duration
+	checkTimeout, startTimeout time.Duration
+	probeTimeout               time.Duration
 	workers, monitorWorkers    int
 	interval, jitter           time.Duration
 	policy                     monitor.Policy
@@ -27,6 +28,7 @@ func loadConfig(env *service.Env) config {
 	l := env.Config
 	c := config{
 		checkTimeout:   l.Duration("HEALTH_CHECK_TIMEOUT", 45*time.Second),
+		startTimeout:   l.Duration("HEALTH_START_TIMEOUT", 5*time.Minute),
 		probeTimeout:   l.Duration("HEALTH_PROBE_TIMEOUT", 2*time.Second),
 		workers:        l.Int("HEALTH_CONCURRENCY", 64),
 		interval:       l.Duration("HEALTH_PROBE_INTERVAL", 30*time.Second),
@@ -49,6 +51,9 @@ func loadConfig(env *service.Env) config {
 		alertTo: splitList(l.String("ALERT_EMAIL_TO", "")),
 	}
 	c.jitter = l.Duration("HEALTH_PROBE_JITTER", min(c.interval/4, 5*time.Second))
+	if c.startTimeout < c.checkTimeout {
+		l.Problem("HEALTH_START_TIMEOUT must be at least HEALTH_CHECK_TIMEOUT")
+	}
 	for name, d := range map[string]time.Duration{"HEALTH_CHECK_TIMEOUT": c.checkTimeout,
 		"HEALTH_PROBE_TIMEOUT": c.probeTimeout, "HEALTH_PROBE_INTERVAL": c.interval, "HEALTH_ALERT_INTERVAL": c.alertInterval} {
 		if d <= 0 {

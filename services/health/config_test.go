@@ -19,12 +19,13 @@ func TestConfigProblems(t *testing.T) {
 		"SLACK_WEBHOOK_URL":     "ftp://hooks.slack.example/secret-path",
 		"SMTP_ADDR":             "no-port",
 		"ALERT_EMAIL_TO":        "not an address",
+		"HEALTH_START_TIMEOUT":  "10s", // less than HEALTH_CHECK_TIMEOUT's 45s
 	})
 	err := health.Run(context.Background(), env)
 	if err == nil {
 		t.Fatal("Run accepted bad settings")
 	}
-	for _, want := range []string{"HEALTH_PROBE_INTERVAL", "HEALTH_RESTART_AFTER", "SLACK_WEBHOOK_URL", "SMTP_ADDR", "SMTP_FROM", "ALERT_EMAIL_TO"} {
+	for _, want := range []string{"HEALTH_PROBE_INTERVAL", "HEALTH_RESTART_AFTER", "SLACK_WEBHOOK_URL", "SMTP_ADDR", "SMTP_FROM", "ALERT_EMAIL_TO", "HEALTH_START_TIMEOUT"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -16,7 +16,10 @@
 //
 // Settings (environment):
 //
-//	HEALTH_CHECK_TIMEOUT        how long a new instance has to become healthy (default 45s)
+//	HEALTH_CHECK_TIMEOUT        how long a new instance has to become healthy (default 45s), counted
+//	                            from the check's start or its last 503 {"status":"starting"}
+//	HEALTH_START_TIMEOUT        the most a check gets while the instance says its engine is starting
+//	                            (an OpenClaw gateway; default 5m)
 //	HEALTH_PROBE_TIMEOUT        how long one probe may take (default 2s)
 //	HEALTH_CONCURRENCY          how many readiness checks run at once (default 64)
 //	HEALTH_PROBE_INTERVAL       time between monitoring cycles (default 30s)
@@ -72,6 +75,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		Bus:          env.Bus,
 		Prober:       prober,
 		CheckTimeout: cfg.checkTimeout,
+		StartTimeout: cfg.startTimeout,
 		Metrics:      env.Metrics,
 	})
 	if err != nil {

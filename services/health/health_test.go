@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"clawdbot.cloud/pkg/servicetest"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
@@ -119,4 +120,74 @@ func TestInvalidInstanceURL(t *testing.T) {
 	if got := servicetest.Counter(t, f.svc.Metrics, "claw_step_commands_total", checkResult("failed")); got != 6 {
 		t.Errorf("checks invalid = %v, want 6", got)
 	}
+}
+
+// startingInstance is a stand-in runtime on the openclaw engine: /health
+// answers 503 {"status":"starting"} until ready is closed, then 200. first
+// is when it was first probed.
+type startingInstance struct {
+	*httptest.Server
+	ready chan struct{}
+	first atomic.Int64
+}
+
+func newStartingInstance(t *testing.T) *startingInstance {
+	t.Helper()
+	in := &startingInstance{ready: make(chan struct{})}
+	in.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.first.CompareAndSwap(0, time.Now().UnixNano())
+		select {
+		case <-in.ready:
+			w.Write([]byte(`{"status":"ok"}`))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"starting","error":"engine not ready"}`))
+		}
+	}))
+	t.Cleanup(in.Close)
+	return in
+}
+
+// probedFor reports whether the instance has been probed for at least d.
+func (in *startingInstance) probedFor(d time.Duration) bool {
+	first := in.first.Load()
+	return first != 0 && time.Since(time.Unix(0, first)) >= d
+}
+
+// TestStartingEngineGetsTheStartBudget: an instance whose front door says
+// its engine is starting (an OpenClaw gateway) is waited for past
+// HEALTH_CHECK_TIMEOUT, up to HEALTH_START_TIMEOUT; one that stops
+// answering is given up on HEALTH_CHECK_TIMEOUT after its last answer.
+// (An instance that never says it is starting fails at HEALTH_CHECK_TIMEOUT
+// as before: TestNotReadyInTime, whose start budget is the default 5m.)
+func TestStartingEngineGetsTheStartBudget(t *testing.T) {
+	f := newFixture(t, map[string]string{"HEALTH_CHECK_TIMEOUT": "400ms", "HEALTH_START_TIMEOUT": "30s", "HEALTH_PROBE_TIMEOUT": "200ms"})
+
+	t.Run("ready after the check timeout", func(t *testing.T) {
+		in := newStartingInstance(t)
+		f.check("signup-slowengine", in.URL)
+		// The gateway takes three times HEALTH_CHECK_TIMEOUT.
+		servicetest.Eventually(t, waitFor, "probed for 1.2s", func() bool { return in.probedFor(1200 * time.Millisecond) })
+		if n := len(servicetest.Steps[pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-slowengine")); n != 0 {
+			t.Fatalf("instance.failed while the engine was starting")
+		}
+		close(in.ready)
+		servicetest.WaitStep[pb.InstanceReady](t, f.events, subjects.InstanceReady, "signup-slowengine", 1, waitFor)
+	})
+	t.Run("dies while starting", func(t *testing.T) {
+		in := newStartingInstance(t)
+		f.check("signup-diedstarting", in.URL)
+		servicetest.Eventually(t, waitFor, "probed for 800ms", func() bool { return in.probedFor(800 * time.Millisecond) })
+		in.CloseClientConnections()
+		in.Close() // nothing answers any more
+		died := time.Now()
+		failed := servicetest.WaitStep[pb.StepFailed](t, f.events, subjects.InstanceFailed, "signup-diedstarting", 1, waitFor)
+		if waited := time.Since(died); waited > 10*time.Second {
+			t.Errorf("failed %s after the instance died, want about HEALTH_CHECK_TIMEOUT (400ms), not the start budget", waited)
+		}
+		if !strings.Contains(failed.GetReason(), "engine was starting") {
+			t.Errorf("reason = %q, want it to say the engine was starting", failed.GetReason())
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/config"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
 )
 
@@ -44,6 +45,15 @@ type Config struct {
 	// RuntimeEnv is the runtimes' environment: the variables of
 	// ForwardedVars that are set.
 	RuntimeEnv []string
+	// Engines is the engine the operator chose per plan (RUNTIME_ENGINES,
+	// "team=openclaw"); a plan it does not name runs its catalog engine.
+	// The compute service decides a runtime's engine and tells it in the
+	// runtime's configuration (process driver).
+	Engines plans.Engines
+	// EngineStartTimeout bounds the wait, in a resize onto the openclaw
+	// engine, for the new runtime's /health to answer 200: its gateway
+	// has started (OPENCLAW_START_TIMEOUT, default 5m).
+	EngineStartTimeout time.Duration
 	// Isolation keeps the process driver's runtimes apart (COMPUTE_ISOLATION,
 	// COMPUTE_UID_RANGE, COMPUTE_CGROUP_PARENT, COMPUTE_PIDS_LIMIT).
 	Isolation process.Isolation
@@ -93,9 +103,11 @@ var ForwardedVars = []string{
 	"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
 	"SEARCH_BACKEND", "SEARXNG_URL", "BRAVE_API_KEY", "BRAVE_BASE_URL", "CHROMIUM_PATH",
 	"TELEGRAM_API_BASE_URL",
-	// The openclaw engine: which plans run it, the Node/OpenClaw install,
-	// the sandbox (services/runtime/README.md).
-	"RUNTIME_ENGINES", "OPENCLAW_DIR", "OPENCLAW_SANDBOX",
+	// The openclaw engine: the Node/OpenClaw install, the sandbox
+	// (services/runtime/README.md). Which plans run it (RUNTIME_ENGINES)
+	// is the compute service's decision, sent in each runtime's
+	// configuration.
+	"OPENCLAW_DIR", "OPENCLAW_SANDBOX",
 	"GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_BASE_URL", "GOOGLE_API_BASE_URL", "LOG_FORMAT", "PATH", "HOME", "TMPDIR", "TZ", "LANG",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 	// Traces: where they go and how many are kept (never
@@ -125,12 +137,28 @@ const DefaultRailwayAPIURL = "https://backboard.railway.com/graphql/v2"
 // (the caller returns l.Err()).
 func LoadConfig(l *config.Loader) Config {
 	c := Config{
-		Driver:         l.OneOf("COMPUTE_DRIVER", "process", "process", "railway"),
-		RuntimeVersion: l.String("RUNTIME_VERSION", "dev"),
-		StartTimeout:   l.Duration("RUNTIME_START_TIMEOUT", time.Minute),
-		StopGrace:      l.Duration("RUNTIME_STOP_GRACE", 15*time.Second),
-		Concurrency:    l.Int("COMPUTE_CONCURRENCY", 32),
-		RuntimeModel:   l.String("RUNTIME_MODEL", ""),
+		Driver:             l.OneOf("COMPUTE_DRIVER", "process", "process", "railway"),
+		RuntimeVersion:     l.String("RUNTIME_VERSION", "dev"),
+		StartTimeout:       l.Duration("RUNTIME_START_TIMEOUT", time.Minute),
+		StopGrace:          l.Duration("RUNTIME_STOP_GRACE", 15*time.Second),
+		Concurrency:        l.Int("COMPUTE_CONCURRENCY", 32),
+		RuntimeModel:       l.String("RUNTIME_MODEL", ""),
+		EngineStartTimeout: l.Duration("OPENCLAW_START_TIMEOUT", 5*time.Minute),
+	}
+	if c.EngineStartTimeout <= 0 {
+		l.Problem("OPENCLAW_START_TIMEOUT must be positive")
+	}
+	if spec, ok := l.Lookup("RUNTIME_ENGINES"); ok {
+		e, err := plans.ParseEngines(spec)
+		if err != nil {
+			l.Problem("%v", err)
+		}
+		c.Engines = e
+		for plan, engine := range e {
+			if engine == plans.EngineOpenClaw && c.Driver != "process" {
+				l.Problem("RUNTIME_ENGINES: %s=openclaw: only the process compute driver runs the openclaw engine", plan)
+			}
+		}
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		l.Problem("COMPUTE_CONCURRENCY must be between 1 and 1024")

@@ -82,6 +82,8 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		Provider:     cfg.RuntimeProvider,
 		Model:        cfg.RuntimeModel,
 		Isolation:    cfg.Isolation,
+		Engines:      cfg.Engines,
+		EngineStart:  cfg.EngineStartTimeout,
 	})
 	if err != nil {
 		return err

@@ -118,7 +118,7 @@ func TestRailwayConfigurationProblemsAreReportedTogether(t *testing.T) {
 	w := newWorld(t)
 	env := w.p.Env(t, "railway", map[string]string{
 		"COMPUTE_DRIVER": "railway", "RAILWAY_API_URL": "http://railway.example/graphql/v2",
-		"RAILWAY_RATE_PER_HOUR": "0", "RAILWAY_DOMAIN_SCHEME": "http",
+		"RAILWAY_RATE_PER_HOUR": "0", "RAILWAY_DOMAIN_SCHEME": "http", "RUNTIME_ENGINES": "team=openclaw",
 	})
 	err := Run(context.Background(), env)
 	if err == nil {
@@ -128,6 +128,7 @@ func TestRailwayConfigurationProblemsAreReportedTogether(t *testing.T) {
 		"RAILWAY_TOKEN is required", "RAILWAY_TOKEN_KIND is required", "RAILWAY_PROJECT_ID is required",
 		"RAILWAY_ENVIRONMENT_ID is required", "RAILWAY_RUNTIME_IMAGE is required", "RAILWAY_API_URL must use https",
 		"RAILWAY_RATE_PER_HOUR must be positive", "RAILWAY_DOMAIN_SCHEME=http is for a Railway test server on this machine only",
+		"only the process compute driver runs the openclaw engine",
 	} {
 		wantContains(t, err.Error(), want)
 	}

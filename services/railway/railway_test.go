@@ -209,6 +209,15 @@ func TestConfigurationProblemsAreReportedTogether(t *testing.T) {
 		wantContains(t, err.Error(), want)
 	}
 
+	// The engines are this service's decision: a malformed setting stops it.
+	env = w.p.Env(t, "railway", map[string]string{"RUNTIME_ENGINES": "team:openclaw", "OPENCLAW_START_TIMEOUT": "0s"})
+	err = Run(context.Background(), env)
+	if err == nil {
+		t.Fatal("Run accepted a malformed RUNTIME_ENGINES")
+	}
+	wantContains(t, err.Error(), "RUNTIME_ENGINES")
+	wantContains(t, err.Error(), "OPENCLAW_START_TIMEOUT")
+
 	env = w.p.Env(t, "railway", nil)
 	if err := Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), "RUNTIME_BINARY is required") {
 		t.Errorf("Run without RUNTIME_BINARY = %v", err)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -27,31 +26,27 @@ const defaultAnthropicURL = "https://api.anthropic.com"
 // environment reaches it.
 var gatewayEnv = []string{"TZ", "LANG", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
 
-// planEngine returns plan on the engine the operator chose for it in spec
-// (RUNTIME_ENGINES, "team=openclaw,pro=runtime"), or on its catalog engine
-// when spec does not name it.
-func planEngine(plan plans.Plan, spec string) (plans.Plan, error) {
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
+// planEngine returns plan on its engine: the one the compute service chose
+// (the configuration's engine), else the one the operator chose for it in
+// spec (RUNTIME_ENGINES, "team=openclaw,pro=runtime", for a runtime started
+// by hand), else its catalog engine.
+func planEngine(plan plans.Plan, engine, spec string) (plans.Plan, error) {
+	if engine != "" {
+		p, err := plan.WithEngine(engine)
+		if err != nil {
+			return plans.Plan{}, fmt.Errorf("engine: %w", err)
 		}
-		id, engine, ok := strings.Cut(item, "=")
-		if !ok {
-			return plans.Plan{}, fmt.Errorf("RUNTIME_ENGINES %q: want plan=engine[,plan=engine]", spec)
-		}
-		if _, err := plans.Lookup(strings.TrimSpace(id)); err != nil {
-			return plans.Plan{}, fmt.Errorf("RUNTIME_ENGINES: %w", err)
-		}
-		if strings.TrimSpace(id) == plan.ID {
-			p, err := plan.WithEngine(strings.TrimSpace(engine))
-			if err != nil {
-				return plans.Plan{}, fmt.Errorf("RUNTIME_ENGINES: %w", err)
-			}
-			return p, nil
-		}
+		return p, nil
 	}
-	return plan, nil
+	e, err := plans.ParseEngines(spec)
+	if err != nil {
+		return plans.Plan{}, err
+	}
+	p, err := e.For(plan)
+	if err != nil {
+		return plans.Plan{}, fmt.Errorf("RUNTIME_ENGINES: %w", err)
+	}
+	return p, nil
 }
 
 // newGateway prepares the OpenClaw gateway of an instance on the openclaw
@@ -120,8 +115,8 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 		Read: func(ctx context.Context) ([]customerdb.File, error) {
 			return customerdb.ReadWorkspace(ctx, pool)
 		},
-		Write: func(ctx context.Context, files ...customerdb.File) error {
-			return customerdb.PutFiles(ctx, pool, files...)
+		StoreMemory: func(ctx context.Context, path, base string, haveBase bool, agent string) (string, error) {
+			return customerdb.StoreMemoryFile(ctx, pool, path, base, haveBase, agent)
 		},
 	}
 	// The gateway reads the customer's workspace from its first start,

@@ -9,9 +9,9 @@ import (
 
 func TestPlanEngine(t *testing.T) {
 	tests := []struct {
-		plan, spec string
-		want       string
-		wantErr    error
+		plan, engine, spec string
+		want               string
+		wantErr            error
 	}{
 		{plan: plans.Team, spec: "", want: plans.EngineRuntime},
 		{plan: plans.Team, spec: "team=openclaw", want: plans.EngineOpenClaw},
@@ -21,11 +21,16 @@ func TestPlanEngine(t *testing.T) {
 		{plan: plans.Team, spec: "team=docker", wantErr: plans.ErrUnknownEngine},
 		{plan: plans.Team, spec: "enterprise=openclaw", wantErr: plans.ErrUnknownPlan},
 		{plan: plans.Team, spec: "team", wantErr: errSyntax},
+		// The compute service's choice wins over RUNTIME_ENGINES.
+		{plan: plans.Team, engine: plans.EngineOpenClaw, spec: "", want: plans.EngineOpenClaw},
+		{plan: plans.Team, engine: plans.EngineRuntime, spec: "team=openclaw", want: plans.EngineRuntime},
+		{plan: plans.Pro, engine: plans.EngineOpenClaw, wantErr: plans.ErrEngineTooSmall},
+		{plan: plans.Team, engine: "docker", wantErr: plans.ErrUnknownEngine},
 	}
 	for _, tt := range tests {
-		t.Run(tt.plan+"/"+tt.spec, func(t *testing.T) {
+		t.Run(tt.plan+"/"+tt.engine+"/"+tt.spec, func(t *testing.T) {
 			p, _ := plans.Lookup(tt.plan)
-			got, err := planEngine(p, tt.spec)
+			got, err := planEngine(p, tt.engine, tt.spec)
 			switch {
 			case tt.wantErr == errSyntax:
 				if err == nil {

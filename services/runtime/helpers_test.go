@@ -28,6 +28,8 @@ type instance struct {
 	url  string
 	pool *pgxpool.Pool // the instance's database, for arranging test data
 	logs *syncBuffer   // everything the instance logged
+	// stop stops the instance and waits for it (also run at cleanup).
+	stop func()
 }
 
 // setup is how a test instance is configured.
@@ -40,6 +42,8 @@ type setup struct {
 	// healthWait bounds the wait for /health (30 seconds; an OpenClaw
 	// gateway needs longer).
 	healthWait time.Duration
+	// dbURL is the instance's database: a fresh one when empty.
+	dbURL string
 }
 
 // option changes the setup of a test instance.
@@ -64,46 +68,56 @@ func withConfig(f func(*runtime.Config)) option { return func(s *setup) { f(&s.c
 
 func withOptions(o runtime.Options) option { return func(s *setup) { s.opts = o } }
 
+// withDatabase runs the instance on an existing database (another
+// instance's, stopped: the same customer after a plan change).
+func withDatabase(url string) option { return func(s *setup) { s.dbURL = url } }
+
 func startInstance(t testing.TB, customerID, plan string, opts ...option) *instance {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := setup{cfg: runtime.Config{
-		CustomerID:  customerID,
-		Plan:        plan,
-		ListenAddr:  ln.Addr().String(),
-		DatabaseURL: dbURL,
-		InstanceID:  "test-instance",
-		Version:     "v-test",
+		CustomerID: customerID,
+		Plan:       plan,
+		ListenAddr: ln.Addr().String(),
+		InstanceID: "test-instance",
+		Version:    "v-test",
 	}}
 	for _, o := range opts {
 		o(&s)
 	}
+	if s.dbURL == "" {
+		s.dbURL = pgtest.NewDatabase(t)
+	}
+	s.cfg.DatabaseURL = s.dbURL
+	pool, err := pgxpool.New(t.Context(), s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	go func() { done <- runtime.ServeWith(ctx, s.cfg, ln, log, s.opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v after cancel, want nil", err)
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve returned %v after cancel, want nil", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("Serve did not return within 30s of cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("Serve did not return within 30s of cancel")
-		}
-	})
-	in := &instance{url: "http://" + ln.Addr().String(), pool: pool, logs: logs}
+		})
+	}
+	t.Cleanup(stop)
+	in := &instance{url: "http://" + ln.Addr().String(), pool: pool, logs: logs, stop: stop}
 	if s.serving != nil {
 		s.serving(in.url)
 	}

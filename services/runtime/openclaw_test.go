@@ -110,8 +110,20 @@ func TestOpenClawEngine(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+	// The customer starts on Pro, on the runtime engine: the workspace
+	// rendered, a key, a memory written through the memory API.
+	dbURL := pgtest.NewDatabase(t)
+	pro := startInstance(t, "cus_openclaw", plans.Pro, withDatabase(dbURL), withOpenAI(model, "test-model"))
+	key := pro.addKey(t)
+	team, _ := plans.Lookup(plans.Team)
+	pro.putFiles(t, workspace(t, time.Now(), "UTC", team)...)
+	pro.call(t, http.MethodPost, "/api/memory", key, map[string]any{"content": "OPENCLAW-MEMORY: the cat is called Turing"}, http.StatusCreated, nil)
+	// The upgrade: the compute service restarts the customer's runtime on
+	// Team, which runs on the openclaw engine, with the same database.
+	pro.stop()
+
 	started := time.Now()
-	in := startInstance(t, "cus_openclaw", plans.Team,
+	in := startInstance(t, "cus_openclaw", plans.Team, withDatabase(dbURL),
 		withOpenAI(model, "test-model"),
 		withConfig(func(c *runtime.Config) {
 			c.Env.Engines = "team=openclaw"
@@ -141,12 +153,18 @@ func TestOpenClawEngine(t *testing.T) {
 	if !sawStarting {
 		t.Error("/health never answered 503 starting while the gateway was starting")
 	}
-	key := in.addKey(t)
-	team, _ := plans.Lookup(plans.Team)
-	in.putFiles(t, workspace(t, time.Now(), "UTC", team)...)
-
-	// A memory through the runtime's API, before the chat.
-	in.call(t, http.MethodPost, "/api/memory", key, map[string]any{"content": "OPENCLAW-MEMORY: the cat is called Turing"}, http.StatusCreated, nil)
+	// The key, the workspace and the memory of before the upgrade: the
+	// key still opens the instance (below), and the memory is in the
+	// gateway's workspace from its first start.
+	var soul bool
+	for _, f := range []string{"SOUL.md", "AGENTS.md", "USER.md"} {
+		if _, err := os.Stat(filepath.Join(state, "workspace", f)); err == nil {
+			soul = true
+		}
+	}
+	if !soul {
+		t.Error("the workspace rendered before the upgrade is not in the gateway's workspace")
+	}
 
 	model.Enqueue(llmtest.Answer{Text: "REPLY-FROM-OPENCLAW", InputTokens: 1200, OutputTokens: 34})
 	var res httpapi.ChatResponse
@@ -177,8 +195,8 @@ func TestOpenClawEngine(t *testing.T) {
 		t.Errorf("/status provider = %q, want %q", st.Model.Provider, openclaw.ProviderName)
 	}
 
-	// The memory is in the gateway's workspace, where OpenClaw reads its
-	// daily notes.
+	// The memory written before the upgrade is in the gateway's workspace,
+	// where OpenClaw reads its daily notes.
 	notes, _ := filepath.Glob(filepath.Join(state, "workspace", "memory", "*.md"))
 	var found bool
 	for _, n := range notes {
@@ -214,7 +232,7 @@ func TestOpenClawEngine(t *testing.T) {
 		case strings.Contains(strings.ToLower(name), "path"):
 			args[name] = "memory/2020-01-01.md"
 		case name == "content":
-			args[name] = "OPENCLAW-WROTE-THIS memory"
+			args[name] = "# 2020-01-01\n\n- OPENCLAW-WROTE-THIS memory about the garden\n"
 		}
 	}
 	input, _ := json.Marshal(args)
@@ -225,6 +243,13 @@ func TestOpenClawEngine(t *testing.T) {
 	}
 	if got := in.readFile(t, "memory/2020-01-01.md"); !strings.Contains(got, "OPENCLAW-WROTE-THIS") {
 		t.Errorf("the memory OpenClaw wrote is not in the customer's database: %q (write args %s)", got, input)
+	}
+	// It is a memory of the memory API: listed and found by its search,
+	// once, however many turns sync the workspace.
+	var found2 httpapi.SearchResults
+	in.call(t, http.MethodGet, "/api/memory/search?q=OPENCLAW-WROTE-THIS+garden", key, nil, http.StatusOK, &found2)
+	if len(found2.Results) != 1 || found2.Results[0].Content != "OPENCLAW-WROTE-THIS memory about the garden" || found2.Results[0].NotePath != "memory/2020-01-01.md" {
+		t.Errorf("/api/memory/search for the memory OpenClaw wrote = %+v", found2.Results)
 	}
 
 	// The OpenAI-compatible API of the instance, with the customer's key.
@@ -307,6 +332,12 @@ func TestOpenClawEngine(t *testing.T) {
 	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "still there?"}, http.StatusOK, &res)
 	if !strings.Contains(res.Reply, "AFTER-RESTART") {
 		t.Errorf("reply after restart = %q", res.Reply)
+	}
+	// Turns synced the workspace again and again: the agent's memory is
+	// still one memory.
+	in.call(t, http.MethodGet, "/api/memory/search?q=OPENCLAW-WROTE-THIS+garden", key, nil, http.StatusOK, &found2)
+	if len(found2.Results) != 1 {
+		t.Errorf("/api/memory/search after more turns = %+v, want the one memory", found2.Results)
 	}
 }
 

@@ -161,7 +161,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	if plan, err = planEngine(plan, cfg.Env.Engines); err != nil {
+	if plan, err = planEngine(plan, cfg.Engine, cfg.Env.Engines); err != nil {
 		return err
 	}
 	log = log.With("service", "runtime", "customer_id", cfg.CustomerID, "instance_id", cfg.InstanceID)

@@ -14,7 +14,8 @@
 // Settings (environment or service.Env.Config):
 //
 //	SAGA_STEP_TIMEOUT      one attempt of a step or a compensation (default 30s)
-//	SAGA_INSTANCE_TIMEOUT  one attempt of the instance check (default 60s)
+//	SAGA_INSTANCE_TIMEOUT  one attempt of the instance check (default 6m; health bounds it itself)
+//	SAGA_ENGINE_TIMEOUT    one attempt of a resize, which may start an OpenClaw gateway (default 6m)
 //	SAGA_STEP_ATTEMPTS     attempts per step and per compensation (default 3)
 //	SAGA_SWEEP_INTERVAL    how often deadlines and the outbox are polled (default 500ms)
 //	SAGA_OUTBOX_RETENTION  how long sent outbox messages are kept (default 168h)
@@ -61,6 +62,7 @@ func LoadConfig(l *config.Loader) Config {
 		Policy: domain.Policy{
 			StepTimeout:     l.Duration("SAGA_STEP_TIMEOUT", d.StepTimeout),
 			InstanceTimeout: l.Duration("SAGA_INSTANCE_TIMEOUT", d.InstanceTimeout),
+			EngineTimeout:   l.Duration("SAGA_ENGINE_TIMEOUT", d.EngineTimeout),
 			MaxAttempts:     l.Int("SAGA_STEP_ATTEMPTS", d.MaxAttempts),
 		},
 		SweepInterval:   l.Duration("SAGA_SWEEP_INTERVAL", 500*time.Millisecond),
@@ -78,8 +80,8 @@ func LoadConfig(l *config.Loader) Config {
 	if c.PendingRetention <= 0 {
 		l.Problem("SAGA_PENDING_RETENTION must be positive")
 	}
-	if c.Policy.StepTimeout <= 0 || c.Policy.InstanceTimeout <= 0 {
-		l.Problem("SAGA_STEP_TIMEOUT and SAGA_INSTANCE_TIMEOUT must be positive")
+	if c.Policy.StepTimeout <= 0 || c.Policy.InstanceTimeout <= 0 || c.Policy.EngineTimeout <= 0 {
+		l.Problem("SAGA_STEP_TIMEOUT, SAGA_INSTANCE_TIMEOUT and SAGA_ENGINE_TIMEOUT must be positive")
 	}
 	if c.Policy.MaxAttempts < 1 {
 		l.Problem("SAGA_STEP_ATTEMPTS=%d must be at least 1", c.Policy.MaxAttempts)

@@ -158,7 +158,7 @@ func TestConfig(t *testing.T) {
 	if err := l.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := domain.Policy{StepTimeout: 10 * time.Second, InstanceTimeout: 60 * time.Second, MaxAttempts: 5}
+	want := domain.Policy{StepTimeout: 10 * time.Second, InstanceTimeout: 6 * time.Minute, EngineTimeout: 6 * time.Minute, MaxAttempts: 5}
 	if c.Policy != want || c.SweepInterval != 500*time.Millisecond {
 		t.Errorf("config %+v", c)
 	}

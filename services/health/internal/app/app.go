@@ -30,8 +30,13 @@ type Options struct {
 	Log    *slog.Logger
 	Bus    bus.Publisher
 	Prober Prober
-	// CheckTimeout is how long a new instance has to answer 200.
+	// CheckTimeout is how long a new instance has to answer 200, counted
+	// from the check's start or from its last "starting" answer.
 	CheckTimeout time.Duration
+	// StartTimeout bounds a check whose instance keeps answering 503
+	// {"status":"starting"} (an openclaw engine's gateway starting); it is
+	// at least CheckTimeout (the default when zero).
+	StartTimeout time.Duration
 	// MinInterval and MaxInterval bound the pause between probes, which
 	// doubles from the first to the second. Defaults 25ms and 500ms.
 	MinInterval, MaxInterval time.Duration
@@ -46,6 +51,7 @@ type App struct {
 	worker  *bus.StepWorker
 	prober  Prober
 	timeout time.Duration
+	start   time.Duration
 	minWait time.Duration
 	maxWait time.Duration
 	m       *metrics
@@ -56,6 +62,7 @@ func New(o Options) (*App, error) {
 	if o.CheckTimeout <= 0 {
 		return nil, fmt.Errorf("health: check timeout must be positive, got %v", o.CheckTimeout)
 	}
+	o.StartTimeout = max(o.StartTimeout, o.CheckTimeout)
 	if o.MinInterval <= 0 {
 		o.MinInterval = 25 * time.Millisecond
 	}
@@ -72,7 +79,7 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{log: o.Log, worker: w, prober: o.Prober, timeout: o.CheckTimeout,
+	a := &App{log: o.Log, worker: w, prober: o.Prober, timeout: o.CheckTimeout, start: o.StartTimeout,
 		minWait: o.MinInterval, maxWait: o.MaxInterval, m: m}
 	bus.HandleStep(w, subjects.CmdInstanceCheck, subjects.InstanceReady, a.check)
 	return a, nil
@@ -90,6 +97,6 @@ func (a *App) ConsumerConfig(workers int) bus.ConsumerConfig {
 		Filter:         subjects.CmdInstanceCheck,
 		Workers:        workers,
 		MaxAckPending:  4 * workers,
-		HandlerTimeout: a.timeout + 30*time.Second,
+		HandlerTimeout: a.start + 30*time.Second,
 	}
 }

@@ -5,6 +5,7 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,6 +75,11 @@ type Result struct {
 	Latency time.Duration
 	// Err is why no response arrived.
 	Err error
+	// Starting is true when the instance answered 503 with the body
+	// {"status":"starting"}: its front door serves and says its engine
+	// (an OpenClaw gateway) is still starting. Only the openclaw engine
+	// answers so; a runtime-engine instance is ready as soon as it serves.
+	Starting bool
 }
 
 // String describes the result for a failure reason.
@@ -83,6 +89,8 @@ func (r Result) String() string {
 		return "error: " + r.Err.Error()
 	case r.Status == 0:
 		return "no probe made"
+	case r.Starting:
+		return fmt.Sprintf("HTTP %d %s (engine starting)", r.Status, http.StatusText(r.Status))
 	default:
 		return fmt.Sprintf("HTTP %d %s", r.Status, http.StatusText(r.Status))
 	}
@@ -140,9 +148,16 @@ func (p *Prober) Probe(ctx context.Context, healthURL string) Result {
 	if err != nil {
 		return Result{Err: err, Latency: time.Since(start)}
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
-	return Result{Healthy: resp.StatusCode == http.StatusOK, Status: resp.StatusCode, Latency: time.Since(start)}
+	r := Result{Healthy: resp.StatusCode == http.StatusOK, Status: resp.StatusCode, Latency: time.Since(start)}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		var b struct {
+			Status string `json:"status"`
+		}
+		r.Starting = json.Unmarshal(body, &b) == nil && b.Status == "starting"
+	}
+	return r
 }
 
 // Close releases idle connections.

@@ -64,6 +64,11 @@ func TestProbe(t *testing.T) {
 	mux.HandleFunc("/down/health", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	})
+	mux.HandleFunc("/starting/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"starting","error":"engine not ready"}`))
+	})
 	mux.HandleFunc("/moved/health", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ok/health", http.StatusFound)
 	})
@@ -74,19 +79,21 @@ func TestProbe(t *testing.T) {
 	p := New(200 * time.Millisecond)
 	defer p.Close()
 	tests := []struct {
-		path    string
-		healthy bool
-		status  int
-		err     bool
+		path     string
+		healthy  bool
+		status   int
+		err      bool
+		starting bool
 	}{
-		{"/ok/health", true, 200, false},
-		{"/down/health", false, 503, false},
-		{"/moved/health", false, 302, false}, // redirects are not followed
-		{"/hang/health", false, 0, true},     // the per-probe timeout ends it
+		{"/ok/health", true, 200, false, false},
+		{"/down/health", false, 503, false, false},
+		{"/starting/health", false, 503, false, true}, // the openclaw engine's gateway is starting
+		{"/moved/health", false, 302, false, false},   // redirects are not followed
+		{"/hang/health", false, 0, true, false},       // the per-probe timeout ends it
 	}
 	for _, tt := range tests {
 		r := p.Probe(context.Background(), srv.URL+tt.path)
-		if r.Healthy != tt.healthy || r.Status != tt.status || (r.Err != nil) != tt.err {
+		if r.Healthy != tt.healthy || r.Status != tt.status || (r.Err != nil) != tt.err || r.Starting != tt.starting {
 			t.Errorf("Probe(%s) = %+v (%s)", tt.path, r, r)
 		}
 	}

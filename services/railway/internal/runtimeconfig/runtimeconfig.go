@@ -17,6 +17,10 @@ type Document struct {
 	InstanceToken string `json:"instance_token,omitempty"`
 	Provider      string `json:"provider,omitempty"`
 	Model         string `json:"model,omitempty"`
+	// Engine is the engine the compute service chose for the plan
+	// ("runtime" or "openclaw", pkg/plans), so the compute service alone
+	// decides it (RUNTIME_ENGINES is its setting, not the runtime's).
+	Engine string `json:"engine,omitempty"`
 	// PublicURL is where the internet reaches the runtime: the railway
 	// driver's https domain, so its Telegram channel takes updates by
 	// webhook. The process driver's runtimes listen on loopback and have

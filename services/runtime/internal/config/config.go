@@ -54,6 +54,10 @@ type Config struct {
 	// Model overrides the plan's model id. OpenAI-compatible servers need
 	// it (an Ollama server knows "llama3.2", not the plan's Claude model).
 	Model string `json:"model,omitempty"`
+	// Engine is the engine the compute service chose for the plan
+	// (plans.EngineRuntime or plans.EngineOpenClaw). Empty: RUNTIME_ENGINES,
+	// else the plan's catalog engine.
+	Engine string `json:"engine,omitempty"`
 	// DashboardOrigin is the one browser origin (scheme://host[:port])
 	// allowed to call the API cross-origin: the platform's dashboard. No
 	// CORS headers are sent for any other origin, or at all when empty.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -28,11 +30,16 @@ func TestWorkspaceSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &WorkspaceSync{
-		Dir:   dir,
-		Read:  func(ctx context.Context) ([]customerdb.File, error) { return customerdb.ReadWorkspace(ctx, pool) },
-		Write: func(ctx context.Context, f ...customerdb.File) error { return customerdb.PutFiles(ctx, pool, f...) },
+	newSync := func() *WorkspaceSync {
+		return &WorkspaceSync{
+			Dir:  dir,
+			Read: func(ctx context.Context) ([]customerdb.File, error) { return customerdb.ReadWorkspace(ctx, pool) },
+			StoreMemory: func(ctx context.Context, path, base string, haveBase bool, agent string) (string, error) {
+				return customerdb.StoreMemoryFile(ctx, pool, path, base, haveBase, agent)
+			},
+		}
 	}
+	s := newSync()
 	put := func(path, content string) {
 		t.Helper()
 		if err := customerdb.PutFiles(ctx, pool, customerdb.File{Path: path, Content: content}); err != nil {
@@ -129,5 +136,85 @@ func TestWorkspaceSync(t *testing.T) {
 	}
 	if got := read("MEMORY.md"); got != "long-term: likes tea and cake" {
 		t.Errorf("MEMORY.md after sync = %q", got)
+	}
+
+	// Memories: what the agent writes is found by the memory API's search,
+	// once however often the sync runs; what the API writes reaches the
+	// agent; an edit on each side between two syncs keeps both.
+	search := func(q string) []string {
+		t.Helper()
+		hits, err := customerdb.SearchMemories(ctx, pool, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range hits {
+			out = append(out, h.Content)
+		}
+		return out
+	}
+	if got := search("OpenClaw"); len(got) != 1 || got[0] != "from OpenClaw" {
+		t.Errorf("search for the agent's memory = %q, want [from OpenClaw]", got)
+	}
+	for range 3 {
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Collect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := search("OpenClaw"); len(got) != 1 {
+		t.Errorf("search after more syncs = %q, want the one memory", got)
+	}
+	at := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
+	if _, err := customerdb.AddMemory(ctx, pool, "API-MEMORY dentist on Friday", nil, at); err != nil {
+		t.Fatal(err)
+	}
+	appendLine := func(path, line string) {
+		t.Helper()
+		c := read(path)
+		if c != "" && !strings.HasSuffix(c, "\n") {
+			c += "\n"
+		}
+		write(path, c+line+"\n")
+	}
+	appendLine("memory/2026-12-05.md", "- AGENT-MEMORY buy oat milk")
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []string{read("memory/2026-12-05.md"), inDB("memory/2026-12-05.md")} {
+		if !strings.Contains(got, "API-MEMORY") || !strings.Contains(got, "AGENT-MEMORY") || !strings.Contains(got, "from OpenClaw") {
+			t.Errorf("note after both sides wrote = %q, want both memories", got)
+		}
+	}
+	if got := search("oat milk"); len(got) != 1 {
+		t.Errorf("search for the agent's new memory = %q", got)
+	}
+
+	// A restarted runtime (no memory of what was last synced) keeps the
+	// agent's copy's entries and the database's.
+	appendLine("memory/2026-12-05.md", "- WRITTEN-WHILE-DOWN")
+	if _, err := customerdb.AddMemory(ctx, pool, "API-WHILE-DOWN", nil, at); err != nil {
+		t.Fatal(err)
+	}
+	s = newSync()
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("memory/2026-12-05.md"); !strings.Contains(got, "WRITTEN-WHILE-DOWN") || !strings.Contains(got, "API-WHILE-DOWN") || !strings.Contains(got, "AGENT-MEMORY") {
+		t.Errorf("note after a restart = %q", got)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM memories`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	// from the memory API (put as a file, never a row: its one entry
+	// became a row once the agent changed the file), from OpenClaw,
+	// API-MEMORY, AGENT-MEMORY, WRITTEN-WHILE-DOWN, API-WHILE-DOWN;
+	// MEMORY.md's prose line is not a list item.
+	if n != 6 {
+		rows, _ := customerdb.ListMemories(ctx, pool, 20, 0)
+		t.Errorf("%d memories, want 6: %+v", n, rows)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-var policy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, MaxAttempts: 3}
+var policy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, EngineTimeout: 6 * time.Minute, MaxAttempts: 3}
 
 // input is one thing that happens to a saga in a script.
 type input struct {
@@ -312,13 +312,17 @@ func TestMsgIDs(t *testing.T) {
 }
 
 // Every step's policy comes from its row in the step table: the instance
-// check waits for a runtime to boot, every other step for an answer; the
-// day-7 and day-30 steps get twice the attempts.
+// check waits for a runtime to boot, a resize for a runtime perhaps on
+// another engine to be healthy, every other step for an answer; the day-7
+// and day-30 steps get twice the attempts.
 func TestStepPolicyFromTheTable(t *testing.T) {
 	for n := range defs {
 		want := StepPolicy{Timeout: policy.StepTimeout, Attempts: policy.MaxAttempts}
-		if n == Instance {
+		switch n {
+		case Instance:
 			want.Timeout = policy.InstanceTimeout
+		case Resize:
+			want.Timeout = policy.EngineTimeout
 		}
 		switch n {
 		case Archive, DestroyCompute, DestroyWorkspace, DestroyDatabase, DestroyArchive:
@@ -327,5 +331,10 @@ func TestStepPolicyFromTheTable(t *testing.T) {
 		if got := policy.Step(n); got != want {
 			t.Errorf("Step(%s) = %+v, want %+v", n, got, want)
 		}
+	}
+	// A policy without an engine timeout never gives a resize less
+	// than a step's.
+	if got := (Policy{StepTimeout: time.Minute, MaxAttempts: 1}).Step(Resize).Timeout; got != time.Minute {
+		t.Errorf("Step(resize) without EngineTimeout = %s, want the step timeout", got)
 	}
 }

@@ -160,6 +160,14 @@ const (
 	// waitBoot: a freshly started runtime answers its first health probe
 	// (Policy.InstanceTimeout).
 	waitBoot
+	// waitEngine: the compute service restarts the runtime, perhaps on
+	// another engine, and answers once it is healthy: an OpenClaw
+	// gateway's start takes minutes on a loaded machine (the larger of
+	// Policy.EngineTimeout and Policy.StepTimeout). The compute service
+	// bounds the wait itself (OPENCLAW_START_TIMEOUT) and answers
+	// compute.failed, so this timeout only covers a compute service that
+	// does not answer at all.
+	waitEngine
 )
 
 var defs = map[StepName]stepDef{
@@ -169,7 +177,7 @@ var defs = map[StepName]stepDef{
 	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer, triesConfigured},
 	Instance:  {CmdCheckInstance, "", 2, waitBoot, triesConfigured},
 
-	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitAnswer, triesConfigured},
+	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitEngine, triesConfigured},
 	Skills:           {CmdRenderSkills, CmdRenderSkills, 1, waitAnswer, triesConfigured},
 	Stop:             {CmdStopCompute, "", 0, waitAnswer, triesConfigured},
 	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer, triesConfigured},
@@ -333,13 +341,27 @@ type Policy struct {
 	// InstanceTimeout bounds one attempt of a step that waits for a freshly
 	// started runtime (the instance check).
 	InstanceTimeout time.Duration
+	// EngineTimeout bounds one attempt of a resize (and of its
+	// compensation), which may restart the runtime on the openclaw engine
+	// and is answered once that is healthy; never less than StepTimeout.
+	EngineTimeout time.Duration
 	// MaxAttempts is how many times a command is sent before the step (or
 	// compensation) is given up.
 	MaxAttempts int
 }
 
-// DefaultPolicy is the policy used when nothing is configured.
-var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 60 * time.Second, MaxAttempts: 3}
+// DefaultPolicy is the policy used when nothing is configured. Its
+// EngineTimeout is longer than the compute service's default
+// OPENCLAW_START_TIMEOUT (5 minutes), so a gateway too slow to start is
+// reported by the compute service, with its reason, rather than timed out.
+//
+// InstanceTimeout is as long: the health service bounds a readiness check
+// itself (HEALTH_CHECK_TIMEOUT, 45 s, for an instance that does not answer;
+// up to HEALTH_START_TIMEOUT, 5 minutes, while an openclaw instance says
+// its gateway is starting) and answers instance.failed, so this timeout is
+// only the backstop for a health service that does not answer; shorter, it
+// would resend the check, and give up on a signup, while a gateway starts.
+var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 6 * time.Minute, EngineTimeout: 6 * time.Minute, MaxAttempts: 3}
 
 // StepPolicy is one step's policy (temporal's ActivityOptions): how long
 // one attempt of its command or compensation may take before it is sent
@@ -353,8 +375,11 @@ type StepPolicy struct {
 // table names.
 func (p Policy) Step(n StepName) StepPolicy {
 	timeout := p.StepTimeout
-	if defs[n].wait == waitBoot {
+	switch defs[n].wait {
+	case waitBoot:
 		timeout = p.InstanceTimeout
+	case waitEngine:
+		timeout = max(p.StepTimeout, p.EngineTimeout)
 	}
 	attempts := p.MaxAttempts
 	if defs[n].tries == triesPatient {

@@ -42,6 +42,10 @@ type child struct {
 // own, with its configuration on stdin; with t, as t's uid in t's cgroup
 // and directory. t's cgroup is removed once the runtime has exited.
 func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token string, log *slog.Logger) (*child, error) {
+	engine, err := engineOf(o.Engines, in.Plan)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := json.Marshal(runtimeconfig.Document{
 		CustomerID:    in.CustomerID,
 		Plan:          in.Plan,
@@ -52,6 +56,7 @@ func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token 
 		InstanceToken: token,
 		Provider:      o.Provider,
 		Model:         o.Model,
+		Engine:        engine,
 	})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
 )
@@ -80,6 +81,13 @@ type Options struct {
 	// Provider and Model, when set, go into every runtime's configuration
 	// (the runtime's provider and model fields).
 	Provider, Model string
+	// Engines chooses each plan's engine (RUNTIME_ENGINES); the runtime is
+	// told its engine in its configuration.
+	Engines plans.Engines
+	// EngineStart bounds how long a Resize onto the openclaw engine waits
+	// for the new runtime's /health to answer 200 (its gateway is up).
+	// Default 5m.
+	EngineStart time.Duration
 	// Isolation keeps runtimes from each other and from the platform
 	// (uids, cgroups, private directories); zero fields take the defaults.
 	Isolation Isolation
@@ -93,6 +101,7 @@ func (o *Options) defaults() {
 	}
 	def(&o.StartTimeout, time.Minute)
 	def(&o.StopGrace, 15*time.Second)
+	def(&o.EngineStart, 5*time.Minute)
 	def(&o.MinBackoff, 100*time.Millisecond)
 	def(&o.MaxBackoff, 30*time.Second)
 	def(&o.StableAfter, time.Minute)

@@ -25,12 +25,23 @@ func (d *Driver) instance(ctx context.Context, customerID string) (store.Instanc
 
 // Resize records plan for the customer's instance and, when it runs,
 // replaces its runtime by one started with the new plan (the runtime's
-// quota follows its plan, its Go limits follow the compute size), on the
-// same port, waiting until it answers. Resizing to the recorded plan and
-// size changes nothing.
+// quota follows its plan, its Go limits follow the compute size, its
+// engine follows Options.Engines), on the same port, waiting until it
+// answers, and on the openclaw engine until its /health answers 200 (the
+// gateway is up), within Options.EngineStart. Resizing to the recorded plan
+// and size changes nothing (and waits the same way, so a retried resize is
+// answered only once the instance is ready).
+//
+// A plan too small for its engine is rejected before anything changes; an
+// openclaw runtime not healthy in time is an error wrapping
+// app.ErrDeployFailed, which the saga compensates by resizing back.
 func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan) error {
 	if plan.ID == "" || plan.MemoryMB <= 0 || plan.VCPUs <= 0 {
 		return fmt.Errorf("%w: plan %q has no compute size", app.ErrRejected, plan.ID)
+	}
+	engine, err := engineOf(d.o.Engines, plan.ID)
+	if err != nil {
+		return err
 	}
 	unlock := d.lock(customerID)
 	defer unlock()
@@ -40,27 +51,46 @@ func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan)
 	}
 	same := in.Plan == plan.ID && in.VCPUs == plan.VCPUs && in.MemoryMB == plan.MemoryMB
 	if !same {
+		from, _ := engineOf(d.o.Engines, in.Plan)
 		if err := d.o.Store.SetPlan(ctx, customerID, plan.ID, plan.VCPUs, plan.MemoryMB); err != nil {
 			return err
 		}
 		in.Plan, in.VCPUs, in.MemoryMB = plan.ID, plan.VCPUs, plan.MemoryMB
 		d.log.Info("instance resized", "customer_id", customerID, "plan", plan.ID, "vcpus", plan.VCPUs,
-			"memory_mb", plan.MemoryMB, "desired_state", in.Desired)
+			"memory_mb", plan.MemoryMB, "engine", engine, "previous_engine", from, "desired_state", in.Desired)
 	}
 	if in.Desired != store.Running {
 		return nil // a stopped instance starts with the recorded plan
 	}
 	s := d.supervisorOf(customerID)
-	if same && s != nil {
-		return d.waitReady(ctx, s, 1)
+	if !same || s == nil {
+		if s != nil {
+			d.unsupervise(customerID).stop()
+		}
+		if s, err = d.supervise(in); err != nil {
+			return err
+		}
 	}
-	if s != nil {
-		d.unsupervise(customerID).stop()
-	}
-	if s, err = d.supervise(in); err != nil {
+	if err := d.waitReady(ctx, s, 1); err != nil {
 		return err
 	}
-	return d.waitReady(ctx, s, 1)
+	if engine == plans.EngineOpenClaw {
+		return d.waitHealthy(ctx, s, engine)
+	}
+	return nil
+}
+
+// engineOf is the engine e chooses for plan id, or an error wrapping
+// app.ErrRejected when the plan is unknown or too small for it.
+func engineOf(e plans.Engines, id string) (string, error) {
+	p, err := plans.Lookup(id)
+	if err == nil {
+		p, err = e.For(p)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", app.ErrRejected, err)
+	}
+	return p.Engine, nil
 }
 
 // Stop records the instance as stopped for reason, stops its runtime and
@@ -106,6 +136,9 @@ func (d *Driver) Resume(ctx context.Context, req app.ProvisionRequest) (app.Inst
 	if req.Plan.ID != "" && (in.Plan != req.Plan.ID || in.VCPUs != req.Plan.VCPUs || in.MemoryMB != req.Plan.MemoryMB) {
 		if req.Plan.MemoryMB <= 0 || req.Plan.VCPUs <= 0 {
 			return app.Instance{}, fmt.Errorf("%w: plan %q has no compute size", app.ErrRejected, req.Plan.ID)
+		}
+		if _, err := engineOf(d.o.Engines, req.Plan.ID); err != nil {
+			return app.Instance{}, err
 		}
 		if err := d.o.Store.SetPlan(ctx, req.CustomerID, req.Plan.ID, req.Plan.VCPUs, req.Plan.MemoryMB); err != nil {
 			return app.Instance{}, err

@@ -25,6 +25,9 @@ func (d *Driver) Provision(ctx context.Context, req app.ProvisionRequest) (app.I
 	if req.Plan.ID == "" || req.Plan.MemoryMB <= 0 || req.Plan.VCPUs <= 0 {
 		return app.Instance{}, fmt.Errorf("%w: plan %q has no compute size", app.ErrRejected, req.Plan.ID)
 	}
+	if _, err := engineOf(d.o.Engines, req.Plan.ID); err != nil {
+		return app.Instance{}, err
+	}
 	unlock := d.lock(req.CustomerID)
 	defer unlock()
 	s := d.supervisorOf(req.CustomerID)

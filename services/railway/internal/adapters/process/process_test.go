@@ -26,6 +26,10 @@ import (
 var runtimeBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == fakeGatewayMode {
+		runFakeGateway() // started by a runtime as its OpenClaw gateway
+		return
+	}
 	if os.Getenv(helperEnv) != "" {
 		runHelper() // started by a driver as a customer's runtime
 		return

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"time"
+
+	"clawdbot.cloud/services/railway/internal/app"
 )
 
 // probeClient asks runtimes for /health without keeping connections open.
@@ -72,6 +76,42 @@ func (s *supervisor) waitReady(ctx context.Context, minGen int) error {
 				return fmt.Errorf("runtime not answering (last failure: %s): %w", last, ctx.Err())
 			}
 			return fmt.Errorf("runtime not answering: %w", ctx.Err())
+		}
+	}
+}
+
+// waitHealthy waits, at most Options.EngineStart, until the runtime s runs
+// answers /health with 200: on the openclaw engine, until its gateway is
+// up. A runtime still starting then is an error wrapping
+// app.ErrDeployFailed that says what /health last answered.
+func (d *Driver) waitHealthy(parent context.Context, s *supervisor, engine string) error {
+	ctx, cancel := context.WithTimeout(parent, d.o.EngineStart)
+	defer cancel()
+	url := s.status().URL + "/health"
+	last := "no answer"
+	wait := 50 * time.Millisecond
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := probeClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else if ctx.Err() == nil {
+			last = "no answer"
+		}
+		select {
+		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("wait for the %s engine of %s: %w", engine, s.in.CustomerID, parent.Err())
+			}
+			return fmt.Errorf("%w: the %s engine of %s is not healthy within %s (/health: %s)",
+				app.ErrDeployFailed, engine, s.in.CustomerID, d.o.EngineStart, last)
+		case <-time.After(wait):
+			wait = min(2*wait, time.Second)
 		}
 	}
 }
