@@ -90,8 +90,13 @@ func (s *Server) controlOriginOK(r *http.Request, websocket bool) bool {
 	return s.sameOrigin(r) && (r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Origin") != "")
 }
 
-// controlUIRedirect sends /openclaw to /openclaw/, where the UI's relative
-// asset paths resolve.
-func (s *Server) controlUIRedirect(w http.ResponseWriter, r *http.Request) {
+// controlUIRoot serves the prefix itself: the Control UI opens its
+// WebSocket there (no trailing slash); a page load is sent to /openclaw/,
+// where the UI's relative asset paths resolve.
+func (s *Server) controlUIRoot(w http.ResponseWriter, r *http.Request) {
+	if controlproxy.IsWebSocket(r) {
+		s.controlUI(w, r)
+		return
+	}
 	http.Redirect(w, r, controlproxy.Path+"/", http.StatusSeeOther)
 }

@@ -68,7 +68,8 @@ func (b *browser) dialControlWS(origin string) (int, string) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req, _ := http.NewRequest(http.MethodGet, b.app.url+"/openclaw/", nil)
+	// Where OpenClaw's Control UI opens it: the prefix, no slash.
+	req, _ := http.NewRequest(http.MethodGet, b.app.url+"/openclaw", nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
@@ -176,7 +177,7 @@ func TestControlUIOnlyForItsOwner(t *testing.T) {
 	if code != http.StatusSwitchingProtocols || echo != "cus_ada echoes hello\n" {
 		t.Fatalf("ada's WebSocket = %d %q", code, echo)
 	}
-	if got := drain(); len(got) != 1 || !got[0].websocket || got[0].who != "cus_ada" || got[0].origin != a.url {
+	if got := drain(); len(got) != 1 || !got[0].websocket || got[0].who != "cus_ada" || got[0].origin != a.url || got[0].path != "/openclaw" {
 		t.Errorf("ada's WebSocket reached %+v", got)
 	}
 

@@ -155,7 +155,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/api/health", s.instanceHealth)
 	mux.HandleFunc("/app/api/instance/{path...}", s.proxy)
 	mux.HandleFunc(controlproxy.Path+"/", s.controlUI)
-	mux.HandleFunc("GET "+controlproxy.Path, s.controlUIRedirect)
+	mux.HandleFunc(controlproxy.Path, s.controlUIRoot)
 	mux.HandleFunc("POST /billing", s.billing)
 	mux.HandleFunc("POST /google/connect", s.googleConnect)
 	mux.HandleFunc("GET /google/callback", s.googleCallback)
