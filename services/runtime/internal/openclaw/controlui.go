@@ -1,6 +1,7 @@
 package openclaw
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -34,8 +35,10 @@ const controlHost = "control-ui.claw.invalid"
 // proxy identity header, OpenClaw's scope cap) and sets its own: the proxy
 // identity (ProxyUserEnv), the client's address, and controlOrigin as the
 // Origin. The gateway token never travels this way. On the way out it drops
-// Set-Cookie: the browser sees the web app's origin, whose cookies are not
-// the gateway's to set.
+// Set-Cookie (the browser sees the web app's origin, whose cookies are not
+// the gateway's to set) and, in the WebSocket's frames, replaces the proxy
+// identity, which the gateway names to its clients as their user, by
+// OwnerLabel (redactFrames; compression is not offered to the gateway).
 func (g *Gateway) ControlUI() http.Handler { return g.control }
 
 func (g *Gateway) newControlProxy() http.Handler {
@@ -46,7 +49,8 @@ func (g *Gateway) newControlProxy() http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			h := pr.Out.Header
-			for _, k := range []string{"Authorization", "Cookie", "X-Real-Ip", proxyUserHeader, "X-Openclaw-Scopes"} {
+			// No compression on the WebSocket: its frames are redacted.
+			for _, k := range []string{"Authorization", "Cookie", "X-Real-Ip", proxyUserHeader, "X-Openclaw-Scopes", "Sec-Websocket-Extensions"} {
 				h.Del(k)
 			}
 			h.Set(proxyUserHeader, g.proxyUser)
@@ -59,6 +63,11 @@ func (g *Gateway) newControlProxy() http.Handler {
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Set-Cookie")
+			// The gateway names the proxy's identity to the browser
+			// (hello, presence, config); it is a credential on loopback.
+			if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+				resp.Body = newRedactFrames(rwc, g.proxyUser, OwnerLabel)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
