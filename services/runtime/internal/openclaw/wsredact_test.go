@@ -15,7 +15,7 @@ type pipeRWC struct {
 	w     bytes.Buffer
 }
 
-func (p *pipeRWC) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.chunk)]) }
+func (p *pipeRWC) Read(b []byte) (int, error)  { return p.r.Read(b[:min(len(b), p.chunk)]) }
 func (p *pipeRWC) Write(b []byte) (int, error) { return p.w.Write(b) }
 func (p *pipeRWC) Close() error                { return nil }
 
