@@ -1,9 +1,13 @@
 package runtime_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"clawdbot.cloud/services/runtime"
 )
@@ -13,7 +17,9 @@ import (
 // the next request opens one again (density: thousands of idle instances
 // must not pin a backend each).
 func TestIdleInstanceReleasesItsDatabaseConnection(t *testing.T) {
-	in := startInstance(t, "cus_IDLE", "starter", withOptions(runtime.Options{DBIdle: 300 * time.Millisecond}))
+	// DBHealthMaxAge 1ns: every probe asks the database, so each round
+	// opens a backend again.
+	in := startInstance(t, "cus_IDLE", "starter", withOptions(runtime.Options{DBIdle: 300 * time.Millisecond, DBHealthMaxAge: time.Nanosecond}))
 	backends := func() int {
 		var n int
 		if err := in.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
@@ -22,27 +28,93 @@ func TestIdleInstanceReleasesItsDatabaseConnection(t *testing.T) {
 		}
 		return n
 	}
-	health := func() {
-		resp, err := http.Get(in.url + "/health")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("/health = %d, want 200", resp.StatusCode)
-		}
-	}
 	for round := range 2 {
-		health() // pings the database
+		health(t, in.url, http.StatusOK) // pings the database
 		if n := backends(); n == 0 {
 			t.Fatalf("round %d: no backend right after /health", round)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for backends() > 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: the idle instance still holds %d backends after 10s (DBIdle 300ms)", round, backends())
-			}
-			time.Sleep(50 * time.Millisecond)
+		waitNoBackend(t, backends)
+	}
+}
+
+// TestHealthProbeOfIdleInstanceStartsNoBackend: a probe of an idle instance
+// whose database answered recently opens no connection (the health service
+// probes every instance every 30 s; a backend each time is ~30 ms of the
+// customers' server's CPU), and a database that stopped taking connections
+// is still reported once the last answer is older than DBHealthMaxAge.
+func TestHealthProbeOfIdleInstanceStartsNoBackend(t *testing.T) {
+	// Long enough that the probes below come before the last answer is
+	// stale even on a loaded machine.
+	const maxAge = 10 * time.Second
+	in := startInstance(t, "cus_IDLEPROBE", "starter", withOptions(runtime.Options{DBIdle: 200 * time.Millisecond, DBHealthMaxAge: maxAge}))
+	var db string
+	if err := in.pool.QueryRow(t.Context(), `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	backends := func() int {
+		var n int
+		if err := in.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+			t.Fatal(err)
 		}
+		return n
+	}
+	waitNoBackend(t, backends)
+	for range 5 {
+		health(t, in.url, http.StatusOK)
+		if n := backends(); n > 0 {
+			t.Fatalf("a probe of the idle instance opened %d backends", n)
+		}
+	}
+
+	// The database stops taking connections: the instance's idle pool has
+	// none, so once its last answer is older than maxAge the probe asks,
+	// cannot connect, and says so.
+	// (ALTER DATABASE cannot run in the database it changes.)
+	other := in.pool.Config().ConnConfig.Copy()
+	other.Database = "postgres"
+	admin, err := pgx.ConnectConfig(t.Context(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	allow := func(ctx context.Context, on bool) error {
+		_, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS %t`, pgx.Identifier{db}.Sanitize(), on))
+		return err
+	}
+	if err := allow(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = allow(context.Background(), true) })
+	health(t, in.url, http.StatusOK) // the last answer is still fresh
+	time.Sleep(maxAge)
+	health(t, in.url, http.StatusServiceUnavailable)
+	if err := allow(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	health(t, in.url, http.StatusOK)
+}
+
+func health(t *testing.T, url string, want int) {
+	t.Helper()
+	resp, err := http.Get(url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("/health = %d, want %d", resp.StatusCode, want)
+	}
+}
+
+// waitNoBackend waits until the instance has closed its idle connections.
+func waitNoBackend(t *testing.T, backends func() int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for backends() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle instance still holds %d backends after 10s", backends())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -74,6 +74,10 @@ const (
 	// pinning a backend (several MB) each. Opening one again costs a few
 	// milliseconds.
 	dbIdle = 5 * time.Second
+	// dbHealthMaxAge is how long /health trusts the database's last answer
+	// (dbHealth): a probe every 30 s then opens a backend every 5 minutes,
+	// not every time.
+	dbHealthMaxAge = 5 * time.Minute
 	// modelTimeout bounds one model call, streamed or not.
 	modelTimeout = 2 * time.Minute
 	// maxReplyTokens bounds one reply.
@@ -107,6 +111,10 @@ type Options struct {
 	FetchAllow []netip.Prefix
 	// DBIdle closes a database connection unused this long (5 seconds).
 	DBIdle time.Duration
+	// DBHealthMaxAge is how long /health trusts the database's last answer
+	// before a probe of an idle instance opens a connection to ask again
+	// (5 minutes; see dbHealth).
+	DBHealthMaxAge time.Duration
 	// BrowserIdle stops the browser after this long unused (5 minutes).
 	BrowserIdle time.Duration
 	// TelegramPollTimeout is the Telegram channel's long-poll timeout
@@ -167,10 +175,13 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	poolCfg.MaxConnIdleTime = cmp.Or(opts.DBIdle, dbIdle)
 	// The pool closes idle connections when it checks them.
 	poolCfg.HealthCheckPeriod = poolCfg.MaxConnIdleTime / 2
+	dbCheck := &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
+	poolCfg.AfterConnect = dbCheck.afterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("open customer database: %w", err)
 	}
+	dbCheck.pool = pool
 	defer pool.Close()
 	if err := customerdb.Migrate(ctx, pool); err != nil {
 		return err
@@ -237,6 +248,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Version:         cfg.Version,
 			Plan:            plan,
 			DB:              pool,
+			DBCheck:         dbCheck.Ping,
 			InstanceToken:   cfg.InstanceToken,
 			DashboardOrigin: cfg.DashboardOrigin,
 			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),

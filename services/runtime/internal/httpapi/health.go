@@ -19,7 +19,7 @@ type healthBody struct {
 }
 
 // health answers GET /health without authentication: 200 {"status":"ok"}
-// when the customer's database answers and the engine is ready (on the
+// when the customer's database answers (DBCheck) and the engine is ready (on the
 // openclaw engine: the gateway answers its /readyz), 503 otherwise. The
 // platform's health service probes it, so an instance on the openclaw
 // engine is reported ready only once its gateway is.
@@ -27,7 +27,11 @@ func health(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 		defer cancel()
-		if err := o.DB.Ping(ctx); err != nil {
+		check := o.DBCheck
+		if check == nil {
+			check = o.DB.Ping
+		}
+		if err := check(ctx); err != nil {
 			o.Log.WarnContext(r.Context(), "health: database ping failed", "err", err)
 			respond.JSON(w, http.StatusServiceUnavailable, healthBody{Status: "unavailable", Error: "database unavailable"})
 			return

@@ -79,6 +79,9 @@ type Options struct {
 	Plan plans.Plan
 	// DB is the customer's own database.
 	DB Store
+	// DBCheck, when set, is /health's database check instead of DB.Ping
+	// (the runtime's opens no backend to answer a probe of an idle instance).
+	DBCheck func(ctx context.Context) error
 	// Chat runs chat turns.
 	Chat *chat.Service
 	// Telegram is the Telegram channel; nil answers 503 on its routes.
