@@ -91,6 +91,7 @@ func TestOpenClawEngine(t *testing.T) {
 	dir := openclawDir(t)
 	model := openaitest.New(t)
 	state := filepath.Join(t.TempDir(), "openclaw")
+	instanceToken := "instance-token-of-the-openclaw-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	var sawStarting bool
 	// Registered first, so it runs after the instance has stopped.
 	t.Cleanup(func() {
@@ -128,6 +129,7 @@ func TestOpenClawEngine(t *testing.T) {
 		withConfig(func(c *runtime.Config) {
 			c.Env.Engines = "team=openclaw"
 			c.Env.OpenClawDir = dir
+			c.InstanceToken = instanceToken
 		}),
 		// A gateway's first turn after a start loads its agent code (tens of
 		// seconds, minutes on a loaded 2-core machine).
@@ -274,6 +276,10 @@ func TestOpenClawEngine(t *testing.T) {
 		t.Errorf("/status messages = %d after three turns, want 3", st.Usage.Messages)
 	}
 
+	// Streaming through the front door, both APIs.
+	t.Run("api chat streams", func(t *testing.T) { checkChatStreams(t, in, key, model) })
+	t.Run("v1 chat completions streams", func(t *testing.T) { checkCompletionsStream(t, in, key, model) })
+
 	// The gateway token: it works on the gateway (so it is the right one),
 	// the customer's key does not, and it is in nothing the customer reads.
 	pids, token := gatewayProcs(t, state)
@@ -322,6 +328,21 @@ func TestOpenClawEngine(t *testing.T) {
 		}
 	}
 
+	// The Control UI: only through the web app's hop, and the browser sees
+	// no secret of the gateway's or the platform's.
+	proxyUser := gatewayEnv(t, pids, openclaw.ProxyUserEnv)
+	if proxyUser == "" {
+		t.Fatal("the gateway has no proxy identity in its environment")
+	}
+	t.Run("control ui refusals", func(t *testing.T) { checkControlUIRefusals(t, in, key, gwURL, proxyUser) })
+	t.Run("control ui in a browser", func(t *testing.T) {
+		checkControlUIInBrowser(t, in, instanceToken, map[string]string{
+			"gateway token": token, "proxy identity": proxyUser, "instance token": instanceToken, "api key": key})
+	})
+	if strings.Contains(in.logs.String(), proxyUser) {
+		t.Error("the proxy identity is in the runtime's logs")
+	}
+
 	// A gateway that dies is restarted, and the instance is ready again.
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
@@ -339,6 +360,24 @@ func TestOpenClawEngine(t *testing.T) {
 	if len(found2.Results) != 1 {
 		t.Errorf("/api/memory/search after more turns = %+v, want the one memory", found2.Results)
 	}
+}
+
+// gatewayEnv returns the variable name from the environment of the first
+// of pids that has it.
+func gatewayEnv(t testing.TB, pids []int, name string) string {
+	t.Helper()
+	for _, p := range pids {
+		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // gatewayURL reads the gateway's port from its rendered openclaw.json.

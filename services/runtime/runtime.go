@@ -258,6 +258,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Chat:            chatService,
 			Telegram:        tg,
 			Ready:           ready(gateway),
+			ControlUI:       controlUI(gateway),
 		}), nil, "runtime"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -302,6 +303,15 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		return nil
 	})
 	return g.Wait()
+}
+
+// controlUI is the gateway's Control UI behind the front door; nil on the
+// runtime engine.
+func controlUI(gw *openclaw.Gateway) http.Handler {
+	if gw == nil {
+		return nil
+	}
+	return gw.ControlUI()
 }
 
 // ready is /health's readiness check: the gateway's on the openclaw engine,

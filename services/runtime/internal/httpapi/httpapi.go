@@ -32,6 +32,7 @@
 //	DELETE /api/google               revoke the grant at Google and forget the tokens
 //	POST   /v1/chat/completions      the OpenAI-compatible chat API (openai.go)
 //	GET    /v1/models                the instance's model, OpenAI-style
+//	*      /openclaw/…               the OpenClaw Control UI, pages and WebSocket (openclaw engine; dashboard token only; controlui.go)
 //
 // Every route but /health, /openapi.json and the Telegram webhook needs "Authorization: Bearer claw_…" (or a
 // dashboard token, see internal/auth) and is rate limited per key. Every
@@ -52,6 +53,7 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/auth"
 	"clawdbot.cloud/services/runtime/internal/chat"
+	"clawdbot.cloud/services/runtime/internal/openclaw"
 	"clawdbot.cloud/services/runtime/internal/ratelimit"
 	"clawdbot.cloud/services/runtime/internal/respond"
 	"clawdbot.cloud/services/runtime/internal/telegram"
@@ -93,6 +95,9 @@ type Options struct {
 	DashboardOrigin string
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter *ratelimit.Limiter
+	// ControlUI serves the OpenClaw gateway's Control UI under
+	// openclaw.ControlPath (the openclaw engine); nil answers 404 there.
+	ControlUI http.Handler
 	// Google is the Google connection; nil when the platform has no
 	// Google OAuth client (the routes answer 503).
 	Google GoogleAccount
@@ -158,6 +163,11 @@ func New(o Options) http.Handler {
 	mux.Handle("DELETE /api/google", key(deleteGoogle(o)))
 	mux.Handle("POST /v1/chat/completions", openAIErrors(key(completions(o))))
 	mux.Handle("GET /v1/models", openAIErrors(key(models(o))))
+	if o.ControlUI != nil {
+		cui := guard(controlUI(o.Log, o.ControlUI))
+		mux.Handle(openclaw.ControlPath, cui)
+		mux.Handle(openclaw.ControlPath+"/", cui)
+	}
 	mux.Handle("/", fallback(mux))
 	return accessLog(o.Log, limitBody(cors(o.DashboardOrigin, mux)))
 }

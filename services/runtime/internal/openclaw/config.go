@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
+
+	"clawdbot.cloud/pkg/controlproxy"
 )
 
 // Model APIs OpenClaw speaks to a provider (models.providers.<id>.api).
@@ -20,11 +23,43 @@ const (
 // ${VAR} in its config), so no secret is ever written to the state
 // directory.
 const (
-	// TokenEnv holds the gateway token; OpenClaw reads it for token auth.
-	TokenEnv = "OPENCLAW_GATEWAY_TOKEN"
+	// TokenEnv holds the gateway token: the shared secret the runtime's own
+	// calls (chat) authenticate with. In trusted-proxy mode OpenClaw calls
+	// it the gateway password and accepts it only from loopback callers
+	// without forwarded headers (its "local direct" fallback); a token
+	// proper (OPENCLAW_GATEWAY_TOKEN) is refused beside trusted-proxy auth.
+	TokenEnv = "OPENCLAW_GATEWAY_PASSWORD"
+	// ProxyUserEnv holds the identity the front door vouches for on the
+	// Control UI's requests: random per start, the one entry of
+	// allowUsers, so a process that can reach the loopback port (another
+	// customer's agent shares the network) cannot pose as the proxy
+	// without it.
+	ProxyUserEnv = "CLAW_PROXY_USER"
 	// ModelKeyEnv holds the platform's model API key.
 	ModelKeyEnv = "CLAW_MODEL_API_KEY"
 )
+
+// The Control UI behind the front door (controlui.go).
+const (
+	// ControlPath is where the gateway serves its Control UI
+	// (gateway.controlUi.basePath) and where the front door and the web
+	// app proxy it, so no path is rewritten on the way.
+	ControlPath = controlproxy.Path
+	// proxyUserHeader carries the front door's identity to the gateway
+	// (gateway.auth.trustedProxy.userHeader).
+	proxyUserHeader = "X-Claw-Proxy-User"
+	// controlOrigin is the browser origin the front door presents to the
+	// gateway (gateway.controlUi.allowedOrigins): the web app checks the
+	// browser's real Origin exactly before it forwards anything, and the
+	// gateway, which cannot know the web app's address, checks this one.
+	controlOrigin = "https://control-ui.claw.invalid"
+)
+
+// deviceScopes are what a Control UI device of the customer is approved
+// for on its first connection through the proxy: OpenClaw's default
+// non-admin set. Admin (config, the host terminal) stays out of reach:
+// the gateway's environment holds the platform's model key.
+var deviceScopes = []string{"operator.read", "operator.write", "operator.approvals", "operator.questions"}
 
 // providerID is the one model provider the gateway is given: the
 // platform's own model endpoint.
@@ -55,10 +90,12 @@ type Settings struct {
 
 // Render returns the gateway's openclaw.json for s. OpenClaw's config is
 // strict (an unknown key stops the gateway), so only keys its reference
-// documents are written: gateway (local mode, loopback, token auth with the
-// token from TokenEnv, the OpenAI-compatible chat endpoint on), the agents'
-// default workspace and model, and the platform's model endpoint as the
-// only provider. JSON is valid JSON5.
+// documents are written: gateway (local mode, loopback, trusted-proxy auth
+// for the Control UI behind the front door and the password from TokenEnv
+// for the runtime's own calls, the Control UI under ControlPath, no host
+// terminal, the OpenAI-compatible chat endpoint on), the agents' default
+// workspace and model, and the platform's model endpoint as the only
+// provider. JSON is valid JSON5.
 func Render(s Settings) ([]byte, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -79,7 +116,22 @@ func Render(s Settings) ([]byte, error) {
 			"mode": "local",
 			"port": s.Port,
 			"bind": "loopback",
-			"auth": map[string]any{"mode": "token"},
+			// Only the front door, on loopback, is a trusted proxy; it
+			// proves itself with the identity from ProxyUserEnv, and the
+			// customer's Control UI devices are approved by it.
+			"trustedProxies": []string{"127.0.0.1"},
+			"auth": map[string]any{
+				"mode": "trusted-proxy",
+				"trustedProxy": map[string]any{
+					"userHeader":        strings.ToLower(proxyUserHeader),
+					"allowUsers":        []string{"${" + ProxyUserEnv + "}"},
+					"allowLoopback":     true,
+					"deviceAutoApprove": map[string]any{"enabled": true, "scopes": deviceScopes},
+				},
+			},
+			"controlUi": map[string]any{"basePath": ControlPath, "allowedOrigins": []string{controlOrigin}},
+			// The terminal runs a shell with the gateway's environment.
+			"terminal": map[string]any{"enabled": false},
 			"http": map[string]any{"endpoints": map[string]any{
 				"chatCompletions": map[string]any{"enabled": true},
 			}},

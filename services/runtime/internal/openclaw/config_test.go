@@ -27,10 +27,16 @@ func TestRender(t *testing.T) {
 		return v
 	}
 	want := map[string]any{
-		"gateway.mode":      "local",
-		"gateway.port":      float64(41234),
-		"gateway.bind":      "loopback",
-		"gateway.auth.mode": "token",
+		"gateway.mode":                                   "local",
+		"gateway.port":                                   float64(41234),
+		"gateway.bind":                                   "loopback",
+		"gateway.auth.mode":                              "trusted-proxy",
+		"gateway.auth.trustedProxy.userHeader":           "x-claw-proxy-user",
+		"gateway.auth.trustedProxy.allowLoopback":        true,
+		"gateway.auth.trustedProxy.allowUsers":           []any{"${CLAW_PROXY_USER}"},
+		"gateway.trustedProxies":                         []any{"127.0.0.1"},
+		"gateway.controlUi.basePath":                     "/openclaw",
+		"gateway.terminal.enabled":                       false,
 		"gateway.http.endpoints.chatCompletions.enabled": true,
 		"agents.defaults.workspace":                      "/srv/c1/openclaw/workspace",
 		"agents.defaults.model.primary":                  "platform/m1",
@@ -44,8 +50,14 @@ func TestRender(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", path, diff)
 		}
 	}
-	if get("gateway.auth.token") != nil {
+	if get("gateway.auth.token") != nil || get("gateway.auth.password") != nil {
 		t.Error("the gateway token is written into openclaw.json; it must come from the environment only")
+	}
+	scopes, _ := get("gateway.auth.trustedProxy.deviceAutoApprove.scopes").([]any)
+	for _, s := range scopes {
+		if s == "operator.admin" {
+			t.Error("Control UI devices are auto-approved with operator.admin")
+		}
 	}
 }
 

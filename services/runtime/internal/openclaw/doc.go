@@ -9,8 +9,10 @@
 // inherits the runtime's uid and cgroup, which the process compute driver
 // sets per customer. Its configuration (openclaw.json) is rendered from the
 // plan (Render): the platform's model endpoint as its only provider, the
-// OpenAI-compatible chat endpoint on, token auth, loopback bind, and the
-// customer's workspace as the agent's workspace.
+// OpenAI-compatible chat endpoint on, loopback bind, trusted-proxy auth (the
+// runtime's own calls use the gateway password, the Control UI comes through
+// ControlUI with a per-start proxy identity), and the customer's workspace
+// as the agent's workspace.
 //
 // The gateway token is random per runtime start, held in memory and handed
 // to the gateway in its environment only: it is never written to the state

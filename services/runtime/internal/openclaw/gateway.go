@@ -72,6 +72,9 @@ type Gateway struct {
 	token  string
 	port   int
 	client *http.Client
+	// proxyUser is the identity the Control UI proxy presents (ProxyUserEnv).
+	proxyUser string
+	control   http.Handler
 
 	ready    atomic.Bool
 	restarts atomic.Int64
@@ -106,6 +109,10 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxyUser, err := newToken()
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -117,7 +124,9 @@ func New(o Options) (*Gateway, error) {
 	if err := writeFileAtomic(filepath.Join(state, "openclaw.json"), cfg); err != nil {
 		return nil, err
 	}
-	return &Gateway{o: o, token: token, port: port, client: &http.Client{Timeout: 2 * time.Second}}, nil
+	g := &Gateway{o: o, token: token, port: port, client: &http.Client{Timeout: 2 * time.Second}, proxyUser: "claw-proxy-" + proxyUser}
+	g.control = g.newControlProxy()
+	return g, nil
 }
 
 // Workspace is the agent's workspace directory.
@@ -176,7 +185,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // runOnce runs the gateway until it exits or ctx is done.
 func (g *Gateway) runOnce(ctx context.Context) error {
 	cmd := g.command()
-	out := newLineLog(g.o.Log, g.token, g.o.ModelKey)
+	out := newLineLog(g.o.Log, g.token, g.proxyUser, g.o.ModelKey)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start openclaw gateway: %w", err)
@@ -238,6 +247,7 @@ func (g *Gateway) command() *exec.Cmd {
 		"OPENCLAW_STATE_DIR=" + g.o.StateDir,
 		"OPENCLAW_CONFIG_PATH=" + filepath.Join(g.o.StateDir, "openclaw.json"),
 		TokenEnv + "=" + g.token,
+		ProxyUserEnv + "=" + g.proxyUser,
 		"NO_COLOR=1",
 		"TMPDIR=/tmp",
 	}, g.o.Env...)

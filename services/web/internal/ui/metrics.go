@@ -17,6 +17,7 @@ type Metrics struct {
 	proxied   *prometheus.CounterVec
 	refused   *prometheus.CounterVec
 	google    *prometheus.CounterVec
+	controlUI *prometheus.CounterVec
 }
 
 // NewMetrics registers the web metrics on reg.
@@ -51,12 +52,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_web_google_connects_total",
 			Help: "Connect Google steps by result (started, connected, denied, bad_state, not_allowed, exchange_failed, instance_failed).",
 		}, []string{"result"}),
+		controlUI: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_web_control_ui_requests_total",
+			Help: "OpenClaw Control UI requests, by kind (page, websocket) and outcome (the instance's status class; 401, 403, 409, 503 refused here; error: the instance did not answer).",
+		}, []string{"kind", "code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_web_refused_total",
 			Help: "Requests refused before any work, by reason (csrf, no_session, bad_input, too_large, forbidden, rate_limited).",
 		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.checkouts, m.reveals, m.signins, m.proxied, m.refused, m.google} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.checkouts, m.reveals, m.signins, m.proxied, m.refused, m.google, m.controlUI} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register web metrics: %w", err)
 		}

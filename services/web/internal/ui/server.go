@@ -15,6 +15,7 @@
 //	GET  /app/api/account          account, plan and instance state (JSON)
 //	GET  /app/api/health           the instance's /health, live
 //	*    /app/api/instance/{path}  proxied to the customer's own instance
+//	*    /openclaw/…               the instance's OpenClaw Control UI and its WebSocket (openclaw engine; controlui.go)
 //	POST /google/connect           Connect Google: OAuth code flow with PKCE (Pro, Team; google.go)
 //	GET  /google/callback          Google's redirect: exchange the code, hand the tokens to the instance
 //	POST /billing                  Stripe Billing Portal (or, in dev mode, the dev billing page)
@@ -39,6 +40,7 @@ import (
 	"sync"
 	"time"
 
+	"clawdbot.cloud/pkg/controlproxy"
 	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/services/web/internal/ingressapi"
 	"clawdbot.cloud/services/web/internal/store"
@@ -152,6 +154,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/api/account", s.account)
 	mux.HandleFunc("GET /app/api/health", s.instanceHealth)
 	mux.HandleFunc("/app/api/instance/{path...}", s.proxy)
+	mux.HandleFunc(controlproxy.Path+"/", s.controlUI)
+	mux.HandleFunc(controlproxy.Path, s.controlUIRoot)
 	mux.HandleFunc("POST /billing", s.billing)
 	mux.HandleFunc("POST /google/connect", s.googleConnect)
 	mux.HandleFunc("GET /google/callback", s.googleCallback)
