@@ -110,6 +110,9 @@ func runMain(ctx context.Context, name string, svc Service, log *slog.Logger) er
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
+	if err := waitDB(ctx, pool, dbWaitLimit, log); err != nil {
+		return err
+	}
 	env, err := NewEnv(ctx, EnvOptions{Name: name, Log: log, NATSURL: natsURL, NATSUser: natsUser, NATSPassword: natsPassword, NATSCA: natsCA,
 		DB: pool, Key: key, Replicas: replicas, DataDir: dataDir, Config: cfg, Tracer: tracing.Provider})
 	if err != nil {
