@@ -19,19 +19,19 @@ import (
 // database is unreachable waits for it instead of exiting, and fails at
 // once on a wrong password, which waiting does not fix.
 func TestWaitDBWaitsForAServerThatComesBack(t *testing.T) {
-	real, err := url.Parse(pgtest.NewDatabase(t))
+	direct, err := url.Parse(pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A port nobody listens on yet: connections are refused until the
-	// "server" (a proxy to the real one) comes up on it.
+	// "server" (a proxy to the direct one) comes up on it.
 	hold, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := hold.Addr().String()
 	hold.Close()
-	via := *real
+	via := *direct
 	via.Host = addr
 	pool, err := pgxpool.New(t.Context(), via.String())
 	if err != nil {
@@ -52,7 +52,7 @@ func TestWaitDBWaitsForAServerThatComesBack(t *testing.T) {
 			if err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", real.Host)
+			s, err := net.Dial("tcp", direct.Host)
 			if err != nil {
 				c.Close()
 				continue
@@ -71,8 +71,8 @@ func TestWaitDBWaitsForAServerThatComesBack(t *testing.T) {
 	}
 
 	// A wrong password is an answer, not an outage.
-	wrong := *real
-	wrong.User = url.UserPassword(real.User.Username(), "not-the-password")
+	wrong := *direct
+	wrong.User = url.UserPassword(direct.User.Username(), "not-the-password")
 	bad, err := pgxpool.New(t.Context(), wrong.String())
 	if err != nil {
 		t.Fatal(err)
