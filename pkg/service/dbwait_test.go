@@ -24,7 +24,7 @@ func TestWaitDBWaitsForAServerThatComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A port nobody listens on yet: connections are refused until the
-	// "server" (a proxy to the direct one) comes up on it.
+	// "server" (a proxy to the real one) comes up on it.
 	hold, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
