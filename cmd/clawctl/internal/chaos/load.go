@@ -46,7 +46,15 @@ type customer struct {
 	wantPlan   string
 	wantSagas  map[string]int // kind → count
 	readyAfter time.Duration
+	// keyLost: the reveal's answer was lost to a fault after the key was
+	// taken (a retry found it already revealed). The reveal is one-time by
+	// design, so the customer must make a new key; reported, not failed.
+	keyLost bool
 }
+
+// errKeyLost is reveal's answer when an attempt failed in transit and a
+// retry found the key already revealed.
+var errKeyLost = errors.New("the key was revealed but the answer was lost to a fault")
 
 // sentEvent is one acknowledged webhook.
 type sentEvent struct {
@@ -111,7 +119,10 @@ func (l *load) play(ctx context.Context, cu *customer) error {
 	}
 	cu.readyAfter = time.Since(start)
 	key, instanceURL, err := l.reveal(ctx, cu, nonce)
-	if err != nil {
+	switch {
+	case errors.Is(err, errKeyLost):
+		cu.keyLost = true
+	case err != nil:
 		return err
 	}
 	cu.key, cu.url = key, instanceURL
@@ -221,17 +232,22 @@ func (l *load) status(ctx context.Context, session string) (*signup.Status, erro
 // reveal takes the key. A transport error is retried; a refusal is not (the
 // key is revealed once: a refusal after a lost answer is a finding).
 func (l *load) reveal(ctx context.Context, cu *customer, nonce string) (string, string, error) {
+	lostAnswer := false
 	for attempt := 1; ; attempt++ {
 		key, instanceURL, err := signup.Reveal(ctx, l.client, l.c.IngressURL, cu.checkout.SessionID, nonce)
 		if err == nil {
 			return key, instanceURL, nil
 		}
 		// Transport errors and 5xx answers (a replica or the database
-		// down) are retried; anything else (404: already taken) is final.
+		// down) are retried; anything else (410: already taken) is final.
 		var ue *url.Error
 		if !errors.As(err, &ue) && !strings.Contains(err.Error(), " 50") {
+			if lostAnswer && strings.Contains(err.Error(), "already revealed") {
+				return "", "", fmt.Errorf("%w: %v", errKeyLost, err)
+			}
 			return "", "", err
 		}
+		lostAnswer = true
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return "", "", fmt.Errorf("reveal: %w", err)
 		}
