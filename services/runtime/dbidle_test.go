@@ -20,14 +20,7 @@ func TestIdleInstanceReleasesItsDatabaseConnection(t *testing.T) {
 	// DBHealthMaxAge 1ns: every probe asks the database, so each round
 	// opens a backend again.
 	in := startInstance(t, "cus_IDLE", "starter", withOptions(runtime.Options{DBIdle: 300 * time.Millisecond, DBHealthMaxAge: time.Nanosecond}))
-	backends := func() int {
-		var n int
-		if err := in.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	backends := func() int { return backendsOf(t, in) }
 	for round := range 2 {
 		health(t, in.url, http.StatusOK) // pings the database
 		if n := backends(); n == 0 {
@@ -51,14 +44,7 @@ func TestHealthProbeOfIdleInstanceStartsNoBackend(t *testing.T) {
 	if err := in.pool.QueryRow(t.Context(), `SELECT current_database()`).Scan(&db); err != nil {
 		t.Fatal(err)
 	}
-	backends := func() int {
-		var n int
-		if err := in.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	backends := func() int { return backendsOf(t, in) }
 	waitNoBackend(t, backends)
 	for range 5 {
 		health(t, in.url, http.StatusOK)
@@ -117,4 +103,16 @@ func waitNoBackend(t *testing.T, backends func() int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// backendsOf counts the backends the instance holds on its database (all
+// but the test's own).
+func backendsOf(t *testing.T, in *instance) int {
+	t.Helper()
+	var n int
+	if err := in.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
