@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -66,11 +67,14 @@ func Open(ctx context.Context, db *pgxpool.Pool, key []byte) (*Store, error) {
 			ref        text PRIMARY KEY,
 			ciphertext bytea NOT NULL,
 			created_at timestamptz NOT NULL DEFAULT now()
-		)`)
+		);
+		-- Set when a reveal first read the secret: Reveal's grace window.
+		ALTER TABLE secrets.secrets ADD COLUMN IF NOT EXISTS taken_at timestamptz;
+		CREATE INDEX IF NOT EXISTS secrets_taken_at ON secrets.secrets (taken_at) WHERE taken_at IS NOT NULL`)
 	if err != nil {
 		// Two services starting at once may race on CREATE; the loser sees a
 		// unique violation on the catalog and the table exists anyway.
-		if _, err2 := db.Exec(ctx, `SELECT 1 FROM secrets.secrets LIMIT 0`); err2 != nil {
+		if _, err2 := db.Exec(ctx, `SELECT taken_at FROM secrets.secrets LIMIT 0`); err2 != nil {
 			return nil, fmt.Errorf("secrets: create table: %w", err)
 		}
 	}
@@ -147,6 +151,72 @@ func (s *Store) Take(ctx context.Context, ref string) ([]byte, error) {
 		return nil, err
 	}
 	return pt, nil
+}
+
+// Reveal returns the secret under ref for a one-time reveal with a grace
+// window. The first call starts the window; a call within grace of it gets
+// the same secret again (first false), so a reader whose answer was lost
+// to a crash or a dropped connection can ask again; after it the secret is
+// deleted and ErrNotFound returned. SweepRevealed deletes the secrets whose
+// window passed without a further call. The window starts only once the
+// secret decrypts, so a wrong key neither starts it nor destroys the
+// secret. grace ≤ 0 is Take: the first reader deletes it.
+func (s *Store) Reveal(ctx context.Context, ref string, grace time.Duration) (pt []byte, first bool, err error) {
+	if grace <= 0 {
+		pt, err = s.Take(ctx, ref)
+		return pt, err == nil, err
+	}
+	gone := false
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var ct []byte
+		var takenAt *time.Time
+		var open bool
+		err := tx.QueryRow(ctx, `
+			SELECT ciphertext, taken_at, taken_at IS NULL OR taken_at > now() - $2 * interval '1 second'
+			FROM secrets.secrets WHERE ref = $1 FOR UPDATE`, ref, grace.Seconds()).Scan(&ct, &takenAt, &open)
+		if errors.Is(err, pgx.ErrNoRows) {
+			gone = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reveal secret %s: %w", ref, err)
+		}
+		if !open {
+			// Its window has passed: delete it now rather than at the sweep.
+			gone = true
+			if _, err := tx.Exec(ctx, `DELETE FROM secrets.secrets WHERE ref = $1`, ref); err != nil {
+				return fmt.Errorf("reveal secret %s: %w", ref, err)
+			}
+			return nil
+		}
+		if pt, err = s.open(ref, ct); err != nil {
+			return err
+		}
+		first = takenAt == nil
+		if first {
+			if _, err := tx.Exec(ctx, `UPDATE secrets.secrets SET taken_at = now() WHERE ref = $1`, ref); err != nil {
+				return fmt.Errorf("reveal secret %s: %w", ref, err)
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, false, err
+	case gone:
+		return nil, false, fmt.Errorf("secret %s: %w", ref, ErrNotFound)
+	}
+	return pt, first, nil
+}
+
+// SweepRevealed deletes the secrets a Reveal first read more than grace
+// ago and reports how many.
+func (s *Store) SweepRevealed(ctx context.Context, grace time.Duration) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM secrets.secrets WHERE taken_at < now() - $1 * interval '1 second'`, grace.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("sweep revealed secrets: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // PutIfAbsent stores plaintext under ref unless a secret is already there,

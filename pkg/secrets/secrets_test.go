@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -90,6 +91,93 @@ func TestTakeIsOnceAndSurvivesAWrongKey(t *testing.T) {
 	wg.Wait()
 	if got != 1 {
 		t.Fatalf("%d concurrent Takes got the secret, want exactly 1 (after a failed wrong-key Take)", got)
+	}
+}
+
+func TestRevealGraceWindow(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewPool(t)
+	s, wrong := open(t, db, 1), open(t, db, 2)
+	for _, ref := range []string{"apikey/a", "apikey/b", "apikey/c"} {
+		if err := s.Put(ctx, ref, []byte("claw_"+ref)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := wrong.Reveal(ctx, "apikey/a", time.Hour); err == nil {
+		t.Fatal("Reveal with the wrong key succeeded")
+	}
+	// Eight readers at once, the wrong key's attempt before them: all get
+	// the secret within the window, exactly one of them first.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got, first := 0, 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, f, err := s.Reveal(ctx, "apikey/a", time.Hour)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if string(v) == "claw_apikey/a" {
+				got++
+			}
+			if f {
+				first++
+			}
+		}()
+	}
+	wg.Wait()
+	if got != 8 || first != 1 {
+		t.Fatalf("8 reveals within the window: %d got the secret, %d were first; want 8 and 1", got, first)
+	}
+	// The window passes (moved back rather than waited for): gone, and
+	// the row with it.
+	backdate := func(ref string) {
+		t.Helper()
+		if _, err := db.Exec(ctx, `UPDATE secrets.secrets SET taken_at = now() - interval '2 hours' WHERE ref = $1`, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backdate("apikey/a")
+	if _, _, err := s.Reveal(ctx, "apikey/a", time.Hour); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("reveal after the window: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, "apikey/a"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("secret after the window: %v, want deleted", err)
+	}
+	// The sweep deletes a secret whose window passed with nobody asking
+	// again, and nothing else: not one in its window, not one never read.
+	for _, ref := range []string{"apikey/b", "apikey/c"} {
+		if _, _, err := s.Reveal(ctx, ref, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(ctx, "apikey/d", []byte("claw_d")); err != nil {
+		t.Fatal(err)
+	}
+	backdate("apikey/b")
+	n, err := s.SweepRevealed(ctx, time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepRevealed = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Get(ctx, "apikey/b"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("swept secret: %v, want deleted", err)
+	}
+	for _, ref := range []string{"apikey/c", "apikey/d"} {
+		if _, err := s.Get(ctx, ref); err != nil {
+			t.Fatalf("%s after the sweep: %v", ref, err)
+		}
+	}
+	// No window: the first reader takes it.
+	if _, f, err := s.Reveal(ctx, "apikey/d", 0); err != nil || !f {
+		t.Fatalf("Reveal without a window = %v, %v", f, err)
+	}
+	if _, _, err := s.Reveal(ctx, "apikey/d", 0); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("second Reveal without a window: %v, want ErrNotFound", err)
 	}
 }
 

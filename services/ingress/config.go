@@ -62,6 +62,11 @@ type Config struct {
 	// RevealTTL (INGRESS_REVEAL_TTL, default 24h) is how long after ready
 	// an unrevealed API key may be revealed; then it is deleted.
 	RevealTTL time.Duration
+	// RevealGrace (INGRESS_REVEAL_GRACE, default 2m; 0 = none) is how long
+	// after the first reveal the same browser may reveal the key again, so
+	// an answer lost to a crash or a dropped connection does not lose the
+	// key; then the key is deleted.
+	RevealGrace time.Duration
 	// RevealSweepInterval (INGRESS_REVEAL_SWEEP_INTERVAL, default 5m) is
 	// how often the sweeper deletes expired unrevealed keys.
 	RevealSweepInterval time.Duration
@@ -92,6 +97,7 @@ func LoadConfig(l *config.Loader) (Config, error) {
 		AdminTimeout:        l.Duration("INGRESS_ADMIN_TIMEOUT", 5*time.Second),
 		InternalToken:       l.String("INGRESS_INTERNAL_TOKEN", ""),
 		RevealTTL:           l.Duration("INGRESS_REVEAL_TTL", 24*time.Hour),
+		RevealGrace:         l.Duration("INGRESS_REVEAL_GRACE", 2*time.Minute),
 		RevealSweepInterval: l.Duration("INGRESS_REVEAL_SWEEP_INTERVAL", 5*time.Minute),
 		Limits:              loadLimits(l),
 	}
@@ -109,6 +115,9 @@ func LoadConfig(l *config.Loader) (Config, error) {
 	}
 	if c.RevealTTL <= 0 {
 		l.Problem("INGRESS_REVEAL_TTL must be positive")
+	}
+	if c.RevealGrace < 0 || c.RevealGrace > time.Hour {
+		l.Problem("INGRESS_REVEAL_GRACE must be between 0 (none) and 1h: the key stays stored that long after it was shown")
 	}
 	if c.RevealSweepInterval <= 0 {
 		l.Problem("INGRESS_REVEAL_SWEEP_INTERVAL must be positive")

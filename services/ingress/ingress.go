@@ -101,6 +101,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		AdminTimeout:   cfg.AdminTimeout,
 		InternalToken:  cfg.InternalToken,
 		RevealTTL:      cfg.RevealTTL,
+		RevealGrace:    cfg.RevealGrace,
 		Now:            env.Now,
 		LiveMode:       cfg.LiveMode(),
 		RateLimits:     cfg.Limits.limiters(env.Now),
@@ -143,7 +144,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		},
 		proj: projector.New(st, env.Now),
 		sweeper: &expiry.Sweeper{
-			Store: st, Secrets: env.Secrets, Log: env.Log, TTL: cfg.RevealTTL,
+			Store: st, Secrets: env.Secrets, Log: env.Log, TTL: cfg.RevealTTL, Grace: cfg.RevealGrace,
 			Interval: cfg.RevealSweepInterval, Now: env.Now, Expired: m.KeysExpired,
 		},
 	}, nil

@@ -94,18 +94,28 @@ func TestRevealOnlyToTheStartingBrowser(t *testing.T) {
 	if r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", r.Header.Get("Cache-Control"))
 	}
-	// Once only.
-	if r := h.reveal(t, cs, nonce); r.Code != http.StatusGone || r.Body["error"] != "already revealed" {
-		t.Fatalf("second reveal: %d %v", r.Code, r.Body)
+	// The same browser may ask again within the grace window (its answer
+	// may have been lost); another browser still may not.
+	if r := h.reveal(t, cs, nonce); r.Code != 200 || r.Body["api_key"] != "claw_browser_key" {
+		t.Fatalf("second reveal within the grace window: %d %v", r.Code, r.Body)
+	}
+	if r := h.reveal(t, cs, "another-browsers-nonce"); r.Code != http.StatusForbidden {
+		t.Fatalf("another browser within the grace window: %d %v", r.Code, r.Body)
 	}
 	after := h.get(t, "/v1/provisioning/"+cs)
 	if after.Body["api_key"] != nil || after.Body["api_key_available"] != false || after.Body["api_key_revealed"] != true {
 		t.Fatalf("after the reveal: %v", after.Body)
 	}
+	// Then the window passes (moved back rather than waited for): gone,
+	// from the store too.
+	h.endGraceWindow(t, cs)
+	if r := h.reveal(t, cs, nonce); r.Code != http.StatusGone || r.Body["error"] != "already revealed" {
+		t.Fatalf("reveal after the grace window: %d %v", r.Code, r.Body)
+	}
 	if _, err := h.env.Secrets.Get(context.Background(), names.APIKeyRevealRef(names.SignupSagaID(cs))); !errors.Is(err, secrets.ErrNotFound) {
 		t.Errorf("the revealed secret is still stored: %v", err)
 	}
-	for outcome, want := range map[string]float64{"revealed": 1, "forbidden": 4, "already_revealed": 1, "not_ready": 1} {
+	for outcome, want := range map[string]float64{"revealed": 1, "repeated": 1, "forbidden": 5, "already_revealed": 1, "not_ready": 1} {
 		if got := h.reveals(t, outcome); got != want {
 			t.Errorf("reveals{%s} = %v, want %v", outcome, got, want)
 		}
@@ -199,18 +209,69 @@ func TestRevealFailedSignup(t *testing.T) {
 	}
 }
 
-// Of many concurrent reveals with the right nonce, exactly one gets the key.
+// Of many concurrent reveals with the right nonce, one is the reveal and
+// the others repeats within the grace window: all get the one key.
 func TestRevealConcurrent(t *testing.T) {
 	h := start(t)
 	const cs, nonce = "cs_test_revconc01", "concurrent-browser-nonce"
 	h.signupReady(t, cs, hashOf(nonce), "claw_once")
+	keys, codes := h.revealAtOnce(t, 12, cs, nonce)
+	if len(keys) != 1 || keys["claw_once"] != 12 || codes[200] != 12 {
+		t.Fatalf("keys %v, codes %v; want the one key 12 times", keys, codes)
+	}
+	if h.reveals(t, "revealed") != 1 || h.reveals(t, "repeated") != 11 {
+		t.Errorf("reveals{revealed} = %v, {repeated} = %v; want 1 and 11", h.reveals(t, "revealed"), h.reveals(t, "repeated"))
+	}
+}
+
+// Without a grace window the reveal is strictly once: of many concurrent
+// reveals exactly one gets the key, and it is gone from the store at once.
+func TestRevealWithoutGraceWindow(t *testing.T) {
+	h := startWith(t, map[string]string{"INGRESS_REVEAL_GRACE": "0s"})
+	const cs, nonce = "cs_test_revnogr01", "no-grace-browser-nonce"
+	h.signupReady(t, cs, hashOf(nonce), "claw_strictly_once")
+	keys, codes := h.revealAtOnce(t, 12, cs, nonce)
+	if len(keys) != 1 || keys["claw_strictly_once"] != 1 || codes[200] != 1 || codes[410] != 11 {
+		t.Fatalf("keys %v, codes %v; want exactly one key and 11 × 410", keys, codes)
+	}
+	if _, err := h.env.Secrets.Get(context.Background(), names.APIKeyRevealRef(names.SignupSagaID(cs))); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("the revealed secret is still stored: %v", err)
+	}
+}
+
+// The first answer is lost (its replica died after the store handed the
+// key out, before the row was marked): the browser's retry gets the key,
+// and the row is marked then.
+func TestRevealRetryAfterALostAnswer(t *testing.T) {
+	h := start(t)
+	const cs, nonce = "cs_test_revlost01", "lost-answer-browser-nonce"
+	h.signupReady(t, cs, hashOf(nonce), "claw_lost_once")
+	// What the dead replica did: the store's reveal, nothing after it.
+	if _, first, err := h.env.Secrets.Reveal(context.Background(), names.APIKeyRevealRef(names.SignupSagaID(cs)), time.Minute); err != nil || !first {
+		t.Fatalf("reveal in the store: %v, %v", first, err)
+	}
+	if r := h.reveal(t, cs, nonce); r.Code != 200 || r.Body["api_key"] != "claw_lost_once" {
+		t.Fatalf("retry: %d %v", r.Code, r.Body)
+	}
+	if res := h.get(t, "/v1/provisioning/"+cs); res.Body["api_key_revealed"] != true {
+		t.Fatalf("after the retry: %v", res.Body)
+	}
+	if h.reveals(t, "repeated") != 1 {
+		t.Errorf("reveals{repeated} = %v, want 1", h.reveals(t, "repeated"))
+	}
+}
+
+// revealAtOnce sends n reveals of cs with nonce at once and returns the
+// keys answered (key → count) and the status codes (code → count).
+func (h *harness) revealAtOnce(t *testing.T, n int, cs, nonce string) (map[string]int, map[int]int) {
+	t.Helper()
 	var (
 		mu    sync.Mutex
-		keys  []string
+		keys  = map[string]int{}
 		codes = map[int]int{}
 		wg    sync.WaitGroup
 	)
-	for range 12 {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -219,13 +280,21 @@ func TestRevealConcurrent(t *testing.T) {
 			defer mu.Unlock()
 			codes[r.Code]++
 			if k, ok := r.Body["api_key"].(string); ok {
-				keys = append(keys, k)
+				keys[k]++
 			}
 		}()
 	}
 	wg.Wait()
-	if len(keys) != 1 || keys[0] != "claw_once" || codes[200] != 1 || codes[410] != 11 {
-		t.Fatalf("keys %q, codes %v; want exactly one key and 11 × 410", keys, codes)
+	return keys, codes
+}
+
+// endGraceWindow moves cs's reveal back past any grace window in the
+// secret store, which keeps its time, rather than waiting for it.
+func (h *harness) endGraceWindow(t *testing.T, cs string) {
+	t.Helper()
+	if _, err := h.env.DB.Exec(context.Background(), `UPDATE secrets.secrets SET taken_at = taken_at - interval '2 hours' WHERE ref = $1`,
+		names.APIKeyRevealRef(names.SignupSagaID(cs))); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -46,15 +46,7 @@ type customer struct {
 	wantPlan   string
 	wantSagas  map[string]int // kind → count
 	readyAfter time.Duration
-	// keyLost: the reveal's answer was lost to a fault after the key was
-	// taken (a retry found it already revealed). The reveal is one-time by
-	// design, so the customer must make a new key; reported, not failed.
-	keyLost bool
 }
-
-// errKeyLost is reveal's answer when an attempt failed in transit and a
-// retry found the key already revealed.
-var errKeyLost = errors.New("the key was revealed but the answer was lost to a fault")
 
 // sentEvent is one acknowledged webhook.
 type sentEvent struct {
@@ -119,10 +111,7 @@ func (l *load) play(ctx context.Context, cu *customer) error {
 	}
 	cu.readyAfter = time.Since(start)
 	key, instanceURL, err := l.reveal(ctx, cu, nonce)
-	switch {
-	case errors.Is(err, errKeyLost):
-		cu.keyLost = true
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	cu.key, cu.url = key, instanceURL
@@ -229,8 +218,10 @@ func (l *load) status(ctx context.Context, session string) (*signup.Status, erro
 	return &st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// reveal takes the key. A transport error is retried; a refusal is not (the
-// key is revealed once: a refusal after a lost answer is a finding).
+// reveal takes the key. A transport error or a 5xx is retried; a refusal is
+// not. An answer lost to a fault after the key was handed out is the case
+// the ingress's grace window (INGRESS_REVEAL_GRACE) exists for: the retry
+// must get the key again, and a refusal then is a finding.
 func (l *load) reveal(ctx context.Context, cu *customer, nonce string) (string, string, error) {
 	lostAnswer := false
 	for attempt := 1; ; attempt++ {
@@ -243,7 +234,7 @@ func (l *load) reveal(ctx context.Context, cu *customer, nonce string) (string, 
 		var ue *url.Error
 		if !errors.As(err, &ue) && !strings.Contains(err.Error(), " 50") {
 			if lostAnswer && strings.Contains(err.Error(), "already revealed") {
-				return "", "", fmt.Errorf("%w: %v", errKeyLost, err)
+				return "", "", fmt.Errorf("the answer was lost to a fault and the retry was refused (the grace window should have served it): %w", err)
 			}
 			return "", "", err
 		}

@@ -23,9 +23,11 @@ type Store interface {
 	MarkExpired(ctx context.Context, checkoutSessionID string) (bool, error)
 }
 
-// Secrets deletes a secret (deleting a missing one is no error): *secrets.Store.
+// Secrets deletes a secret (deleting a missing one is no error), and the
+// revealed ones whose grace window passed: *secrets.Store.
 type Secrets interface {
 	Delete(ctx context.Context, ref string) error
+	SweepRevealed(ctx context.Context, grace time.Duration) (int64, error)
 }
 
 // Sweeper expires unrevealed keys.
@@ -35,6 +37,9 @@ type Sweeper struct {
 	Log     *slog.Logger
 	// TTL is how long after ready a key may be revealed.
 	TTL time.Duration
+	// Grace is the reveal's grace window: a revealed key is deleted this
+	// long after it was first shown, if nobody asked again after it.
+	Grace time.Duration
 	// Interval is the time between passes.
 	Interval time.Duration
 	Now      func() time.Time
@@ -64,6 +69,11 @@ func (s *Sweeper) Run(ctx context.Context) {
 // before the row is marked, so a failure leaves the row to the next pass.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	total := 0
+	if n, err := s.Secrets.SweepRevealed(ctx, s.Grace); err != nil {
+		return 0, err
+	} else if n > 0 {
+		s.Log.Info("revealed api keys deleted after their grace window", "deleted", n)
+	}
 	for {
 		rows, err := s.Store.Unrevealed(ctx, s.Now().Add(-s.TTL), Batch)
 		if err != nil {

@@ -68,9 +68,12 @@ func TestSweepDeletesOnlyExpiredUnrevealedKeys(t *testing.T) {
 	if err := st.MarkRevealed(ctx, "cs_test_shown0001"); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := sec.Reveal(ctx, revealed, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	expired := 0
 	s := &expiry.Sweeper{
-		Store: st, Secrets: sec, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TTL: ttl,
+		Store: st, Secrets: sec, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TTL: ttl, Grace: time.Minute,
 		Interval: time.Hour, Now: func() time.Time { return now }, Expired: func(n int) { expired += n },
 	}
 	n, err := s.Sweep(ctx)
@@ -97,6 +100,17 @@ func TestSweepDeletesOnlyExpiredUnrevealedKeys(t *testing.T) {
 	// A second pass finds nothing.
 	if n, err := s.Sweep(ctx); n != 0 || err != nil {
 		t.Errorf("second sweep = %d, %v", n, err)
+	}
+	// Once its grace window has passed (moved back rather than waited
+	// for), the revealed key is deleted too.
+	if _, err := db.Exec(ctx, `UPDATE secrets.secrets SET taken_at = taken_at - interval '2 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sec.Get(ctx, revealed); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("the revealed key survived its grace window: %v", err)
 	}
 
 	// Run sweeps at once and stops with its context.

@@ -29,6 +29,7 @@ const (
 // outcome label.
 const (
 	RevealRevealed        = "revealed"         // the key was handed out
+	RevealRepeated        = "repeated"         // handed out again, to the same browser within INGRESS_REVEAL_GRACE
 	RevealForbidden       = "forbidden"        // wrong nonce, or no hash bound
 	RevealAlreadyRevealed = "already_revealed" // someone revealed it before
 	RevealExpired         = "expired"          // past INGRESS_REVEAL_TTL, or swept
@@ -103,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.webhooks.WithLabelValues(stripeevent.OtherType, o)
 	}
 	m.webhooks.WithLabelValues(string(stripeevent.CheckoutCompleted), OutcomePlanMismatch)
-	for _, o := range []string{RevealRevealed, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
+	for _, o := range []string{RevealRevealed, RevealRepeated, RevealForbidden, RevealAlreadyRevealed, RevealExpired, RevealNotReady,
 		RevealBadRequest, RevealNotFound, RevealUnavailable} {
 		m.reveals.WithLabelValues(o)
 	}

@@ -25,8 +25,10 @@ const RouteReveal = "POST /v1/provisioning/{checkout_session_id}/reveal"
 // browser holds (an HttpOnly cookie of the web app). Knowing the session id
 // is therefore not enough: the id travels in URLs, the nonce does not.
 //
-// Answers: 200 with the key (secrets.Take deletes as it reads, so of
-// concurrent callers exactly one gets it); 400 malformed id or body; 404
+// Answers: 200 with the key, to the first caller and, for RevealGrace
+// after that, again to the same browser (the nonce): an answer lost to a
+// crashed replica or a dropped connection is not a lost key. Then the
+// key is deleted (secrets.Reveal; SweepRevealed); 400 malformed id or body; 404
 // unknown session; 409 still provisioning, or failed (with the reason); 403
 // wrong nonce or no hash bound; 410 already revealed, or expired
 // (Deps.RevealTTL after ready); 413 body over 16 KiB; 503 store down.
@@ -84,17 +86,19 @@ func (h *revealHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, http.StatusForbidden, RevealForbidden, "this browser cannot reveal this key")
 		return
 	}
-	if p.APIKeyRevealed {
+	// A revealed key is shown again only within its grace window, which
+	// the secret store keeps; with no window it is gone.
+	if p.APIKeyRevealed && h.RevealGrace <= 0 {
 		h.refuse(w, http.StatusGone, RevealAlreadyRevealed, "already revealed")
 		return
 	}
-	if h.expired(p) {
+	if !p.APIKeyRevealed && h.expired(p) {
 		h.refuse(w, http.StatusGone, RevealExpired, "expired")
 		return
 	}
-	// Take deletes as it reads, in one statement: of concurrent callers
-	// exactly one gets the key; the others find it gone.
-	key, err := h.Secrets.Take(ctx, p.APIKeyRef)
+	// The secret store decides the grace window (its clock, one row lock):
+	// past it the key is deleted and reported gone.
+	key, first, err := h.Secrets.Reveal(ctx, p.APIKeyRef, h.RevealGrace)
 	switch {
 	case errors.Is(err, secrets.ErrNotFound):
 		h.markRevealed(ctx, log, id)
@@ -104,11 +108,20 @@ func (h *revealHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, log, "take api key", err)
 		return
 	}
-	// The flag only saves later calls a trip to the secret store: if it is
-	// not written, they find the secret gone and answer the same.
-	h.markRevealed(ctx, log, id)
-	h.Metrics.reveals.WithLabelValues(RevealRevealed).Inc()
-	log.Info("api key revealed")
+	// The flag only saves later calls a trip to the secret store once the
+	// window has passed: if it is not written, they find the secret gone
+	// and answer the same. Written on a repeat too: the first answer may
+	// have died with its replica before writing it.
+	if !p.APIKeyRevealed {
+		h.markRevealed(ctx, log, id)
+	}
+	if first {
+		h.Metrics.reveals.WithLabelValues(RevealRevealed).Inc()
+		log.Info("api key revealed")
+	} else {
+		h.Metrics.reveals.WithLabelValues(RevealRepeated).Inc()
+		log.Info("api key revealed again within the grace window")
+	}
 	writeJSON(w, http.StatusOK, revealResponse{APIKey: string(key), InstanceURL: p.InstanceURL})
 }
 

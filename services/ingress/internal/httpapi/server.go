@@ -54,7 +54,7 @@ type LineItems interface {
 
 // Secrets hands out one-time secrets: *secrets.Store.
 type Secrets interface {
-	Take(ctx context.Context, ref string) ([]byte, error)
+	Reveal(ctx context.Context, ref string, grace time.Duration) (secret []byte, first bool, err error)
 }
 
 // Deps is what the handlers need.
@@ -90,6 +90,10 @@ type Deps struct {
 	InternalToken string
 	// RevealTTL is how long after ready an unrevealed key may be revealed.
 	RevealTTL time.Duration
+	// RevealGrace is how long after the first reveal the same browser may
+	// reveal the key again (its answer may have been lost); 0: never. The
+	// secret store keeps the time and decides.
+	RevealGrace time.Duration
 	// Now is the clock of the reveal's expiry.
 	Now func() time.Time
 	// RateLimits limit the public endpoints per client address.
