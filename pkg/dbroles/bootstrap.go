@@ -132,6 +132,8 @@ func (set Set) secretStore(ctx context.Context, tx pgx.Tx) error {
 			ciphertext bytea NOT NULL,
 			created_at timestamptz NOT NULL DEFAULT now()
 		)`,
+		`ALTER TABLE secrets.secrets ADD COLUMN IF NOT EXISTS taken_at timestamptz`,
+		`CREATE INDEX IF NOT EXISTS secrets_taken_at ON secrets.secrets (taken_at) WHERE taken_at IS NOT NULL`,
 		`REVOKE ALL ON SCHEMA secrets FROM PUBLIC`,
 		`REVOKE ALL ON secrets.secrets FROM PUBLIC`,
 		`ALTER TABLE secrets.secrets ENABLE ROW LEVEL SECURITY`,

@@ -87,8 +87,10 @@ var (
 // key reveals), instance-token/ (the platform's token for an instance),
 // archive-key/ (the key of each database archive in object storage).
 var Services = []Service{
-	// The edge: provisioning read model; takes (reveals) and expires keys.
-	{Name: "ingress", Schemas: []string{"ingress"}, Secrets: []Access{{"apikey/", []string{"SELECT", "DELETE"}}}},
+	// The edge: provisioning read model; reveals keys (UPDATE marks the
+	// start of a reveal's grace window), deletes them after it and expires
+	// the unrevealed.
+	{Name: "ingress", Schemas: []string{"ingress"}, Secrets: []Access{{"apikey/", []string{"SELECT", "UPDATE", "DELETE"}}}},
 	// The coordinator: sagas only; events carry references, it reads no secret.
 	{Name: "saga", Schemas: []string{"saga"}},
 	// Customer databases: writes their URLs and the keys of their archives

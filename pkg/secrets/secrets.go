@@ -69,6 +69,8 @@ func Open(ctx context.Context, db *pgxpool.Pool, key []byte) (*Store, error) {
 			created_at timestamptz NOT NULL DEFAULT now()
 		);
 		-- Set when a reveal first read the secret: Reveal's grace window.
+		-- (pkg/dbroles's bootstrap makes the same table where services
+		-- run as roles that may not create it.)
 		ALTER TABLE secrets.secrets ADD COLUMN IF NOT EXISTS taken_at timestamptz;
 		CREATE INDEX IF NOT EXISTS secrets_taken_at ON secrets.secrets (taken_at) WHERE taken_at IS NOT NULL`)
 	if err != nil {
