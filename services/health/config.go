@@ -16,6 +16,7 @@ type config struct {
 	probeTimeout               time.Duration
 	workers, monitorWorkers    int
 	interval, jitter           time.Duration
+	statusMaxAge               time.Duration
 	policy                     monitor.Policy
 	alertBurst                 int
 	alertInterval              time.Duration
@@ -33,6 +34,7 @@ func loadConfig(env *service.Env) config {
 		workers:        l.Int("HEALTH_CONCURRENCY", 64),
 		interval:       l.Duration("HEALTH_PROBE_INTERVAL", 30*time.Second),
 		monitorWorkers: l.Int("HEALTH_MONITOR_CONCURRENCY", 16),
+		statusMaxAge:   l.Duration("HEALTH_STATUS_MAX_AGE", 15*time.Minute),
 		policy: monitor.Policy{
 			DownAfter:    l.Int("HEALTH_DOWN_AFTER", 3),
 			RecoverAfter: l.Int("HEALTH_RECOVER_AFTER", 2),
@@ -55,7 +57,8 @@ func loadConfig(env *service.Env) config {
 		l.Problem("HEALTH_START_TIMEOUT must be at least HEALTH_CHECK_TIMEOUT")
 	}
 	for name, d := range map[string]time.Duration{"HEALTH_CHECK_TIMEOUT": c.checkTimeout,
-		"HEALTH_PROBE_TIMEOUT": c.probeTimeout, "HEALTH_PROBE_INTERVAL": c.interval, "HEALTH_ALERT_INTERVAL": c.alertInterval} {
+		"HEALTH_PROBE_TIMEOUT": c.probeTimeout, "HEALTH_PROBE_INTERVAL": c.interval, "HEALTH_ALERT_INTERVAL": c.alertInterval,
+		"HEALTH_STATUS_MAX_AGE": c.statusMaxAge} {
 		if d <= 0 {
 			l.Problem("%s must be positive", name)
 		}

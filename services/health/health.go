@@ -156,6 +156,7 @@ func wireMonitor(env *service.Env, cfg config, st *store.Store, prober *probe.Pr
 	mon := monitor.New(monitor.Options{
 		Log: env.Log, Store: st, Prober: prober, Bus: env.Bus, Usage: usage, Now: env.Now,
 		Concurrency: cfg.monitorWorkers, Jitter: cfg.jitter, Policy: cfg.policy, Metrics: monMetrics,
+		StatusMaxAge: cfg.statusMaxAge,
 	})
 	return events, mon, nil
 }

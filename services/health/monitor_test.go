@@ -3,7 +3,9 @@ package health_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,11 +37,22 @@ type live struct {
 	// tgBrokenAt, when not 0, is when the instance's Telegram bot broke
 	// (Unix seconds), reported in /status.
 	tgBrokenAt atomic.Int64
+	// withActivity makes /health and /status carry an activity token, as
+	// the runtime does; work moves it; reads counts /status answers.
+	withActivity bool
+	work         atomic.Int64
+	reads        atomic.Int64
 }
 
-func newLive(t *testing.T, token string) *live {
+// activity is the instance's activity token.
+func (l *live) activity() string { return fmt.Sprintf("a1b2c3.%d", l.work.Load()) }
+
+func newLive(t *testing.T, token string, opts ...func(*live)) *live {
 	t.Helper()
 	l := &live{}
+	for _, o := range opts {
+		o(l)
+	}
 	l.healthy.Store(true)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -47,6 +60,10 @@ func newLive(t *testing.T, token string) *live {
 			l.probes.Add(1)
 			if !l.healthy.Load() {
 				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			if l.withActivity {
+				json.NewEncoder(w).Encode(map[string]string{"status": "ok", "activity": l.activity()})
 				return
 			}
 			io.WriteString(w, `{"status":"ok"}`)
@@ -61,6 +78,10 @@ func newLive(t *testing.T, token string) *live {
 				"usage": map[string]any{"messages": l.messages.Load(), "period_start": start},
 				"quota": map[string]any{"monthly_messages": 100, "reset_at": start.AddDate(0, 1, 0)},
 			}
+			if l.withActivity {
+				body["activity"] = l.activity()
+			}
+			l.reads.Add(1)
 			if at := l.tgBrokenAt.Load(); at != 0 {
 				body["channels"] = map[string]any{"telegram": map[string]any{"broken": true, "bot_username": "ada_bot",
 					"broken_reason": "Telegram refused the bot token (401 Unauthorized)", "broken_at": time.Unix(at, 0).UTC()}}
@@ -89,11 +110,11 @@ type monitorFixture struct {
 	events     *servicetest.Recorder
 }
 
-func newMonitorFixture(t *testing.T) *monitorFixture {
+func newMonitorFixture(t *testing.T, extra ...map[string]string) *monitorFixture {
 	t.Helper()
 	p := servicetest.New(t)
 	f := &monitorFixture{slack: slacktest.Start(t), smtp: smtptest.Start(t)}
-	f.svc = p.Env(t, "health", map[string]string{
+	env := map[string]string{
 		"HEALTH_PROBE_INTERVAL": "20ms",
 		"HEALTH_PROBE_JITTER":   "5ms",
 		"HEALTH_PROBE_TIMEOUT":  "1s",
@@ -102,7 +123,11 @@ func newMonitorFixture(t *testing.T) *monitorFixture {
 		"SMTP_ADDR":             f.smtp.Addr,
 		"SMTP_FROM":             "alerts@clawdbot.test",
 		"ALERT_EMAIL_TO":        "ops@clawdbot.test",
-	})
+	}
+	for _, e := range extra {
+		maps.Copy(env, e)
+	}
+	f.svc = p.Env(t, "health", env)
 	f.other = p.Env(t, "saga", nil)
 	f.events = servicetest.Record(t, f.other.Bus.JetStream())
 	servicetest.Start(t, f.svc, health.Run)
@@ -215,6 +240,47 @@ func TestMonitoring(t *testing.T) {
 	}
 	if mails := f.mailsTo("ada@example.com"); len(mails) != 2 {
 		t.Errorf("%d customer mails, want 2 (quota 80%%, welcome)", len(mails))
+	}
+}
+
+// An instance that sends an activity token has its /status (a backend on
+// its database) read only when the token moved or the last read is
+// HEALTH_STATUS_MAX_AGE old — and the quota notice still goes out on the
+// work that crossed 80%.
+func TestStatusReadOnlyAfterActivity(t *testing.T) {
+	for _, tc := range []struct {
+		name, maxAge string
+	}{{"idle", "1h"}, {"max age", "150ms"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newMonitorFixture(t, map[string]string{"HEALTH_STATUS_MAX_AGE": tc.maxAge})
+			in := newLive(t, "tok-act", func(l *live) { l.withActivity = true })
+			if err := f.other.Secrets.Put(context.Background(), names.InstanceTokenRef("cus_act"), []byte("tok-act")); err != nil {
+				t.Fatal(err)
+			}
+			f.publish(t, subjects.CustomerSignedUp, "evt_act", &pb.CustomerSignedUp{CustomerId: "cus_act", Email: "act@example.com",
+				Name: "Act", Plan: "starter", SagaId: "signup-cs_act"})
+			f.publish(t, subjects.ComputeProvisioned, "prov-act", &pb.ComputeProvisioned{
+				Step: &pb.Step{SagaId: "signup-cs_act", CustomerId: "cus_act", Name: "compute", Attempt: 1}, InstanceUrl: in.url})
+			in.waitProbes(t, 3)
+			servicetest.Eventually(t, waitFor, "the first /status read", func() bool { return in.reads.Load() >= 1 })
+			// 30 cycles of 20 ms: at least 600 ms.
+			in.waitProbes(t, 30)
+			reads := in.reads.Load()
+			if tc.maxAge == "1h" && reads != 1 {
+				t.Fatalf("an idle instance's /status was read %d times in 30+ cycles, want once", reads)
+			}
+			if tc.maxAge != "1h" && reads < 2 {
+				t.Fatalf("/status read %d times in 30 cycles with HEALTH_STATUS_MAX_AGE %s, want it read again", reads, tc.maxAge)
+			}
+			skipped := servicetest.Counter(t, f.svc.Metrics, "claw_health_status_reads_total", map[string]string{"result": "skipped"})
+			if skipped < 20 {
+				t.Errorf("status reads skipped = %v, want most of the 30 cycles", skipped)
+			}
+			// Work: 85 of 100 messages, the token moves → read, notice.
+			in.messages.Store(85)
+			in.work.Add(1)
+			servicetest.Eventually(t, waitFor, "the quota mail after the work", func() bool { return len(f.mailsTo("act@example.com")) == 1 })
+		})
 	}
 }
 

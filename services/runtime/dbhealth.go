@@ -2,11 +2,16 @@ package runtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"clawdbot.cloud/services/runtime/internal/httpapi"
 )
 
 // dbHealth is /health's database check. The health service probes every
@@ -48,3 +53,33 @@ func (h *dbHealth) Ping(ctx context.Context) error {
 	h.seen()
 	return nil
 }
+
+// activity is the token of Options.Activity in /health and /status: a
+// random start id (a restarted instance is a changed one) and a count of
+// the times the instance took a database connection for anything but the
+// platform observing it (httpapi.Observing). The health service reads
+// /status, which needs a backend, only when the token moved since its last
+// read, so an idle instance is observed without starting any.
+type activity struct {
+	start string
+	n     atomic.Int64
+}
+
+func newActivity() (*activity, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return &activity{start: hex.EncodeToString(b)}, nil
+}
+
+// prepareConn is the pool's PrepareConn hook, run at every acquire.
+func (a *activity) prepareConn(ctx context.Context, _ *pgx.Conn) (bool, error) {
+	if !httpapi.Observing(ctx) {
+		a.n.Add(1)
+	}
+	return true, nil
+}
+
+// Token returns the current token.
+func (a *activity) Token() string { return a.start + "." + strconv.FormatInt(a.n.Load(), 10) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime"
 )
 
@@ -115,4 +116,47 @@ func backendsOf(t *testing.T, in *instance) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestActivityTokenMovesOnlyWithWork: /health and /status carry a token
+// that the platform's own reads (/health, /status with the instance token)
+// do not move and the instance's work (a memory written with the
+// customer's key) does, so the health service re-reads /status — a
+// backend — only for instances that did something.
+func TestActivityTokenMovesOnlyWithWork(t *testing.T) {
+	in := startInstance(t, "cus_ACTIVITY", plans.Starter, withConfig(func(c *runtime.Config) { c.InstanceToken = instanceToken }))
+	var h struct {
+		Activity string `json:"activity"`
+	}
+	probe := func() string {
+		t.Helper()
+		in.call(t, http.MethodGet, "/health", "", nil, http.StatusOK, &h)
+		return h.Activity
+	}
+	var st struct {
+		Activity string `json:"activity"`
+	}
+	read := func() string {
+		t.Helper()
+		in.call(t, http.MethodGet, "/status", instanceToken, nil, http.StatusOK, &st)
+		return st.Activity
+	}
+	first := probe()
+	if first == "" {
+		t.Fatal("/health carries no activity token")
+	}
+	for range 3 {
+		if s, p := read(), probe(); s != first || p != first {
+			t.Fatalf("the platform's reads moved the token: %q → /status %q, /health %q", first, s, p)
+		}
+	}
+	key := in.addKey(t)
+	in.call(t, http.MethodPost, "/api/memory", key, map[string]any{"content": "prefers tea"}, http.StatusCreated, nil)
+	moved := probe()
+	if moved == first {
+		t.Fatalf("a memory written did not move the token (%q)", moved)
+	}
+	if s := read(); s != moved {
+		t.Fatalf("/status after the work = %q, /health = %q", s, moved)
+	}
 }

@@ -177,6 +177,11 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	poolCfg.HealthCheckPeriod = poolCfg.MaxConnIdleTime / 2
 	dbCheck := &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
 	poolCfg.AfterConnect = dbCheck.afterConnect
+	act, err := newActivity()
+	if err != nil {
+		return err
+	}
+	poolCfg.PrepareConn = act.prepareConn
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("open customer database: %w", err)
@@ -249,6 +254,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Plan:            plan,
 			DB:              pool,
 			DBCheck:         dbCheck.Ping,
+			Activity:        act.Token,
 			InstanceToken:   cfg.InstanceToken,
 			DashboardOrigin: cfg.DashboardOrigin,
 			Limiter:         ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),

@@ -18,11 +18,14 @@ type Metrics struct {
 	Restarts prometheus.Counter
 	// Failures counts the monitor's own failures by operation.
 	Failures *prometheus.CounterVec
+	// StatusReads counts the quota check's reads of /status, and the ones
+	// skipped because the instance had done nothing since the last.
+	StatusReads *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		Probes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "claw_health_monitor_probe_duration_seconds",
 			Help:    "Round trip of one monitoring probe of a live instance, by result (healthy, unhealthy, error).",
@@ -40,12 +43,20 @@ func NewMetrics() *Metrics {
 			Name: "claw_health_monitor_failures_total",
 			Help: "Failures of the monitor itself, by operation (cycle, publish, quota).",
 		}, []string{"op"}),
+		StatusReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_health_status_reads_total",
+			Help: "The quota check's reads of an instance's /status (read), and those skipped because its activity token had not moved since the last read (skipped): a read costs the customer's database a backend.",
+		}, []string{"result"}),
 	}
+	for _, r := range []string{"read", "skipped"} {
+		m.StatusReads.WithLabelValues(r)
+	}
+	return m
 }
 
 // Register registers the metrics with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.Probes, m.Instances, m.Restarts, m.Failures} {
+	for _, c := range []prometheus.Collector{m.Probes, m.Instances, m.Restarts, m.Failures, m.StatusReads} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register monitor metrics: %w", err)
 		}

@@ -46,11 +46,25 @@ type Options struct {
 	Policy Policy
 	// Metrics records what the monitor sees; nil records nothing.
 	Metrics *Metrics
+	// StatusMaxAge is how long the quota check trusts its last read of an
+	// instance's /status while the instance's activity token stands
+	// still. Default 15 minutes.
+	StatusMaxAge time.Duration
 }
 
 // Monitor runs probe cycles over the live instances.
 type Monitor struct {
 	o Options
+	// lastRead is, per customer, the activity token of the last /status
+	// read and when it was made.
+	mu       sync.Mutex
+	lastRead map[string]statusRead
+}
+
+// statusRead is one read of an instance's /status.
+type statusRead struct {
+	activity string
+	at       time.Time
 }
 
 // New returns a Monitor.
@@ -64,8 +78,11 @@ func New(o Options) *Monitor {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
+	if o.StatusMaxAge <= 0 {
+		o.StatusMaxAge = 15 * time.Minute
+	}
 	o.Policy.defaults()
-	return &Monitor{o: o}
+	return &Monitor{o: o, lastRead: map[string]statusRead{}}
 }
 
 // Run runs a cycle at every tick until ctx ends. A cycle that fails is
@@ -128,6 +145,7 @@ func (m *Monitor) Cycle(ctx context.Context) error {
 	}
 	wg.Wait()
 	m.gauge(ctx)
+	m.forgetOldReads()
 	return errors.Join(errs...)
 }
 
@@ -196,7 +214,7 @@ func (m *Monitor) one(ctx context.Context, c store.Customer) error {
 	if err := m.o.Store.SaveHealth(ctx, c.ID, h, now); err != nil {
 		return err
 	}
-	if res.Healthy && m.o.Usage != nil {
+	if res.Healthy && m.o.Usage != nil && m.needsRead(c.ID, res.Activity, now) {
 		if err := m.quota(ctx, c, now); err != nil {
 			m.o.Metrics.Failures.WithLabelValues("quota").Inc()
 			log.Warn("quota check failed", "err", err)

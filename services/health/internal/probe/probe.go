@@ -80,6 +80,10 @@ type Result struct {
 	// (an OpenClaw gateway) is still starting. Only the openclaw engine
 	// answers so; a runtime-engine instance is ready as soon as it serves.
 	Starting bool
+	// Activity is the token a healthy instance's /health carries (see the
+	// runtime's OpenAPI): it moves when the instance used its database;
+	// "" from a runtime that does not send one.
+	Activity string
 }
 
 // String describes the result for a failure reason.
@@ -99,6 +103,10 @@ func (r Result) String() string {
 // maxBody bounds what is read of a health response: enough to reuse the
 // connection, never an instance's whole answer.
 const maxBody = 64 << 10
+
+// maxActivity bounds the activity token kept per instance: a token is a
+// few dozen characters; anything longer is ignored (read /status as before).
+const maxActivity = 128
 
 // Prober probes instances over HTTP. It is safe for concurrent use.
 type Prober struct {
@@ -151,11 +159,18 @@ func (p *Prober) Probe(ctx context.Context, healthURL string) Result {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
 	r := Result{Healthy: resp.StatusCode == http.StatusOK, Status: resp.StatusCode, Latency: time.Since(start)}
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		var b struct {
-			Status string `json:"status"`
+	var b struct {
+		Status   string `json:"status"`
+		Activity string `json:"activity"`
+	}
+	decoded := json.Unmarshal(body, &b) == nil
+	switch resp.StatusCode {
+	case http.StatusServiceUnavailable:
+		r.Starting = decoded && b.Status == "starting"
+	case http.StatusOK:
+		if decoded && len(b.Activity) <= maxActivity {
+			r.Activity = b.Activity
 		}
-		r.Starting = json.Unmarshal(body, &b) == nil && b.Status == "starting"
 	}
 	return r
 }

@@ -16,6 +16,8 @@ const pingTimeout = 2 * time.Second
 type healthBody struct {
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// Activity is Options.Activity's token, on 200.
+	Activity string `json:"activity,omitempty"`
 }
 
 // health answers GET /health without authentication: 200 {"status":"ok"}
@@ -25,7 +27,7 @@ type healthBody struct {
 // engine is reported ready only once its gateway is.
 func health(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+		ctx, cancel := context.WithTimeout(observe(r.Context()), pingTimeout)
 		defer cancel()
 		check := o.DBCheck
 		if check == nil {
@@ -42,6 +44,10 @@ func health(o Options) http.Handler {
 				return
 			}
 		}
-		respond.JSON(w, http.StatusOK, healthBody{Status: "ok"})
+		body := healthBody{Status: "ok"}
+		if o.Activity != nil {
+			body.Activity = o.Activity()
+		}
+		respond.JSON(w, http.StatusOK, body)
 	})
 }

@@ -82,6 +82,11 @@ type Options struct {
 	// DBCheck, when set, is /health's database check instead of DB.Ping
 	// (the runtime's opens no backend to answer a probe of an idle instance).
 	DBCheck func(ctx context.Context) error
+	// Activity, when set, is the opaque token /health and /status carry:
+	// it changes whenever the instance used its database for anything but
+	// answering them (see Observing) or restarted, so the health service
+	// re-reads /status, which needs a database backend, only then.
+	Activity func() string
 	// Chat runs chat turns.
 	Chat *chat.Service
 	// Telegram is the Telegram channel; nil answers 503 on its routes.

@@ -24,6 +24,9 @@ type StatusBody struct {
 	// Channels is the state of the connected channels; absent when none
 	// is connected. The health service mails the customer when one breaks.
 	Channels *ChannelsBody `json:"channels,omitempty"`
+	// Activity is Options.Activity's token after this answer was read: the
+	// health service reads /status again only once /health shows another.
+	Activity string `json:"activity,omitempty"`
 }
 
 // ChannelsBody is the channels part of /status.
@@ -84,6 +87,9 @@ func Period(t time.Time) (start, end time.Time) { return quota.Period(t) }
 // plan's quota.
 func status(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading /status is the platform (or the customer) looking, not
+		// the instance working: it does not change the activity token.
+		r = r.WithContext(observe(r.Context()))
 		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
 		q, qerr := quota.Read(r.Context(), o.DB, plan, o.Now())
 		if err = errors.Join(err, qerr); err != nil {
@@ -122,6 +128,9 @@ func status(o Options) http.Handler {
 			if o.Chat.Provider != nil {
 				body.Model.Provider = o.Chat.Provider.Name()
 			}
+		}
+		if o.Activity != nil {
+			body.Activity = o.Activity()
 		}
 		respond.JSON(w, http.StatusOK, body)
 	})
