@@ -54,6 +54,13 @@ type Config struct {
 	// engine, for the new runtime's /health to answer 200: its gateway
 	// has started (OPENCLAW_START_TIMEOUT, default 5m).
 	EngineStartTimeout time.Duration
+	// OpenClawInstalls holds one OpenClaw install per version
+	// (OPENCLAW_INSTALLS/<version>/); OpenClawVersion is the version pinned
+	// at the first start (OPENCLAW_VERSION, required with it); a rollout
+	// waits RolloutTimeout for each instance (OPENCLAW_ROLLOUT_TIMEOUT,
+	// default 5m). Process driver.
+	OpenClawInstalls, OpenClawVersion string
+	RolloutTimeout                    time.Duration
 	// Isolation keeps the process driver's runtimes apart (COMPUTE_ISOLATION,
 	// COMPUTE_UID_RANGE, COMPUTE_CGROUP_PARENT, COMPUTE_PIDS_LIMIT).
 	Isolation process.Isolation
@@ -159,6 +166,20 @@ func LoadConfig(l *config.Loader) Config {
 				l.Problem("RUNTIME_ENGINES: %s=openclaw: only the process compute driver runs the openclaw engine", plan)
 			}
 		}
+	}
+	c.OpenClawInstalls = l.String("OPENCLAW_INSTALLS", "")
+	c.OpenClawVersion = l.String("OPENCLAW_VERSION", "")
+	c.RolloutTimeout = l.Duration("OPENCLAW_ROLLOUT_TIMEOUT", 5*time.Minute)
+	switch {
+	case c.OpenClawInstalls != "" && c.Driver != "process":
+		l.Problem("OPENCLAW_INSTALLS: only the process compute driver runs OpenClaw installs (railway: RAILWAY_OPENCLAW_IMAGE)")
+	case c.OpenClawInstalls != "" && c.OpenClawVersion == "":
+		l.Problem("OPENCLAW_VERSION is required with OPENCLAW_INSTALLS: the version (a directory of it) new instances run")
+	case c.OpenClawInstalls == "" && c.OpenClawVersion != "":
+		l.Problem("OPENCLAW_VERSION needs OPENCLAW_INSTALLS (one directory per version)")
+	}
+	if c.RolloutTimeout <= 0 {
+		l.Problem("OPENCLAW_ROLLOUT_TIMEOUT must be positive")
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		l.Problem("COMPUTE_CONCURRENCY must be between 1 and 1024")

@@ -84,6 +84,10 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		Isolation:    cfg.Isolation,
 		Engines:      cfg.Engines,
 		EngineStart:  cfg.EngineStartTimeout,
+
+		OpenClawInstalls: cfg.OpenClawInstalls,
+		OpenClawVersion:  cfg.OpenClawVersion,
+		RolloutTimeout:   cfg.RolloutTimeout,
 	})
 	if err != nil {
 		return err
