@@ -125,6 +125,8 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 		ProjectID:     r.ProjectID,
 		EnvironmentID: r.EnvironmentID,
 		Image:         r.Image,
+		Engines:       cfg.Engines,
+		OpenClawImage: r.OpenClawImage,
 		Region:        r.Region,
 		Version:       cfg.RuntimeVersion,
 		Vars:          r.Vars,
