@@ -13,10 +13,12 @@ package railway
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
+	"clawdbot.cloud/services/railway/internal/admin"
 	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
@@ -99,8 +101,20 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		}
 		return err
 	}
-	if err := serve(ctx, env, st, drv, wrap, cfg.Concurrency); err != nil {
+	// The operator's OpenClaw rollouts: answered by the owner only, beside
+	// the commands, until ctx ends.
+	adminCtx, stopAdmin := context.WithCancel(ctx)
+	var adminErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { adminErr = admin.Run(adminCtx, env.Bus.Conn(), drv, env.Log) })
+	err = serve(ctx, env, st, drv, wrap, cfg.Concurrency)
+	stopAdmin()
+	wg.Wait()
+	if err != nil {
 		return err
+	}
+	if adminErr != nil {
+		return adminErr
 	}
 	return lockLost(ctx)
 }

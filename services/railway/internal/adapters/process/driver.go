@@ -151,7 +151,10 @@ type Driver struct {
 	// Close cancels it after every child has stopped.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// rollCtx bounds background rollouts; Close cancels it first.
+	rollCtx    context.Context
+	rollCancel context.CancelFunc
+	wg         sync.WaitGroup
 
 	mu   sync.Mutex
 	sups map[string]*supervisor // by customer id
@@ -198,8 +201,9 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	rollCtx, rollCancel := context.WithCancel(ctx)
 	d := &Driver{
-		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso,
+		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso, rollCtx: rollCtx, rollCancel: rollCancel,
 		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
 		responders: map[string]*responder{},
 	}
@@ -291,6 +295,7 @@ func (d *Driver) Status(customerID string) (Status, bool) {
 // for them. The instances keep wanting to run, so the next Start brings
 // them back. Close is for shutdown; Delete is for customers leaving.
 func (d *Driver) Close() {
+	d.rollCancel()
 	d.mu.Lock()
 	d.closed = true
 	sups := make([]*supervisor, 0, len(d.sups))

@@ -92,9 +92,35 @@ type RolloutReport struct {
 // driver without OPENCLAW_INSTALLS is an error wrapping app.ErrRejected.
 // The report is kept for LastRollout, also while the rollout runs.
 func (d *Driver) Rollout(ctx context.Context, req RolloutRequest) (RolloutReport, error) {
+	req, err := d.beginRollout(req)
+	if err != nil {
+		return RolloutReport{}, err
+	}
+	defer d.rollout.Unlock()
+	return d.runRollout(ctx, req)
+}
+
+// StartRollout is Rollout in the background: it refuses what Rollout
+// refuses, else starts the rollout and returns at once; LastRollout
+// follows it. The rollout ends early when the driver closes.
+func (d *Driver) StartRollout(req RolloutRequest) error {
+	req, err := d.beginRollout(req)
+	if err != nil {
+		return err
+	}
+	d.keep(RolloutReport{To: req.To, Batch: req.Batch, Outcome: RolloutRunning, Started: d.o.Now(), Moved: []RolloutStep{}})
+	d.wg.Go(func() {
+		defer d.rollout.Unlock()
+		_, _ = d.runRollout(d.rollCtx, req)
+	})
+	return nil
+}
+
+// beginRollout checks req, fills its defaults and takes the rollout lock.
+func (d *Driver) beginRollout(req RolloutRequest) (RolloutRequest, error) {
 	if _, err := d.versionDir(req.To); err != nil {
 		d.m.rollouts.WithLabelValues(RolloutRefused).Inc()
-		return RolloutReport{}, err
+		return req, err
 	}
 	if req.Batch <= 0 {
 		req.Batch = 1
@@ -104,9 +130,13 @@ func (d *Driver) Rollout(ctx context.Context, req RolloutRequest) (RolloutReport
 	}
 	if !d.rollout.TryLock() {
 		d.m.rollouts.WithLabelValues(RolloutRefused).Inc()
-		return RolloutReport{}, fmt.Errorf("%w: %w", app.ErrRejected, ErrRolloutRunning)
+		return req, fmt.Errorf("%w: %w", app.ErrRejected, ErrRolloutRunning)
 	}
-	defer d.rollout.Unlock()
+	return req, nil
+}
+
+// runRollout is the rollout itself; the caller holds the rollout lock.
+func (d *Driver) runRollout(ctx context.Context, req RolloutRequest) (RolloutReport, error) {
 	rep := RolloutReport{To: req.To, Batch: req.Batch, Outcome: RolloutRunning, Started: d.o.Now(), Moved: []RolloutStep{}}
 	d.keep(rep)
 	log := d.log.With("openclaw_version", req.To, "batch", req.Batch)
