@@ -18,8 +18,8 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
-	"clawdbot.cloud/services/railway/internal/admin"
 	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
+	"clawdbot.cloud/services/railway/internal/admin"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
 )
