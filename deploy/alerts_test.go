@@ -64,7 +64,7 @@ func TestAlertRules(t *testing.T) {
 	for _, q := range qs {
 		names = append(names, q.Panel)
 	}
-	for _, want := range []string{"DeadLettersGrowing", "ConsumerStalled", "ConsumerLagGrowing", "NATSExporterDown", "SagasFailing", "SagasStuck", "InstancesDown", "QuotaNoticesFailing", "WebRefusalsSpiking"} {
+	for _, want := range []string{"DeadLettersGrowing", "ConsumerStalled", "ConsumerLagGrowing", "NATSExporterDown", "SagasFailing", "SagasStuck", "InstancesDown", "QuotaNoticesFailing", "WebRefusalsSpiking", "OpenClawRolloutFailed"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no alert %s (have %v)", want, names)
 		}

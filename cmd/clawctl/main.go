@@ -93,7 +93,8 @@ func newRoot(s streams) *cobra.Command {
 		Use:   "clawctl",
 		Short: "The operator CLI of Clawdbot Cloud",
 		Long: `clawctl runs the platform on one machine (dev), drives it like Stripe does (signup, stripe),
-measures it (bench), watches its events (tail, deadletters) and operates customers and sagas
+measures it (bench), watches its events (tail, deadletters), rolls out OpenClaw versions
+(openclaw) and operates customers and sagas
 through the ingress's admin API (customer, sagas, saga, retry, deprovision).
 
 Exit codes: 0 success, 1 failure, 2 usage error.`,
@@ -109,7 +110,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetVersionTemplate("clawctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "platform", Title: "Platform:"}, &cobra.Group{ID: "admin", Title: "Operator commands (the ingress's /v1/admin API):"})
-	for _, c := range []*cobra.Command{newDevCmd(), newClusterCmd(), newChaosCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd()} {
+	for _, c := range []*cobra.Command{newDevCmd(), newClusterCmd(), newChaosCmd(), newSignupCmd(), newBenchCmd(), newStripeCmd(), newTailCmd(), newDeadlettersCmd(s), newNATSAuthCmd(), newDBCmd(), newOpenClawCmd()} {
 		c.GroupID = "platform"
 		root.AddCommand(c)
 	}

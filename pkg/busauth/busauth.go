@@ -112,7 +112,14 @@ var table = []Principal{
 		Responds:      true,
 	},
 	{Name: Neon, Publish: []string{"database.>"}, Consumers: []Consumer{{Durable: "neon", Filter: subjects.CmdDatabaseAll}}},
-	{Name: Railway, Publish: []string{"compute.>"}, Consumers: []Consumer{{Durable: "railway", Filter: subjects.CmdComputeAll}}},
+	{
+		Name: Railway, Publish: []string{"compute.>"}, Consumers: []Consumer{{Durable: "railway", Filter: subjects.CmdComputeAll}},
+		// The operator's OpenClaw rollouts (a nats micro service, with its
+		// $SRV discovery subjects), answered through Responds. Only the
+		// operator may publish there.
+		Subscribe: []string{subjects.AdminComputeAll, "$SRV.>"},
+		Responds:  true,
+	},
 	{Name: Workspace, Publish: []string{"workspace.>"}, Consumers: []Consumer{{Durable: "workspace", Filter: subjects.CmdWorkspaceAll}}},
 	{
 		Name: Health,

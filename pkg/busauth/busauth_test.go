@@ -113,6 +113,13 @@ func TestPermissions(t *testing.T) {
 			cases = append(cases, tc{who, true, subj, who == busauth.Ingress})
 		}
 	}
+	// The compute service's admin requests (OpenClaw rollouts): the
+	// operator only, no service, not even the compute service itself.
+	for _, who := range busauth.Services() {
+		for _, subj := range []string{subjects.AdminComputeOpenClawRollout, subjects.AdminComputeOpenClawStatus} {
+			cases = append(cases, tc{who, true, subj, false})
+		}
+	}
 	cases = append(cases,
 		// Commands: the saga sends them; health only the restart.
 		tc{busauth.Saga, true, subjects.CmdDatabaseCreate, true},
@@ -144,6 +151,9 @@ func TestPermissions(t *testing.T) {
 		tc{busauth.Neon, false, subjects.CmdDatabaseAll, false},
 		tc{busauth.Ingress, false, "admin.saga.>", false},
 		tc{busauth.Saga, false, "admin.saga.>", true},
+		tc{busauth.Railway, false, subjects.AdminComputeAll, true},
+		tc{busauth.Saga, false, subjects.AdminComputeAll, false},
+		tc{busauth.Railway, false, "admin.saga.>", false},
 		tc{busauth.Neon, false, busauth.InboxPrefix("neon") + ".x", true},
 		tc{busauth.Neon, false, busauth.InboxPrefix("saga") + ".>", false},
 		tc{busauth.Web, false, "_INBOX.>", false},

@@ -186,3 +186,17 @@ const (
 	// AdminSagaRetry retries a saga that ended compensated or failed.
 	AdminSagaRetry = "admin.saga.saga.retry"
 )
+
+// Admin request/reply subjects of the compute service (core NATS): the
+// process driver's owner answers them with JSON; `clawctl openclaw` calls
+// them as the operator. Shapes: services/railway/README.md.
+const (
+	// AdminComputeAll matches every compute admin subject.
+	AdminComputeAll = "admin.compute.>"
+	// AdminComputeOpenClawRollout starts a health-gated rollout of an
+	// OpenClaw version and answers at once.
+	AdminComputeOpenClawRollout = "admin.compute.openclaw.rollout"
+	// AdminComputeOpenClawStatus shows the pinned version, the instances
+	// by version and the latest rollout's report.
+	AdminComputeOpenClawStatus = "admin.compute.openclaw.status"
+)

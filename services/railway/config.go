@@ -14,6 +14,7 @@ import (
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
+	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
 )
 
 // Config is the compute service's own configuration, read from the
@@ -48,12 +49,19 @@ type Config struct {
 	// Engines is the engine the operator chose per plan (RUNTIME_ENGINES,
 	// "team=openclaw"); a plan it does not name runs its catalog engine.
 	// The compute service decides a runtime's engine and tells it in the
-	// runtime's configuration (process driver).
+	// runtime's configuration (both drivers).
 	Engines plans.Engines
 	// EngineStartTimeout bounds the wait, in a resize onto the openclaw
 	// engine, for the new runtime's /health to answer 200: its gateway
 	// has started (OPENCLAW_START_TIMEOUT, default 5m).
 	EngineStartTimeout time.Duration
+	// OpenClawInstalls holds one OpenClaw install per version
+	// (OPENCLAW_INSTALLS/<version>/); OpenClawVersion is the version pinned
+	// at the first start (OPENCLAW_VERSION, required with it); a rollout
+	// waits RolloutTimeout for each instance (OPENCLAW_ROLLOUT_TIMEOUT,
+	// default 5m). Process driver.
+	OpenClawInstalls, OpenClawVersion string
+	RolloutTimeout                    time.Duration
 	// Isolation keeps the process driver's runtimes apart (COMPUTE_ISOLATION,
 	// COMPUTE_UID_RANGE, COMPUTE_CGROUP_PARENT, COMPUTE_PIDS_LIMIT).
 	Isolation process.Isolation
@@ -73,6 +81,10 @@ type RailwayConfig struct {
 	ProjectID, EnvironmentID string
 	// Image is the runtime's container image (RAILWAY_RUNTIME_IMAGE).
 	Image string
+	// OpenClawImage is the image of the plans on the openclaw engine
+	// (RAILWAY_OPENCLAW_IMAGE, deploy/openclaw/Dockerfile), pinned by
+	// digest; required when RUNTIME_ENGINES puts a plan on that engine.
+	OpenClawImage string
 	// Region is the deployment region (RAILWAY_REGION); empty is Railway's
 	// default.
 	Region string
@@ -154,11 +166,20 @@ func LoadConfig(l *config.Loader) Config {
 			l.Problem("%v", err)
 		}
 		c.Engines = e
-		for plan, engine := range e {
-			if engine == plans.EngineOpenClaw && c.Driver != "process" {
-				l.Problem("RUNTIME_ENGINES: %s=openclaw: only the process compute driver runs the openclaw engine", plan)
-			}
-		}
+	}
+	c.OpenClawInstalls = l.String("OPENCLAW_INSTALLS", "")
+	c.OpenClawVersion = l.String("OPENCLAW_VERSION", "")
+	c.RolloutTimeout = l.Duration("OPENCLAW_ROLLOUT_TIMEOUT", 5*time.Minute)
+	switch {
+	case c.OpenClawInstalls != "" && c.Driver != "process":
+		l.Problem("OPENCLAW_INSTALLS: only the process compute driver runs OpenClaw installs (railway: RAILWAY_OPENCLAW_IMAGE)")
+	case c.OpenClawInstalls != "" && c.OpenClawVersion == "":
+		l.Problem("OPENCLAW_VERSION is required with OPENCLAW_INSTALLS: the version (a directory of it) new instances run")
+	case c.OpenClawInstalls == "" && c.OpenClawVersion != "":
+		l.Problem("OPENCLAW_VERSION needs OPENCLAW_INSTALLS (one directory per version)")
+	}
+	if c.RolloutTimeout <= 0 {
+		l.Problem("OPENCLAW_ROLLOUT_TIMEOUT must be positive")
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		l.Problem("COMPUTE_CONCURRENCY must be between 1 and 1024")
@@ -180,7 +201,7 @@ func LoadConfig(l *config.Loader) Config {
 		c.Isolation = loadIsolation(l)
 	}
 	if c.Driver == "railway" {
-		c.Railway = loadRailway(l)
+		c.Railway = loadRailway(l, c.Engines)
 	}
 	return c
 }
@@ -216,7 +237,7 @@ func loadIsolation(l *config.Loader) process.Isolation {
 
 // loadRailway reads the railway driver's settings; every missing one is a
 // problem of its own, so one start lists them all.
-func loadRailway(l *config.Loader) RailwayConfig {
+func loadRailway(l *config.Loader, engines plans.Engines) RailwayConfig {
 	c := RailwayConfig{
 		APIURL: l.URL("RAILWAY_API_URL", DefaultRailwayAPIURL, "https", "http"),
 		Token: l.Required("RAILWAY_TOKEN",
@@ -227,6 +248,7 @@ func loadRailway(l *config.Loader) RailwayConfig {
 			"the environment of RAILWAY_PROJECT_ID the services are created in"),
 		Image: l.Required("RAILWAY_RUNTIME_IMAGE",
 			"the runtime's container image (deploy/runtime/Dockerfile), e.g. ghcr.io/you/clawdbot-runtime:v1"),
+		OpenClawImage: l.String("RAILWAY_OPENCLAW_IMAGE", ""),
 		Region:        l.String("RAILWAY_REGION", ""),
 		RatePerSecond: l.Int("RAILWAY_RATE_PER_SECOND", 10),
 		RatePerHour:   l.Int("RAILWAY_RATE_PER_HOUR", 1000),
@@ -246,6 +268,17 @@ func loadRailway(l *config.Loader) RailwayConfig {
 	}
 	if u, err := url.Parse(c.APIURL); c.DomainScheme == "http" && (err != nil || !loopback(u.Hostname())) {
 		l.Problem("RAILWAY_DOMAIN_SCHEME=http is for a Railway test server on this machine only (RAILWAY_API_URL is not one)")
+	}
+	if c.OpenClawImage != "" {
+		if err := railwaydriver.CheckOpenClawImage(c.OpenClawImage); err != nil {
+			l.Problem("RAILWAY_OPENCLAW_IMAGE: %v", err)
+		}
+	} else {
+		for plan, engine := range engines {
+			if engine == plans.EngineOpenClaw {
+				l.Problem("RUNTIME_ENGINES: %s=openclaw: RAILWAY_OPENCLAW_IMAGE is required (deploy/openclaw/Dockerfile: the official OpenClaw image pinned by digest with the runtime on top)", plan)
+			}
+		}
 	}
 	if c.RatePerSecond <= 0 || c.RatePerHour <= 0 {
 		l.Problem("RAILWAY_RATE_PER_SECOND and RAILWAY_RATE_PER_HOUR must be positive")

@@ -13,11 +13,13 @@ package railway
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/railway/internal/adapters/process"
 	railwaydriver "clawdbot.cloud/services/railway/internal/adapters/railway"
+	"clawdbot.cloud/services/railway/internal/admin"
 	"clawdbot.cloud/services/railway/internal/app"
 	"clawdbot.cloud/services/railway/internal/store"
 )
@@ -84,6 +86,10 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		Isolation:    cfg.Isolation,
 		Engines:      cfg.Engines,
 		EngineStart:  cfg.EngineStartTimeout,
+
+		OpenClawInstalls: cfg.OpenClawInstalls,
+		OpenClawVersion:  cfg.OpenClawVersion,
+		RolloutTimeout:   cfg.RolloutTimeout,
 	})
 	if err != nil {
 		return err
@@ -95,8 +101,20 @@ func run(ctx context.Context, env *service.Env, wrap func(app.Driver) app.Driver
 		}
 		return err
 	}
-	if err := serve(ctx, env, st, drv, wrap, cfg.Concurrency); err != nil {
+	// The operator's OpenClaw rollouts: answered by the owner only, beside
+	// the commands, until ctx ends.
+	adminCtx, stopAdmin := context.WithCancel(ctx)
+	var adminErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { adminErr = admin.Run(adminCtx, env.Bus.Conn(), drv, env.Log) })
+	err = serve(ctx, env, st, drv, wrap, cfg.Concurrency)
+	stopAdmin()
+	wg.Wait()
+	if err != nil {
 		return err
+	}
+	if adminErr != nil {
+		return adminErr
 	}
 	return lockLost(ctx)
 }
@@ -121,6 +139,8 @@ func newRailwayDriver(cfg Config, env *service.Env) (*railwaydriver.Driver, erro
 		ProjectID:     r.ProjectID,
 		EnvironmentID: r.EnvironmentID,
 		Image:         r.Image,
+		Engines:       cfg.Engines,
+		OpenClawImage: r.OpenClawImage,
 		Region:        r.Region,
 		Version:       cfg.RuntimeVersion,
 		Vars:          r.Vars,

@@ -128,12 +128,25 @@ func TestRailwayConfigurationProblemsAreReportedTogether(t *testing.T) {
 		"RAILWAY_TOKEN is required", "RAILWAY_TOKEN_KIND is required", "RAILWAY_PROJECT_ID is required",
 		"RAILWAY_ENVIRONMENT_ID is required", "RAILWAY_RUNTIME_IMAGE is required", "RAILWAY_API_URL must use https",
 		"RAILWAY_RATE_PER_HOUR must be positive", "RAILWAY_DOMAIN_SCHEME=http is for a Railway test server on this machine only",
-		"only the process compute driver runs the openclaw engine",
+		"team=openclaw: RAILWAY_OPENCLAW_IMAGE is required",
 	} {
 		wantContains(t, err.Error(), want)
 	}
 	if strings.Contains(err.Error(), "RUNTIME_BINARY") {
 		t.Errorf("the railway driver asked for RUNTIME_BINARY: %v", err)
+	}
+}
+
+// An OpenClaw image not pinned by its digest stops the service at start.
+func TestRailwayOpenClawImageMustBePinned(t *testing.T) {
+	w := newWorld(t)
+	srv := newRailway(t)
+	env := w.railwayEnv(t, srv)
+	env["RUNTIME_ENGINES"] = "team=openclaw"
+	env["RAILWAY_OPENCLAW_IMAGE"] = "ghcr.io/openclaw/openclaw:2026.9.6"
+	err := Run(context.Background(), w.p.Env(t, "railway", env))
+	if err == nil || !strings.Contains(err.Error(), "RAILWAY_OPENCLAW_IMAGE") || !strings.Contains(err.Error(), "pinned by digest") {
+		t.Fatalf("Run = %v, want RAILWAY_OPENCLAW_IMAGE refused as not pinned by digest", err)
 	}
 }
 

@@ -35,7 +35,7 @@ func runtimeStarts(vars map[string]string) bool {
 		return false
 	}
 	required := []string{"customer_id", "plan", "listen_addr", "database_url", "instance_id", "version"}
-	optional := []string{"provider", "model", "dashboard_origin", "instance_token", "public_url"}
+	optional := []string{"provider", "model", "dashboard_origin", "instance_token", "public_url", "engine"}
 	for _, k := range required {
 		if s, _ := cfg[k].(string); s == "" {
 			return false

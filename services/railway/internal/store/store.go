@@ -68,6 +68,10 @@ type Instance struct {
 	Restarts int
 	// StopReason is why a stopped instance is stopped (suspended, canceled).
 	StopReason string
+	// OpenClawVersion is the OpenClaw install its runtime runs on the
+	// openclaw engine (a directory of OPENCLAW_INSTALLS); "" until it first
+	// starts on that engine.
+	OpenClawVersion string
 }
 
 // Store reads and writes instances.
@@ -88,13 +92,13 @@ func Open(ctx context.Context, db *pgxpool.Pool) (*Store, error) {
 }
 
 const columns = `customer_id, service_name, port, plan, database_ref, vcpus, memory_mb,
-	desired_state, coalesce(pid, 0), started_at, restarts, stop_reason`
+	desired_state, coalesce(pid, 0), started_at, restarts, stop_reason, openclaw_version`
 
 func scan(row pgx.Row) (Instance, error) {
 	var in Instance
 	var started *time.Time
 	err := row.Scan(&in.CustomerID, &in.ServiceName, &in.Port, &in.Plan, &in.DatabaseRef, &in.VCPUs,
-		&in.MemoryMB, &in.Desired, &in.PID, &started, &in.Restarts, &in.StopReason)
+		&in.MemoryMB, &in.Desired, &in.PID, &started, &in.Restarts, &in.StopReason, &in.OpenClawVersion)
 	if started != nil {
 		in.StartedAt = *started
 	}
@@ -137,7 +141,8 @@ func (s *Store) Put(ctx context.Context, in Instance) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'running')
 		ON CONFLICT (customer_id) DO UPDATE SET service_name = excluded.service_name, port = excluded.port,
 			plan = excluded.plan, database_ref = excluded.database_ref, vcpus = excluded.vcpus,
-			memory_mb = excluded.memory_mb, desired_state = 'running', stop_reason = '', restarts = 0, updated_at = now()`,
+			memory_mb = excluded.memory_mb, desired_state = 'running', stop_reason = '', restarts = 0,
+			openclaw_version = '', updated_at = now()`,
 		in.CustomerID, in.ServiceName, in.Port, in.Plan, in.DatabaseRef, in.VCPUs, in.MemoryMB)
 	return portErr(err, "put instance of "+in.CustomerID)
 }

@@ -239,7 +239,7 @@ func (g *Gateway) command() *exec.Cmd {
 	argv := []string{g.o.Install.Node, "--max-old-space-size=" + strconv.Itoa(heapMB), g.o.Install.Entry,
 		"gateway", "--port", strconv.Itoa(g.port), "--bind", "loopback"}
 	if g.o.Bwrap != "" {
-		argv = Sandbox{Bwrap: g.o.Bwrap, StateDir: g.o.StateDir, ReadOnly: []string{g.o.Install.Dir}}.Args(argv...)
+		argv = Sandbox{Bwrap: g.o.Bwrap, StateDir: g.o.StateDir, ReadOnly: g.o.Install.Mounts}.Args(argv...)
 	}
 	env := append([]string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",

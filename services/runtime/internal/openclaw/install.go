@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrNotInstalled reports that no OpenClaw install was found where one was
@@ -20,6 +21,11 @@ type Install struct {
 	Node string
 	// Entry is the openclaw package's entry point (openclaw.mjs).
 	Entry string
+	// Mounts are the directories the gateway's sandbox must show
+	// read-only: Dir, and where Node and the openclaw package really are
+	// when Dir links to them (deploy/openclaw/Dockerfile links the
+	// official image's /app and Node).
+	Mounts []string
 }
 
 // FindInstall checks the install in dir and returns it; an error wrapping
@@ -42,5 +48,26 @@ func FindInstall(dir string) (Install, error) {
 			return Install{}, fmt.Errorf("%w: %s missing (make openclaw)", ErrNotInstalled, f)
 		}
 	}
+	in.Mounts = []string{in.Dir}
+	for _, p := range []string{filepath.Dir(in.Node), filepath.Dir(in.Entry)} {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return Install{}, fmt.Errorf("openclaw install %s: %w", p, err)
+		}
+		if !within(real, in.Mounts) {
+			in.Mounts = append(in.Mounts, real)
+		}
+	}
 	return in, nil
+}
+
+// within reports whether path is one of dirs or under one of them, as
+// seen through the links of neither.
+func within(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if rel, err := filepath.Rel(d, path); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
 }

@@ -74,7 +74,7 @@ func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token 
 	cmd := &exec.Cmd{
 		Path:   o.Binary,
 		Args:   []string{o.Binary}, // nothing else: argv is world-readable
-		Env:    childEnv(o.Env, in),
+		Env:    childEnv(&o, in),
 		Dir:    dir,
 		Stdin:  bytes.NewReader(cfg),
 		Stdout: stdout,

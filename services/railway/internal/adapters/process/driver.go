@@ -91,6 +91,19 @@ type Options struct {
 	// Isolation keeps runtimes from each other and from the platform
 	// (uids, cgroups, private directories); zero fields take the defaults.
 	Isolation Isolation
+	// OpenClawInstalls, when set, holds one OpenClaw install per version
+	// (OPENCLAW_INSTALLS/<version>/, each as deploy/openclaw/install.sh
+	// lays one out); each instance on the openclaw engine runs the version
+	// it records, and Rollout moves them. Empty: every runtime uses the
+	// base environment's OPENCLAW_DIR.
+	OpenClawInstalls string
+	// OpenClawVersion is the version pinned at the first start
+	// (OPENCLAW_VERSION); afterwards a successful Rollout moves the pin.
+	OpenClawVersion string
+	// RolloutTimeout is how long a Rollout waits, by default, for an
+	// instance restarted on the new version to answer /health 200.
+	// Default 5m.
+	RolloutTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -102,6 +115,7 @@ func (o *Options) defaults() {
 	def(&o.StartTimeout, time.Minute)
 	def(&o.StopGrace, 15*time.Second)
 	def(&o.EngineStart, 5*time.Minute)
+	def(&o.RolloutTimeout, 5*time.Minute)
 	def(&o.MinBackoff, 100*time.Millisecond)
 	def(&o.MaxBackoff, 30*time.Second)
 	def(&o.StableAfter, time.Minute)
@@ -137,7 +151,10 @@ type Driver struct {
 	// Close cancels it after every child has stopped.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// rollCtx bounds background rollouts; Close cancels it first.
+	rollCtx    context.Context
+	rollCancel context.CancelFunc
+	wg         sync.WaitGroup
 
 	mu   sync.Mutex
 	sups map[string]*supervisor // by customer id
@@ -145,6 +162,13 @@ type Driver struct {
 	responders map[string]*responder
 	locks      map[string]*sync.Mutex // serialise operations per customer
 	closed     bool
+	// pinned is the OpenClaw version new instances get (loadPin, Rollout).
+	pinned string
+	// rollout is held by the one Rollout that may run at a time; last is
+	// the latest rollout's report.
+	rollout  sync.Mutex
+	reportMu sync.Mutex
+	report   *RolloutReport
 }
 
 var _ app.Driver = (*Driver)(nil)
@@ -164,17 +188,26 @@ func New(o Options) (*Driver, error) {
 	if err := checkExecutable(o.Binary); err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}
+	if o.OpenClawInstalls != "" {
+		if o.OpenClawInstalls, err = filepath.Abs(o.OpenClawInstalls); err != nil {
+			return nil, fmt.Errorf("process driver: OPENCLAW_INSTALLS: %w", err)
+		}
+		if _, err := checkInstall(o.OpenClawInstalls, o.OpenClawVersion); err != nil {
+			return nil, fmt.Errorf("process driver: OPENCLAW_VERSION: %w", err)
+		}
+	}
 	iso, err := setupIsolation(&o, o.Log, os.Geteuid())
 	if err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	rollCtx, rollCancel := context.WithCancel(ctx)
 	d := &Driver{
-		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso,
+		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso, rollCtx: rollCtx, rollCancel: rollCancel,
 		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
 		responders: map[string]*responder{},
 	}
-	if d.m, err = newMetrics(o.Metrics, d.phases); err != nil {
+	if d.m, err = newMetrics(o.Metrics, d.phases, d.Versions); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -212,8 +245,13 @@ func (d *Driver) supervisorOf(customerID string) *supervisor {
 	return d.sups[customerID]
 }
 
-// supervise starts supervising in; the caller holds the customer's lock.
+// supervise starts supervising in (on its OpenClaw version, settled
+// first); the caller holds the customer's lock.
 func (d *Driver) supervise(in store.Instance) (*supervisor, error) {
+	in, err := d.withVersion(in)
+	if err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -257,6 +295,7 @@ func (d *Driver) Status(customerID string) (Status, bool) {
 // for them. The instances keep wanting to run, so the next Start brings
 // them back. Close is for shutdown; Delete is for customers leaving.
 func (d *Driver) Close() {
+	d.rollCancel()
 	d.mu.Lock()
 	d.closed = true
 	sups := make([]*supervisor, 0, len(d.sups))

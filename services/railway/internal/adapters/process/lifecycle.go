@@ -75,7 +75,7 @@ func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan)
 		return err
 	}
 	if engine == plans.EngineOpenClaw {
-		return d.waitHealthy(ctx, s, engine)
+		return d.waitHealthy(ctx, s, engine, d.o.EngineStart)
 	}
 	return nil
 }

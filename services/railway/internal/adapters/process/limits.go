@@ -22,9 +22,11 @@ import (
 // Isolation); without it (not root) these are all there is. RLIMIT_AS does
 // not fit Go programs, which reserve far more address space than they use.
 // The Railway driver applies the plan as the service's real resource limits.
-func childEnv(base []string, in store.Instance) []string {
-	env := make([]string, 0, len(base)+3)
+func childEnv(o *Options, in store.Instance) []string {
+	base := o.Env
+	env := make([]string, 0, len(base)+4)
 	env = append(env, base...)
+	env = append(env, o.openClawEnv(in)...)
 	env = append(env, limitEnv(in.VCPUs, in.MemoryMB)...)
 	return append(env, MarkerEnv+"="+in.ServiceName)
 }

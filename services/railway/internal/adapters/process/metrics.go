@@ -13,9 +13,12 @@ type metrics struct {
 	reg       prometheus.Registerer
 	instances *instancesCollector
 	restarts  *prometheus.CounterVec
+	// versions and rollouts are the openclaw engine's versions (Rollout).
+	versions *versionsCollector
+	rollouts *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, phases, versions func() map[string]int) (*metrics, error) {
 	m := &metrics{
 		reg: reg,
 		instances: &instancesCollector{
@@ -27,9 +30,23 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 			Name: "claw_compute_restarts_total",
 			Help: "Runtime restarts by reason (crash, oom: killed by the kernel for exceeding its memory, requested).",
 		}, []string{"reason"}),
+		versions: &versionsCollector{
+			versions: versions,
+			desc: prometheus.NewDesc("claw_compute_openclaw_instances",
+				"Supervised instances on the openclaw engine by the OpenClaw version they run (a directory of OPENCLAW_INSTALLS).",
+				[]string{"version"}, nil),
+		},
+		rollouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_compute_openclaw_rollouts_total",
+			Help: "OpenClaw version rollouts by outcome (succeeded, rolled_back, rollback_failed, refused).",
+		}, []string{"outcome"}),
 	}
 	if reg == nil {
 		return m, nil
+	}
+	reg.Unregister(m.versions)
+	if err := reg.Register(m.versions); err != nil {
+		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
 	// A driver started again on the same registry replaces the gauge of the
 	// previous one and keeps counting restarts.
@@ -41,6 +58,12 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 	if m.restarts, err = promreg.Register(reg, m.restarts); err != nil {
 		return nil, fmt.Errorf("register compute metrics: %w", err)
 	}
+	if m.rollouts, err = promreg.Register(reg, m.rollouts); err != nil {
+		return nil, fmt.Errorf("register compute metrics: %w", err)
+	}
+	for _, o := range []string{RolloutSucceeded, RolloutRolledBack, RolloutRollbackFailed, RolloutRefused} {
+		m.rollouts.WithLabelValues(o) // every outcome is a series from the start, for the alert's increase()
+	}
 	return m, nil
 }
 
@@ -48,6 +71,7 @@ func newMetrics(reg prometheus.Registerer, phases func() map[string]int) (*metri
 func (m *metrics) unregister() {
 	if m.reg != nil {
 		m.reg.Unregister(m.instances)
+		m.reg.Unregister(m.versions)
 	}
 }
 
@@ -79,4 +103,19 @@ func (d *Driver) phases() map[string]int {
 		out[s.status().Phase]++
 	}
 	return out
+}
+
+// versionsCollector counts the supervised openclaw instances by version at
+// scrape time.
+type versionsCollector struct {
+	versions func() map[string]int
+	desc     *prometheus.Desc
+}
+
+func (c *versionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *versionsCollector) Collect(ch chan<- prometheus.Metric) {
+	for v, n := range c.versions() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), v)
+	}
 }

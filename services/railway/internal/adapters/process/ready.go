@@ -80,12 +80,12 @@ func (s *supervisor) waitReady(ctx context.Context, minGen int) error {
 	}
 }
 
-// waitHealthy waits, at most Options.EngineStart, until the runtime s runs
+// waitHealthy waits, at most within, until the runtime s runs
 // answers /health with 200: on the openclaw engine, until its gateway is
 // up. A runtime still starting then is an error wrapping
 // app.ErrDeployFailed that says what /health last answered.
-func (d *Driver) waitHealthy(parent context.Context, s *supervisor, engine string) error {
-	ctx, cancel := context.WithTimeout(parent, d.o.EngineStart)
+func (d *Driver) waitHealthy(parent context.Context, s *supervisor, engine string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, within)
 	defer cancel()
 	url := s.status().URL + "/health"
 	last := "no answer"
@@ -109,7 +109,7 @@ func (d *Driver) waitHealthy(parent context.Context, s *supervisor, engine strin
 				return fmt.Errorf("wait for the %s engine of %s: %w", engine, s.in.CustomerID, parent.Err())
 			}
 			return fmt.Errorf("%w: the %s engine of %s is not healthy within %s (/health: %s)",
-				app.ErrDeployFailed, engine, s.in.CustomerID, d.o.EngineStart, last)
+				app.ErrDeployFailed, engine, s.in.CustomerID, within, last)
 		case <-time.After(wait):
 			wait = min(2*wait, time.Second)
 		}

@@ -22,6 +22,9 @@ import (
 //
 // Start does not wait for the runtimes to answer; Provision does.
 func (d *Driver) Start(ctx context.Context) error {
+	if err := d.loadPin(ctx); err != nil {
+		return err
+	}
 	instances, err := d.o.Store.Active(ctx)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/adapters/railway/gql"
 	"clawdbot.cloud/services/railway/internal/runtimeconfig"
 )
@@ -30,7 +31,7 @@ const RuntimeConfigVar = "RUNTIME_CONFIG_JSON"
 // configured base (model-provider settings), PORT, and its configuration.
 // Railway keeps variables encrypted; they hold the database URL, so they
 // are never logged.
-func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, dbURL string) (map[string]string, error) {
+func (d *Driver) variables(ctx context.Context, in *instance, customerID string, plan plans.Plan, dbURL string) (map[string]string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
@@ -49,7 +50,8 @@ func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, 
 	cfg, err := json.Marshal(runtimeconfig.Document{
 		PublicURL:     public,
 		CustomerID:    customerID,
-		Plan:          plan,
+		Plan:          plan.ID,
+		Engine:        plan.Engine,
 		ListenAddr:    net.JoinHostPort("", strconv.Itoa(runtimePort)),
 		DatabaseURL:   dbURL,
 		InstanceID:    in.name,
@@ -72,7 +74,7 @@ func (d *Driver) variables(ctx context.Context, in *instance, customerID, plan, 
 
 // deploy sets the service's variables, deploys it and waits for the
 // deployment to settle.
-func (d *Driver) deploy(ctx context.Context, in *instance, customerID, plan, dbURL string) error {
+func (d *Driver) deploy(ctx context.Context, in *instance, customerID string, plan plans.Plan, dbURL string) error {
 	vars, err := d.variables(ctx, in, customerID, plan, dbURL)
 	if err != nil {
 		return err

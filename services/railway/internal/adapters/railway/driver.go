@@ -34,6 +34,7 @@ import (
 	"github.com/Khan/genqlient/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/app"
 )
 
@@ -55,6 +56,11 @@ type Options struct {
 	ProjectID, EnvironmentID string
 	// Image is the runtime's container image (deploy/runtime/Dockerfile).
 	Image string
+	// Engines chooses each plan's engine (RUNTIME_ENGINES); a plan on the
+	// openclaw engine runs OpenClawImage, the official OpenClaw image
+	// pinned by digest with the runtime on top (deploy/openclaw/Dockerfile).
+	Engines       plans.Engines
+	OpenClawImage string
 	// Region is the deployment region; empty leaves Railway's default.
 	Region string
 	// Version is the platform release the runtimes report.
@@ -175,6 +181,9 @@ func New(o Options) (*Driver, error) {
 	}
 	if o.Secrets == nil || o.Log == nil || len(missing) > 0 {
 		return nil, fmt.Errorf("railway driver: Secrets, Log, Token, ProjectID, EnvironmentID, Image and Version are required (missing %v)", missing)
+	}
+	if err := checkEngines(o); err != nil {
+		return nil, fmt.Errorf("railway driver: %w", err)
 	}
 	if o.DomainScheme != "https" && o.DomainScheme != "http" {
 		return nil, fmt.Errorf("railway driver: domain scheme %q is not https or http", o.DomainScheme)

@@ -119,6 +119,10 @@ func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan)
 	if err := checkRequest(customerID, plan); err != nil {
 		return err
 	}
+	plan, err := d.engineOf(plan)
+	if err != nil {
+		return err
+	}
 	unlock := d.lock(customerID)
 	defer unlock()
 	in, err := d.findOne(ctx, names.Service(customerID))
@@ -136,7 +140,7 @@ func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan)
 		return err
 	}
 	if !in.deployment.running() && !in.deployment.pending() {
-		vars, err := d.variables(ctx, in, customerID, plan.ID, string(dbURL))
+		vars, err := d.variables(ctx, in, customerID, plan, string(dbURL))
 		if err != nil {
 			return err
 		}
@@ -145,7 +149,7 @@ func (d *Driver) Resize(ctx context.Context, customerID string, plan plans.Plan)
 		}
 		return nil
 	}
-	if err := d.deploy(ctx, in, customerID, plan.ID, string(dbURL)); err != nil {
+	if err := d.deploy(ctx, in, customerID, plan, string(dbURL)); err != nil {
 		return fmt.Errorf("resize %s: %w", in.name, err)
 	}
 	d.log.Info("railway service resized", "customer_id", customerID, "service_id", in.name, "plan", plan.ID)

@@ -50,6 +50,10 @@ func (d *Driver) provision(ctx context.Context, req app.ProvisionRequest, config
 	if err := checkRequest(req.CustomerID, req.Plan); err != nil {
 		return app.Instance{}, err
 	}
+	plan, err := d.engineOf(req.Plan)
+	if err != nil {
+		return app.Instance{}, err
+	}
 	unlock := d.lock(req.CustomerID)
 	defer unlock()
 	// Fail fast (and for good) on a missing database before creating
@@ -63,7 +67,7 @@ func (d *Driver) provision(ctx context.Context, req app.ProvisionRequest, config
 		in, err = d.findOne(ctx, names.Service(req.CustomerID))
 	}
 	if err == nil && (in == nil || in.domain == "") {
-		in, err = d.prepare(ctx, req.CustomerID, req.Plan)
+		in, err = d.prepare(ctx, req.CustomerID, plan)
 	}
 	if err != nil {
 		return app.Instance{}, err
@@ -74,7 +78,7 @@ func (d *Driver) provision(ctx context.Context, req app.ProvisionRequest, config
 		// An earlier attempt deployed and did not see the end of it.
 		err = d.await(ctx, in.deployment.id)
 	default:
-		err = d.deploy(ctx, in, req.CustomerID, req.Plan.ID, string(dbURL))
+		err = d.deploy(ctx, in, req.CustomerID, plan, string(dbURL))
 	}
 	if err != nil {
 		return app.Instance{}, fmt.Errorf("deploy %s: %w", in.name, err)
@@ -91,6 +95,10 @@ func (d *Driver) provision(ctx context.Context, req app.ProvisionRequest, config
 // created.
 func (d *Driver) Prepare(ctx context.Context, customerID string, plan plans.Plan) (app.Instance, error) {
 	if err := checkRequest(customerID, plan); err != nil {
+		return app.Instance{}, err
+	}
+	plan, err := d.engineOf(plan)
+	if err != nil {
 		return app.Instance{}, err
 	}
 	unlock := d.lock(customerID)
@@ -145,13 +153,14 @@ func (d *Driver) ensureService(ctx context.Context, name string) (*instance, err
 	}
 }
 
-// configure points the instance at the runtime image and sizes it.
+// configure points the instance at the image of plan's engine and sizes it
+// for plan.
 func (d *Driver) configure(ctx context.Context, in *instance, plan plans.Plan) error {
 	var region *string
 	if d.o.Region != "" {
 		region = &d.o.Region
 	}
-	_, err := gql.ConfigureInstance(ctx, d.gql, in.serviceID, d.o.EnvironmentID, d.o.Image, healthcheckPath,
+	_, err := gql.ConfigureInstance(ctx, d.gql, in.serviceID, d.o.EnvironmentID, d.imageOf(plan), healthcheckPath,
 		gql.RestartPolicyTypeOnFailure, restartRetries, region, plan.VCPUs, float64(plan.MemoryMB)/1024)
 	if err != nil {
 		return fmt.Errorf("configure service %s: %w", in.name, classify(err))

@@ -32,7 +32,7 @@ func TestProvisionConfiguresTheService(t *testing.T) {
 	wantCfg := map[string]string{
 		"customer_id": req.CustomerID, "plan": "starter", "listen_addr": ":8080",
 		"database_url": "postgres://u_" + req.CustomerID + ":pw-" + req.CustomerID + "@db.example:5432/claw",
-		"instance_id":  inst.ServiceID, "version": "test",
+		"instance_id":  inst.ServiceID, "version": "test", "engine": "runtime",
 		// Railway's https domain: the runtime's Telegram channel takes
 		// webhooks there.
 		"public_url": "https://" + svc.Domains[0],
