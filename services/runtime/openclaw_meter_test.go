@@ -43,14 +43,21 @@ func gatewayTurn(t *testing.T, gwURL, token, message string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// turnCalls counts the model calls that answered a user's message (not
-// tool results), as the model server saw them, and describes every call.
+// turnCalls counts the model calls that answered a user's message (no
+// tool result since the assistant last spoke; OpenClaw adds a user message
+// of its own context after tool results), as the model server saw them,
+// and describes every call.
 func turnCalls(model *openaitest.Server) (int64, string) {
 	var n int64
 	var calls []string
 	for i, r := range model.Requests() {
 		last := r.Messages[len(r.Messages)-1]
-		turn := last.Role == llm.User && len(last.ToolResults) == 0
+		turn := last.Role == llm.User
+		for i := len(r.Messages) - 1; i >= 0 && r.Messages[i].Role == llm.User; i-- {
+			if len(r.Messages[i].ToolResults) > 0 {
+				turn = false
+			}
+		}
 		if turn {
 			n++
 		}

@@ -137,7 +137,10 @@ func (f *fixture) body(model string, stream, toolTurn bool) []byte {
 		if toolTurn {
 			msgs = append(msgs,
 				map[string]any{"role": "assistant", "content": []any{map[string]any{"type": "tool_use", "id": "toolu_1", "name": "read", "input": map[string]any{}}}},
-				map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": "toolu_1", "content": "file text"}}})
+				map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": "toolu_1", "content": "file text"}}},
+				// OpenClaw adds its context as a user message after the
+				// results: still the same turn.
+				map[string]any{"role": "user", "content": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>> context"})
 		}
 		req = map[string]any{"model": model, "max_tokens": 100, "messages": msgs, "stream": stream,
 			"tools": []any{map[string]any{"name": "read", "input_schema": map[string]any{"type": "object"}}}}
@@ -146,7 +149,8 @@ func (f *fixture) body(model string, stream, toolTurn bool) []byte {
 		if toolTurn {
 			msgs = append(msgs,
 				map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{"id": "call_1", "type": "function", "function": map[string]any{"name": "read", "arguments": "{}"}}}},
-				map[string]any{"role": "tool", "tool_call_id": "call_1", "content": "file text"})
+				map[string]any{"role": "tool", "tool_call_id": "call_1", "content": "file text"},
+				map[string]any{"role": "user", "content": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>> context"})
 		}
 		req = map[string]any{"model": model, "messages": msgs, "stream": stream}
 	}

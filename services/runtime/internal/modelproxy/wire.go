@@ -34,9 +34,9 @@ type call struct {
 	// stream reports a streamed answer.
 	stream bool
 	// startsTurn reports a call that answers a new message of the user's
-	// (the last message is the user's and not only tool results): the
-	// first model call of a turn, which counts a message. The calls that
-	// follow within the turn answer tool results.
+	// (the last message is the user's, and no tool result came since the
+	// assistant last spoke): the first model call of a turn, which counts a
+	// message. The calls that follow within the turn answer tool results.
 	startsTurn bool
 	// body is what to send upstream: the request's, or with
 	// stream_options.include_usage added.
@@ -96,20 +96,24 @@ func (anthropicWire) parse(body []byte) (call, error) {
 	if req.Model == "" || len(req.Messages) == 0 {
 		return call{}, fmt.Errorf("%w: model and messages are required", errBadBody)
 	}
-	c := call{model: req.Model, stream: req.Stream, body: body}
-	if last := req.Messages[len(req.Messages)-1]; last.Role == "user" {
-		c.startsTurn = true
+	c := call{model: req.Model, stream: req.Stream, body: body, startsTurn: true}
+	// The user's messages since the model last spoke: tool results among
+	// them make the call a turn's later step (OpenClaw adds a user message
+	// of its own context after the results).
+	for i := len(req.Messages) - 1; i >= 0 && req.Messages[i].Role == "user"; i-- {
 		var blocks []struct {
 			Type string `json:"type"`
 		}
-		if json.Unmarshal(last.Content, &blocks) == nil && len(blocks) > 0 {
-			c.startsTurn = false
+		if json.Unmarshal(req.Messages[i].Content, &blocks) == nil {
 			for _, b := range blocks {
-				if b.Type != "tool_result" {
-					c.startsTurn = true
+				if b.Type == "tool_result" {
+					c.startsTurn = false
 				}
 			}
 		}
+	}
+	if req.Messages[len(req.Messages)-1].Role != "user" {
+		c.startsTurn = false
 	}
 	return c, nil
 }
@@ -207,7 +211,14 @@ func (openaiWire) parse(body []byte) (call, error) {
 	if s, ok := req["stream"]; ok && json.Unmarshal(s, &c.stream) != nil {
 		return call{}, fmt.Errorf("%w: stream must be a boolean", errBadBody)
 	}
+	// As for Anthropic: the messages since the assistant's last; a tool
+	// result among them is a turn's later step.
 	c.startsTurn = messages[len(messages)-1].Role == "user"
+	for i := len(messages) - 1; i >= 0 && messages[i].Role != "assistant"; i-- {
+		if messages[i].Role == "tool" {
+			c.startsTurn = false
+		}
+	}
 	c.body = body
 	if !c.stream {
 		return c, nil
