@@ -125,6 +125,25 @@ func SettleTurn(ctx context.Context, db TxBeginner, r Reservation, m Message) (M
 	return out, err
 }
 
+// SettleMeteredTurn stores the reply m of the turn that holds r and gives
+// r up, in one transaction, without counting anything: the turn's usage was
+// counted where its model calls were made (the openclaw engine's metering
+// model proxy). m's tokens are stored with the message, for the record.
+// A conversation deleted meanwhile yields ErrNotFound and changes nothing.
+func SettleMeteredTurn(ctx context.Context, db TxBeginner, r Reservation, m Message) (Message, error) {
+	var out Message
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM quota_reservations WHERE id = $1`, r.ID); err != nil {
+			return fmt.Errorf("settle turn: %w", err)
+		}
+		m.Role = RoleAssistant
+		var err error
+		out, err = AddMessage(ctx, tx, m)
+		return err
+	})
+	return out, err
+}
+
 // ReleaseTurn gives r up without a message — the turn failed before a reply
 // was stored — and counts u, the tokens of the model calls that did answer
 // (they were paid for), in one transaction.

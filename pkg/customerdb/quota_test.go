@@ -126,3 +126,36 @@ func TestSettleAndRelease(t *testing.T) {
 		t.Errorf("after a failed settle: %+v; want the reservation kept", use)
 	}
 }
+
+// TestSettleMeteredTurn: the reply is stored with its tokens and the
+// reservation given up, but nothing is counted (the model proxy counted
+// the turn's calls).
+func TestSettleMeteredTurn(t *testing.T) {
+	ctx := t.Context()
+	pool := migrated(t)
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	lim := TurnLimits{Messages: 1}
+	r, _, err := ReserveTurn(ctx, pool, now, from, to, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := StartAgentConversation(ctx, pool, "", "t", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := SettleMeteredTurn(ctx, pool, r, Message{ConversationID: c.ID, Content: "hi", Model: "m", InputTokens: 600, OutputTokens: 40})
+	if err != nil || m.Role != RoleAssistant || m.InputTokens != 600 {
+		t.Fatalf("SettleMeteredTurn = %+v, %v", m, err)
+	}
+	if u, err := Usage(ctx, pool, from, to); err != nil || u != (UsageTotals{}) {
+		t.Errorf("usage = %+v, %v; want nothing counted", u, err)
+	}
+	// The reservation is gone: the one message of the period is free.
+	if _, use, err := ReserveTurn(ctx, pool, now, from, to, lim); err != nil || use.Reserved != 0 {
+		t.Errorf("after settling: %+v, %v; want the reservation given up", use, err)
+	}
+	if _, err := SettleMeteredTurn(ctx, pool, r, Message{ConversationID: "00000000-0000-0000-0000-000000000000", Content: "x"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("settle into a deleted conversation: %v", err)
+	}
+}

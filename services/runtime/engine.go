@@ -1,20 +1,30 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/llm"
+	"clawdbot.cloud/services/runtime/internal/modelproxy"
 	"clawdbot.cloud/services/runtime/internal/openclaw"
+	"clawdbot.cloud/services/runtime/internal/ratelimit"
 )
 
 // defaultAnthropicURL is the Anthropic API the gateway calls when
@@ -49,30 +59,62 @@ func planEngine(plan plans.Plan, engine, spec string) (plans.Plan, error) {
 	return p, nil
 }
 
+// openclawEngine is what the openclaw engine adds to an instance: the
+// gateway, the provider that forwards chat to it, and the metering model
+// proxy that is its only model endpoint.
+type openclawEngine struct {
+	gateway  *openclaw.Gateway
+	provider llm.Provider
+	// proxy serves on proxyLn (loopback, a port of its own).
+	proxy   *http.Server
+	proxyLn net.Listener
+	// metrics are the proxy's (GET /metrics).
+	metrics *prometheus.Registry
+}
+
+// run runs the gateway and the model proxy until ctx is done.
+func (e *openclawEngine) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.gateway.Run(gctx) })
+	g.Go(func() error {
+		if err := e.proxy.Serve(e.proxyLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("model proxy: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		_ = e.proxy.Shutdown(sctx)
+		return nil
+	})
+	return g.Wait()
+}
+
 // newGateway prepares the OpenClaw gateway of an instance on the openclaw
-// engine, and returns it with the llm.Provider that forwards chat to it.
-// It returns nil, nil when no model provider is configured (chat answers 503
-// as on the runtime engine).
-func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxpool.Pool, opts Options, log *slog.Logger) (*openclaw.Gateway, llm.Provider, error) {
+// engine and its metering model proxy, and returns them with the
+// llm.Provider that forwards chat to the gateway. It returns nil, nil when
+// no model provider is configured (chat answers 503 as on the runtime
+// engine).
+//
+// The gateway's one model provider is the proxy, on a loopback port of its
+// own, with a key made for this start: the platform's model key stays in
+// the runtime and never reaches the gateway's environment or config.
+func newGateway(ctx context.Context, cfg config.Config, plan plans.Plan, model string, pool *pgxpool.Pool, opts Options, log *slog.Logger) (*openclawEngine, error) {
 	env := cfg.Env
-	var m openclaw.Model
-	var key string
+	var api, upstream, key string
 	switch {
 	case cfg.Provider != config.ProviderOpenAI && env.AnthropicAPIKey != "":
-		m = openclaw.Model{API: openclaw.APIAnthropic, BaseURL: env.AnthropicBaseURL, ID: model, HasKey: true}
-		if m.BaseURL == "" {
-			m.BaseURL = defaultAnthropicURL
-		}
-		key = env.AnthropicAPIKey
+		api, upstream, key = modelproxy.Anthropic, cmp.Or(env.AnthropicBaseURL, defaultAnthropicURL), env.AnthropicAPIKey
 	case cfg.Provider != config.ProviderAnthropic && env.OpenAIBaseURL != "":
-		m = openclaw.Model{API: openclaw.APIOpenAI, BaseURL: env.OpenAIBaseURL, ID: model, HasKey: env.OpenAIAPIKey != ""}
-		key = env.OpenAIAPIKey
+		api, upstream, key = modelproxy.OpenAI, env.OpenAIBaseURL, env.OpenAIAPIKey
 	default:
-		return nil, nil, nil
+		return nil, nil
 	}
 	install, err := openclaw.FindInstall(env.OpenClawDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var bwrap string
 	switch s := env.OpenClawSandbox; s {
@@ -80,11 +122,11 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 		log.Warn("the OpenClaw gateway runs WITHOUT a sandbox (OPENCLAW_SANDBOX=off): development only")
 	case "", "bwrap":
 		if bwrap, err = exec.LookPath("bwrap"); err != nil {
-			return nil, nil, fmt.Errorf("openclaw engine: bubblewrap not found (apt-get install bubblewrap): %w", err)
+			return nil, fmt.Errorf("openclaw engine: bubblewrap not found (apt-get install bubblewrap): %w", err)
 		}
 	default:
 		if bwrap, err = exec.LookPath(s); err != nil {
-			return nil, nil, fmt.Errorf("openclaw engine: OPENCLAW_SANDBOX %q: %w", s, err)
+			return nil, fmt.Errorf("openclaw engine: OPENCLAW_SANDBOX %q: %w", s, err)
 		}
 	}
 	state := opts.OpenClawStateDir
@@ -94,7 +136,7 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 		state = "openclaw"
 	}
 	if state, err = filepath.Abs(state); err != nil {
-		return nil, nil, fmt.Errorf("openclaw state dir: %w", err)
+		return nil, fmt.Errorf("openclaw state dir: %w", err)
 	}
 	var extra []string
 	for _, k := range gatewayEnv {
@@ -102,14 +144,46 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 			extra = append(extra, k+"="+v)
 		}
 	}
+	proxyKey, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("model proxy: listen on loopback: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	px, err := modelproxy.New(modelproxy.Options{
+		API: api, Upstream: upstream, UpstreamKey: key, Key: proxyKey, Model: model,
+		Meter:   &modelproxy.DBMeter{DB: pool, Plan: plan, Now: opts.Now},
+		Limiter: ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
+		Client:  modelClient(), Metrics: modelproxy.NewMetrics(reg), Log: log.With("component", "model-proxy"),
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	gw, err := openclaw.New(openclaw.Options{
 		Install: install, Bwrap: bwrap, NoSandbox: bwrap == "", StateDir: state,
-		Model: m, ModelKey: key, Env: extra,
+		Model:    openclaw.Model{API: api, BaseURL: modelproxy.BaseURL(api, ln.Addr().String()), ID: model, HasKey: true},
+		ModelKey: proxyKey, Env: extra,
 		MinBackoff: opts.OpenClawBackoff, Log: log.With("engine", plans.EngineOpenClaw),
 	})
 	if err != nil {
-		return nil, nil, err
+		ln.Close()
+		return nil, err
 	}
+	e := &openclawEngine{gateway: gw, proxyLn: ln, metrics: reg, proxy: &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		// No write timeout: a model's stream lasts as long as it writes;
+		// the gateway's own timeouts end a call.
+		IdleTimeout:    idleTimeout,
+		MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}
 	ws := &openclaw.WorkspaceSync{
 		Dir: gw.Workspace(),
 		Read: func(ctx context.Context) ([]customerdb.File, error) {
@@ -122,7 +196,18 @@ func newGateway(ctx context.Context, cfg config.Config, model string, pool *pgxp
 	// The gateway reads the customer's workspace from its first start,
 	// instead of seeding its own.
 	if err := ws.Sync(ctx); err != nil {
-		return nil, nil, err
+		ln.Close()
+		return nil, err
 	}
-	return gw, gw.Provider(ws), nil
+	e.provider = gw.Provider(ws)
+	return e, nil
+}
+
+// newSecret is 32 random bytes, base64url.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("model proxy key: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -86,7 +86,10 @@ func gatewayProcs(t testing.TB, state string) (pids []int, token string) {
 // does not open the gateway; a memory written through the memory API is in
 // the gateway's workspace, and one OpenClaw's agent writes with its own tool
 // is in the customer's database; a killed gateway is restarted; and the gateway
-// dies with the runtime.
+// dies with the runtime. Every model call of the gateway goes through the
+// runtime's metering model proxy: front-door turns are counted once, turns
+// sent to the gateway directly are counted and refused past the quota, and
+// the platform's model key is not in the gateway.
 func TestOpenClawEngine(t *testing.T) {
 	dir := openclawDir(t)
 	model := openaitest.New(t)
@@ -271,9 +274,14 @@ func TestOpenClawEngine(t *testing.T) {
 	if len(oc.Choices) != 1 || !strings.Contains(oc.Choices[0].Message.Content, "SECOND-REPLY") || oc.Usage.PromptTokens < 500 {
 		t.Errorf("/v1/chat/completions = %+v", oc)
 	}
+	// A message is a model call that answers the user (the calls that
+	// answer tool results are not): each counted once, at the model proxy,
+	// not again by the front door.
 	in.call(t, http.MethodGet, "/status", key, nil, http.StatusOK, &st)
-	if st.Usage.Messages != 3 {
-		t.Errorf("/status messages = %d after three turns, want 3", st.Usage.Messages)
+	want, calls := turnCalls(model)
+	t.Logf("model calls of the three turns: %s", calls)
+	if st.Usage.Messages != 3 || want != 3 {
+		t.Errorf("/status messages = %d after three turns (%d model calls answered the user), want 3: %s", st.Usage.Messages, want, calls)
 	}
 
 	// Streaming through the front door, both APIs.
@@ -302,6 +310,11 @@ func TestOpenClawEngine(t *testing.T) {
 			t.Errorf("gateway /v1/models with the %s: %d, want %d", map[bool]string{true: "gateway token", false: "customer key"}[tc.bearer == token], resp.StatusCode, tc.want)
 		}
 	}
+	// Turns that skip the front door (the Control UI's chat, channels,
+	// cron) are metered at the model proxy; the gateway never holds the
+	// platform's model key.
+	t.Run("metered past the front door", func(t *testing.T) { checkMeteredPastTheFrontDoor(t, in, key, model, gwURL, token) })
+	t.Run("model key not in the gateway", func(t *testing.T) { checkModelKeyNotInGateway(t, pids, state, openaitest.APIKey) })
 	var readable []string
 	for _, p := range []string{"/status", "/health", "/api/workspace/export", "/api/skills", "/api/memory", "/api/usage", "/v1/models", "/api/conversations"} {
 		_, body := in.do(t, http.MethodGet, p, key, nil)
@@ -360,6 +373,8 @@ func TestOpenClawEngine(t *testing.T) {
 	if len(found2.Results) != 1 {
 		t.Errorf("/api/memory/search after more turns = %+v, want the one memory", found2.Results)
 	}
+	// Last: the quota spent, the gateway's own turns are refused too.
+	t.Run("quota refuses past the front door", func(t *testing.T) { checkQuotaRefusesPastTheFrontDoor(t, in, key, model, gwURL, token) })
 }
 
 // gatewayEnv returns the variable name from the environment of the first

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"clawdbot.cloud/pkg/customerdb"
@@ -41,7 +42,6 @@ import (
 	"clawdbot.cloud/services/runtime/internal/chat"
 	"clawdbot.cloud/services/runtime/internal/config"
 	"clawdbot.cloud/services/runtime/internal/httpapi"
-	"clawdbot.cloud/services/runtime/internal/openclaw"
 	"clawdbot.cloud/services/runtime/internal/ratelimit"
 )
 
@@ -207,14 +207,15 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if model == "" {
 		model = plan.Model
 	}
-	var gateway *openclaw.Gateway
+	var oc *openclawEngine
 	if plan.Engine == plans.EngineOpenClaw {
 		// The runtime stays the front door; chat goes to the gateway.
-		gw, gwProvider, err := newGateway(ctx, cfg, model, pool, opts, log)
-		if err != nil {
+		if oc, err = newGateway(ctx, cfg, plan, model, pool, opts, log); err != nil {
 			return err
 		}
-		gateway, provider = gw, gwProvider
+		if oc != nil {
+			provider = oc.provider
+		}
 	}
 	if provider == nil {
 		log.Warn("no model provider configured: chat answers 503", "hint", hint)
@@ -263,8 +264,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 			Now:             opts.Now,
 			Chat:            chatService,
 			Telegram:        tg,
-			Ready:           ready(gateway),
-			ControlUI:       controlUI(gateway),
+			Ready:           ready(oc),
+			ControlUI:       controlUI(oc),
+			Metrics:         metrics(oc),
 		}), nil, "runtime"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -285,9 +287,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	// customer's runtime is stopped by the compute service, and its bot
 	// falls silent with it.
 	g.Go(func() error { return tg.Run(gctx) })
-	if gateway != nil {
+	if oc != nil {
 		// Stopped (and its sandbox with it) when the instance stops.
-		g.Go(func() error { return gateway.Run(gctx) })
+		g.Go(func() error { return oc.run(gctx) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -313,18 +315,27 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 
 // controlUI is the gateway's Control UI behind the front door; nil on the
 // runtime engine.
-func controlUI(gw *openclaw.Gateway) http.Handler {
-	if gw == nil {
+func controlUI(e *openclawEngine) http.Handler {
+	if e == nil {
 		return nil
 	}
-	return gw.ControlUI()
+	return e.gateway.ControlUI()
 }
 
 // ready is /health's readiness check: the gateway's on the openclaw engine,
 // none on the runtime engine.
-func ready(gw *openclaw.Gateway) func() error {
-	if gw == nil {
+func ready(e *openclawEngine) func() error {
+	if e == nil {
 		return nil
 	}
-	return gw.Ready
+	return e.gateway.Ready
+}
+
+// metrics are the instance's Prometheus metrics: the model proxy's on the
+// openclaw engine, none on the runtime engine.
+func metrics(e *openclawEngine) http.Handler {
+	if e == nil {
+		return nil
+	}
+	return promhttp.HandlerFor(e.metrics, promhttp.HandlerOpts{Registry: e.metrics})
 }

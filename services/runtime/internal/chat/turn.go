@@ -6,6 +6,7 @@ import (
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/services/runtime/internal/llm"
 	"clawdbot.cloud/services/runtime/internal/tools"
 )
 
@@ -60,7 +61,10 @@ func (t *turn) run(ctx context.Context, plan plans.Plan, now time.Time, req Requ
 	defer cancel()
 	a := &agent{s: s, res: res, offered: offered, message: req.Message, emit: forward(onEvent)}
 	reply, err := a.run(tctx, llmReq)
-	t.spent = customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}
+	metered := llm.MetersUsage(s.Provider)
+	if !metered {
+		t.spent = customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}
+	}
 	res.ToolCalls = a.toolCalls
 	if err != nil {
 		return res, err
@@ -71,7 +75,12 @@ func (t *turn) run(ctx context.Context, plan plans.Plan, now time.Time, req Requ
 	}
 	sctx, cancelStore := context.WithTimeout(s.background(), storeTimeout)
 	defer cancelStore()
-	stored, err := customerdb.SettleTurn(sctx, s.DB, t.r, customerdb.Message{
+	// Counted once: here, or where the provider's calls were made.
+	settle := customerdb.SettleTurn
+	if metered {
+		settle = customerdb.SettleMeteredTurn
+	}
+	stored, err := settle(sctx, s.DB, t.r, customerdb.Message{
 		ConversationID: res.ConversationID, Content: a.text.String(), Model: model,
 		InputTokens: a.in, OutputTokens: a.out,
 	})

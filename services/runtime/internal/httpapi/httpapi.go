@@ -106,6 +106,10 @@ type Options struct {
 	// Google is the Google connection; nil when the platform has no
 	// Google OAuth client (the routes answer 503).
 	Google GoogleAccount
+	// Metrics, when not nil, serves GET /metrics (Prometheus text) to the
+	// instance token and the customer's keys: the openclaw engine's model
+	// proxy counters.
+	Metrics http.Handler
 	// Log receives access and error logs.
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -139,6 +143,9 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /health", health(o))
 	mux.Handle("GET /openapi.json", openAPI())
 	mux.Handle("GET /status", keyOrToken(status(o)))
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", keyOrToken(o.Metrics))
+	}
 	mux.Handle("POST /api/chat", key(chatHandler(o)))
 	mux.Handle("GET /api/conversations", key(listConversations(o)))
 	mux.Handle("GET /api/conversations/{id}", key(getConversation(o)))

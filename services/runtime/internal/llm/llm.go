@@ -98,6 +98,21 @@ type Provider interface {
 	Chat(ctx context.Context, req Request, onText func(string) error) (Reply, error)
 }
 
+// Metering is implemented by a provider whose model calls are counted in
+// the customer's usage where they are made (the openclaw engine: its
+// gateway's calls go through the runtime's metering model proxy), so a
+// turn must not count their tokens, nor its message, a second time.
+type Metering interface {
+	// MetersUsage reports that the provider's calls are counted already.
+	MetersUsage() bool
+}
+
+// MetersUsage reports whether p counts its own usage (Metering).
+func MetersUsage(p Provider) bool {
+	m, ok := p.(Metering)
+	return ok && m.MetersUsage()
+}
+
 // Kind classifies a failed call.
 type Kind int
 

@@ -35,8 +35,11 @@ const (
 	// customer's agent shares the network) cannot pose as the proxy
 	// without it.
 	ProxyUserEnv = "CLAW_PROXY_USER"
-	// ModelKeyEnv holds the platform's model API key.
-	ModelKeyEnv = "CLAW_MODEL_API_KEY"
+	// ModelKeyEnv holds the key of the gateway's model endpoint: the
+	// runtime's metering model proxy (package modelproxy), whose key is a
+	// secret made per runtime start. The platform's own model key is never
+	// given to the gateway.
+	ModelKeyEnv = "CLAW_MODEL_PROXY_KEY"
 )
 
 // The Control UI behind the front door (controlui.go).
@@ -58,19 +61,21 @@ const (
 // deviceScopes are what a Control UI device of the customer is approved
 // for on its first connection through the proxy: OpenClaw's default
 // non-admin set. Admin (config, the host terminal) stays out of reach:
-// the gateway's environment holds the platform's model key.
+// the gateway's environment holds its secrets (the gateway password, the
+// proxy identity, the model proxy's key).
 var deviceScopes = []string{"operator.read", "operator.write", "operator.approvals", "operator.questions"}
 
 // providerID is the one model provider the gateway is given: the
-// platform's own model endpoint.
+// runtime's metering model proxy in front of the platform's endpoint.
 const providerID = "platform"
 
-// Model is the model endpoint the gateway's agent calls.
+// Model is the model endpoint the gateway's agent calls: the runtime's
+// metering model proxy, on loopback.
 type Model struct {
 	// API is APIAnthropic or APIOpenAI.
 	API string
-	// BaseURL is the endpoint (https://api.anthropic.com, or an
-	// OpenAI-compatible base URL ending in /v1).
+	// BaseURL is the endpoint (the API's root, http://127.0.0.1:<port>, for
+	// APIAnthropic; a base URL ending in /v1 for APIOpenAI).
 	BaseURL string
 	// ID is the model id ("claude-sonnet-4-5").
 	ID string

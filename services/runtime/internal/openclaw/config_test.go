@@ -43,7 +43,7 @@ func TestRender(t *testing.T) {
 		"models.mode":                                    "replace",
 		"models.providers.platform.baseUrl":              "http://127.0.0.1:9/v1",
 		"models.providers.platform.api":                  "openai-completions",
-		"models.providers.platform.apiKey":               "${CLAW_MODEL_API_KEY}",
+		"models.providers.platform.apiKey":               "${CLAW_MODEL_PROXY_KEY}",
 	}
 	for path, w := range want {
 		if diff := cmp.Diff(w, get(path)); diff != "" {

@@ -53,7 +53,8 @@ type Options struct {
 	// StateDir is the gateway's own directory (OPENCLAW_STATE_DIR); the
 	// agent's workspace is StateDir/workspace.
 	StateDir string
-	// Model is the model endpoint; ModelKey its key (may be empty).
+	// Model is the model endpoint (the runtime's metering model proxy);
+	// ModelKey its key, the proxy's per-start secret.
 	Model    Model
 	ModelKey string
 	// Env are further variables for the gateway (TZ, LANG, proxies, TLS

@@ -40,6 +40,12 @@ type provider struct {
 
 func (p *provider) Name() string { return ProviderName }
 
+// MetersUsage implements llm.Metering: every model call the gateway makes
+// goes through the runtime's metering model proxy (its only provider),
+// which counts it, so a turn through the front door is not counted again
+// from the usage the gateway reports.
+func (p *provider) MetersUsage() bool { return true }
+
 // Chat forwards the conversation's text to the gateway. The runtime's own
 // system prompt and tools are left out: OpenClaw builds its prompt from the
 // workspace it reads and runs its own tools. Earlier tool steps of the
