@@ -52,6 +52,7 @@ func loadConfig(env *service.Env) config {
 		},
 		alertTo: splitList(l.String("ALERT_EMAIL_TO", "")),
 	}
+	c.policy.StartingGrace = c.startTimeout
 	c.jitter = l.Duration("HEALTH_PROBE_JITTER", min(c.interval/4, 5*time.Second))
 	if c.startTimeout < c.checkTimeout {
 		l.Problem("HEALTH_START_TIMEOUT must be at least HEALTH_CHECK_TIMEOUT")

@@ -32,6 +32,15 @@ type Policy struct {
 	RestartAfter int
 	// MaxRestarts bounds the restarts asked for in one incident. Default 3.
 	MaxRestarts int
+	// StartingGrace is how long an instance whose front door answers
+	// 503 {"status":"starting"} (an OpenClaw gateway starting or being
+	// restarted by its supervisor, ~9 s) is only degraded: its answers are
+	// not failures, so they neither make it down nor ask for a restart,
+	// which would start the gateway over again. Counted from the
+	// incident's start; past it, starting is a failure like any other.
+	// Zero: starting is a failure at once. The service sets
+	// HEALTH_START_TIMEOUT (5 m), the bound it gives a new instance.
+	StartingGrace time.Duration
 }
 
 func (p *Policy) defaults() {
@@ -75,9 +84,13 @@ func (p Policy) Apply(customer string, h store.Health, r probe.Result, now time.
 			h.IncidentID = IncidentID(customer, h.Since)
 			h.Restarts = 0
 		}
-		h.Failures++
 		h.Successes = 0
 		h.LastError = r.String()
+		if r.Starting && now.Sub(h.Since) < p.StartingGrace {
+			// Its engine is on its way up: wait, as the readiness check does.
+			return h, e
+		}
+		h.Failures++
 		e.Incident = h.IncidentID
 		if h.Failures >= p.DownAfter && h.State != store.Down {
 			h.State = store.Down

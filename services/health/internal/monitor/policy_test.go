@@ -93,3 +93,57 @@ func TestPolicyRestartBeforeDown(t *testing.T) {
 		t.Errorf("restarts after failures %v, want [2 4 6]", restarts)
 	}
 }
+
+// An engine starting (503 {"status":"starting"}) only degrades the instance
+// for StartingGrace from the incident's start: no down, no restart (which
+// would start the gateway over again); it recovers without events. Past the
+// grace, starting counts as failing.
+func TestPolicyStartingGrace(t *testing.T) {
+	p := Policy{DownAfter: 3, RecoverAfter: 2, RestartAfter: 3, MaxRestarts: 3, StartingGrace: 2 * time.Minute}
+	p.defaults()
+	starting := probe.Result{Status: 503, Starting: true}
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		r        probe.Result
+		state    string
+		down     bool
+		restart  int
+		failures int
+	}{
+		{starting, store.Degraded, false, 0, 0}, // 0:00 the incident starts
+		{starting, store.Degraded, false, 0, 0},
+		{starting, store.Degraded, false, 0, 0},
+		{starting, store.Degraded, false, 0, 0}, // 1:30: still within the grace
+		{ok, store.Degraded, false, 0, 0},
+		{ok, store.Healthy, false, 0, 0},        // up: never down, no events
+		{starting, store.Degraded, false, 0, 0}, // 3:00 a new incident
+		{fail, store.Degraded, false, 0, 1},     // a real failure counts
+		{starting, store.Degraded, false, 0, 1}, // 4:00 within this incident's grace
+		{starting, store.Degraded, false, 0, 1}, // 4:30
+		{starting, store.Degraded, false, 0, 2}, // 5:00 the grace is over: failing
+		{starting, store.Down, true, 1, 3},
+	}
+	var h store.Health
+	for i, s := range steps {
+		now := t0.Add(time.Duration(i) * 30 * time.Second)
+		var e Effects
+		h, e = p.Apply("cus_a", h, s.r, now)
+		if h.State != s.state || e.WentDown != s.down || e.Recovered || e.Restart != s.restart || h.Failures != s.failures {
+			t.Fatalf("step %d (%v): state %s down %v recovered %v restart %d failures %d; want %s %v false %d %d",
+				i, s.r, h.State, e.WentDown, e.Recovered, e.Restart, h.Failures, s.state, s.down, s.restart, s.failures)
+		}
+		if s.r.Starting && h.LastError == "" {
+			t.Fatalf("step %d: a starting answer left no last error", i)
+		}
+	}
+
+	// Without a grace, starting is a failure at once.
+	p.StartingGrace = 0
+	h = store.Health{}
+	for i := range 3 {
+		h, _ = p.Apply("cus_b", h, starting, t0.Add(time.Duration(i)*time.Second))
+	}
+	if h.State != store.Down || h.Failures != 3 {
+		t.Fatalf("no grace: %+v", h)
+	}
+}
