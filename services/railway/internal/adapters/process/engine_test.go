@@ -67,8 +67,9 @@ func layFakeOpenClaw(t *testing.T, dir string) fakeOpenClaw {
 	entry := filepath.Join(dir, "node_modules", "openclaw", "openclaw.mjs")
 	script := fmt.Sprintf(`#!/bin/sh
 if [ "$(cat %s)" = fail ]; then echo "fake gateway: cannot start" >&2; exit 1; fi
+if [ "$(cat %s)" = slow ]; then sleep 1; fi
 %s=%s exec %s "$@"
-`, f.modeFile(), helperEnv, fakeGatewayMode, helperBin)
+`, f.modeFile(), f.modeFile(), helperEnv, fakeGatewayMode, helperBin)
 	for path, content := range map[string]string{node: script, entry: "", f.modeFile(): "ok"} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -153,6 +154,22 @@ func TestResizeAcrossEngines(t *testing.T) {
 	if err := d.Resize(context.Background(), req.CustomerID, team); err != nil {
 		t.Fatalf("Resize to team again: %v", err)
 	}
+
+	// Suspended and resumed, with a gateway a second slow to come up: the
+	// resume is reported only once the gateway is.
+	f.setMode(t, "slow")
+	if err := d.Stop(context.Background(), req.CustomerID, app.StopSuspended); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	resume := req
+	resume.Plan = team
+	if _, err := d.Resume(context.Background(), resume); err != nil {
+		t.Fatalf("Resume on openclaw: %v", err)
+	}
+	if got := healthStatus(t, inst.URL); got != http.StatusOK {
+		t.Errorf("/health right after the resume on openclaw = %d, want 200", got)
+	}
+	f.setMode(t, "ok")
 
 	starter, _ := plans.Lookup(plans.Starter)
 	if err := d.Resize(context.Background(), req.CustomerID, starter); err != nil {

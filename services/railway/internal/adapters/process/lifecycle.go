@@ -124,7 +124,8 @@ func (d *Driver) Stop(ctx context.Context, customerID, reason string) error {
 }
 
 // Resume runs a stopped instance again on its port, with req's plan when
-// given, and waits until it answers. A running instance is returned as is
+// given, and waits until it answers (on the openclaw engine, until its
+// gateway is up, at most EngineStart). A running instance is returned as is
 // (resized first if req names another plan).
 func (d *Driver) Resume(ctx context.Context, req app.ProvisionRequest) (app.Instance, error) {
 	unlock := d.lock(req.CustomerID)
@@ -172,6 +173,15 @@ func (d *Driver) Resume(ctx context.Context, req app.ProvisionRequest) (app.Inst
 	}
 	if err := d.waitReady(ctx, s, 1); err != nil {
 		return app.Instance{}, err
+	}
+	// On the openclaw engine the runtime answers before its gateway is up:
+	// report the instance resumed only once it is, as a resize does.
+	if engine, err := engineOf(d.o.Engines, in.Plan); err != nil {
+		return app.Instance{}, err
+	} else if engine == plans.EngineOpenClaw {
+		if err := d.waitHealthy(ctx, s, engine, d.o.EngineStart); err != nil {
+			return app.Instance{}, err
+		}
 	}
 	return app.Instance{ServiceID: in.ServiceName, URL: s.status().URL}, nil
 }
