@@ -24,8 +24,9 @@ type StatusBody struct {
 	// Channels is the state of the connected channels; absent when none
 	// is connected. The health service mails the customer when one breaks.
 	Channels *ChannelsBody `json:"channels,omitempty"`
-	// Activity is Options.Activity's token after this answer was read: the
-	// health service reads /status again only once /health shows another.
+	// Activity is Options.Activity's token as of just before this answer
+	// was read: the health service reads /status again only once /health
+	// shows another.
 	Activity string `json:"activity,omitempty"`
 }
 
@@ -90,6 +91,12 @@ func status(o Options) http.Handler {
 		// Reading /status is the platform (or the customer) looking, not
 		// the instance working: it does not change the activity token.
 		r = r.WithContext(observe(r.Context()))
+		// The token as of before the reads: work done while they run moves
+		// it past what this answer carries, so the next probe reads again.
+		var activity string
+		if o.Activity != nil {
+			activity = o.Activity()
+		}
 		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
 		q, qerr := quota.Read(r.Context(), o.DB, plan, o.Now())
 		if err = errors.Join(err, qerr); err != nil {
@@ -129,9 +136,7 @@ func status(o Options) http.Handler {
 				body.Model.Provider = o.Chat.Provider.Name()
 			}
 		}
-		if o.Activity != nil {
-			body.Activity = o.Activity()
-		}
+		body.Activity = activity
 		respond.JSON(w, http.StatusOK, body)
 	})
 }
