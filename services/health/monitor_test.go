@@ -30,10 +30,10 @@ import (
 // counts probes; /status reports messages against a quota of 100 to the
 // instance token only.
 type live struct {
-	url      string
-	healthy  atomic.Bool
-	probes   atomic.Int64
-	messages atomic.Int64
+	url, token string
+	healthy    atomic.Bool
+	probes     atomic.Int64
+	messages   atomic.Int64
 	// tgBrokenAt, when not 0, is when the instance's Telegram bot broke
 	// (Unix seconds), reported in /status.
 	tgBrokenAt atomic.Int64
@@ -49,7 +49,7 @@ func (l *live) activity() string { return fmt.Sprintf("a1b2c3.%d", l.work.Load()
 
 func newLive(t *testing.T, token string, opts ...func(*live)) *live {
 	t.Helper()
-	l := &live{}
+	l := &live{token: token}
 	for _, o := range opts {
 		o(l)
 	}
@@ -142,6 +142,20 @@ func (f *monitorFixture) publish(t *testing.T, subject, id string, msg proto.Mes
 }
 
 // mailsTo returns the mails to addr.
+// liveCustomer stores customer's instance token and publishes its signup
+// (email, starter) and its instance at in, as the saga would.
+func (f *monitorFixture) liveCustomer(t *testing.T, customer, email string, in *live) {
+	t.Helper()
+	if err := f.other.Secrets.Put(context.Background(), names.InstanceTokenRef(customer), []byte(in.token)); err != nil {
+		t.Fatal(err)
+	}
+	saga := "signup-cs_" + customer
+	f.publish(t, subjects.CustomerSignedUp, "evt_"+customer, &pb.CustomerSignedUp{CustomerId: customer, Email: email,
+		Name: "Ada", Plan: "starter", SagaId: saga})
+	f.publish(t, subjects.ComputeProvisioned, "prov-"+customer, &pb.ComputeProvisioned{
+		Step: &pb.Step{SagaId: saga, CustomerId: customer, Name: "compute", Attempt: 1}, InstanceUrl: in.url})
+}
+
 func (f *monitorFixture) mailsTo(addr string) []smtptest.Message {
 	var out []smtptest.Message
 	for _, m := range f.smtp.Messages() {
@@ -254,13 +268,7 @@ func TestStatusReadOnlyAfterActivity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newMonitorFixture(t, map[string]string{"HEALTH_STATUS_MAX_AGE": tc.maxAge})
 			in := newLive(t, "tok-act", func(l *live) { l.withActivity = true })
-			if err := f.other.Secrets.Put(context.Background(), names.InstanceTokenRef("cus_act"), []byte("tok-act")); err != nil {
-				t.Fatal(err)
-			}
-			f.publish(t, subjects.CustomerSignedUp, "evt_act", &pb.CustomerSignedUp{CustomerId: "cus_act", Email: "act@example.com",
-				Name: "Act", Plan: "starter", SagaId: "signup-cs_act"})
-			f.publish(t, subjects.ComputeProvisioned, "prov-act", &pb.ComputeProvisioned{
-				Step: &pb.Step{SagaId: "signup-cs_act", CustomerId: "cus_act", Name: "compute", Attempt: 1}, InstanceUrl: in.url})
+			f.liveCustomer(t, "cus_act", "act@example.com", in)
 			in.waitProbes(t, 3)
 			servicetest.Eventually(t, waitFor, "the first /status read", func() bool { return in.reads.Load() >= 1 })
 			// 30 cycles of 20 ms: at least 600 ms.
@@ -289,13 +297,7 @@ func TestStatusReadOnlyAfterActivity(t *testing.T) {
 func TestTelegramBrokenNotice(t *testing.T) {
 	f := newMonitorFixture(t)
 	in := newLive(t, "tok-tg")
-	if err := f.other.Secrets.Put(context.Background(), names.InstanceTokenRef("cus_tg"), []byte("tok-tg")); err != nil {
-		t.Fatal(err)
-	}
-	f.publish(t, subjects.CustomerSignedUp, "evt_tg", &pb.CustomerSignedUp{CustomerId: "cus_tg", Email: "tg@example.com",
-		Name: "Ada", Plan: "starter", SagaId: "signup-cs_tg"})
-	f.publish(t, subjects.ComputeProvisioned, "prov-tg", &pb.ComputeProvisioned{
-		Step: &pb.Step{SagaId: "signup-cs_tg", CustomerId: "cus_tg", Name: "compute", Attempt: 1}, InstanceUrl: in.url})
+	f.liveCustomer(t, "cus_tg", "tg@example.com", in)
 	in.waitProbes(t, 3)
 	if n := len(f.mailsTo("tg@example.com")); n != 0 {
 		t.Fatalf("%d mails while the bot works", n)
