@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"clawdbot.cloud/services/runtime/internal/httpapi"
+	"clawdbot.cloud/services/runtime/internal/observe"
 )
 
 // dbHealth is /health's database check. The health service probes every
@@ -57,7 +57,7 @@ func (h *dbHealth) Ping(ctx context.Context) error {
 // activity is the token of Options.Activity in /health and /status: a
 // random start id (a restarted instance is a changed one) and a count of
 // the times the instance took a database connection for anything but the
-// platform observing it (httpapi.Observing). The health service reads
+// platform observing it (package observe). The health service reads
 // /status, which needs a backend, only when the token moved since its last
 // read, so an idle instance is observed without starting any.
 type activity struct {
@@ -75,7 +75,7 @@ func newActivity() (*activity, error) {
 
 // prepareConn is the pool's PrepareConn hook, run at every acquire.
 func (a *activity) prepareConn(ctx context.Context, _ *pgx.Conn) (bool, error) {
-	if !httpapi.Observing(ctx) {
+	if !observe.Marked(ctx) {
 		a.n.Add(1)
 	}
 	return true, nil

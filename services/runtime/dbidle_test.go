@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -22,13 +23,44 @@ func TestIdleInstanceReleasesItsDatabaseConnection(t *testing.T) {
 	// opens a backend again.
 	in := startInstance(t, "cus_IDLE", "starter", withOptions(runtime.Options{DBIdle: 300 * time.Millisecond, DBHealthMaxAge: time.Nanosecond}))
 	backends := func() int { return backendsOf(t, in) }
+	var token string
 	for round := range 2 {
 		health(t, in.url, http.StatusOK) // pings the database
 		if n := backends(); n == 0 {
 			t.Fatalf("round %d: no backend right after /health", round)
 		}
 		waitNoBackend(t, backends)
+		// Closing idle connections is housekeeping: the activity token
+		// (which makes the health service read /status) stays put.
+		if now := activityToken(t, in.url); token != "" && now != token {
+			t.Fatalf("round %d: closing idle connections moved the activity token %q → %q", round, token, now)
+		} else {
+			token = now
+		}
 	}
+	// And the instance's own work after that still takes a connection.
+	key := in.addKey(t)
+	in.call(t, http.MethodPost, "/api/memory", key, map[string]any{"content": "prefers tea"}, http.StatusCreated, nil)
+	if activityToken(t, in.url) == token {
+		t.Fatal("a memory written did not move the token")
+	}
+	waitNoBackend(t, backends)
+}
+
+func activityToken(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Activity string `json:"activity"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Activity
 }
 
 // TestHealthProbeOfIdleInstanceStartsNoBackend: a probe of an idle instance

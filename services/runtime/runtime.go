@@ -75,9 +75,15 @@ const (
 	// milliseconds.
 	dbIdle = 5 * time.Second
 	// dbHealthMaxAge is how long /health trusts the database's last answer
-	// (dbHealth): a probe every 30 s then opens a backend every 5 minutes,
-	// not every time.
-	dbHealthMaxAge = 5 * time.Minute
+	// (dbHealth): a probe every 30 s then opens a backend once an hour, not
+	// every time. At 5 minutes, 1,000 idle instances started 3.3 backends a
+	// second on the shared server (~40 ms of its CPU each here: an eighth of
+	// a core), and on Neon a ping every 5 minutes is exactly the default
+	// suspend timeout of a customer's compute, so an idle customer's
+	// database would never scale to zero. A request that needs the database
+	// still fails at once; only the monitor learns of a database lost while
+	// the instance is idle up to an hour late.
+	dbHealthMaxAge = time.Hour
 	// modelTimeout bounds one model call, streamed or not.
 	modelTimeout = 2 * time.Minute
 	// maxReplyTokens bounds one reply.
@@ -172,9 +178,10 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	poolCfg.MaxConns = maxDBConns
 	poolCfg.MinConns = 0
-	poolCfg.MaxConnIdleTime = cmp.Or(opts.DBIdle, dbIdle)
-	// The pool closes idle connections when it checks them.
-	poolCfg.HealthCheckPeriod = poolCfg.MaxConnIdleTime / 2
+	idle := &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle)}
+	poolCfg.MaxConnIdleTime = idle.idle
+	poolCfg.HealthCheckPeriod = dbIdleCheck
+	poolCfg.AfterRelease = idle.afterRelease
 	dbCheck := &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
 	poolCfg.AfterConnect = dbCheck.afterConnect
 	act, err := newActivity()
@@ -187,7 +194,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		return fmt.Errorf("open customer database: %w", err)
 	}
 	dbCheck.pool = pool
+	idle.pool = pool
 	defer pool.Close()
+	defer idle.stop()
 	if err := customerdb.Migrate(ctx, pool); err != nil {
 		return err
 	}

@@ -80,6 +80,71 @@ func BenchmarkBinaryMemory(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "turn-p99-ms")
 }
 
+// BenchmarkBinaryIdle reports what an instance nobody uses costs the
+// machine: the real binary (Starter's limits) answers one chat turn, then
+// sits idle, probed on /health every 30 s as the health service does;
+// over a window of idleWindow after its database connections closed,
+// the CPU time of all its threads (schedstat, nanoseconds, not clock
+// ticks) and their context switches, per second. Each loop is one window.
+func BenchmarkBinaryIdle(b *testing.B) {
+	const (
+		settle     = 7 * time.Second // past DBIdle (5 s): no connection left
+		idleWindow = 30 * time.Second
+	)
+	c := startChatInstance(b, "starter")
+	c.chat(b, "hello", "")
+	time.Sleep(settle)
+	var cpu, switches float64
+	var windows int
+	for b.Loop() {
+		cpu0, sw0 := threadTimes(b, c.pid)
+		resp, err := http.Get(c.url + "/health") // one probe per window, as the health service
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		time.Sleep(idleWindow)
+		cpu1, sw1 := threadTimes(b, c.pid)
+		cpu += float64(cpu1-cpu0) / 1e6 / idleWindow.Seconds()
+		switches += float64(sw1-sw0) / idleWindow.Seconds()
+		windows++
+	}
+	b.ReportMetric(cpu/float64(windows), "idle-cpu-ms/s")
+	b.ReportMetric(switches/float64(windows), "idle-switches/s")
+}
+
+// threadTimes sums, over every thread of pid, the time spent on a CPU
+// (/proc/<pid>/task/<tid>/schedstat, ns) and the context switches.
+func threadTimes(tb testing.TB, pid int) (ns, switches int64) {
+	tb.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, t := range tasks {
+		dir := fmt.Sprintf("/proc/%d/task/%s/", pid, t.Name())
+		sched, err := os.ReadFile(dir + "schedstat")
+		if err != nil {
+			continue // the thread exited
+		}
+		if f := strings.Fields(string(sched)); len(f) > 0 {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += n
+		}
+		status, err := os.ReadFile(dir + "status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += n
+			}
+		}
+	}
+	return ns, switches
+}
+
 // BenchmarkBinaryStart measures what a signup waits for from the compute
 // service: the runtime binary started with its configuration on stdin until
 // its /health answers, on a customer database that already carries the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/observe"
 	"clawdbot.cloud/services/runtime/internal/respond"
 )
 
@@ -27,7 +28,7 @@ type healthBody struct {
 // engine is reported ready only once its gateway is.
 func health(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(observe(r.Context()), pingTimeout)
+		ctx, cancel := context.WithTimeout(observe.Mark(r.Context()), pingTimeout)
 		defer cancel()
 		check := o.DBCheck
 		if check == nil {

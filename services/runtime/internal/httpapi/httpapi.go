@@ -84,7 +84,7 @@ type Options struct {
 	DBCheck func(ctx context.Context) error
 	// Activity, when set, is the opaque token /health and /status carry:
 	// it changes whenever the instance used its database for anything but
-	// answering them (see Observing) or restarted, so the health service
+	// answering them (package observe) or restarted, so the health service
 	// re-reads /status, which needs a database backend, only then.
 	Activity func() string
 	// Chat runs chat turns.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/services/runtime/internal/observe"
 	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/respond"
 	"clawdbot.cloud/services/runtime/internal/skills"
@@ -90,7 +91,7 @@ func status(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Reading /status is the platform (or the customer) looking, not
 		// the instance working: it does not change the activity token.
-		r = r.WithContext(observe(r.Context()))
+		r = r.WithContext(observe.Mark(r.Context()))
 		// The token as of before the reads: work done while they run moves
 		// it past what this answer carries, so the next probe reads again.
 		var activity string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
+	"clawdbot.cloud/services/runtime/internal/observe"
 )
 
 // Texts the bot sends besides the assistant's replies.
@@ -63,13 +64,16 @@ func (s *Service) Run(ctx context.Context) error {
 
 // serveChannel serves the channel as stored now, until ctx ends or it breaks.
 func (s *Service) serveChannel(ctx context.Context) {
-	ch, err := customerdb.GetTelegramChannel(ctx, s.DB)
+	// Reading the settings is the channel starting, not the instance's
+	// activity (an instance with no bot would otherwise move its activity
+	// token once after every start, whenever this read happens to run).
+	ch, err := customerdb.GetTelegramChannel(observe.Mark(ctx), s.DB)
 	for err != nil && !errors.Is(err, customerdb.ErrNoTelegramChannel) {
 		s.Log.Warn("telegram: read channel", "err", err)
 		if !sleep(ctx, minBackoff*5) {
 			return
 		}
-		ch, err = customerdb.GetTelegramChannel(ctx, s.DB)
+		ch, err = customerdb.GetTelegramChannel(observe.Mark(ctx), s.DB)
 	}
 	if err != nil || ch.BrokenReason != "" || s.Sealer == nil {
 		<-ctx.Done()
