@@ -187,8 +187,11 @@ const idleWindow = 30 * time.Second
 // benchIdle reports what customers cost the platform while nobody uses
 // them: processor time per second by part over idleWindow, then memory.
 func benchIdle(ctx context.Context, w io.Writer, customers int, cpu func() (bench.CPUTime, error), memory func() (bench.Memory, error)) error {
-	// Idle runtimes close their database connections after 5 s.
-	if err := sleepCtx(ctx, 10*time.Second); err != nil {
+	// A steady window: idle runtimes close their database connections after
+	// 5 s, and the health service reads each new instance's /status once, in
+	// its first cycle after the instance appeared (within one probe interval
+	// of 30 s); measuring sooner would count those first reads as idle cost.
+	if err := sleepCtx(ctx, idleWindow+5*time.Second); err != nil {
 		return err
 	}
 	c0, err := cpu()
