@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -179,7 +180,7 @@ func (d *Driver) runRollout(ctx context.Context, req RolloutRequest, resumed *st
 			touched = append(touched, RolloutStep{CustomerID: m.CustomerID, From: m.From, To: req.To, Healthy: m.Healthy})
 		}
 		if resumed.Phase == store.RolloutBack {
-			failed = resumed.Failure
+			failed = cmp.Or(resumed.Failure, "rolling back when the compute service stopped")
 		} else {
 			// The moved instances started on To with the driver; those
 			// not yet checked are checked now, in batches.
