@@ -2,6 +2,7 @@ package modelproxy
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func TestProxyReservesAtTheLastMessage(t *testing.T) {
 // is still out leaves the reservation to the call.
 func TestProxyCountsAFrontDoorTurnOnce(t *testing.T) {
 	plan := starter(t)
-	plan.MonthlyMessages = 2
+	plan.MonthlyMessages, plan.MonthlyTokens = 2, 10_000
 	g := newGate(t, 4)
 	f := newFixture(t, Anthropic, plan, nil, g.client)
 	ctx := t.Context()
@@ -233,6 +234,28 @@ func TestProxyCountsAFrontDoorTurnOnce(t *testing.T) {
 		}
 		if n := f.reservations(t); n != held-1 {
 			t.Errorf("%d reservations after the orphaned call failed, want %d (it gave the turn's up)", n, held-1)
+		}
+	})
+
+	t.Run("the token budget spent refuses the turn's call and gives the reservation back", func(t *testing.T) {
+		r, err := reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := customerdb.AddUsage(ctx, f.pool, time.Now(), customerdb.UsageTotals{OutputTokens: 10_000}); err != nil {
+			t.Fatal(err)
+		}
+		giveBack := f.turns.Lend(r)
+		calls := len(f.model.Requests())
+		resp, body := f.post(t, f.path(), gatewayKey, f.body("test-model", false, false))
+		if _, msg := errorOf(t, Anthropic, body); resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(msg, "token budget") {
+			t.Errorf("the turn's call past the token budget = %d %q", resp.StatusCode, msg)
+		}
+		if n := len(f.model.Requests()) - calls; n != 0 {
+			t.Errorf("the model was called %d times past the token budget", n)
+		}
+		if !giveBack() {
+			t.Error("the refused call kept the turn's reservation")
 		}
 	})
 }
