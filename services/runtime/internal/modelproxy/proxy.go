@@ -4,7 +4,9 @@
 // it instead of the platform's model key), and for every model call —
 // whatever started it: a turn through the front door, the Control UI's
 // chat, an OpenClaw channel, cron or a heartbeat — it checks the customer's
-// rate limit, the plan's model and the quota, forwards the call to the
+// rate limit, the plan's model and the quota (a call that starts a turn
+// reserves its message first, as the front door's turns do, or takes the
+// reservation its front-door turn lent: DBMeter, Turns), forwards the call to the
 // platform's model endpoint with the platform's key in the API's exact
 // wire format (streams relayed event by event), and counts the usage the
 // provider reports (for a stream, from its final usage event) in the
