@@ -38,6 +38,7 @@ type (
 		Failure    string        `json:"failure"`
 		Stopped    int           `json:"stopped"`
 		Pinned     string        `json:"pinned"`
+		Resumed    bool          `json:"resumed"`
 	}
 	openclawStatus struct {
 		Pinned    string         `json:"pinned"`
@@ -226,8 +227,12 @@ func showOpenClawStatus(w io.Writer, st openclawStatus) error {
 		fmt.Fprintf(tw, "INSTANCES ON %s\t%d\n", v, st.Instances[v])
 	}
 	if r := st.Rollout; r != nil {
-		fmt.Fprintf(tw, "LAST ROLLOUT\tto %s, %s, %d moved, %d rolled back, started %s\n", r.To, r.Outcome,
-			len(r.Moved), len(r.RolledBack), r.Started.UTC().Format(time.RFC3339))
+		resumed := ""
+		if r.Resumed {
+			resumed = " (resumed after a restart of the compute service)"
+		}
+		fmt.Fprintf(tw, "LAST ROLLOUT\tto %s, %s, %d moved, %d rolled back, started %s%s\n", r.To, r.Outcome,
+			len(r.Moved), len(r.RolledBack), r.Started.UTC().Format(time.RFC3339), resumed)
 		if r.Failure != "" {
 			fmt.Fprintf(tw, "FAILURE\t%s\n", r.Failure)
 		}

@@ -53,7 +53,10 @@ type QuotaUse struct {
 	Reserved int64
 }
 
-// Reservation is one turn's claim on a message of its quota period.
+// Reservation is one turn's claim on a message of its quota period. The
+// zero Reservation holds nothing: settling or releasing it gives nothing up
+// and only stores or counts (a turn whose reservation was taken over by
+// the model proxy, which settles it itself).
 type Reservation struct {
 	// ID is the reservation's row.
 	ID int64
@@ -144,9 +147,12 @@ func SettleMeteredTurn(ctx context.Context, db TxBeginner, r Reservation, m Mess
 	return out, err
 }
 
-// ReleaseTurn gives r up without a message — the turn failed before a reply
-// was stored — and counts u, the tokens of the model calls that did answer
-// (they were paid for), in one transaction.
+// ReleaseTurn gives r up and counts u in one transaction: for a turn that
+// failed before a reply was stored, u is the tokens of the model calls that
+// did answer (they were paid for) and no message; for the openclaw
+// engine's model proxy, u is an answered call's message and tokens, so the
+// reserved message becomes a counted one at once (and nothing when the
+// call failed).
 func ReleaseTurn(ctx context.Context, db TxBeginner, r Reservation, u UsageTotals) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM quota_reservations WHERE id = $1`, r.ID); err != nil {

@@ -65,6 +65,9 @@ func planEngine(plan plans.Plan, engine, spec string) (plans.Plan, error) {
 type openclawEngine struct {
 	gateway  *openclaw.Gateway
 	provider llm.Provider
+	// turns is the front door's reserved turns, lent to the proxy's meter
+	// (chat.Service.Lender).
+	turns *modelproxy.Turns
 	// proxy serves on proxyLn (loopback, a port of its own).
 	proxy   *http.Server
 	proxyLn net.Listener
@@ -154,9 +157,10 @@ func newGateway(ctx context.Context, cfg config.Config, plan plans.Plan, model s
 		return nil, fmt.Errorf("model proxy: listen on loopback: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	turns := &modelproxy.Turns{}
 	px, err := modelproxy.New(modelproxy.Options{
 		API: api, Upstream: upstream, UpstreamKey: key, Key: proxyKey, Model: model,
-		Meter:   &modelproxy.DBMeter{DB: pool, Plan: plan, Now: opts.Now},
+		Meter:   &modelproxy.DBMeter{DB: pool, Plan: plan, Turns: turns, Now: opts.Now},
 		Limiter: ratelimit.New(opts.RatePerSecond, opts.RateBurst, nil),
 		Client:  modelClient(), Metrics: modelproxy.NewMetrics(reg), Log: log.With("component", "model-proxy"),
 	})
@@ -174,7 +178,7 @@ func newGateway(ctx context.Context, cfg config.Config, plan plans.Plan, model s
 		ln.Close()
 		return nil, err
 	}
-	e := &openclawEngine{gateway: gw, proxyLn: ln, metrics: reg, proxy: &http.Server{
+	e := &openclawEngine{gateway: gw, turns: turns, proxyLn: ln, metrics: reg, proxy: &http.Server{
 		Handler:           px,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

@@ -158,19 +158,31 @@ func checkModelKeyNotInGateway(t *testing.T, pids []int, state, modelKey string)
 	}
 }
 
-// checkQuotaRefusesPastTheFrontDoor spends the month's messages, then a
-// turn through the gateway's own endpoint is refused at the model proxy:
-// the model is not called and nothing more is counted. It runs last, on a
-// gateway whose provider has just been refused.
+// checkQuotaRefusesPastTheFrontDoor leaves one message of the month: a
+// front-door turn takes it (its reservation is lent to the model proxy, so
+// the gateway's call is not refused by the turn's own reservation) and is
+// counted once. Then, the messages spent, a turn through the gateway's own
+// endpoint is refused at the model proxy: the model is not called and
+// nothing more is counted. It runs last, on a gateway whose provider has
+// just been refused.
 func checkQuotaRefusesPastTheFrontDoor(t *testing.T, in *instance, key string, model *openaitest.Server, gwURL, token string) {
 	var st httpapi.StatusBody
 	in.call(t, http.MethodGet, "/status", key, nil, http.StatusOK, &st)
 	team, _ := plans.Lookup(plans.Team)
 	if err := customerdb.AddUsage(t.Context(), in.pool, time.Now(),
-		customerdb.UsageTotals{Messages: team.MonthlyMessages - st.Usage.Messages}); err != nil {
+		customerdb.UsageTotals{Messages: team.MonthlyMessages - 1 - st.Usage.Messages}); err != nil {
 		t.Fatal(err)
 	}
+	model.Enqueue(llmtest.Answer{Text: "THE-LAST-MESSAGE"})
+	var res httpapi.ChatResponse
+	in.call(t, http.MethodPost, "/api/chat", key, chatReq{Message: "the month's last message"}, http.StatusOK, &res)
+	if !strings.Contains(res.Reply, "THE-LAST-MESSAGE") {
+		t.Errorf("reply to the last message = %q", res.Reply)
+	}
 	in.call(t, http.MethodGet, "/status", key, nil, http.StatusOK, &st)
+	if st.Usage.Messages != team.MonthlyMessages {
+		t.Errorf("messages after the last front-door turn = %d, want exactly the plan's %d", st.Usage.Messages, team.MonthlyMessages)
+	}
 	refusedBefore := proxyCounter(t, in, key, `claw_runtime_model_proxy_requests_total{outcome="quota"}`)
 	calls := len(model.Requests())
 	model.Enqueue(llmtest.Answer{Text: "MUST-NOT-BE-ANSWERED"})

@@ -250,6 +250,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		Background:  life,
 		Tools:       box,
 	}
+	if oc != nil {
+		chatService.Lender = oc.turns
+	}
 	tg, err := newTelegram(cfg, pool, chatService, opts, log)
 	if err != nil {
 		return err

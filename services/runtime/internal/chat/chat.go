@@ -97,6 +97,11 @@ type Service struct {
 	Model string
 	// Provider answers; nil when none is configured.
 	Provider llm.Provider
+	// Lender takes the turn's reservation while a metering provider
+	// (llm.Metering) answers, so the provider's calls count the turn's
+	// message against it instead of reserving another (the openclaw
+	// engine's model proxy, modelproxy.Turns). nil: not lent.
+	Lender Lender
 	// Hint says what to set when Provider is nil.
 	Hint string
 	// Timeout bounds one model call.
@@ -121,6 +126,14 @@ type Service struct {
 	// instance's lifetime, canceled when it stops. context.Background()
 	// when nil.
 	Background context.Context
+}
+
+// Lender is where a metering provider's calls are counted. Lend offers r
+// until giveBack is called; giveBack reports whether r is still the
+// turn's to settle or release (false: a model call took it over, and
+// settles or releases it itself).
+type Lender interface {
+	Lend(r customerdb.Reservation) (giveBack func() (kept bool))
 }
 
 // Request is a turn as the client asks for it.

@@ -60,8 +60,17 @@ func (t *turn) run(ctx context.Context, plan plans.Plan, now time.Time, req Requ
 	tctx, cancel := context.WithTimeout(s.background(), s.turnTimeout())
 	defer cancel()
 	a := &agent{s: s, res: res, offered: offered, message: req.Message, emit: forward(onEvent)}
-	reply, err := a.run(tctx, llmReq)
 	metered := llm.MetersUsage(s.Provider)
+	var giveBack func() bool
+	if metered && s.Lender != nil {
+		giveBack = s.Lender.Lend(t.r)
+	}
+	reply, err := a.run(tctx, llmReq)
+	if giveBack != nil && !giveBack() {
+		// The turn's model call took the reservation: it counts the
+		// message (or gives it up) where the call was made.
+		t.r = customerdb.Reservation{}
+	}
 	if !metered {
 		t.spent = customerdb.UsageTotals{InputTokens: a.in, OutputTokens: a.out}
 	}

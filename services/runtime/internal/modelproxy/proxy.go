@@ -4,7 +4,9 @@
 // it instead of the platform's model key), and for every model call —
 // whatever started it: a turn through the front door, the Control UI's
 // chat, an OpenClaw channel, cron or a heartbeat — it checks the customer's
-// rate limit, the plan's model and the quota, forwards the call to the
+// rate limit, the plan's model and the quota (a call that starts a turn
+// reserves its message first, as the front door's turns do, or takes the
+// reservation its front-door turn lent: DBMeter, Turns), forwards the call to the
 // platform's model endpoint with the platform's key in the API's exact
 // wire format (streams relayed event by event), and counts the usage the
 // provider reports (for a stream, from its final usage event) in the
@@ -50,11 +52,21 @@ const (
 
 // Meter checks and counts a customer's usage.
 type Meter interface {
-	// Check returns nil when a call may go ahead, a *QuotaError when the
-	// quota refuses it. startsTurn is a call that counts a message.
-	Check(ctx context.Context, startsTurn bool) error
-	// Record counts a call's usage, and a message when startsTurn.
-	Record(ctx context.Context, u Usage, startsTurn bool) error
+	// Begin admits a call before it is forwarded, holding what it needs
+	// (a call that starts a turn: its message), or refuses it with a
+	// *QuotaError. startsTurn is a call that counts a message.
+	Begin(ctx context.Context, startsTurn bool) (Admission, error)
+}
+
+// Admission is a call Meter let through; exactly one of its methods is
+// called when the call ends.
+type Admission interface {
+	// Answered counts the usage of a call the provider answered (a
+	// stream that broke counts what it reported).
+	Answered(ctx context.Context, u Usage) error
+	// Failed gives up what Begin held: the provider answered an error,
+	// could not be reached, or the gateway left before an answer came.
+	Failed(ctx context.Context) error
 }
 
 // Options configure a Proxy.
@@ -236,7 +248,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var quota *QuotaError
-	switch err := p.o.Meter.Check(r.Context(), c.startsTurn); {
+	adm, err := p.o.Meter.Begin(r.Context(), c.startsTurn)
+	switch {
 	case errors.As(err, &quota):
 		p.refuse(w, outcomeQuota, quota.Error(), 0)
 		return
@@ -245,7 +258,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, outcomeMeterFailed, "the usage quota cannot be checked right now; try again", time.Second)
 		return
 	}
-	p.forward(w, r, c)
+	p.forward(w, r, c, adm)
 }
 
 // authorized checks the gateway's secret, sent the way either API's SDK
@@ -266,7 +279,25 @@ var forwardHeaders = []string{"Content-Type", "Accept", "Anthropic-Version", "An
 var answerHeaders = []string{"Content-Type", "Cache-Control", "Retry-After", "Request-Id", "X-Request-Id",
 	"Anthropic-Organization-Id", "X-Should-Retry"}
 
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c call) {
+// forward makes the call upstream and relays its answer; it ends adm:
+// Answered once the provider answered, Failed on every other way out.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c call, adm Admission) {
+	// The call's end is recorded beyond the request (the gateway may
+	// have left), within a bound.
+	detached := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+	}
+	recorded := false
+	defer func() {
+		if recorded {
+			return
+		}
+		ctx, cancel := detached()
+		defer cancel()
+		if err := adm.Failed(ctx); err != nil {
+			p.o.Log.Error("model proxy: giving up the call's quota reservation failed", "err", err)
+		}
+	}()
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.url, bytes.NewReader(c.body))
 	if err != nil {
 		p.refuse(w, outcomeUnreachable, "the model endpoint is misconfigured", 0)
@@ -305,15 +336,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c call) {
 	// The call was answered (and paid for), even if its client left:
 	// counted beyond the request, and before the client sees the answer
 	// end, so a turn's usage is in the records once the turn is over.
-	recorded := false
 	record := func(u Usage) {
 		if recorded {
 			return
 		}
 		recorded = true
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+		ctx, cancel := detached()
 		defer cancel()
-		if err := p.o.Meter.Record(ctx, u, c.startsTurn); err != nil {
+		if err := adm.Answered(ctx, u); err != nil {
 			p.o.Log.Error("model proxy: counting usage failed", "err", err, "input_tokens", u.Input, "output_tokens", u.Output)
 		}
 		p.o.Metrics.tokens(u)

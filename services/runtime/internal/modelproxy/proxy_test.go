@@ -47,18 +47,20 @@ type fixture struct {
 	model   upstream
 	pool    *pgxpool.Pool
 	metrics *Metrics
+	turns   *Turns
 }
 
-// newFixture starts a proxy for api with plan's quota.
-func newFixture(t *testing.T, api string, plan plans.Plan, limiter *ratelimit.Limiter) *fixture {
+// newFixture starts a proxy for api with plan's quota; opts change its
+// options before it starts.
+func newFixture(t *testing.T, api string, plan plans.Plan, limiter *ratelimit.Limiter, opts ...func(*Options)) *fixture {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	if err := customerdb.Migrate(t.Context(), pool); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{api: api, pool: pool, metrics: NewMetrics(prometheus.NewRegistry())}
+	f := &fixture{api: api, pool: pool, metrics: NewMetrics(prometheus.NewRegistry()), turns: &Turns{}}
 	o := Options{API: api, Key: gatewayKey, Model: "test-model", Limiter: limiter, Metrics: f.metrics,
-		Meter: &DBMeter{DB: pool, Plan: plan, Now: time.Now}, MaxBody: 64 << 10}
+		Meter: &DBMeter{DB: pool, Plan: plan, Turns: f.turns, Now: time.Now}, MaxBody: 64 << 10}
 	switch api {
 	case Anthropic:
 		s := anthropictest.New(t)
@@ -66,6 +68,9 @@ func newFixture(t *testing.T, api string, plan plans.Plan, limiter *ratelimit.Li
 	case OpenAI:
 		s := openaitest.New(t)
 		f.model, o.Upstream, o.UpstreamKey = s, s.URL, openaitest.APIKey
+	}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	p, err := New(o)
 	if err != nil {
@@ -104,6 +109,15 @@ func (f *fixture) outcome(o string) float64 {
 // post sends a raw request body to the proxy's route.
 func (f *fixture) post(t *testing.T, path, key string, body []byte) (*http.Response, []byte) {
 	t.Helper()
+	resp, b, err := f.send(path, key, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// send is post for any goroutine.
+func (f *fixture) send(path, key string, body []byte) (*http.Response, []byte, error) {
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimSuffix(f.url, "/v1")+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Anthropic-Version", "2023-06-01")
@@ -114,11 +128,11 @@ func (f *fixture) post(t *testing.T, path, key string, body []byte) (*http.Respo
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
 }
 
 func (f *fixture) path() string {

@@ -60,7 +60,9 @@ func (d *Driver) Start(ctx context.Context) error {
 		started++
 	}
 	d.log.Info("process driver started", "binary", d.o.Binary, "instances", started, "stopped", stopped)
-	return nil
+	// An OpenClaw rollout this driver's last run did not finish: its moved
+	// instances just started on its version, unchecked; it goes on now.
+	return d.resumeRollout(ctx)
 }
 
 // stopLeftover stops the runtime an earlier run recorded for in, if it is
