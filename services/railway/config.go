@@ -213,6 +213,7 @@ func loadIsolation(l *config.Loader) process.Isolation {
 			process.IsolationAuto, process.IsolationOn, process.IsolationOff),
 		CgroupParent: l.String("COMPUTE_CGROUP_PARENT", process.DefaultCgroupParent),
 		Pids:         int64(l.Int("COMPUTE_PIDS_LIMIT", process.DefaultPids)),
+		OpenClawPids: int64(l.Int("COMPUTE_OPENCLAW_PIDS_LIMIT", process.DefaultOpenClawPids)),
 	}
 	def := fmt.Sprintf("%d-%d", process.DefaultUIDMin, process.DefaultUIDMax)
 	lo, hi, ok := strings.Cut(l.String("COMPUTE_UID_RANGE", def), "-")
@@ -231,6 +232,9 @@ func loadIsolation(l *config.Loader) process.Isolation {
 	}
 	if i.Pids < 16 {
 		l.Problem("COMPUTE_PIDS_LIMIT must be at least 16 (a Go runtime alone uses a dozen threads)")
+	}
+	if i.OpenClawPids < 64 {
+		l.Problem("COMPUTE_OPENCLAW_PIDS_LIMIT must be at least 64 (the runtime and an idle OpenClaw gateway use about 60 tasks)")
 	}
 	return i
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,9 @@ func TestResizeAcrossEngines(t *testing.T) {
 	if n := f.gateways(); n != 1 {
 		t.Errorf("%d gateways run after the resize onto openclaw, want 1", n)
 	}
+	// The gateway and the tools it runs share the group: the openclaw
+	// engine's pids limit.
+	checkPids(t, d, req.CustomerID, process.DefaultOpenClawPids)
 	// Resizing again to the same plan is answered the same way.
 	if err := d.Resize(context.Background(), req.CustomerID, team); err != nil {
 		t.Fatalf("Resize to team again: %v", err)
@@ -184,6 +188,28 @@ func TestResizeAcrossEngines(t *testing.T) {
 	}
 	if n := f.gateways(); n != 0 {
 		t.Errorf("%d gateways still run on the runtime engine", n)
+	}
+	checkPids(t, d, req.CustomerID, process.DefaultPids)
+}
+
+// checkPids compares the pids limit of the customer's runtime's group with
+// want.
+func checkPids(t *testing.T, d *process.Driver, customerID string, want int) {
+	t.Helper()
+	if isolationMode() == process.IsolationOff {
+		return
+	}
+	dirs := cgroupDirs(t, status(t, d, customerID).PID)
+	dir, ok := dirs[""]
+	if !ok {
+		dir = dirs["pids"]
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pids.max"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != strconv.Itoa(want) {
+		t.Errorf("pids.max of %s's runtime = %s, want %d", customerID, got, want)
 	}
 }
 

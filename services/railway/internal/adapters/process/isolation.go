@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,13 @@ const (
 	// starts (a headless browser runs ~100 threads). It stops a fork bomb
 	// long before the host's pid space (32768 on a default kernel) runs out.
 	DefaultPids = 256
+	// DefaultOpenClawPids bounds a runtime on the openclaw engine: the
+	// gateway's tree held 30-48 tasks at its peak in the gateway tests
+	// (bubblewrap, openclaw-gateway with ~15 threads, two node helpers with
+	// 7 each) beside the runtime's ~15, and OpenClaw's own browser tool
+	// starts a Chromium (~100 threads, more with each renderer), which 256
+	// would leave little room for. Still far below the host's pid space.
+	DefaultOpenClawPids = 1024
 )
 
 // Isolation configures how runtimes are kept from each other and from the
@@ -51,13 +59,19 @@ type Isolation struct {
 	CgroupParent string
 	// Pids is the most processes and threads a runtime's group may hold.
 	Pids int64
+	// OpenClawPids is Pids for a runtime on the openclaw engine (its
+	// gateway and the tools it runs share the group); 0 means
+	// DefaultOpenClawPids.
+	OpenClawPids int64
 }
 
 // isolation is the Driver's isolation once set up; nil when off.
 type isolation struct {
-	lo, hi  int
-	pids    int64
-	cgroups *cgroup.Manager
+	lo, hi int
+	pids   int64
+	// openclawPids is pids for the openclaw engine.
+	openclawPids int64
+	cgroups      *cgroup.Manager
 	// tenants holds the runtimes' private directories (mode 0711: they can
 	// reach their own, not list the others).
 	tenants string
@@ -111,8 +125,9 @@ func setupIsolation(o *Options, log *slog.Logger, euid int) (*isolation, error) 
 		return nil, err
 	}
 	log.Info("runtime isolation on", "uid_range", fmt.Sprintf("%d-%d", i.UIDMin, i.UIDMax),
-		"cgroup_version", cg.Version(), "cgroup_parent", i.CgroupParent, "pids_limit", i.Pids, "tenants_dir", tenants)
-	return &isolation{lo: i.UIDMin, hi: i.UIDMax, pids: i.Pids, cgroups: cg, tenants: tenants}, nil
+		"cgroup_version", cg.Version(), "cgroup_parent", i.CgroupParent, "pids_limit", i.Pids, "openclaw_pids_limit", cmp.Or(i.OpenClawPids, DefaultOpenClawPids), "tenants_dir", tenants)
+	return &isolation{lo: i.UIDMin, hi: i.UIDMax, pids: i.Pids, openclawPids: cmp.Or(i.OpenClawPids, DefaultOpenClawPids),
+		cgroups: cg, tenants: tenants}, nil
 }
 
 // setNotDumpable makes this process non-dumpable (PR_SET_DUMPABLE 0): its

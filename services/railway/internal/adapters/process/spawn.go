@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/railway/internal/cgroup"
 	"clawdbot.cloud/services/railway/internal/store"
 )
@@ -29,7 +30,11 @@ func (d *Driver) prepareTenant(ctx context.Context, in store.Instance) (*tenant,
 	if err := privateDir(dir, uid); err != nil {
 		return nil, err
 	}
-	g, err := iso.cgroups.Create(in.ServiceName, cgroup.ForPlan(in.VCPUs, in.MemoryMB, iso.pids))
+	pids := iso.pids
+	if engine, err := engineOf(d.o.Engines, in.Plan); err == nil && engine == plans.EngineOpenClaw {
+		pids = iso.openclawPids
+	}
+	g, err := iso.cgroups.Create(in.ServiceName, cgroup.ForPlan(in.VCPUs, in.MemoryMB, pids))
 	if err != nil {
 		return nil, err
 	}
