@@ -47,6 +47,7 @@
   async function loadEngine() {
     const st = await inst("GET", "status");
     $("control-ui").hidden = st.engine !== "openclaw";
+    $("control-ui").dataset.engine = st.engine;
   }
 
   // --- chat -----------------------------------------------------------
