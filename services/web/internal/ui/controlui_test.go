@@ -426,4 +426,3 @@ func TestControlUIOnlyForItsOwner(t *testing.T) {
 		t.Errorf("claw_web_refused_total{reason=bad_handoff} = %v, want 4", got)
 	}
 }
-
