@@ -179,8 +179,9 @@ func (s *Server) controlHandoff(w http.ResponseWriter, r *http.Request) {
 	}
 	// Host-only (no Domain): the web app's host never receives it, and it
 	// lasts no longer than the session stored beside it.
-	http.SetCookie(w, &http.Cookie{Name: controlCookie, Value: id, Path: "/", MaxAge: int(controlSessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.o.ControlURL, "https://")})
+	https := strings.HasPrefix(s.o.ControlURL, "https://")
+	http.SetCookie(w, &http.Cookie{Name: hostPrefix(https) + controlCookie, Value: id, Path: "/", MaxAge: int(controlSessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: https})
 	s.o.Metrics.controlUI.WithLabelValues("handoff", "303").Inc()
 	http.Redirect(w, r, controlproxy.Path+"/", http.StatusSeeOther)
 }
@@ -201,7 +202,7 @@ func (s *Server) controlUI(w http.ResponseWriter, r *http.Request) {
 	}
 	var g store.ControlGrant
 	err := store.ErrNotFound
-	if c, cerr := r.Cookie(controlCookie); cerr == nil && len(c.Value) == 43 {
+	if c, cerr := r.Cookie(hostPrefix(strings.HasPrefix(s.o.ControlURL, "https://")) + controlCookie); cerr == nil && len(c.Value) == 43 {
 		g, err = s.o.Store.ControlSession(r.Context(), digest(c.Value))
 	}
 	if err != nil {

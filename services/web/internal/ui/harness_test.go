@@ -90,6 +90,7 @@ type app struct {
 	url string
 	// control is the Control UI's origin (http://control.localhost:<port>).
 	control string
+	srv     *Server
 	st      *store.Store
 	secrets *secrets.Store
 	ingress *fakeIngress
@@ -146,9 +147,11 @@ func newApp(t *testing.T, dev bool, tweak func(*Options)) *app {
 		WebhookSecret: "whsec_test", SessionTTL: time.Hour, SessionIdle: 30 * time.Minute, LinkTTL: 15 * time.Minute,
 		InstanceClient: &http.Client{},
 	}
-	o.ControlURL = DefaultControlURL(o.PublicURL)
 	if tweak != nil {
 		tweak(&o)
+	}
+	if o.ControlURL == "" {
+		o.ControlURL = DefaultControlURL(o.PublicURL)
 	}
 	srv, err := New(o)
 	if err != nil {
@@ -157,7 +160,7 @@ func newApp(t *testing.T, dev bool, tweak func(*Options)) *app {
 	ln.Config.Handler = checkedHandler(t, srv.Handler())
 	ln.Start()
 	t.Cleanup(ln.Close)
-	a.url, a.control = ln.URL, o.ControlURL
+	a.url, a.control, a.srv = ln.URL, o.ControlURL, srv
 	return a
 }
 
