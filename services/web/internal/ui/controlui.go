@@ -80,8 +80,7 @@ func origin(raw string) string {
 
 // isControlHost reports whether r was sent to the control origin's host.
 func (s *Server) isControlHost(r *http.Request) bool {
-	u, err := url.Parse(s.o.ControlURL)
-	return s.o.ControlURL != "" && err == nil && strings.EqualFold(r.Host, u.Host)
+	return s.controlHost != "" && strings.EqualFold(r.Host, s.controlHost)
 }
 
 // controlHandler is everything the control origin serves: the handoff and

@@ -39,10 +39,12 @@ package ui
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -110,11 +112,13 @@ type Options struct {
 
 // Server is the web app's handler.
 type Server struct {
-	o        Options
-	pages    map[string]*template.Template
-	signinIP *limiter
-	signinTo *limiter
-	checkout *limiter
+	o Options
+	// controlHost is Options.ControlURL's host[:port], "" without one.
+	controlHost string
+	pages       map[string]*template.Template
+	signinIP    *limiter
+	signinTo    *limiter
+	checkout    *limiter
 	// streamsDone closes when the server shuts down, ending the
 	// provisioning event streams (they would otherwise hold shutdown).
 	streamsDone chan struct{}
@@ -134,12 +138,21 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var controlHost string
+	if o.ControlURL != "" {
+		u, err := url.Parse(o.ControlURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("control url %q: not an absolute URL", o.ControlURL)
+		}
+		controlHost = u.Host
+	}
 	return &Server{
-		o:        o,
-		pages:    pages,
-		signinIP: newLimiter(12*time.Second, 5), // 5 at once, then 5 a minute per address
-		signinTo: newLimiter(5*time.Minute, 3),  // 3 links at once, then one per 5 minutes per email
-		checkout: newLimiter(6*time.Second, 10), // 10 at once, then 10 a minute per address
+		o:           o,
+		controlHost: controlHost,
+		pages:       pages,
+		signinIP:    newLimiter(12*time.Second, 5), // 5 at once, then 5 a minute per address
+		signinTo:    newLimiter(5*time.Minute, 3),  // 3 links at once, then one per 5 minutes per email
+		checkout:    newLimiter(6*time.Second, 10), // 10 at once, then 10 a minute per address
 
 		streamsDone: make(chan struct{}),
 	}, nil
