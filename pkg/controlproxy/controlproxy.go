@@ -1,9 +1,11 @@
 // Package controlproxy is the web app's hop to a customer's OpenClaw
-// Control UI: browser → web app → the instance's front door (the runtime)
-// → the OpenClaw gateway on the instance's loopback.
+// Control UI: browser → the web app's control origin (an origin of its
+// own, not the web app's) → the instance's front door (the runtime) → the
+// OpenClaw gateway on the instance's loopback.
 //
-// The web app decides who may pass (a signed-in session, the customer's own
-// instance, a same-origin WebSocket) and then hands the request to Forward,
+// The web app decides who may pass (a control session handed off from the
+// signed-in dashboard, the instance it was handed off for, a WebSocket
+// from the control origin) and then hands the request to Forward,
 // which sends it to that instance under a dashboard token minted for it
 // (pkg/dashtoken): the browser holds no instance credential, and neither
 // hop ever sees the gateway's token, which stays inside the runtime. The

@@ -199,6 +199,9 @@ func TestOpenClawEngine(t *testing.T) {
 	if st.Model.Provider != openclaw.ProviderName {
 		t.Errorf("/status provider = %q, want %q", st.Model.Provider, openclaw.ProviderName)
 	}
+	if st.Engine != plans.EngineOpenClaw {
+		t.Errorf("/status engine = %q, want %q (the dashboard offers the Control UI by it)", st.Engine, plans.EngineOpenClaw)
+	}
 
 	// The memory written before the upgrade is in the gateway's workspace,
 	// where OpenClaw reads its daily notes.

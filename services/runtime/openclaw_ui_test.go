@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,23 +117,36 @@ func (b *browserSaw) add(s string) {
 }
 
 // checkControlUIInBrowser opens the Control UI in headless Chromium through
-// the web app's hop (pkg/controlproxy, the code the web app runs after its
-// session and origin checks, which services/web tests) and the front door,
-// and waits until the page's WebSocket has completed OpenClaw's handshake
-// (hello-ok). Nothing the browser received or stored holds the gateway
-// token, the proxy identity or the instance token.
+// a stand-in for the web app's control origin (pkg/controlproxy, the code
+// the web app's control origin runs after its control-session and origin
+// checks, which services/web tests with the dashboard's link in Chromium)
+// on a host of its own, control.localhost (Chromium resolves *.localhost to
+// loopback), as in development; the stand-in, like the web app, lets only
+// a WebSocket whose Origin is that origin through. It waits until the
+// page's WebSocket has completed OpenClaw's handshake (hello-ok). Nothing
+// the browser received or stored holds the gateway token, the proxy
+// identity or the instance token.
 func checkControlUIInBrowser(t *testing.T, in *instance, instanceToken string, secrets map[string]string) {
 	chromium := chromiumOrSkip(t)
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var controlOrigin string
+	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The UI's WebSocket goes to the prefix itself, without a slash.
 		if r.URL.Path != controlproxy.Path && !strings.HasPrefix(r.URL.Path, controlproxy.Path+"/") {
 			http.NotFound(w, r)
+			return
+		}
+		if controlproxy.IsWebSocket(r) && r.Header.Get("Origin") != controlOrigin {
+			t.Errorf("the Control UI's WebSocket came with Origin %q, want %q", r.Header.Get("Origin"), controlOrigin)
+			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
 		controlproxy.Forward(w, r, controlproxy.Target{URL: in.url, Token: instanceToken}, controlproxy.Options{
 			OnError: func(_ *http.Request, err error) { t.Logf("web hop: %v", err) },
 		})
 	}))
+	_, port, _ := net.SplitHostPort(web.Listener.Addr().String())
+	controlOrigin = "http://control.localhost:" + port
+	web.Start()
 	defer web.Close()
 
 	actx, cancelA := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -180,7 +194,7 @@ func checkControlUIInBrowser(t *testing.T, in *instance, instanceToken string, s
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatalf("enable network events: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(web.URL+controlproxy.Path+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(controlOrigin+controlproxy.Path+"/")); err != nil {
 		t.Fatalf("open the control ui: %v", err)
 	}
 	select {
@@ -230,10 +244,10 @@ func checkControlUIInBrowser(t *testing.T, in *instance, instanceToken string, s
 	defer saw.mu.Unlock()
 	var wsThroughProxy bool
 	for _, u := range saw.wsURLs {
-		wsThroughProxy = wsThroughProxy || strings.HasPrefix(u, "ws://"+strings.TrimPrefix(web.URL, "http://")+controlproxy.Path)
+		wsThroughProxy = wsThroughProxy || strings.HasPrefix(u, "ws://"+strings.TrimPrefix(controlOrigin, "http://")+controlproxy.Path)
 	}
 	if !wsThroughProxy {
-		t.Errorf("the WebSocket did not go through the web app's address: %v", saw.wsURLs)
+		t.Errorf("the WebSocket did not go through the control origin: %v", saw.wsURLs)
 	}
 	for _, s := range saw.text {
 		for name, secret := range secrets {

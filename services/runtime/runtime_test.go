@@ -44,6 +44,7 @@ type statusBody struct {
 		Model    string `json:"model"`
 	} `json:"model"`
 	Version string `json:"version"`
+	Engine  string `json:"engine"`
 	Error   string `json:"error"`
 }
 
@@ -71,8 +72,8 @@ func TestStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Plan != "pro" || got.Version != "v-test" {
-		t.Errorf("identity = %q %q", got.Plan, got.Version)
+	if got.Plan != "pro" || got.Version != "v-test" || got.Engine != plans.EngineRuntime {
+		t.Errorf("identity = %q %q %q, want pro, v-test, the runtime engine", got.Plan, got.Version, got.Engine)
 	}
 	if got.CustomerID != "" {
 		t.Errorf("/status reveals customer_id %q: a customer id is not for customers to hold", got.CustomerID)

@@ -2,11 +2,13 @@ package web
 
 import (
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
 	"clawdbot.cloud/pkg/config"
 	"clawdbot.cloud/pkg/mail"
+	"clawdbot.cloud/services/web/internal/ui"
 )
 
 // Config is the web app's settings, read from the environment.
@@ -17,6 +19,13 @@ type Config struct {
 	// browsers reach it: sign-in links, the Origin check, and Secure
 	// cookies when it is https.
 	PublicURL string
+	// ControlURL (WEB_CONTROL_URL, default ui.DefaultControlURL: http://
+	// control.localhost:<port> for a loopback WEB_PUBLIC_URL, else
+	// control.<its host>) is the OpenClaw Control UI's own origin. The
+	// same listener serves it, told apart by the Host header, so a TLS
+	// proxy in front must route that host here too and pass Host on.
+	// WEB_CONTROL_URL=off turns the Control UI off.
+	ControlURL string
 	// IngressURL (INGRESS_URL, default http://127.0.0.1:8080) is the
 	// ingress's API as this app reaches it.
 	IngressURL string
@@ -79,6 +88,15 @@ func LoadConfig(l *config.Loader) Config {
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
+	switch control := l.String("WEB_CONTROL_URL", ""); control {
+	case "off":
+	case "":
+		if c.ControlURL = ui.DefaultControlURL(c.PublicURL); c.ControlURL == "" {
+			l.Problem("WEB_PUBLIC_URL %s is an IP address: set WEB_CONTROL_URL (the OpenClaw Control UI's own origin) or WEB_CONTROL_URL=off", c.PublicURL)
+		}
+	default:
+		c.ControlURL = controlURL(l, control, c.PublicURL)
+	}
 	if c.Dev {
 		host, _, _ := net.SplitHostPort(c.Addr)
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -106,4 +124,20 @@ func LoadConfig(l *config.Loader) Config {
 		}
 	}
 	return c
+}
+
+// controlURL checks WEB_CONTROL_URL: an origin (scheme and host, no path)
+// that is not the web app's own, https when the web app is.
+func controlURL(l *config.Loader, raw, publicURL string) string {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "":
+		l.Problem("WEB_CONTROL_URL must be an origin such as https://control.app.example.com, not %q", raw)
+		return ""
+	case strings.EqualFold(u.Scheme+"://"+u.Host, strings.TrimRight(publicURL, "/")):
+		l.Problem("WEB_CONTROL_URL must be another origin than WEB_PUBLIC_URL: the Control UI must not share the web app's")
+	case strings.HasPrefix(publicURL, "https://") && u.Scheme != "https":
+		l.Problem("WEB_CONTROL_URL must be https when WEB_PUBLIC_URL is")
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -64,6 +64,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		Metrics:        m,
 		Log:            env.Log,
 		PublicURL:      cfg.PublicURL,
+		ControlURL:     cfg.ControlURL,
 		Dev:            cfg.Dev,
 		StripeCheckout: cfg.StripeCheckout,
 		WebhookSecret:  cfg.WebhookSecret,
@@ -92,7 +93,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
 	}
 	hs.RegisterOnShutdown(srv.EndStreams)
-	env.Log.Info("web app listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "dev", cfg.Dev)
+	env.Log.Info("web app listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "control_url", cfg.ControlURL, "dev", cfg.Dev)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { runProjector(gctx, env, st); return nil })

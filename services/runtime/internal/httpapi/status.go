@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/services/runtime/internal/observe"
 	"clawdbot.cloud/services/runtime/internal/quota"
 	"clawdbot.cloud/services/runtime/internal/respond"
@@ -22,6 +23,10 @@ type StatusBody struct {
 	Quota      QuotaBody `json:"quota"`
 	Model      ModelBody `json:"model"`
 	Version    string    `json:"version"`
+	// Engine is what answers chat (plans.EngineRuntime or
+	// plans.EngineOpenClaw): the web app offers the OpenClaw Control UI
+	// only on the openclaw engine.
+	Engine string `json:"engine"`
 	// Channels is the state of the connected channels; absent when none
 	// is connected. The health service mails the customer when one breaks.
 	Channels *ChannelsBody `json:"channels,omitempty"`
@@ -117,6 +122,7 @@ func status(o Options) http.Handler {
 			},
 			Quota:   quotaBody(q),
 			Version: o.Version,
+			Engine:  engineName(o.Plan.Engine),
 		}
 		if o.Telegram != nil {
 			tg, err := o.Telegram.State(r.Context())
@@ -153,4 +159,12 @@ func quotaBody(q quota.Status) QuotaBody {
 		TokensRemaining: q.TokensRemaining(),
 		TokensExceeded:  q.TokensExceeded(),
 	}
+}
+
+// engineName is the plan's engine, the runtime engine when unset.
+func engineName(e string) string {
+	if e == "" {
+		return plans.EngineRuntime
+	}
+	return e
 }

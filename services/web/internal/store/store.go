@@ -1,6 +1,7 @@
 // Package store is the web app's Postgres state in schema "web": accounts
 // projected from the bus, browser sessions, one-time sign-in links, the
-// checkouts the app started and, in dev mode, kept mail.
+// checkouts the app started, the Control UI's handoffs and control
+// sessions and, in dev mode, kept mail.
 //
 // Secrets that grant access (session cookies, sign-in tokens) are stored
 // only as SHA-256 digests, so a read of the table grants nothing.
@@ -55,6 +56,8 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		`DELETE FROM web.checkouts WHERE created_at < now() - interval '1 day'`,
 		`DELETE FROM web.dev_mail WHERE created_at < now() - interval '7 days'`,
 		`DELETE FROM web.google_oauth_states WHERE expires_at < now() - interval '1 hour'`,
+		`DELETE FROM web.control_handoffs WHERE expires_at < now() - interval '1 hour'`,
+		`DELETE FROM web.control_sessions WHERE expires_at < now()`,
 	} {
 		tag, err := s.db.Exec(ctx, q)
 		if err != nil {

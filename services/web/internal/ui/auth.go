@@ -43,6 +43,20 @@ func digest(token string) []byte {
 
 func (s *Server) secure() bool { return strings.HasPrefix(s.o.PublicURL, "https://") }
 
+// hostPrefix is "__Host-" over https: browsers accept such a cookie only
+// Secure, host-only and for path /, so no other host of the site (the
+// Control UI's control.<host> included) can set one in its place.
+func hostPrefix(https bool) string {
+	if https {
+		return "__Host-"
+	}
+	return ""
+}
+
+// sessionCookieName is the session cookie's name: sessionCookie, with
+// the __Host- prefix over https.
+func (s *Server) sessionCookieName() string { return hostPrefix(s.secure()) + sessionCookie }
+
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: path, MaxAge: maxAge,
@@ -56,7 +70,7 @@ func (s *Server) clearCookie(w http.ResponseWriter, name, path string) {
 
 // session returns the signed-in customer's session, or false.
 func (s *Server) session(r *http.Request) (store.Session, []byte, bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.sessionCookieName())
 	if err != nil || len(c.Value) != 43 {
 		return store.Session{}, nil, false
 	}
@@ -78,7 +92,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, customerID strin
 	if err := s.o.Store.CreateSession(r.Context(), digest(id), customerID, randomToken(), exp); err != nil {
 		return err
 	}
-	s.setCookie(w, sessionCookie, id, "/", int(s.o.SessionTTL.Seconds()))
+	s.setCookie(w, s.sessionCookieName(), id, "/", int(s.o.SessionTTL.Seconds()))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -85,8 +86,11 @@ func (f *fakeIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // app is a web app under test on a real database.
 type app struct {
-	t       *testing.T
-	url     string
+	t   *testing.T
+	url string
+	// control is the Control UI's origin (http://control.localhost:<port>).
+	control string
+	srv     *Server
 	st      *store.Store
 	secrets *secrets.Store
 	ingress *fakeIngress
@@ -146,6 +150,9 @@ func newApp(t *testing.T, dev bool, tweak func(*Options)) *app {
 	if tweak != nil {
 		tweak(&o)
 	}
+	if o.ControlURL == "" {
+		o.ControlURL = DefaultControlURL(o.PublicURL)
+	}
 	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +160,7 @@ func newApp(t *testing.T, dev bool, tweak func(*Options)) *app {
 	ln.Config.Handler = checkedHandler(t, srv.Handler())
 	ln.Start()
 	t.Cleanup(ln.Close)
-	a.url = ln.URL
+	a.url, a.control, a.srv = ln.URL, o.ControlURL, srv
 	return a
 }
 
@@ -166,9 +173,23 @@ type browser struct {
 
 func (a *app) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, Transport: localhostTransport(), CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+// localhostTransport resolves *.localhost (the control origin's host in
+// development) to loopback, as browsers do.
+func localhostTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr
 }
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]*)">`)

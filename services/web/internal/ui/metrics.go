@@ -54,11 +54,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"result"}),
 		controlUI: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_web_control_ui_requests_total",
-			Help: "OpenClaw Control UI requests, by kind (page, websocket) and outcome (the instance's status class; 401, 403, 409, 503 refused here; error: the instance did not answer).",
+			Help: "OpenClaw Control UI requests, by kind (open: a handoff minted on the web app; handoff: one used on the control origin; page, websocket) and outcome (the instance's status class; 303 handed off; 401, 403, 404, 409, 503 refused here; error: the instance did not answer).",
 		}, []string{"kind", "code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_web_refused_total",
-			Help: "Requests refused before any work, by reason (csrf, no_session, bad_input, too_large, forbidden, rate_limited).",
+			Help: "Requests refused before any work, by reason (csrf, no_session, bad_input, too_large, forbidden, rate_limited, cross_origin, bad_handoff).",
 		}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.checkouts, m.reveals, m.signins, m.proxied, m.refused, m.google, m.controlUI} {
@@ -66,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("register web metrics: %w", err)
 		}
 	}
-	for _, r := range []string{"csrf", "no_session", "bad_input", "too_large", "forbidden", "rate_limited"} {
+	for _, r := range []string{"csrf", "no_session", "bad_input", "too_large", "forbidden", "rate_limited", "cross_origin", "bad_handoff"} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, r := range googleResults {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -58,6 +59,9 @@ func checkedHandler(t *testing.T, h http.Handler) http.Handler {
 		h.ServeHTTP(rec, r)
 		if rec.code == 0 {
 			rec.code = http.StatusOK
+		}
+		if strings.HasSuffix(strings.Split(r.Host, ":")[0], ".localhost") {
+			return // the Control UI's origin, which the document does not describe
 		}
 		contract.Check(t, r, rec.code, w.Header(), rec.body.Bytes())
 	})

@@ -15,7 +15,14 @@
 //	GET  /app/api/account          account, plan and instance state (JSON)
 //	GET  /app/api/health           the instance's /health, live
 //	*    /app/api/instance/{path}  proxied to the customer's own instance
-//	*    /openclaw/…               the instance's OpenClaw Control UI and its WebSocket (openclaw engine; controlui.go)
+//	POST /control-ui               open the OpenClaw Control UI: a one-time handoff to its own origin (controlui.go)
+//	*    /openclaw/…               404: the Control UI moved to its own origin
+//
+// On the control origin (Options.ControlURL, told apart by the Host header;
+// nothing else is served there):
+//
+//	POST /handoff                  use a handoff, set the control origin's cookie
+//	*    /openclaw/…               the instance's OpenClaw Control UI and its WebSocket (openclaw engine)
 //	POST /google/connect           Connect Google: OAuth code flow with PKCE (Pro, Team; google.go)
 //	GET  /google/callback          Google's redirect: exchange the code, hand the tokens to the instance
 //	POST /billing                  Stripe Billing Portal (or, in dev mode, the dev billing page)
@@ -32,10 +39,12 @@ package ui
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -75,6 +84,11 @@ type Options struct {
 	// PublicURL is the app as browsers reach it, e.g. https://app.example.com
 	// (sign-in links and the Origin check use it).
 	PublicURL string
+	// ControlURL is the OpenClaw Control UI's own origin, e.g.
+	// https://control.app.example.com (DefaultControlURL): the same
+	// server answers it, told apart by the Host header. Empty: no Control
+	// UI.
+	ControlURL string
 	// Dev enables the dev checkout, the dev billing buttons and the dev
 	// mailbox; never in production.
 	Dev bool
@@ -98,11 +112,13 @@ type Options struct {
 
 // Server is the web app's handler.
 type Server struct {
-	o        Options
-	pages    map[string]*template.Template
-	signinIP *limiter
-	signinTo *limiter
-	checkout *limiter
+	o Options
+	// controlHost is Options.ControlURL's host[:port], "" without one.
+	controlHost string
+	pages       map[string]*template.Template
+	signinIP    *limiter
+	signinTo    *limiter
+	checkout    *limiter
 	// streamsDone closes when the server shuts down, ending the
 	// provisioning event streams (they would otherwise hold shutdown).
 	streamsDone chan struct{}
@@ -122,12 +138,21 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var controlHost string
+	if o.ControlURL != "" {
+		u, err := url.Parse(o.ControlURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("control url %q: not an absolute URL", o.ControlURL)
+		}
+		controlHost = u.Host
+	}
 	return &Server{
-		o:        o,
-		pages:    pages,
-		signinIP: newLimiter(12*time.Second, 5), // 5 at once, then 5 a minute per address
-		signinTo: newLimiter(5*time.Minute, 3),  // 3 links at once, then one per 5 minutes per email
-		checkout: newLimiter(6*time.Second, 10), // 10 at once, then 10 a minute per address
+		o:           o,
+		controlHost: controlHost,
+		pages:       pages,
+		signinIP:    newLimiter(12*time.Second, 5), // 5 at once, then 5 a minute per address
+		signinTo:    newLimiter(5*time.Minute, 3),  // 3 links at once, then one per 5 minutes per email
+		checkout:    newLimiter(6*time.Second, 10), // 10 at once, then 10 a minute per address
 
 		streamsDone: make(chan struct{}),
 	}, nil
@@ -154,8 +179,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/api/account", s.account)
 	mux.HandleFunc("GET /app/api/health", s.instanceHealth)
 	mux.HandleFunc("/app/api/instance/{path...}", s.proxy)
-	mux.HandleFunc(controlproxy.Path+"/", s.controlUI)
-	mux.HandleFunc(controlproxy.Path, s.controlUIRoot)
+	mux.HandleFunc("POST /control-ui", s.openControlUI)
+	mux.HandleFunc(controlproxy.Path+"/", s.controlUIMoved)
+	mux.HandleFunc(controlproxy.Path, s.controlUIMoved)
 	mux.HandleFunc("POST /billing", s.billing)
 	mux.HandleFunc("POST /google/connect", s.googleConnect)
 	mux.HandleFunc("GET /google/callback", s.googleCallback)
@@ -165,7 +191,15 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /dev/billing/cancel", s.devCancel)
 	}
 	mux.HandleFunc("/", s.notFound)
-	return s.observe(mux, securityHeaders(http.MaxBytesHandler(mux, maxBody)))
+	web := s.observe(mux, securityHeaders(http.MaxBytesHandler(s.refuseCrossOrigin(mux), maxBody)))
+	control := s.controlHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.isControlHost(r) {
+			control.ServeHTTP(w, r)
+			return
+		}
+		web.ServeHTTP(w, r)
+	})
 }
 
 // maxBody bounds every request body: forms and dashboard JSON are small;

@@ -143,7 +143,7 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	if err := s.o.Store.DeleteSession(r.Context(), h); err != nil {
 		s.o.Log.ErrorContext(r.Context(), "sign out", "err", err)
 	}
-	s.clearCookie(w, sessionCookie, "/")
+	s.clearCookie(w, s.sessionCookieName(), "/")
 	s.o.Metrics.signins.WithLabelValues("signed_out").Inc()
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

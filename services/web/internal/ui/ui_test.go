@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -333,6 +334,50 @@ func TestCookiesSecureOverHTTPS(t *testing.T) {
 	cs := resp.Cookies()
 	if len(cs) == 0 || !cs[0].Secure || !cs[0].HttpOnly {
 		t.Fatalf("cookies over https = %+v, want Secure and HttpOnly", cs)
+	}
+
+	// The session and the Control UI's cookies are __Host- cookies: no
+	// other host of the site (control.app.example.com included) can set
+	// one in their place. (Called directly: the test client does not send
+	// Secure cookies over the harness's plain http.)
+	if err := a.st.SignedUp(t.Context(), store.Account{CustomerID: "cus_https", Email: "https@example.com", Plan: "pro"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.Provisioned(t.Context(), "cus_https", "http://127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := a.srv.signIn(rec, httptest.NewRequest(http.MethodPost, "https://app.example.com/signin/link", nil), "cus_https"); err != nil {
+		t.Fatal(err)
+	}
+	session := rec.Result().Cookies()
+	if len(session) != 1 || session[0].Name != "__Host-claw_session" || !session[0].Secure || session[0].Path != "/" || session[0].Domain != "" {
+		t.Fatalf("session cookie over https = %+v, want __Host-claw_session, Secure, path /, host-only", session)
+	}
+	req := httptest.NewRequest(http.MethodPost, "https://app.example.com/control-ui", nil)
+	req.AddCookie(session[0])
+	ss, hash, ok := a.srv.session(req)
+	if !ok {
+		t.Fatal("the __Host- session cookie does not open its session")
+	}
+	plain := httptest.NewRequest(http.MethodGet, "https://app.example.com/dashboard", nil)
+	plain.AddCookie(&http.Cookie{Name: sessionCookie, Value: session[0].Value})
+	if _, _, ok := a.srv.session(plain); ok {
+		t.Error("over https, a cookie without the __Host- prefix opens the session")
+	}
+	token := randomToken()
+	if err := a.st.CreateControlHandoff(t.Context(), digest(token), store.ControlGrant{SessionHash: hash, CustomerID: ss.CustomerID,
+		InstanceURL: "http://127.0.0.1:1"}, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	req = httptest.NewRequest(http.MethodPost, "https://control.app.example.com/handoff", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://app.example.com")
+	rec = httptest.NewRecorder()
+	a.srv.controlHandoff(rec, req)
+	control := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || len(control) != 1 || control[0].Name != "__Host-claw_control" || !control[0].Secure || control[0].Domain != "" {
+		t.Fatalf("handoff over https = %d, cookies %+v, want 303 and __Host-claw_control, Secure, host-only", rec.Code, control)
 	}
 }
 

@@ -43,6 +43,13 @@
     } catch (e) { $("health").textContent = "unknown"; }
   }
 
+  // --- the OpenClaw Control UI: offered when the instance runs OpenClaw -
+  async function loadEngine() {
+    const st = await inst("GET", "status");
+    $("control-ui").hidden = st.engine !== "openclaw";
+    $("control-ui").dataset.engine = st.engine;
+  }
+
   // --- chat -----------------------------------------------------------
   let conversation = null;
   function bubble(who, text) {
@@ -284,5 +291,5 @@
   refreshState();
   setInterval(refreshState, 5000);
   setInterval(loadTelegram, 5000);
-  Promise.allSettled([loadConversation(), loadMemories(), refreshUsage(), loadSkills(), loadKeys(), loadTelegram()]);
+  Promise.allSettled([loadEngine(), loadConversation(), loadMemories(), refreshUsage(), loadSkills(), loadKeys(), loadTelegram()]);
 })();
