@@ -98,6 +98,18 @@ func (h *harness) post(t *testing.T, body []byte) {
 // customerState reads the customer's lifecycle state from the admin API.
 func (h *harness) customerState(t *testing.T, customerID string) string {
 	t.Helper()
+	var out struct {
+		Customer struct {
+			State string `json:"state"`
+		} `json:"customer"`
+	}
+	h.adminCustomer(t, customerID, &out)
+	return out.Customer.State
+}
+
+// adminCustomer decodes the admin API's view of the customer into out.
+func (h *harness) adminCustomer(t *testing.T, customerID string, out any) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, h.IngressURL+"/v1/admin/customers/"+customerID, nil)
 	req.Header.Set("Authorization", "Bearer "+platform.DevAdminToken)
 	resp, err := http.DefaultClient.Do(req)
@@ -105,19 +117,13 @@ func (h *harness) customerState(t *testing.T, customerID string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Customer struct {
-			State string `json:"state"`
-		} `json:"customer"`
-	}
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
 		t.Fatalf("admin customer %s: %d %s", customerID, resp.StatusCode, b)
 	}
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatal(err)
 	}
-	return out.Customer.State
 }
 
 // callQuiet is call for polling: errors read as status 0.

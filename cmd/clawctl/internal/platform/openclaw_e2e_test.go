@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/pkg/stripefixture"
 )
 
@@ -136,13 +135,6 @@ func TestUpgradeOntoTheOpenClawEngine(t *testing.T) {
 // none yet), from the admin API.
 func (h *harness) lastSaga(t *testing.T, customerID, kind string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.IngressURL+"/v1/admin/customers/"+customerID, nil)
-	req.Header.Set("Authorization", "Bearer "+platform.DevAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Customer struct {
 			Sagas []struct {
@@ -152,9 +144,7 @@ func (h *harness) lastSaga(t *testing.T, customerID, kind string) string {
 			} `json:"sagas"`
 		} `json:"customer"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("admin customer %s: %d %v", customerID, resp.StatusCode, err)
-	}
+	h.adminCustomer(t, customerID, &out)
 	status, at := "", time.Time{}
 	for _, s := range out.Customer.Sagas {
 		if s.Kind == kind && !s.CreatedAt.Before(at) {
