@@ -17,6 +17,7 @@ type config struct {
 	workers, monitorWorkers    int
 	interval, jitter           time.Duration
 	statusMaxAge               time.Duration
+	statusTimeout, statusRetry time.Duration
 	policy                     monitor.Policy
 	alertBurst                 int
 	alertInterval              time.Duration
@@ -35,6 +36,8 @@ func loadConfig(env *service.Env) config {
 		interval:       l.Duration("HEALTH_PROBE_INTERVAL", 30*time.Second),
 		monitorWorkers: l.Int("HEALTH_MONITOR_CONCURRENCY", 16),
 		statusMaxAge:   l.Duration("HEALTH_STATUS_MAX_AGE", 15*time.Minute),
+		statusTimeout:  l.Duration("HEALTH_STATUS_TIMEOUT", 10*time.Second),
+		statusRetry:    l.Duration("HEALTH_STATUS_RETRY", time.Minute),
 		policy: monitor.Policy{
 			DownAfter:    l.Int("HEALTH_DOWN_AFTER", 3),
 			RecoverAfter: l.Int("HEALTH_RECOVER_AFTER", 2),
@@ -59,7 +62,7 @@ func loadConfig(env *service.Env) config {
 	}
 	for name, d := range map[string]time.Duration{"HEALTH_CHECK_TIMEOUT": c.checkTimeout,
 		"HEALTH_PROBE_TIMEOUT": c.probeTimeout, "HEALTH_PROBE_INTERVAL": c.interval, "HEALTH_ALERT_INTERVAL": c.alertInterval,
-		"HEALTH_STATUS_MAX_AGE": c.statusMaxAge} {
+		"HEALTH_STATUS_MAX_AGE": c.statusMaxAge, "HEALTH_STATUS_TIMEOUT": c.statusTimeout, "HEALTH_STATUS_RETRY": c.statusRetry} {
 		if d <= 0 {
 			l.Problem("%s must be positive", name)
 		}

@@ -25,6 +25,10 @@
 //	HEALTH_PROBE_INTERVAL       time between monitoring cycles (default 30s)
 //	HEALTH_PROBE_JITTER         spread of a cycle's probes (default interval/4, at most 5s)
 //	HEALTH_MONITOR_CONCURRENCY  monitoring probes in flight (default 16)
+//	HEALTH_STATUS_TIMEOUT       how long the quota check's read of an instance's /status may take
+//	                            (default 10s: under load its database backend starts slowly)
+//	HEALTH_STATUS_RETRY         wait after a failed /status read before the next, doubling with each
+//	                            failure in a row up to HEALTH_STATUS_MAX_AGE (default 1m)
 //	HEALTH_DOWN_AFTER           failed probes in a row before down (default 3)
 //	HEALTH_RECOVER_AFTER        good probes in a row before healthy again (default 2)
 //	HEALTH_RESTART_AFTER        failed probes in a row before a restart request (default 3)
@@ -148,7 +152,7 @@ func wireMonitor(env *service.Env, cfg config, st *store.Store, prober *probe.Pr
 	var usage *monitor.UsageReader
 	if env.Secrets != nil {
 		usage = &monitor.UsageReader{
-			Client:     &http.Client{Timeout: cfg.probeTimeout},
+			Client:     &http.Client{Timeout: cfg.statusTimeout},
 			Secrets:    env.Secrets,
 			IsNotFound: func(err error) bool { return errors.Is(err, secrets.ErrNotFound) },
 		}
@@ -156,7 +160,7 @@ func wireMonitor(env *service.Env, cfg config, st *store.Store, prober *probe.Pr
 	mon := monitor.New(monitor.Options{
 		Log: env.Log, Store: st, Prober: prober, Bus: env.Bus, Usage: usage, Now: env.Now,
 		Concurrency: cfg.monitorWorkers, Jitter: cfg.jitter, Policy: cfg.policy, Metrics: monMetrics,
-		StatusMaxAge: cfg.statusMaxAge,
+		StatusMaxAge: cfg.statusMaxAge, StatusRetry: cfg.statusRetry,
 	})
 	return events, mon, nil
 }

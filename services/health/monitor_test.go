@@ -42,6 +42,8 @@ type live struct {
 	withActivity bool
 	work         atomic.Int64
 	reads        atomic.Int64
+	// statusFails makes /status answer 500 (counted in reads).
+	statusFails atomic.Bool
 }
 
 // activity is the instance's activity token.
@@ -70,6 +72,11 @@ func newLive(t *testing.T, token string, opts ...func(*live)) *live {
 		case "/status":
 			if r.Header.Get("Authorization") != "Bearer "+token {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			if l.statusFails.Load() {
+				l.reads.Add(1)
+				http.Error(w, "usage unavailable, try again", http.StatusServiceUnavailable)
 				return
 			}
 			start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -289,6 +296,42 @@ func TestStatusReadOnlyAfterActivity(t *testing.T) {
 			in.work.Add(1)
 			servicetest.Eventually(t, waitFor, "the quota mail after the work", func() bool { return len(f.mailsTo("act@example.com")) == 1 })
 		})
+	}
+}
+
+// A failed /status read is retried after HEALTH_STATUS_RETRY, doubling,
+// not every cycle: under load every read that times out has still cost the
+// customer's database a backend. Once the instance answers again the
+// notice goes out.
+func TestFailedStatusReadBacksOff(t *testing.T) {
+	f := newMonitorFixture(t, map[string]string{"HEALTH_STATUS_RETRY": "200ms", "HEALTH_STATUS_MAX_AGE": "1h"})
+	in := newLive(t, "tok-fail", func(l *live) { l.withActivity = true })
+	in.statusFails.Store(true)
+	in.messages.Store(85)
+	f.liveCustomer(t, "cus_fail", "fail@example.com", in)
+	servicetest.Eventually(t, waitFor, "the first /status read", func() bool { return in.reads.Load() >= 1 })
+	in.waitProbes(t, 30) // 30 cycles of 20 ms: 600 ms or more
+	// Reads at 0, +200 ms, +600 ms (200, 400, 800 ms waits): 30 cycles hold
+	// at most 3, and more only if the cycles ran slowly.
+	probes := in.probes.Load()
+	reads := in.reads.Load()
+	if reads > 4 || reads*8 > probes {
+		t.Fatalf("a failing /status was read %d times in %d cycles; want it put off, doubling", reads, probes)
+	}
+	deferred := servicetest.Counter(t, f.svc.Metrics, "claw_health_status_reads_total", map[string]string{"result": "deferred"})
+	if deferred < 20 {
+		t.Errorf("status reads deferred = %v, want most of the 30 cycles", deferred)
+	}
+	if len(f.mailsTo("fail@example.com")) != 0 {
+		t.Fatal("a quota mail without a read")
+	}
+	in.statusFails.Store(false)
+	servicetest.Eventually(t, waitFor, "the quota mail once /status answers", func() bool { return len(f.mailsTo("fail@example.com")) == 1 })
+	// A good read ends the backoff: the idle instance is skipped, not deferred.
+	before := in.reads.Load()
+	in.waitProbes(t, 10)
+	if got := in.reads.Load(); got != before {
+		t.Errorf("after a good read an idle instance's /status was read %d more times, want none", got-before)
 	}
 }
 

@@ -45,10 +45,10 @@ func NewMetrics() *Metrics {
 		}, []string{"op"}),
 		StatusReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_health_status_reads_total",
-			Help: "The quota check's reads of an instance's /status (read), and those skipped because its activity token had not moved since the last read (skipped): a read costs the customer's database a backend.",
+			Help: "The quota check's reads of an instance's /status (read), those skipped because its activity token had not moved since the last read (skipped), and those put off after a failed read (deferred; HEALTH_STATUS_RETRY, doubling): a read costs the customer's database a backend.",
 		}, []string{"result"}),
 	}
-	for _, r := range []string{"read", "skipped"} {
+	for _, r := range []string{"read", "skipped", "deferred"} {
 		m.StatusReads.WithLabelValues(r)
 	}
 	return m

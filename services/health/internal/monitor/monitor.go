@@ -50,6 +50,10 @@ type Options struct {
 	// instance's /status while the instance's activity token stands
 	// still. Default 15 minutes.
 	StatusMaxAge time.Duration
+	// StatusRetry is how long the quota check waits after a failed read of
+	// an instance's /status before reading it again; it doubles with every
+	// failure in a row, up to StatusMaxAge. Default 1 minute.
+	StatusRetry time.Duration
 }
 
 // Monitor runs probe cycles over the live instances.
@@ -61,10 +65,16 @@ type Monitor struct {
 	lastRead map[string]statusRead
 }
 
-// statusRead is one read of an instance's /status.
+// statusRead is the last good read of an instance's /status, and the
+// failed ones since.
 type statusRead struct {
 	activity string
 	at       time.Time
+	// failures counts the failed reads in a row; the next read waits until
+	// retryAt.
+	failures int
+	failedAt time.Time
+	retryAt  time.Time
 }
 
 // New returns a Monitor.
@@ -80,6 +90,9 @@ func New(o Options) *Monitor {
 	}
 	if o.StatusMaxAge <= 0 {
 		o.StatusMaxAge = 15 * time.Minute
+	}
+	if o.StatusRetry <= 0 {
+		o.StatusRetry = time.Minute
 	}
 	o.Policy.defaults()
 	return &Monitor{o: o, lastRead: map[string]statusRead{}}
@@ -215,9 +228,10 @@ func (m *Monitor) one(ctx context.Context, c store.Customer) error {
 		return err
 	}
 	if res.Healthy && m.o.Usage != nil && m.needsRead(c.ID, res.Activity, now) {
-		if err := m.quota(ctx, c, now); err != nil {
+		if err := m.quota(ctx, c, now); err != nil && ctx.Err() == nil {
 			m.o.Metrics.Failures.WithLabelValues("quota").Inc()
-			log.Warn("quota check failed", "err", err)
+			retry := m.readFailed(c.ID, now)
+			log.Warn("quota check failed", "err", err, "retry_in", retry)
 		}
 	}
 	return nil

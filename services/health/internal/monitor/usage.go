@@ -217,27 +217,55 @@ func (m *Monitor) channels(ctx context.Context, c store.Customer, u Usage, now t
 // (~30 ms of its server's CPU); an idle instance is then read four times an
 // hour instead of every cycle.
 func (m *Monitor) needsRead(customer, activity string, now time.Time) bool {
-	if activity == "" {
-		return true
-	}
 	m.mu.Lock()
 	last, ok := m.lastRead[customer]
 	m.mu.Unlock()
-	if ok && last.activity == activity && now.Sub(last.at) < m.o.StatusMaxAge {
+	if ok && now.Before(last.retryAt) {
+		// The last read failed: a read makes the instance open a backend
+		// on its database, and under load the one that timed out still
+		// cost the server that; reading again every cycle would feed the
+		// load that made it fail.
+		m.o.Metrics.StatusReads.WithLabelValues("deferred").Inc()
+		return false
+	}
+	if activity == "" {
+		return true
+	}
+	if ok && last.failures == 0 && last.activity == activity && now.Sub(last.at) < m.o.StatusMaxAge {
 		m.o.Metrics.StatusReads.WithLabelValues("skipped").Inc()
 		return false
 	}
 	return true
 }
 
-// readAt records a read of customer's /status that carried activity.
+// readAt records a good read of customer's /status that carried activity
+// (or none), which ends a run of failures.
 func (m *Monitor) readAt(customer, activity string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if activity == "" {
+		delete(m.lastRead, customer)
 		return
 	}
-	m.mu.Lock()
 	m.lastRead[customer] = statusRead{activity: activity, at: now}
-	m.mu.Unlock()
+}
+
+// readFailed records a failed read of customer's /status and returns how
+// long the next one waits: StatusRetry, doubling with each failure in a
+// row, at most StatusMaxAge.
+func (m *Monitor) readFailed(customer string, now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.lastRead[customer]
+	r.failures++
+	wait := m.o.StatusRetry
+	for i := 1; i < r.failures && wait < m.o.StatusMaxAge; i++ {
+		wait *= 2
+	}
+	wait = min(wait, m.o.StatusMaxAge)
+	r.failedAt, r.retryAt = now, now.Add(wait)
+	m.lastRead[customer] = r
+	return wait
 }
 
 // forgetOldReads drops reads older than StatusMaxAge (they no longer stand
@@ -247,7 +275,7 @@ func (m *Monitor) forgetOldReads() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, r := range m.lastRead {
-		if now.Sub(r.at) >= m.o.StatusMaxAge {
+		if now.Sub(r.at) >= m.o.StatusMaxAge && now.Sub(r.failedAt) >= m.o.StatusMaxAge {
 			delete(m.lastRead, id)
 		}
 	}
