@@ -48,7 +48,13 @@ func dropPool(t testing.TB, f *fixture) {
 		}
 		for _, q := range []string{"DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)",
 			"DROP ROLE IF EXISTS " + pgx.Identifier{name}.Sanitize()} {
-			if _, err := f.admin.Exec(ctx, q); err != nil {
+			// Another test's pool may drop the same leftover at the same
+			// moment ("tuple concurrently deleted"): IF EXISTS again.
+			_, err := f.admin.Exec(ctx, q)
+			if err != nil {
+				_, err = f.admin.Exec(ctx, q)
+			}
+			if err != nil {
 				t.Errorf("%s: %v", q, err)
 			}
 		}
