@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ func newBenchCmd() *cobra.Command {
 	fs.StringVar(&o.url, "url", "", "ingress of a running platform (default: start one in a temporary directory)")
 	fs.StringVar(&o.busAuth, "bus-auth", "on", "the started platform's bus: on (each service its own NATS user), off, or both (off, then on, in this run)")
 	fs.StringVar(&o.pool, "pool", "on", "the started platform's warm pool of databases (DATABASE_POOL_SIZE, at least -n, full before each phase): on, off, or both (off, then on)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of this process (a started platform's services) over the whole run to this file (go tool pprof)")
 	fs.IntSliceVar(&o.live, "live", nil, "customers live when the phases run, one round per count (e.g. 100,1000: throughput, idle cost and memory as customers accumulate)")
 	secretFlag(fs, &o.secret)
 	jsonFlag(fs, &o.json)
@@ -69,7 +71,9 @@ type benchOptions struct {
 	n                          int
 	live                       []int
 	url, secret, busAuth, pool string
-	json                       bool
+	// cpuProfile is where the phases' Go CPU profile goes; empty for none.
+	cpuProfile string
+	json       bool
 }
 
 // benchPhase is one phase's figures as --json prints them.
@@ -95,6 +99,17 @@ type benchPhase struct {
 }
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if o.url != "" {
 		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil, nil)
 	}
