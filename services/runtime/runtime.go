@@ -176,6 +176,9 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	if err != nil {
 		return errors.New("parse database_url: invalid connection string")
 	}
+	// Named in pg_stat_activity and the server's connection log, beside
+	// the workspace service's "clawdbot-workspace".
+	poolCfg.ConnConfig.RuntimeParams["application_name"] = "clawdbot-runtime"
 	poolCfg.MaxConns = maxDBConns
 	poolCfg.MinConns = 0
 	idle := &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle)}
