@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/busauth"
@@ -167,8 +168,21 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// Counter returns the value of a counter in reg matching name and labels.
+// Counter returns the value of a counter in reg matching name and labels
+// (summed over the series that match).
 func Counter(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	return gathered(t, reg, name, labels, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// Gauge returns the value of a gauge in reg matching name and labels
+// (summed over the series that match).
+func Gauge(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	return gathered(t, reg, name, labels, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
+}
+
+func gathered(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -190,7 +204,7 @@ func Counter(t testing.TB, reg *prometheus.Registry, name string, labels map[str
 					continue metric
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += value(m)
 		}
 	}
 	return sum

@@ -69,6 +69,8 @@ type Server struct {
 	proj *projector.Projector
 	// sweeper deletes the keys nobody revealed within RevealTTL.
 	sweeper *expiry.Sweeper
+	// changes wakes provisioning reads waiting for a change.
+	changes *store.Changes
 }
 
 // New validates the configuration, migrates schema "ingress", registers the
@@ -87,6 +89,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	changes := store.NewChanges(env.DB, env.Log)
 	deps := httpapi.Deps{
 		Log:            env.Log,
 		Verifier:       stripeevent.NewVerifier(cfg.WebhookSecret),
@@ -105,6 +108,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		Now:            env.Now,
 		LiveMode:       cfg.LiveMode(),
 		RateLimits:     cfg.Limits.limiters(env.Now),
+		Changes:        changes,
 	}
 	if cfg.CheckoutEnabled() {
 		bc := billing.New(billing.Config{
@@ -142,7 +146,8 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 			MaxHeaderBytes: 64 << 10,
 			ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
 		},
-		proj: projector.New(st, env.Now),
+		proj:    projector.New(st, env.Now),
+		changes: changes,
 		sweeper: &expiry.Sweeper{
 			Store: st, Secrets: env.Secrets, Log: env.Log, TTL: cfg.RevealTTL, Grace: cfg.RevealGrace,
 			Interval: cfg.RevealSweepInterval, Now: env.Now, Expired: m.KeysExpired,
@@ -167,6 +172,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.runProjector(gctx); return nil })
 	g.Go(func() error { s.sweeper.Run(gctx); return nil })
+	g.Go(func() error { s.changes.Run(gctx); return nil })
 	g.Go(func() error { return service.ServeHTTP(gctx, s.http, s.ln, s.cfg.ShutdownTimeout) })
 	return g.Wait()
 }

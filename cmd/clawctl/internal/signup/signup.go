@@ -31,7 +31,9 @@ type Options struct {
 	Nonce string
 	// Progress, when set, is called once for each step change as it is seen.
 	Progress func(Step)
-	// Poll is the status polling interval. Default 50ms.
+	// Poll is the status polling interval against an ingress that does not
+	// wait for changes (Prefer: wait); the ingress of this repository
+	// answers each change as it happens. Default 50ms.
 	Poll    time.Duration
 	Timeout time.Duration
 	Client  *http.Client
@@ -88,12 +90,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	deadline := time.Now().Add(o.Timeout)
 	seen := map[string]bool{}
+	etag := ""
 	for {
-		st, err := get(ctx, o.Client, o.IngressURL+"/v1/provisioning/"+o.Checkout.SessionID)
+		asked := time.Now()
+		st, tag, err := get(ctx, o.Client, o.IngressURL+"/v1/provisioning/"+o.Checkout.SessionID, etag, time.Until(deadline))
 		if err != nil {
 			return nil, err
 		}
-		if st != nil {
+		// A change is read again at once; the poll interval applies to an
+		// ingress that answered without waiting (an unknown session yet,
+		// or one that ignores Prefer: wait).
+		pause := o.Poll - time.Since(asked)
+		if st != nil && tag != etag {
+			pause = 0
+			etag = tag
+		}
+		if st != nil && st.Status != "" {
 			for _, s := range st.Steps {
 				k := s.Name + "/" + s.Status
 				if !seen[k] && o.Progress != nil {
@@ -120,10 +132,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("provisioning not ready after %v", o.Timeout)
 		}
+		if pause <= 0 {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(o.Poll):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -148,30 +163,47 @@ func Post(ctx context.Context, c *http.Client, ingressURL, secret string, body [
 	return nil
 }
 
-// get returns the provisioning status, or nil while the ingress does not
-// know the session yet.
-func get(ctx context.Context, c *http.Client, url string) (*Status, error) {
+// waitFor is how long one status read asks the ingress to wait for a
+// change (Prefer: wait, seconds).
+const waitFor = 10 * time.Second
+
+// get returns the provisioning status and its ETag, or nil while the
+// ingress does not know the session yet. With etag set it asks the ingress
+// to answer only when the status differs from it, waiting up to waitFor
+// (or left); unchanged, it returns a Status with no fields and etag.
+func get(ctx context.Context, c *http.Client, url, etag string, left time.Duration) (*Status, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+		w := min(waitFor, left)
+		if c.Timeout > 0 {
+			w = min(w, c.Timeout-time.Second) // answered before the client gives up
+		}
+		req.Header.Set("Prefer", fmt.Sprintf("wait=%d", max(1, int(w/time.Second))))
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning status: %w", err)
+		return nil, "", fmt.Errorf("provisioning status: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return nil, "", nil
+	case http.StatusNotModified:
+		return &Status{}, etag, nil
+	case http.StatusOK:
+	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("provisioning status answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+		return nil, "", fmt.Errorf("provisioning status answered %s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
 	var st Status
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("provisioning status: %w", err)
+		return nil, "", fmt.Errorf("provisioning status: %w", err)
 	}
-	return &st, nil
+	return &st, resp.Header.Get("ETag"), nil
 }
 
 // NewNonce returns a fresh reveal nonce: 32 random bytes, base64url.

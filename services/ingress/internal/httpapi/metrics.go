@@ -49,7 +49,19 @@ type Metrics struct {
 	revealHashMalformed prometheus.Counter
 	expired             prometheus.Counter
 	rateLimited         *prometheus.CounterVec
+	waits               *prometheus.CounterVec
+	waiting             prometheus.Gauge
 }
+
+// Outcomes of a GET /v1/provisioning/{id} that asked to wait (Prefer:
+// wait=N with If-None-Match), the values of
+// claw_ingress_provisioning_waits_total's outcome label.
+const (
+	WaitChanged   = "changed"   // answered 200 with the changed progress
+	WaitUnchanged = "unchanged" // answered 304 when the wait ran out
+	WaitRefused   = "refused"   // too many waiting already: answered at once
+	WaitGone      = "gone"      // the client left while waiting
+)
 
 // NewMetrics registers the ingress metrics on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -87,8 +99,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_ingress_rate_limited_total",
 			Help: "Requests refused with 429 by the per-client limits (INGRESS_RATELIMIT_*), by route pattern.",
 		}, []string{"route"}),
+		waits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_ingress_provisioning_waits_total",
+			Help: "GET /v1/provisioning/{id} requests that waited for a change (Prefer: wait), by outcome.",
+		}, []string{"outcome"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claw_ingress_provisioning_waiting",
+			Help: "GET /v1/provisioning/{id} requests waiting for a change now.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited} {
+	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited, m.waits, m.waiting} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingress metrics: %w", err)
 		}
@@ -110,6 +130,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, r := range []string{RouteCheckout, RouteProvisioning, RouteReveal} {
 		m.rateLimited.WithLabelValues(r)
+	}
+	for _, o := range []string{WaitChanged, WaitUnchanged, WaitRefused, WaitGone} {
+		m.waits.WithLabelValues(o)
 	}
 	return m, nil
 }

@@ -1,8 +1,14 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"clawdbot.cloud/services/ingress/internal/store"
@@ -19,6 +25,8 @@ import (
 // never cached (no-store).
 type provisioningHandler struct {
 	Deps
+	// waiting counts the requests waiting for a change.
+	waiting atomic.Int64
 }
 
 // provisioningResponse is the API's JSON body.
@@ -48,6 +56,26 @@ type stepJSON struct {
 	Compensation bool      `json:"compensation,omitempty"`
 }
 
+// Waiting for a change (a long poll). A client that sends the ETag of what
+// it has (If-None-Match) and Prefer: wait=N (RFC 7240, seconds) is answered
+// when the progress differs from it, or with 304 Not Modified after N
+// seconds (at most maxWait): the success page and `clawctl signup` see each
+// step as it happens with one request per step instead of a poll every few
+// milliseconds. Without If-None-Match, or with a stale ETag, the answer is
+// immediate, as without Prefer.
+const (
+	// maxWait bounds Prefer: wait, well inside the server's write timeout
+	// (45 s).
+	maxWait = 25 * time.Second
+	// waitRecheck is how often a waiting request reads again whatever the
+	// notifications say: a change made while the listener was reconnecting,
+	// or one that is not a provisioning step (the customer's state).
+	waitRecheck = time.Second
+	// maxWaiting bounds the requests one process holds waiting; past it a
+	// request is answered at once, as without Prefer.
+	maxWaiting = 4096
+)
+
 // ServeHTTP answers one read; it never changes anything.
 func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
@@ -56,16 +84,88 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusBadRequest, "invalid checkout session id")
 		return
 	}
-	p, err := h.Store.Lookup(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "unknown checkout session")
-		return
+	have := r.Header.Get("If-None-Match")
+	wait := preferWait(r.Header)
+	if wait > 0 && have != "" {
+		if h.waiting.Add(1) > maxWaiting {
+			h.Metrics.waits.WithLabelValues(WaitRefused).Inc()
+			wait = 0
+		} else {
+			h.Metrics.waiting.Inc()
+			defer h.Metrics.waiting.Dec()
+		}
+		defer h.waiting.Add(-1)
 	}
-	if err != nil {
-		h.Log.Error("provisioning lookup", "checkout_ref", stripeevent.Ref(id), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
-		return
+	var (
+		deadline = time.Now().Add(wait)
+		changed  <-chan struct{}
+		recheck  *time.Ticker
+	)
+	for {
+		p, err := h.Store.Lookup(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "unknown checkout session")
+			return
+		}
+		if err != nil {
+			h.Log.Error("provisioning lookup", "checkout_ref", stripeevent.Ref(id), "err", err)
+			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			return
+		}
+		body, etag, err := h.render(p)
+		if err != nil {
+			h.Log.Error("provisioning response", "checkout_ref", stripeevent.Ref(id), "err", err)
+			writeError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		w.Header().Set("ETag", etag)
+		if !etagMatches(have, etag) {
+			if changed != nil || recheck != nil {
+				h.Metrics.waits.WithLabelValues(WaitChanged).Inc()
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body) // the client may be gone; nothing to do about it
+			return
+		}
+		left := time.Until(deadline)
+		if wait == 0 || left <= 0 {
+			if wait > 0 {
+				h.Metrics.waits.WithLabelValues(WaitUnchanged).Inc()
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if recheck == nil {
+			recheck = time.NewTicker(waitRecheck)
+			defer recheck.Stop()
+			if h.Changes != nil {
+				// Subscribed before the next read, so a change between that
+				// read and the wait below is not missed.
+				var stop func()
+				changed, stop = h.Changes.Subscribe(p.SagaID)
+				defer stop()
+				continue
+			}
+		}
+		timeout := time.NewTimer(left)
+		select {
+		case <-r.Context().Done():
+			timeout.Stop()
+			h.Metrics.waits.WithLabelValues(WaitGone).Inc()
+			return
+		case <-changed:
+		case <-recheck.C:
+		case <-timeout.C:
+		}
+		timeout.Stop()
 	}
+}
+
+// render is the JSON body of p and its ETag (a strong validator: a digest
+// of the body).
+func (h *provisioningHandler) render(p store.Provisioning) (body []byte, etag string, err error) {
 	resp := provisioningResponse{
 		CheckoutSessionID: p.CheckoutSessionID,
 		Status:            p.Status,
@@ -79,7 +179,45 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	for _, s := range p.Steps {
 		resp.Steps = append(resp.Steps, stepJSON{Name: s.Name, Status: s.Status, At: s.At, Compensation: s.Compensation})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	body, err = json.Marshal(resp)
+	if err != nil {
+		return nil, "", err
+	}
+	body = append(body, '\n')
+	sum := sha256.Sum256(body)
+	return body, `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`, nil
+}
+
+// preferWait is the wait preference of h (Prefer: wait=N, RFC 7240),
+// capped at maxWait; 0 when absent or malformed.
+func preferWait(h http.Header) time.Duration {
+	for _, v := range h.Values("Prefer") {
+		for pref := range strings.SplitSeq(v, ",") {
+			pref, _, _ = strings.Cut(pref, ";") // parameters of a preference
+			name, val, ok := strings.Cut(strings.TrimSpace(pref), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
+			if err != nil || n <= 0 {
+				return 0
+			}
+			return min(time.Duration(n)*time.Second, maxWait)
+		}
+	}
+	return 0
+}
+
+// etagMatches reports whether an If-None-Match value names etag (weak
+// comparison, RFC 9110 13.1.2).
+func etagMatches(header, etag string) bool {
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // expired reports whether p's key may no longer be revealed: the sweeper

@@ -57,6 +57,12 @@ type Secrets interface {
 	Reveal(ctx context.Context, ref string, grace time.Duration) (secret []byte, first bool, err error)
 }
 
+// Changes tells when a signup's progress may have changed:
+// *store.Changes.
+type Changes interface {
+	Subscribe(sagaID string) (changed <-chan struct{}, stop func())
+}
+
 // Deps is what the handlers need.
 type Deps struct {
 	Log      *slog.Logger
@@ -98,6 +104,9 @@ type Deps struct {
 	Now func() time.Time
 	// RateLimits limit the public endpoints per client address.
 	RateLimits RateLimits
+	// Changes wakes provisioning reads waiting for a change (Prefer: wait);
+	// nil leaves them re-reading every second.
+	Changes Changes
 }
 
 // New returns the ingress's HTTP handler.

@@ -90,14 +90,23 @@ func (s *Store) Apply(ctx context.Context, p Progress) error {
 				WHERE saga_id = $2 AND $1::text = ''`,
 				p.CheckoutSessionID, p.SagaID, p.CustomerID, p.Status, p.InstanceURL, p.APIKeyRef, p.FailureReason, at)
 		}
-		if err != nil || p.Step == nil {
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
-			INSERT INTO ingress.provisioning_steps (saga_id, name, compensation, status, seq, at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (saga_id, name, compensation, status) DO NOTHING`,
-			p.SagaID, p.Step.Name, p.Step.Compensation, p.Step.Status, int64(p.Step.Seq), p.Step.At)
+		if p.Step != nil {
+			_, err = tx.Exec(ctx, `
+				INSERT INTO ingress.provisioning_steps (saga_id, name, compensation, status, seq, at)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (saga_id, name, compensation, status) DO NOTHING`,
+				p.SagaID, p.Step.Name, p.Step.Compensation, p.Step.Status, int64(p.Step.Seq), p.Step.At)
+			if err != nil {
+				return err
+			}
+		}
+		// Delivered at commit, to every ingress process waiting on this
+		// signup (Changes); a change that turns out to be none only costs
+		// the waiters a read.
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, p.SagaID)
 		return err
 	})
 	if err != nil {

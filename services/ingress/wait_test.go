@@ -1,0 +1,160 @@
+package ingress_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"clawdbot.cloud/pkg/names"
+	"clawdbot.cloud/pkg/servicetest"
+	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
+	"clawdbot.cloud/proto/subjects"
+	"clawdbot.cloud/services/ingress/internal/store"
+)
+
+// conditional reads the provisioning of cs with If-None-Match: etag and,
+// when prefer is set, Prefer: prefer; the body is decoded on 200.
+func (h *harness) conditional(t *testing.T, cs, etag, prefer string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.base+"/v1/provisioning/"+cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("If-None-Match", etag)
+	if prefer != "" {
+		req.Header.Set("Prefer", prefer)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContract(t, req, res.StatusCode, res.Header, raw)
+	r := response{Code: res.StatusCode, Header: res.Header}
+	if res.StatusCode == http.StatusNotModified {
+		if len(raw) != 0 {
+			t.Fatalf("304 with a body: %q", raw)
+		}
+		return r
+	}
+	if err := json.Unmarshal(raw, &r.Body); err != nil {
+		t.Fatalf("%d with a body that is not a JSON object: %q", res.StatusCode, raw)
+	}
+	return r
+}
+
+// TestProvisioningWaitsForAChange: a read that sends the ETag it has and
+// Prefer: wait is answered when the progress changes, with 304 when the
+// wait runs out, and at once without a wait or with a stale ETag.
+func TestProvisioningWaitsForAChange(t *testing.T) {
+	h := start(t)
+	const cs = "cs_test_wait00001"
+	saga := names.SignupSagaID(cs)
+	if res := h.deliver(t, checkout{EventID: "evt_wait", SessionID: cs, Customer: "cus_W1", Plan: "starter"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d %v", res.Code, res.Body)
+	}
+	first := h.get(t, "/v1/provisioning/"+cs)
+	etag := first.Header.Get("ETag")
+	if first.Code != 200 || !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) {
+		t.Fatalf("first read: %d, ETag %q", first.Code, etag)
+	}
+	if again := h.get(t, "/v1/provisioning/"+cs); again.Header.Get("ETag") != etag {
+		t.Fatalf("the same progress read twice has ETags %q and %q", etag, again.Header.Get("ETag"))
+	}
+
+	// Conditional without a wait, and a malformed wait: 304 at once.
+	for _, prefer := range []string{"", "wait=soon", "wait=-3"} {
+		if r := h.conditional(t, cs, etag, prefer); r.Code != http.StatusNotModified || r.Header.Get("ETag") != etag {
+			t.Fatalf("Prefer %q: %d, ETag %q", prefer, r.Code, r.Header.Get("ETag"))
+		}
+	}
+	// A stale ETag is answered at once with the progress.
+	if r := h.conditional(t, cs, `"stale"`, "wait=20"); r.Code != 200 || r.Body["status"] != "provisioning" {
+		t.Fatalf("stale ETag: %d %v", r.Code, r.Body)
+	}
+
+	// Nothing changes: 304 once the wait is over.
+	if r := h.conditional(t, cs, etag, "respond-async, wait=1"); r.Code != http.StatusNotModified {
+		t.Fatalf("unchanged: %d %v", r.Code, r.Body)
+	}
+
+	// A step while the read waits: answered with it, well before the wait's end.
+	type answer struct {
+		r    response
+		took time.Duration
+	}
+	done := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		r := h.conditional(t, cs, etag, "wait=25")
+		done <- answer{r, time.Since(start)}
+	}()
+	servicetest.Eventually(t, 10*time.Second, "the read to be waiting", func() bool {
+		return servicetest.Gauge(t, h.env.Metrics, "claw_ingress_provisioning_waiting", nil) == 1
+	})
+	sb := h.sagaBus(t)
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, CustomerId: "cus_W1", Name: "database", Attempt: 1}})
+	select {
+	case a := <-done:
+		if a.r.Code != 200 || strings.Join(steps(a.r.Body), ",") != "database:started" || a.r.Header.Get("ETag") == etag {
+			t.Fatalf("after a step: %d %v ETag %q", a.r.Code, a.r.Body, a.r.Header.Get("ETag"))
+		}
+		if a.took >= 25*time.Second {
+			t.Fatalf("answered after %v: the wait ran out", a.took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting read was never answered")
+	}
+	if n := servicetest.Counter(t, h.env.Metrics, "claw_ingress_provisioning_waits_total", map[string]string{"outcome": "changed"}); n != 1 {
+		t.Errorf("waits changed = %v, want 1", n)
+	}
+}
+
+// TestChangesNotifiesEveryListener: progress recorded by the projector
+// wakes a subscriber of another Changes (another ingress process) on the
+// same database, through Postgres notifications alone.
+func TestChangesNotifiesEveryListener(t *testing.T) {
+	h := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
+	go other.Run(ctx)
+	const cs = "cs_test_notify0001"
+	saga := names.SignupSagaID(cs)
+	changed, stop := other.Subscribe(saga)
+	defer stop()
+	_, quiet := other.Subscribe(names.SignupSagaID("cs_test_someone_else"))
+	defer quiet()
+	if other.Waiting() != 2 {
+		t.Fatalf("waiting = %d, want 2", other.Waiting())
+	}
+	// The listener is up once its LISTEN shows in pg_stat_activity.
+	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
+		var n int
+		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
+		return err == nil && n >= 2
+	})
+	if res := h.deliver(t, checkout{EventID: "evt_notify", SessionID: cs, Customer: "cus_N1", Plan: "starter"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d %v", res.Code, res.Body)
+	}
+	h.sagaBus(t).publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, CustomerId: "cus_N1", Name: "database", Attempt: 1}})
+	select {
+	case <-changed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no notification for the saga's progress")
+	}
+	stop()
+	quiet()
+	if other.Waiting() != 0 {
+		t.Fatalf("waiting after stop = %d", other.Waiting())
+	}
+}
