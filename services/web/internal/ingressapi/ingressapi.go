@@ -71,6 +71,35 @@ func (c *Client) Provisioning(ctx context.Context, checkoutSessionID string) (Pr
 	return p, err
 }
 
+// ProvisioningChange returns the status of a signup once it differs from
+// the one etag names, asking the ingress to wait up to wait for a change
+// (If-None-Match with Prefer: wait, whole seconds); unchanged after the
+// wait it returns changed false. With etag "" it answers at once, as
+// Provisioning does. next is the ETag of what it returns.
+func (c *Client) ProvisioningChange(ctx context.Context, checkoutSessionID, etag string, wait time.Duration) (p Provisioning, next string, changed bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil)
+	if err != nil {
+		return p, "", false, err
+	}
+	if c.InternalToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.InternalToken)
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+		if s := int(wait / time.Second); s > 0 {
+			req.Header.Set("Prefer", fmt.Sprintf("wait=%d", s))
+		}
+	}
+	header, err := c.sendHeader(req, &p)
+	switch {
+	case StatusOf(err) == http.StatusNotModified:
+		return Provisioning{}, etag, false, nil
+	case err != nil:
+		return p, "", false, err
+	}
+	return p, header.Get("ETag"), true, nil
+}
+
 // Revealed is the one-time answer of a key reveal.
 type Revealed struct {
 	APIKey      string `json:"api_key"`
@@ -149,6 +178,13 @@ func (c *Client) do(ctx context.Context, method, path string, body any, bearer s
 }
 
 func (c *Client) send(req *http.Request, out any) error {
+	_, err := c.sendHeader(req, out)
+	return err
+}
+
+// sendHeader is send that also returns the answer's header; a 304 is an
+// *Error with Status 304.
+func (c *Client) sendHeader(req *http.Request, out any) (http.Header, error) {
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -160,12 +196,12 @@ func (c *Client) send(req *http.Request, out any) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("ingress %s: %w", req.Method, err)
+		return nil, fmt.Errorf("ingress %s: %w", req.Method, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("ingress %s: read answer: %w", req.Method, err)
+		return nil, fmt.Errorf("ingress %s: read answer: %w", req.Method, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
@@ -175,13 +211,13 @@ func (c *Client) send(req *http.Request, out any) error {
 		if e.Error == "" {
 			e.Error = http.StatusText(resp.StatusCode)
 		}
-		return &Error{Status: resp.StatusCode, Message: e.Error}
+		return resp.Header, &Error{Status: resp.StatusCode, Message: e.Error}
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("ingress %s: decode answer: %w", req.Method, err)
+		return nil, fmt.Errorf("ingress %s: decode answer: %w", req.Method, err)
 	}
-	return nil
+	return resp.Header, nil
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,9 @@ import (
 const (
 	eventPoll    = 100 * time.Millisecond
 	eventMaxWait = 5 * time.Minute
+	// eventWait is how long one read asks the ingress to wait for a change:
+	// inside the web's 15 s client timeout for the ingress.
+	eventWait = 10 * time.Second
 )
 
 func (s *Server) welcomeEvents(w http.ResponseWriter, r *http.Request) {
@@ -54,14 +58,34 @@ func (s *Server) welcomeEvents(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 
 	sent := map[string]bool{}
-	deadline := time.NewTimer(eventMaxWait)
-	defer deadline.Stop()
-	tick := time.NewTicker(eventPoll)
-	defer tick.Stop()
+	// The ingress holds each read until the progress changes (or
+	// eventWait passes), so a step reaches the browser as it happens;
+	// eventPoll paces only the reads the ingress answers at once (a session
+	// it does not know yet, an error, an account the app has not recorded).
+	ctx, cancel := context.WithTimeout(r.Context(), eventMaxWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.streamsDone:
+			cancel() // shutting down: the browser reconnects
+		case <-ctx.Done():
+		}
+	}()
+	etag := ""
 	for {
-		p, err := s.o.Ingress.Provisioning(r.Context(), cs)
+		asked := time.Now()
+		p, next, changed, err := s.o.Ingress.ProvisioningChange(ctx, cs, etag, eventWait)
+		pause := true
 		switch {
+		case ctx.Err() != nil:
+			return // the browser left, the stream's time is up, or shutdown
+		case err == nil && !changed:
+			// The ingress waited already, unless it answered at once (it
+			// holds too many waits, or does not wait).
+			pause = time.Since(asked) < eventPoll
 		case err == nil:
+			// An ingress that sends no ETag cannot wait: poll it.
+			etag, pause = next, next == ""
 			for _, st := range p.Steps {
 				k := fmt.Sprint(st.Name, "/", st.Status, "/", st.Compensation)
 				if sent[k] {
@@ -85,20 +109,24 @@ func (s *Server) welcomeEvents(w http.ResponseWriter, r *http.Request) {
 				} else if !errors.Is(err, store.ErrNotFound) {
 					s.o.Log.ErrorContext(r.Context(), "account by checkout", "err", err)
 				}
+				// The ingress will not change again: read it again at once
+				// and look for the account at the poll's pace.
+				etag, pause = "", true
 			}
 		case ingressapi.StatusOf(err) == http.StatusNotFound:
 			// Stripe's webhook may arrive after the browser: wait.
 		default:
 			s.o.Log.WarnContext(r.Context(), "provisioning status", "err", err)
 		}
+		if !pause {
+			continue
+		}
+		t := time.NewTimer(eventPoll)
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-s.streamsDone:
-			return // shutting down: the browser reconnects
-		case <-deadline.C:
-			return // the browser reconnects
-		case <-tick.C:
+		case <-t.C:
 		}
 	}
 }
