@@ -180,7 +180,7 @@ func get(ctx context.Context, c *http.Client, url, etag string, left time.Durati
 		req.Header.Set("If-None-Match", etag)
 		w := min(waitFor, left)
 		if c.Timeout > 0 {
-			w = min(w, c.Timeout-time.Second) // answered before the client gives up
+			w = min(w, c.Timeout/2) // answered well before the client gives up
 		}
 		req.Header.Set("Prefer", fmt.Sprintf("wait=%d", max(1, int(w/time.Second))))
 	}

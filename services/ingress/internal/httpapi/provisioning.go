@@ -68,9 +68,11 @@ const (
 	// (45 s).
 	maxWait = 25 * time.Second
 	// waitRecheck is how often a waiting request reads again whatever the
-	// notifications say: a change made while the listener was reconnecting,
-	// or one that is not a provisioning step (the customer's state).
-	waitRecheck = time.Second
+	// notifications say: a change that is not a provisioning step (the
+	// customer's state), or one made while the listener was down (it wakes
+	// every waiter when it is back). Each recheck is a read per waiter:
+	// 500 waiters re-reading every second held the reads of the others.
+	waitRecheck = 5 * time.Second
 	// maxWaiting bounds the requests one process holds waiting; past it a
 	// request is answered at once, as without Prefer.
 	maxWaiting = 4096
@@ -158,6 +160,12 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		case <-changed:
 		case <-recheck.C:
 		case <-timeout.C:
+			// Nothing said it changed since the last read: answered without
+			// another, so the answer comes on time however busy the
+			// database is.
+			h.Metrics.waits.WithLabelValues(WaitUnchanged).Inc()
+			w.WriteHeader(http.StatusNotModified)
+			return
 		}
 		timeout.Stop()
 	}
