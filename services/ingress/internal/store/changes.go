@@ -111,7 +111,7 @@ func (c *Changes) Run(ctx context.Context) {
 		if listened {
 			backoff = time.Second
 		}
-		c.log.Warn("provisioning change listener lost its connection; waiters re-read every second until it is back",
+		c.log.Warn("provisioning change listener lost its connection; waiting reads re-read every 5 s until it is back",
 			"err", err, "retry_in", backoff)
 		t := time.NewTimer(backoff)
 		select {
