@@ -17,9 +17,9 @@ import (
 	"clawdbot.cloud/services/ingress/internal/store"
 )
 
-// conditional reads the provisioning of cs with If-None-Match: etag and,
-// when prefer is set, Prefer: prefer; the body is decoded on 200.
-func (h *harness) conditional(t *testing.T, cs, etag, prefer string) response {
+// conditionalRequest is a read of cs's provisioning with If-None-Match:
+// etag and, when prefer is set, Prefer: prefer.
+func (h *harness) conditionalRequest(t *testing.T, cs, etag, prefer string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.base+"/v1/provisioning/"+cs, nil)
 	if err != nil {
@@ -29,27 +29,57 @@ func (h *harness) conditional(t *testing.T, cs, etag, prefer string) response {
 	if prefer != "" {
 		req.Header.Set("Prefer", prefer)
 	}
+	return req
+}
+
+// answer is what a conditional read got; err is set when it got nothing.
+type answer struct {
+	code   int
+	header http.Header
+	raw    []byte
+	took   time.Duration
+	err    error
+}
+
+// send makes the request; it only reports (it may run off the test's
+// goroutine).
+func send(req *http.Request) answer {
+	start := time.Now()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return answer{err: err}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
+	return answer{code: res.StatusCode, header: res.Header, raw: raw, took: time.Since(start), err: err}
+}
+
+// check checks a against the API's contract and decodes it.
+func (a answer) check(t *testing.T, req *http.Request) response {
+	t.Helper()
+	if a.err != nil {
+		t.Fatalf("GET %s: %v", req.URL.Path, a.err)
 	}
-	checkContract(t, req, res.StatusCode, res.Header, raw)
-	r := response{Code: res.StatusCode, Header: res.Header}
-	if res.StatusCode == http.StatusNotModified {
-		if len(raw) != 0 {
-			t.Fatalf("304 with a body: %q", raw)
+	checkContract(t, req, a.code, a.header, a.raw)
+	r := response{Code: a.code, Header: a.header}
+	if a.code == http.StatusNotModified {
+		if len(a.raw) != 0 {
+			t.Fatalf("304 with a body: %q", a.raw)
 		}
 		return r
 	}
-	if err := json.Unmarshal(raw, &r.Body); err != nil {
-		t.Fatalf("%d with a body that is not a JSON object: %q", res.StatusCode, raw)
+	if err := json.Unmarshal(a.raw, &r.Body); err != nil {
+		t.Fatalf("%d with a body that is not a JSON object: %q", a.code, a.raw)
 	}
 	return r
+}
+
+// conditional reads the provisioning of cs with If-None-Match: etag and,
+// when prefer is set, Prefer: prefer.
+func (h *harness) conditional(t *testing.T, cs, etag, prefer string) response {
+	t.Helper()
+	req := h.conditionalRequest(t, cs, etag, prefer)
+	return send(req).check(t, req)
 }
 
 // TestProvisioningWaitsForAChange: a read that sends the ETag it has and
@@ -88,16 +118,9 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	}
 
 	// A step while the read waits: answered with it, well before the wait's end.
-	type answer struct {
-		r    response
-		took time.Duration
-	}
+	waiting := h.conditionalRequest(t, cs, etag, "wait=25")
 	done := make(chan answer, 1)
-	go func() {
-		start := time.Now()
-		r := h.conditional(t, cs, etag, "wait=25")
-		done <- answer{r, time.Since(start)}
-	}()
+	go func() { done <- send(waiting) }()
 	servicetest.Eventually(t, 10*time.Second, "the read to be waiting", func() bool {
 		return servicetest.Gauge(t, h.env.Metrics, "claw_ingress_provisioning_waiting", nil) == 1
 	})
@@ -105,8 +128,9 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, CustomerId: "cus_W1", Name: "database", Attempt: 1}})
 	select {
 	case a := <-done:
-		if a.r.Code != 200 || strings.Join(steps(a.r.Body), ",") != "database:started" || a.r.Header.Get("ETag") == etag {
-			t.Fatalf("after a step: %d %v ETag %q", a.r.Code, a.r.Body, a.r.Header.Get("ETag"))
+		r := a.check(t, waiting)
+		if r.Code != 200 || strings.Join(steps(r.Body), ",") != "database:started" || r.Header.Get("ETag") == etag {
+			t.Fatalf("after a step: %d %v ETag %q", r.Code, r.Body, r.Header.Get("ETag"))
 		}
 		if a.took >= 25*time.Second {
 			t.Fatalf("answered after %v: the wait ran out", a.took)
