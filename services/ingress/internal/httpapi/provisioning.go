@@ -140,6 +140,7 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 			return
 		}
 		if recheck == nil {
+			markWaited(w)
 			recheck = time.NewTicker(waitRecheck)
 			defer recheck.Stop()
 			if h.Changes != nil {

@@ -166,17 +166,31 @@ func instrument(log *slog.Logger, m *Metrics, mux *http.ServeMux) http.Handler {
 				code = http.StatusOK
 			}
 			m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-			m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			if !rec.waited {
+				// A read that waited for a change (Prefer: wait) lasts as
+				// long as the wait: it would hide the route's latency.
+				m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			}
 		}()
 		mux.ServeHTTP(rec, r)
 	})
 }
 
-// recorder remembers the status code a handler wrote.
+// recorder remembers the status code a handler wrote, and whether the
+// request waited for a change (markWaited).
 type recorder struct {
 	http.ResponseWriter
-	code  int
-	wrote bool
+	code   int
+	wrote  bool
+	waited bool
+}
+
+// markWaited leaves w's request out of the duration histogram: it is
+// about to wait for a change, for as long as its client asked.
+func markWaited(w http.ResponseWriter) {
+	if rec, ok := w.(*recorder); ok {
+		rec.waited = true
+	}
 }
 
 // WriteHeader records the first status code written.
