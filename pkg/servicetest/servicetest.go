@@ -182,6 +182,14 @@ func Gauge(t testing.TB, reg *prometheus.Registry, name string, labels map[strin
 	return gathered(t, reg, name, labels, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
 }
 
+// HistogramCount returns how many samples a histogram in reg matching name
+// and labels has observed (summed over the series that match).
+func HistogramCount(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) uint64 {
+	t.Helper()
+	return uint64(gathered(t, reg, name, labels, func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) }))
+}
+
+// gathered sums value over the series of name in reg that carry labels.
 func gathered(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()

@@ -115,7 +115,7 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	// Nothing changes: 304 once the wait is over. The read is counted, but
 	// its duration (the wait) stays out of the route's latency histogram.
 	route := map[string]string{"route": "GET /v1/provisioning/{checkout_session_id}"}
-	observed := histogramCount(t, h, "claw_ingress_http_request_duration_seconds", route)
+	observed := servicetest.HistogramCount(t, h.env.Metrics, "claw_ingress_http_request_duration_seconds", route)
 	requests := servicetest.Counter(t, h.env.Metrics, "claw_ingress_http_requests_total", route)
 	if r := h.conditional(t, cs, etag, "respond-async, wait=1"); r.Code != http.StatusNotModified {
 		t.Fatalf("unchanged: %d %v", r.Code, r.Body)
@@ -123,7 +123,7 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	if got := servicetest.Counter(t, h.env.Metrics, "claw_ingress_http_requests_total", route); got != requests+1 {
 		t.Errorf("requests counted %v, want %v", got, requests+1)
 	}
-	if got := histogramCount(t, h, "claw_ingress_http_request_duration_seconds", route); got != observed {
+	if got := servicetest.HistogramCount(t, h.env.Metrics, "claw_ingress_http_request_duration_seconds", route); got != observed {
 		t.Errorf("a waiting read's duration was observed: %v samples, was %v", got, observed)
 	}
 
@@ -151,32 +151,6 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	if n := servicetest.Counter(t, h.env.Metrics, "claw_ingress_provisioning_waits_total", map[string]string{"outcome": "changed"}); n != 1 {
 		t.Errorf("waits changed = %v, want 1", n)
 	}
-}
-
-// histogramCount is the sample count of the histogram name's series with
-// labels.
-func histogramCount(t *testing.T, h *harness, name string, labels map[string]string) uint64 {
-	t.Helper()
-	mfs, err := h.env.Metrics.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue metric
-				}
-			}
-			n += m.GetHistogram().GetSampleCount()
-		}
-	}
-	return n
 }
 
 // TestChangesNotifiesEveryListener: progress recorded by the projector

@@ -63,26 +63,16 @@ type Provisioning struct {
 	CustomerState   string `json:"customer_state"`
 }
 
-// Provisioning returns the status of the signup a Checkout Session started;
-// an *Error with Status 404 while the ingress does not know it.
-func (c *Client) Provisioning(ctx context.Context, checkoutSessionID string) (Provisioning, error) {
-	var p Provisioning
-	err := c.do(ctx, http.MethodGet, "/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil, c.InternalToken, &p)
-	return p, err
-}
-
 // ProvisioningChange returns the status of a signup once it differs from
 // the one etag names, asking the ingress to wait up to wait for a change
 // (If-None-Match with Prefer: wait, whole seconds); unchanged after the
-// wait it returns changed false. With etag "" it answers at once, as
-// Provisioning does. next is the ETag of what it returns.
+// wait it returns changed false. With etag "" it answers at once. next is
+// the ETag of what it returns. An unknown session is an *Error with Status
+// 404 (the webhook may not have arrived yet).
 func (c *Client) ProvisioningChange(ctx context.Context, checkoutSessionID, etag string, wait time.Duration) (p Provisioning, next string, changed bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil)
+	req, err := c.request(ctx, http.MethodGet, "/v1/provisioning/"+url.PathEscape(checkoutSessionID), nil, c.InternalToken)
 	if err != nil {
 		return p, "", false, err
-	}
-	if c.InternalToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.InternalToken)
 	}
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
@@ -156,17 +146,27 @@ func (c *Client) PostWebhook(ctx context.Context, body []byte, signature string)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body any, bearer string, out any) error {
+	req, err := c.request(ctx, method, path, body, bearer)
+	if err != nil {
+		return err
+	}
+	return c.send(req, out)
+}
+
+// request is a request to the ingress with body as JSON (nil: none) and
+// bearer as its token ("": none).
+func (c *Client) request(ctx context.Context, method, path string, body any, bearer string) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -174,7 +174,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, bearer s
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	return c.send(req, out)
+	return req, nil
 }
 
 func (c *Client) send(req *http.Request, out any) error {
