@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,14 +40,14 @@ type idleCloser struct {
 	stopped bool
 }
 
-// afterRelease is the pool's AfterRelease hook (pgxpool runs it on its own
-// goroutine): it keeps the connection and (re)arms the timer.
-func (c *idleCloser) afterRelease(*pgx.Conn) bool {
+// TraceRelease is pgxpool's release tracer (openDB), called as a
+// connection goes back to the pool: it (re)arms the timer.
+func (c *idleCloser) TraceRelease(*pgxpool.Pool, pgxpool.TraceReleaseData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.last = time.Now()
 	if c.armed || c.stopped {
-		return true
+		return
 	}
 	c.armed = true
 	if c.timer == nil {
@@ -52,8 +55,16 @@ func (c *idleCloser) afterRelease(*pgx.Conn) bool {
 	} else {
 		c.timer.Reset(c.idle)
 	}
-	return true
 }
+
+// TraceQueryStart and TraceQueryEnd make idleCloser a pgx.QueryTracer,
+// the type of ConnConfig.Tracer, through which pgxpool finds a release
+// tracer. They do nothing.
+func (c *idleCloser) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (c *idleCloser) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // fire closes the idle connections if none was released for idle, and
 // waits the rest of idle otherwise.
@@ -87,4 +98,45 @@ func (c *idleCloser) stop() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+}
+
+// openDB opens the instance's pool on the customer's database: at most
+// maxDBConns connections, none kept open while unused for Options.DBIdle
+// (idleCloser), /health's check (dbHealth) and the activity token. close
+// stops the idle timer and closes the pool.
+func openDB(ctx context.Context, url string, opts Options) (pool *pgxpool.Pool, check *dbHealth, act *activity, closeDB func(), err error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, nil, nil, errors.New("parse database_url: invalid connection string")
+	}
+	// Named in pg_stat_activity and the server's connection log, beside
+	// the workspace service's "clawdbot-workspace".
+	cfg.ConnConfig.RuntimeParams["application_name"] = "clawdbot-runtime"
+	cfg.MaxConns = maxDBConns
+	cfg.MinConns = 0
+	idle := &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle)}
+	cfg.MaxConnIdleTime = idle.idle
+	cfg.HealthCheckPeriod = dbIdleCheck
+	// The timer is armed from the release tracer, which pgxpool calls on
+	// the releasing goroutine, and not from AfterRelease: with an
+	// AfterRelease hook pgxpool hands a released connection back to the
+	// pool on a goroutine of its own, so an acquire right after a release
+	// (the schema check, then the plan, at every start; a chat turn's
+	// queries) often found none idle and opened another — two backends
+	// per instance start where one does (counted with log_connections:
+	// 200 runtime connections for 100 signups), each ~30 ms of the
+	// server's CPU.
+	cfg.ConnConfig.Tracer = idle
+	check = &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
+	cfg.AfterConnect = check.afterConnect
+	if act, err = newActivity(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cfg.PrepareConn = act.prepareConn
+	if pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("open customer database: %w", err)
+	}
+	check.pool = pool
+	idle.pool = pool
+	return pool, check, act, func() { idle.stop(); pool.Close() }, nil
 }

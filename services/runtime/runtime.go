@@ -22,7 +22,6 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +31,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
@@ -172,34 +170,11 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	}
 	log = log.With("service", "runtime", "customer_id", cfg.CustomerID, "instance_id", cfg.InstanceID)
 
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return errors.New("parse database_url: invalid connection string")
-	}
-	// Named in pg_stat_activity and the server's connection log, beside
-	// the workspace service's "clawdbot-workspace".
-	poolCfg.ConnConfig.RuntimeParams["application_name"] = "clawdbot-runtime"
-	poolCfg.MaxConns = maxDBConns
-	poolCfg.MinConns = 0
-	idle := &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle)}
-	poolCfg.MaxConnIdleTime = idle.idle
-	poolCfg.HealthCheckPeriod = dbIdleCheck
-	poolCfg.AfterRelease = idle.afterRelease
-	dbCheck := &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
-	poolCfg.AfterConnect = dbCheck.afterConnect
-	act, err := newActivity()
+	pool, dbCheck, act, closeDB, err := openDB(ctx, cfg.DatabaseURL, opts)
 	if err != nil {
 		return err
 	}
-	poolCfg.PrepareConn = act.prepareConn
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		return fmt.Errorf("open customer database: %w", err)
-	}
-	dbCheck.pool = pool
-	idle.pool = pool
-	defer pool.Close()
-	defer idle.stop()
+	defer closeDB()
 	if err := customerdb.Migrate(ctx, pool); err != nil {
 		return err
 	}
