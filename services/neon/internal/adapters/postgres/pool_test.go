@@ -242,6 +242,36 @@ func TestWarmPoolNeverGivesAnEntryTwice(t *testing.T) {
 	}
 }
 
+// TestWarmPoolServesABurstFromThePool: as many concurrent creates as ready
+// entries all get one. Each claimer used to try the same eight oldest
+// entries, so a burst wider than that found its candidates taken and fell
+// back to cloning the template with the pool still full.
+func TestWarmPoolServesABurstFromThePool(t *testing.T) {
+	const n = 12
+	f := newPoolFixture(t, n)
+	f.waitReady(t, n)
+	f.stop() // no refill: what the burst gets is what was ready
+
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.newCustomer(t)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, id := range ids {
+		wg.Go(func() { _, errs[i] = f.driver.Create(t.Context(), id) })
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if errs[i] != nil {
+			t.Fatalf("create %s: %v", id, errs[i])
+		}
+	}
+	if hits, misses := f.claims("hit"), f.claims("miss"); hits != n || misses != 0 {
+		t.Errorf("%d concurrent creates with %d entries ready: %v hits, %v misses; want all from the pool", n, n, hits, misses)
+	}
+}
+
 // TestWarmPoolShrinksAndDropsLeftovers: a smaller size drops the extra
 // entries, and what an interrupted round left (an entry being made, one
 // being dropped, a pool role without its database) is dropped; nothing
