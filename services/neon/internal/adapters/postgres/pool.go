@@ -58,8 +58,16 @@ type PoolConfig struct {
 }
 
 // quietBeforeFill is how long after this process's last claim the pool
-// starts refilling.
-const quietBeforeFill = time.Second
+// starts refilling while it holds at least half its size; below that,
+// quietBeforeLowFill. A claim is a signup's first step: the rest of it (the
+// runtime's start, the workspace build, the check) runs for seconds after
+// the last claim of a burst, and a fill started 1 s after it took most of a
+// core from those (`clawctl bench -n 50`, Postgres CPU by process each
+// second). Below half, a steady stream of signups must not drain the pool.
+const (
+	quietBeforeFill    = 5 * time.Second
+	quietBeforeLowFill = time.Second
+)
 
 // fillTimeout bounds the making of one pool entry.
 const fillTimeout = time.Minute
@@ -268,7 +276,7 @@ func (d *Driver) poolRound(ctx context.Context) error {
 		}
 		d.pool.ready.Set(float64(n))
 		switch {
-		case n < d.pool.size && time.Since(time.Unix(0, d.pool.lastClaim.Load())) < quietBeforeFill:
+		case n < d.pool.size && time.Since(time.Unix(0, d.pool.lastClaim.Load())) < d.quietBeforeFill(n):
 			// Signups are claiming right now: a fill costs the server what a
 			// signup's template clone would (~0.2 s of CPU here), so it
 			// waits until the burst is over instead of slowing it down.
@@ -293,6 +301,15 @@ func (d *Driver) poolRound(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// quietBeforeFill is how long the pool waits after the last claim before
+// it refills, with n entries ready.
+func (d *Driver) quietBeforeFill(n int) time.Duration {
+	if 2*n >= d.pool.size {
+		return quietBeforeFill
+	}
+	return quietBeforeLowFill
 }
 
 // countPool counts the ready entries.
