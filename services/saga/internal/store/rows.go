@@ -52,16 +52,25 @@ func load(ctx context.Context, tx pgx.Tx, id string, lock bool) (*domain.Saga, e
 	return &s, nil
 }
 
-// saveSteps upserts every step of s.
-func saveSteps(ctx context.Context, tx pgx.Tx, s *domain.Saga) error {
+// saveSteps upserts the steps of s that differ from before (the steps as
+// loaded; nil for a new saga). An update settles one or two steps of six or
+// more, and an upsert of an unchanged row still writes a new version of it
+// (WAL, index entries, a dead tuple for vacuum).
+func saveSteps(ctx context.Context, tx pgx.Tx, s *domain.Saga, before []domain.Step) error {
 	var b pgx.Batch
 	for i, st := range s.Steps {
+		if i < len(before) && before[i] == st {
+			continue
+		}
 		b.Queue(`INSERT INTO saga.saga_steps (saga_id, name, position, status, attempt, compensation_attempt,
 			done_order, started_at, finished_at, deadline, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 			ON CONFLICT (saga_id, name) DO UPDATE SET status=$4, attempt=$5, compensation_attempt=$6,
 			done_order=$7, started_at=$8, finished_at=$9, deadline=$10, error=$11`,
 			s.ID, st.Name, i, st.Status, st.Attempt, st.CompensationAttempt, st.DoneOrder,
 			nullTime(st.StartedAt), nullTime(st.FinishedAt), nullTime(st.Deadline), st.Error)
+	}
+	if b.Len() == 0 {
+		return nil
 	}
 	return tx.SendBatch(ctx, &b).Close()
 }

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,7 +90,7 @@ func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, n
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	if err := saveSteps(ctx, tx, s); err != nil {
+	if err := saveSteps(ctx, tx, s, nil); err != nil {
 		return false, err
 	}
 	return true, insertOutbox(ctx, tx, out, now, tc)
@@ -106,6 +107,7 @@ func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*
 		if err != nil {
 			return err
 		}
+		before := slices.Clone(s.Steps)
 		out, save, err := fn(s)
 		if err != nil || !save {
 			return err
@@ -116,7 +118,7 @@ func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*
 			nullTime(s.CompletedAt), s.ArchiveRef); err != nil {
 			return err
 		}
-		if err := saveSteps(ctx, tx, s); err != nil {
+		if err := saveSteps(ctx, tx, s, before); err != nil {
 			return err
 		}
 		tc := bus.TraceContext(ctx)

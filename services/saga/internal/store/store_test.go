@@ -163,3 +163,68 @@ func TestDue(t *testing.T) {
 		t.Errorf("active %d err %v", n, err)
 	}
 }
+
+// TestUpdateWritesOnlyChangedSteps: an update rewrites the step rows it
+// changed and leaves the others as they were (an upsert of an unchanged row
+// still writes a new version of it), and what is read back is the saga as
+// updated.
+func TestUpdateWritesOnlyChangedSteps(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	st, err := store.Open(t.Context(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, st, "cs_steps")
+	versions := func() map[string]string {
+		rows, err := pool.Query(t.Context(), `SELECT name, xmin::text FROM saga.saga_steps WHERE saga_id = $1`, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for rows.Next() {
+			var name, xmin string
+			if err := rows.Scan(&name, &xmin); err != nil {
+				t.Fatal(err)
+			}
+			out[name] = xmin
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	old := versions()
+	before, err := st.Get(t.Context(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want *domain.Saga
+	if err := st.Update(t.Context(), s.ID, t0, func(sg *domain.Saga) ([]store.Message, bool, error) {
+		ok := sg.Succeeded(domain.Result{Step: domain.Prepare, Attempt: 1}, t0.Add(time.Second), domain.DefaultPolicy).Changed
+		want = sg
+		return nil, ok, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Get(t.Context(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	now := versions()
+	changed := 0
+	for i, step := range got.Steps {
+		name := string(step.Name)
+		if same := before.Steps[i] == step; same != (old[name] == now[name]) {
+			t.Errorf("step %s: unchanged %v, but its row's version went %s → %s", name, same, old[name], now[name])
+		}
+		if before.Steps[i] != step {
+			changed++
+		}
+	}
+	if changed == 0 || changed == len(got.Steps) {
+		t.Fatalf("%d of %d steps changed: the test needs some of each", changed, len(got.Steps))
+	}
+}
