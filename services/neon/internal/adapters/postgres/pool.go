@@ -130,7 +130,8 @@ func newPool(cfg PoolConfig) (*pool, error) {
 //
 // Concurrent claimers each try candidates in a random order, so they
 // rarely want the same entry; one that finds every candidate taken by
-// others lists the pool again. (With the oldest eight for everyone, a
+// others lists the pool again, without the entries it tried (taken or
+// broken), so it ends when none is left. (With the oldest eight for everyone, a
 // burst of sixteen claims fought over eight entries and half of them fell
 // back to cloning the template — ~1.5 s and ~0.3 s of the server's CPU
 // each — with the pool still full.)
@@ -146,10 +147,10 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (b
 	// The limits again: the entry may predate a change of them.
 	then := strings.Join(append([]string{"ALTER ROLE " + ident(db.Name) + " WITH LOGIN PASSWORD " + literal(verifier)},
 		d.limitStatements(db.Name)...), "; ")
-	broken := []string{}
+	tried := []string{}
 	for ctx.Err() == nil {
 		rows, err := c.Query(ctx, `SELECT datname FROM pg_database
-			WHERE starts_with(datname, $1) AND datname <> ALL($2) ORDER BY random() LIMIT 8`, poolPrefix, broken)
+			WHERE starts_with(datname, $1) AND datname <> ALL($2) ORDER BY random() LIMIT 8`, poolPrefix, tried)
 		if err != nil {
 			return false, fmt.Errorf("list pool: %w", err)
 		}
@@ -161,13 +162,13 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (b
 			break
 		}
 		for _, cand := range candidates {
+			tried = append(tried, cand)
 			ok, err := d.rename(ctx, c, cand, db.Name, then)
 			if err != nil {
 				// A broken entry must not fail the signup: cloning the
 				// template still works, and the filler drops what it cannot
 				// use.
 				d.log.Warn("cannot claim a pool database; trying the next", "pool_entry", cand, "err", err)
-				broken = append(broken, cand)
 				continue
 			}
 			if ok {

@@ -272,6 +272,27 @@ func TestWarmPoolServesABurstFromThePool(t *testing.T) {
 	}
 }
 
+// TestWarmPoolClaimSkipsAnEntryWithoutItsRole: a pool database whose role
+// is gone (an interrupted round, an operator's hand) looks taken to a
+// claimer that is not a superuser (granting itself the role fails as
+// "does not exist"); the claim moves on instead of listing it again and
+// again, and the signup still gets a database.
+func TestWarmPoolClaimSkipsAnEntryWithoutItsRole(t *testing.T) {
+	f := openFixture(t, postgres.Config{AdminURL: customerAdminURL(t), Pool: postgres.PoolConfig{Size: 1, Interval: time.Hour}})
+	t.Cleanup(func() { dropPool(t, f) })
+	const orphan = "clawpool_0123456789abcdef"
+	if _, err := f.admin.Exec(t.Context(), "CREATE DATABASE "+orphan); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	id := f.newCustomer(t)
+	if _, err := f.driver.Create(ctx, id); err != nil {
+		t.Fatalf("create beside a pool entry without its role: %v", err)
+	}
+	putMarker(t, f.url(t, f.create(t, id)))
+}
+
 // TestWarmPoolShrinksAndDropsLeftovers: a smaller size drops the extra
 // entries, and what an interrupted round left (an entry being made, one
 // being dropped, a pool role without its database) is dropped; nothing
