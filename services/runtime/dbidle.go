@@ -102,8 +102,8 @@ func (c *idleCloser) stop() {
 
 // openDB opens the instance's pool on the customer's database: at most
 // maxDBConns connections, none kept open while unused for Options.DBIdle
-// (idleCloser), /health's check (dbHealth) and the activity token. close
-// stops the idle timer and closes the pool.
+// (idleCloser), /health's check (dbHealth) and the activity token.
+// closeDB stops the idle timer and closes the pool.
 func openDB(ctx context.Context, url string, opts Options) (pool *pgxpool.Pool, check *dbHealth, act *activity, closeDB func(), err error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -122,10 +122,9 @@ func openDB(ctx context.Context, url string, opts Options) (pool *pgxpool.Pool, 
 	// AfterRelease hook pgxpool hands a released connection back to the
 	// pool on a goroutine of its own, so an acquire right after a release
 	// (the schema check, then the plan, at every start; a chat turn's
-	// queries) often found none idle and opened another — two backends
-	// per instance start where one does (counted with log_connections:
-	// 200 runtime connections for 100 signups), each ~30 ms of the
-	// server's CPU.
+	// queries) often found none idle and opened another: two backend
+	// starts per instance start where one does (counted with
+	// log_connections: 200 runtime connections for 100 signups).
 	cfg.ConnConfig.Tracer = idle
 	check = &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
 	cfg.AfterConnect = check.afterConnect

@@ -13,8 +13,8 @@ import (
 // then the plan) and queries one after another share one connection. With
 // the idle timer armed from pgxpool's AfterRelease hook, pgxpool returned a
 // released connection to the pool on a goroutine of its own, so the next
-// acquire often found none idle and opened another backend (~30 ms of the
-// customers' server's CPU): two per instance start, counted on the bench.
+// acquire often found none idle and opened another backend: two per
+// instance start, counted on the bench.
 // And the idle timer still closes the connection, and the next query opens
 // one again.
 func TestSequentialWorkOpensOneBackend(t *testing.T) {

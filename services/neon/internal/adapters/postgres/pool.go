@@ -131,10 +131,10 @@ func newPool(cfg PoolConfig) (*pool, error) {
 // Concurrent claimers each try candidates in a random order, so they
 // rarely want the same entry; one that finds every candidate taken by
 // others lists the pool again, without the entries it tried (taken or
-// broken), so it ends when none is left. (With the oldest eight for everyone, a
-// burst of sixteen claims fought over eight entries and half of them fell
-// back to cloning the template — ~1.5 s and ~0.3 s of the server's CPU
-// each — with the pool still full.)
+// broken), so it ends when none is left. (With the oldest eight for
+// everyone, a burst of sixteen claims fought over eight entries and half
+// of them fell back to cloning the template — ~1.5 s and ~0.3 s of the
+// server's CPU each — with the pool still full.)
 func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (bool, error) {
 	if d.pool == nil {
 		return false, nil
