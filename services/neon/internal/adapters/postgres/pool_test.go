@@ -204,26 +204,10 @@ func TestWarmPoolNeverGivesAnEntryTwice(t *testing.T) {
 	f.stop() // no refill: exactly four entries to fight over
 
 	const n = 10
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = f.newCustomer(t)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = f.driver.Create(t.Context(), id)
-		}()
-	}
-	wg.Wait()
+	ids := f.createAtOnce(t, n)
 	seen := map[uint32]string{}
 	fromPool := 0
-	for i, id := range ids {
-		if errs[i] != nil {
-			t.Fatalf("create %s: %v", id, errs[i])
-		}
+	for _, id := range ids {
 		oid := f.oidOf(t, id)
 		if other, dup := seen[oid]; dup {
 			t.Fatalf("%s and %s share database oid %d", other, id, oid)
@@ -252,21 +236,7 @@ func TestWarmPoolServesABurstFromThePool(t *testing.T) {
 	f.waitReady(t, n)
 	f.stop() // no refill: what the burst gets is what was ready
 
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = f.newCustomer(t)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, id := range ids {
-		wg.Go(func() { _, errs[i] = f.driver.Create(t.Context(), id) })
-	}
-	wg.Wait()
-	for i, id := range ids {
-		if errs[i] != nil {
-			t.Fatalf("create %s: %v", id, errs[i])
-		}
-	}
+	f.createAtOnce(t, n)
 	if hits, misses := f.claims("hit"), f.claims("miss"); hits != n || misses != 0 {
 		t.Errorf("%d concurrent creates with %d entries ready: %v hits, %v misses; want all from the pool", n, n, hits, misses)
 	}
@@ -291,6 +261,28 @@ func TestWarmPoolClaimSkipsAnEntryWithoutItsRole(t *testing.T) {
 		t.Fatalf("create beside a pool entry without its role: %v", err)
 	}
 	putMarker(t, f.url(t, f.create(t, id)))
+}
+
+// createAtOnce creates n new customers' databases concurrently, failing
+// the test on any error, and returns their ids.
+func (f *poolFixture) createAtOnce(t *testing.T, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.newCustomer(t)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, id := range ids {
+		wg.Go(func() { _, errs[i] = f.driver.Create(t.Context(), id) })
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if errs[i] != nil {
+			t.Fatalf("create %s: %v", id, errs[i])
+		}
+	}
+	return ids
 }
 
 // TestWarmPoolShrinksAndDropsLeftovers: a smaller size drops the extra
