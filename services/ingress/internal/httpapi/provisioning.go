@@ -102,7 +102,11 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		deadline = time.Now().Add(wait)
 		changed  <-chan struct{}
 		recheck  *time.Ticker
+		mark     uint64
 	)
+	if wait > 0 && h.Changes != nil {
+		mark = h.Changes.Mark()
+	}
 	for {
 		p, err := h.Store.Lookup(r.Context(), id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -144,12 +148,15 @@ func (h *provisioningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 			recheck = time.NewTicker(waitRecheck)
 			defer recheck.Stop()
 			if h.Changes != nil {
-				// Subscribed before the next read, so a change between that
-				// read and the wait below is not missed.
+				// The read above began after mark; a change it did not see
+				// is notified after mark: before the subscription (read
+				// again) or after it (it wakes the wait below).
 				var stop func()
 				changed, stop = h.Changes.Subscribe(p.SagaID)
 				defer stop()
-				continue
+				if h.Changes.ChangedSince(p.SagaID, mark) {
+					continue
+				}
 			}
 		}
 		timeout := time.NewTimer(left)

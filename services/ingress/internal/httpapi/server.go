@@ -61,6 +61,11 @@ type Secrets interface {
 // *store.Changes.
 type Changes interface {
 	Subscribe(sagaID string) (changed <-chan struct{}, stop func())
+	// Mark and ChangedSince tell whether a saga may have changed since a
+	// mark taken before a read, so a waiter subscribed after its read
+	// reads again only then (store.Changes).
+	Mark() uint64
+	ChangedSince(sagaID string, mark uint64) bool
 }
 
 // Deps is what the handlers need.

@@ -28,14 +28,58 @@ type Changes struct {
 
 	mu      sync.Mutex
 	waiters map[string]*waitSet
+	// gen counts notifications; notified is, per saga, the gen of its
+	// last one (entries older than notifiedKeep are pruned, and pruned
+	// is the highest gen pruned); all is the gen at which every waiter
+	// was last woken (the listener lost its connection). See Mark.
+	gen, all, pruned uint64
+	notified         map[string]notice
+	prunedAt         time.Time
 }
+
+// notice is the gen and time of a saga's last notification.
+type notice struct {
+	gen uint64
+	at  time.Time
+}
+
+// notifiedKeep is how long Changes remembers a saga's last notification
+// for ChangedSince: far longer than a read takes.
+const notifiedKeep = time.Minute
 
 // waitSet is the subscriptions to one saga.
 type waitSet struct{ chans map[chan struct{}]struct{} }
 
 // NewChanges returns the fan-out for db; Run listens.
 func NewChanges(db *pgxpool.Pool, log *slog.Logger) *Changes {
-	return &Changes{db: db, log: log, waiters: map[string]*waitSet{}}
+	return &Changes{db: db, log: log, waiters: map[string]*waitSet{}, notified: map[string]notice{}, prunedAt: time.Now()}
+}
+
+// Mark returns a mark to take before a read, for ChangedSince.
+func (c *Changes) Mark() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// ChangedSince reports whether the progress of sagaID may have changed
+// since mark was taken: a notification for it (or a lost listener) came
+// after. A waiter that read after taking the mark and then subscribed
+// reads again only when this is true: any change its read did not see
+// was committed after the read began, so its notification arrives after
+// the mark, before the subscription (seen here) or after it (a wake).
+// When the listener is down nothing arrives, as for any change then: the
+// waiters' periodic re-read covers that.
+func (c *Changes) ChangedSince(sagaID string, mark uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.all > mark {
+		return true
+	}
+	if n, ok := c.notified[sagaID]; ok {
+		return n.gen > mark
+	}
+	return c.pruned > mark // forgotten: assume it may have
 }
 
 // Subscribe returns a channel that receives (without blocking the sender:
@@ -73,10 +117,27 @@ func (c *Changes) Waiting() int {
 	return n
 }
 
-// wake signals the waiters of sagaID, or every waiter when sagaID is "".
+// wake signals the waiters of sagaID, or every waiter when sagaID is "",
+// and records it for ChangedSince.
 func (c *Changes) wake(sagaID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
+	now := time.Now()
+	if sagaID == "" {
+		c.all = c.gen
+	} else {
+		c.notified[sagaID] = notice{gen: c.gen, at: now}
+	}
+	if now.Sub(c.prunedAt) >= notifiedKeep {
+		for id, n := range c.notified {
+			if now.Sub(n.at) >= notifiedKeep {
+				c.pruned = max(c.pruned, n.gen)
+				delete(c.notified, id)
+			}
+		}
+		c.prunedAt = now
+	}
 	signal := func(set *waitSet) {
 		if set == nil {
 			return
