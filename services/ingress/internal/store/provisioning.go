@@ -44,42 +44,51 @@ type StepState struct {
 }
 
 // Lookup returns the signup of a checkout session, or ErrNotFound. The row
-// and its steps come from one snapshot, so a step and the facts recorded
-// with it are seen together.
+// and its steps are read by one statement, so from one snapshot: a step and
+// the facts recorded with it are seen together. One statement, not a
+// read-only transaction of two: a waiting client reads once per change of
+// its signup, and the transaction's begin and commit were half of the
+// ingress's statements in a burst.
 func (s *Store) Lookup(ctx context.Context, checkoutSessionID string) (Provisioning, error) {
-	var p Provisioning
-	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			SELECT p.checkout_session_id, p.saga_id, p.status, p.instance_url, p.api_key_ref, p.api_key_revealed,
-			       p.api_key_expired, p.reveal_hash, COALESCE(p.ready_at, 'epoch'::timestamptz),
-			       p.failure_reason, COALESCE(c.state, '')
-			FROM ingress.provisioning p
-			LEFT JOIN ingress.customer_states c ON c.customer_id = p.customer_id AND p.customer_id <> ''
-			WHERE p.checkout_session_id = $1`, checkoutSessionID).
-			Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed,
-				&p.APIKeyExpired, &p.RevealHash, &p.ReadyAt, &p.FailureReason, &p.CustomerState)
-		if err != nil {
-			return notFound(err, "checkout "+names.CheckoutRef(checkoutSessionID))
-		}
-		if p.ReadyAt.Equal(time.Unix(0, 0)) {
-			p.ReadyAt = time.Time{}
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT name, compensation, status, at FROM ingress.provisioning_steps
-			WHERE saga_id = $1 ORDER BY seq, name, status`, p.SagaID)
-		if err != nil {
-			return fmt.Errorf("steps of %s: %w", p.SagaID, err)
-		}
-		states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StepState])
-		if err != nil {
-			return fmt.Errorf("steps of %s: %w", p.SagaID, err)
-		}
-		p.Steps = collapse(states)
-		return nil
-	})
+	var (
+		p         Provisioning
+		stepNames []string
+		comps     []bool
+		stats     []string
+		ats       []time.Time
+	)
+	// The step arrays share one order, so their i-th elements are one row.
+	err := s.db.QueryRow(ctx, `
+		SELECT p.checkout_session_id, p.saga_id, p.status, p.instance_url, p.api_key_ref, p.api_key_revealed,
+		       p.api_key_expired, p.reveal_hash, COALESCE(p.ready_at, 'epoch'::timestamptz),
+		       p.failure_reason, COALESCE(c.state, ''),
+		       s.names, s.comps, s.stats, s.ats
+		FROM ingress.provisioning p
+		LEFT JOIN ingress.customer_states c ON c.customer_id = p.customer_id AND p.customer_id <> ''
+		CROSS JOIN LATERAL (
+			SELECT array_agg(name ORDER BY seq, name, status) AS names,
+			       array_agg(compensation ORDER BY seq, name, status) AS comps,
+			       array_agg(status ORDER BY seq, name, status) AS stats,
+			       array_agg(at ORDER BY seq, name, status) AS ats
+			FROM ingress.provisioning_steps WHERE saga_id = p.saga_id) s
+		WHERE p.checkout_session_id = $1`, checkoutSessionID).
+		Scan(&p.CheckoutSessionID, &p.SagaID, &p.Status, &p.InstanceURL, &p.APIKeyRef, &p.APIKeyRevealed,
+			&p.APIKeyExpired, &p.RevealHash, &p.ReadyAt, &p.FailureReason, &p.CustomerState,
+			&stepNames, &comps, &stats, &ats)
 	if err != nil {
-		return Provisioning{}, err
+		return Provisioning{}, notFound(err, "checkout "+names.CheckoutRef(checkoutSessionID))
 	}
+	if p.ReadyAt.Equal(time.Unix(0, 0)) {
+		p.ReadyAt = time.Time{}
+	}
+	if len(comps) != len(stepNames) || len(stats) != len(stepNames) || len(ats) != len(stepNames) {
+		return Provisioning{}, fmt.Errorf("steps of %s: arrays of %d, %d, %d and %d", p.SagaID, len(stepNames), len(comps), len(stats), len(ats))
+	}
+	states := make([]StepState, len(stepNames))
+	for i := range stepNames {
+		states[i] = StepState{Name: stepNames[i], Compensation: comps[i], Status: stats[i], At: ats[i]}
+	}
+	p.Steps = collapse(states)
 	return p, nil
 }
 
