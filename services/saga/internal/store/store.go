@@ -90,10 +90,10 @@ func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, n
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	if err := saveSteps(ctx, tx, s, nil); err != nil {
-		return false, err
-	}
-	return true, insertOutbox(ctx, tx, out, now, tc)
+	var b pgx.Batch
+	queueSteps(&b, s, nil)
+	queueOutbox(&b, out, now, tc)
+	return true, sendBatch(ctx, tx, &b)
 }
 
 // Update locks saga id, loads it and calls fn with it. When fn returns
@@ -101,33 +101,32 @@ func createSaga(ctx context.Context, tx pgx.Tx, s *domain.Saga, out []Message, n
 // transaction. It returns ErrNotFound for an unknown id. The messages
 // continue the trace of ctx's span, or, without one (a deadline, an
 // operator's retry), the trace the saga started in.
+//
+// It costs three round trips: the transaction's begin with the saga's
+// locked read, its writes, its commit (each statement was one: eight).
 func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Saga) (out []Message, save bool, err error)) error {
-	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
-		s, err := load(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{})
+	l := queueLoad(&b, id, true)
+	err := inTx(ctx, st.db, &b, func(tx pgx.Tx) error {
+		s := l.saga
 		before := slices.Clone(s.Steps)
 		out, save, err := fn(s)
 		if err != nil || !save {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE saga.sagas SET status=$2, failed_step=$3, reason=$4, database_ref=$5,
+		var w pgx.Batch
+		w.Queue(`UPDATE saga.sagas SET status=$2, failed_step=$3, reason=$4, database_ref=$5,
 			instance_url=$6, api_key_ref=$7, updated_at=$8, completed_at=$9, archive_ref=$10 WHERE id=$1`,
 			s.ID, s.Status, s.FailedStep, s.Reason, s.DatabaseRef, s.InstanceURL, s.APIKeyRef, s.UpdatedAt,
-			nullTime(s.CompletedAt), s.ArchiveRef); err != nil {
-			return err
-		}
-		if err := saveSteps(ctx, tx, s, before); err != nil {
-			return err
-		}
+			nullTime(s.CompletedAt), s.ArchiveRef)
+		queueSteps(&w, s, before)
 		tc := bus.TraceContext(ctx)
 		if tc == "" {
-			if err := tx.QueryRow(ctx, `SELECT trace_context FROM saga.sagas WHERE id = $1`, id).Scan(&tc); err != nil {
-				return err
-			}
+			tc = l.trace
 		}
-		return insertOutbox(ctx, tx, out, now, tc)
+		queueOutbox(&w, out, now, tc)
+		return sendBatch(ctx, tx, &w)
 	})
 	if err != nil {
 		return fmt.Errorf("update saga %s: %w", id, err)
@@ -135,18 +134,39 @@ func (st *Store) Update(ctx context.Context, id string, now time.Time, fn func(*
 	return nil
 }
 
+// inTx begins a transaction with b, which must begin with Batch.BeginTx,
+// calls fn in it once b's results are read, and commits when fn returns
+// nil. The begin rides in the same round trip as b's queries.
+func inTx(ctx context.Context, db *pgxpool.Pool, b *pgx.Batch, fn func(pgx.Tx) error) error {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	br := conn.SendBatch(ctx, b)
+	tx := br.Tx()
+	// A no-op once committed; after an error it ends the transaction
+	// before the connection goes back to the pool.
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // see above
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
 // Get returns saga id without locking it.
 func (st *Store) Get(ctx context.Context, id string) (*domain.Saga, error) {
-	var s *domain.Saga
-	err := pgx.BeginTxFunc(ctx, st.db, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		s, err = load(ctx, tx, id, false)
-		return err
-	})
-	if err != nil {
+	// One round trip, no transaction: under read committed the two
+	// statements each read a snapshot of their own in one anyway.
+	var b pgx.Batch
+	l := queueLoad(&b, id, false)
+	if err := st.db.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, fmt.Errorf("get saga %s: %w", id, err)
 	}
-	return s, nil
+	return l.saga, nil
 }
 
 // Due returns the ids of sagas with a step deadline at or before now, at
