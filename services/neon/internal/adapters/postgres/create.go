@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"clawdbot.cloud/pkg/dbroles"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/secrets"
 	"clawdbot.cloud/services/neon/internal/app"
@@ -124,7 +123,7 @@ func closeDatabase(ctx context.Context, c *pgxpool.Conn, name string) error {
 // setPassword creates the LOGIN role with password, or sets the password of
 // the existing role. Only the SCRAM verifier reaches the server.
 func setPassword(ctx context.Context, c *pgxpool.Conn, role, password string, exists bool) error {
-	verifier, err := dbroles.SCRAMVerifier(password)
+	verifier, err := customerVerifier(password)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"clawdbot.cloud/pkg/dbroles"
 	"clawdbot.cloud/services/neon/internal/app"
 )
 
@@ -140,11 +139,12 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (b
 		return false, nil
 	}
 	password := newPassword()
-	verifier, err := dbroles.SCRAMVerifier(password)
+	verifier, err := customerVerifier(password)
 	if err != nil {
 		return false, err
 	}
-	// The limits again: the entry may predate a change of them.
+	// The entry's role gets its login, password and limits here (see
+	// fillOne).
 	then := strings.Join(append([]string{"ALTER ROLE " + ident(db.Name) + " WITH LOGIN PASSWORD " + literal(verifier)},
 		d.limitStatements(db.Name)...), "; ")
 	tried := []string{}
@@ -326,13 +326,18 @@ func (d *Driver) countPool(ctx context.Context, c *pgxpool.Conn) (int, error) {
 // fillOne makes one entry under a clawfill_ name, then renames it into the
 // pool: a crash in between leaves a clawfill_ leftover, never a half-made
 // entry a customer could claim.
+//
+// The entry's role cannot log in and has neither password nor limits until
+// a claim gives it all three in the statement that renames it: a password
+// set here would be replaced unused (and a set costs the server a key
+// derivation, see customerSCRAMIterations).
 func (d *Driver) fillOne(ctx context.Context, c *pgxpool.Conn) error {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	suffix := hex.EncodeToString(b)
 	fill := fillPrefix + suffix
-	if err := setPassword(ctx, c, fill, newPassword(), false); err != nil {
-		return err
+	if _, err := c.Exec(ctx, "CREATE ROLE "+ident(fill)+" WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"); err != nil {
+		return fmt.Errorf("create role %s: %w", fill, err)
 	}
 	if err := d.member(ctx, c, fill); err != nil {
 		return err
@@ -341,9 +346,6 @@ func (d *Driver) fillOne(ctx context.Context, c *pgxpool.Conn) error {
 		return err
 	}
 	if err := d.handOver(ctx, c, fill); err != nil {
-		return err
-	}
-	if err := d.limitRole(ctx, c, fill); err != nil {
 		return err
 	}
 	if err := closeDatabase(ctx, c, fill); err != nil {

@@ -161,8 +161,30 @@ func TestWarmPoolClaimIsTheCustomersDatabase(t *testing.T) {
 		t.Errorf("claw_database_pool_size = %v, want 3", n)
 	}
 
+	// A ready entry's role cannot log in and has no password: the claim
+	// gives it both.
+	var unusable int
+	if err := f.admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_authid
+		WHERE starts_with(rolname, 'clawpool_') AND NOT rolcanlogin AND rolpassword IS NULL`).Scan(&unusable); err != nil {
+		t.Fatal(err)
+	}
+	if unusable != 3 {
+		t.Errorf("%d of 3 pool roles without login and password", unusable)
+	}
+
 	id := f.newCustomer(t)
 	db := f.create(t, id)
+	var login bool
+	var verifier string
+	var connLimit int
+	if err := f.admin.QueryRow(t.Context(), `SELECT rolcanlogin, rolpassword, rolconnlimit FROM pg_authid WHERE rolname = $1`,
+		names.Database(id)).Scan(&login, &verifier, &connLimit); err != nil {
+		t.Fatal(err)
+	}
+	if !login || !strings.HasPrefix(verifier, "SCRAM-SHA-256$256:") || connLimit <= 0 {
+		t.Errorf("claimed role: login %v, verifier %.18q, connection limit %d; want login, a 256-iteration verifier, a limit",
+			login, verifier, connLimit)
+	}
 	if oid := f.oidOf(t, id); !before[oid] {
 		t.Fatalf("customer database (oid %d) is not one of the pool's %v: the template was cloned", oid, before)
 	}
