@@ -192,3 +192,90 @@ func TestChangesNotifiesEveryListener(t *testing.T) {
 		t.Fatalf("waiting after stop = %d", other.Waiting())
 	}
 }
+
+// TestWaitAfterAnAnswerSkipsItsRead: a client back with the ETag this
+// process just answered for a signup in progress waits without a read
+// first, and still misses no change: one made while it waits answers it,
+// and one made between the answer and its next request answers that
+// request at once.
+func TestWaitAfterAnAnswerSkipsItsRead(t *testing.T) {
+	h := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const cs = "cs_test_skip00001"
+	saga := names.SignupSagaID(cs)
+	// A listener of its own tells the test when a step was notified.
+	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
+	go other.Run(ctx)
+	changed, stop := other.Subscribe(saga)
+	defer stop()
+	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
+		var n int
+		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
+		return err == nil && n >= 2
+	})
+	if res := h.deliver(t, checkout{EventID: "evt_skip", SessionID: cs, Customer: "cus_S1", Plan: "starter"}.payload(t)); res.Code != 200 {
+		t.Fatalf("webhook: %d %v", res.Code, res.Body)
+	}
+	skipped := func() float64 {
+		return servicetest.Counter(t, h.env.Metrics, "claw_ingress_provisioning_reads_skipped_total", nil)
+	}
+	first := h.get(t, "/v1/provisioning/"+cs)
+	etag := first.Header.Get("ETag")
+	if first.Code != 200 || etag == "" {
+		t.Fatalf("first read: %d, ETag %q", first.Code, etag)
+	}
+
+	// Right behind its answer, a read waits without reading; a step while
+	// it waits answers it.
+	sb := h.sagaBus(t)
+	waiting := h.conditionalRequest(t, cs, etag, "wait=25")
+	done := make(chan answer, 1)
+	go func() { done <- send(waiting) }()
+	servicetest.Eventually(t, 10*time.Second, "the read to be waiting", func() bool {
+		return servicetest.Gauge(t, h.env.Metrics, "claw_ingress_provisioning_waiting", nil) == 1
+	})
+	if n := skipped(); n != 1 {
+		t.Fatalf("reads skipped = %v, want 1", n)
+	}
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, CustomerId: "cus_S1", Name: "database", Attempt: 1}})
+	var second response
+	select {
+	case a := <-done:
+		second = a.check(t, waiting)
+		if second.Code != 200 || strings.Join(steps(second.Body), ",") != "database:started" || a.took >= 25*time.Second {
+			t.Fatalf("after a step: %d %v after %v", second.Code, second.Body, a.took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting read was never answered")
+	}
+	select { // the database step's notification
+	case <-changed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no notification for the database step")
+	}
+
+	// A step between that answer and the next request: answered at once.
+	sb.publish(subjects.SagaStepStarted, &pb.SagaStepStarted{Step: &pb.Step{SagaId: saga, CustomerId: "cus_S1", Name: "workspace", Attempt: 1}})
+	select {
+	case <-changed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no notification for the step")
+	}
+	req := h.conditionalRequest(t, cs, second.Header.Get("ETag"), "wait=25")
+	a := send(req)
+	third := a.check(t, req)
+	if third.Code != 200 || strings.Join(steps(third.Body), ",") != "database:started,workspace:started" || a.took >= 25*time.Second {
+		t.Fatalf("a step before the request: %d %v after %v", third.Code, third.Body, a.took)
+	}
+
+	// Nothing since: the next wait skips its read and ends 304, with the
+	// ETag it was sent.
+	etag = third.Header.Get("ETag")
+	if r := h.conditional(t, cs, etag, "wait=1"); r.Code != http.StatusNotModified || r.Header.Get("ETag") != etag {
+		t.Fatalf("unchanged: %d, ETag %q", r.Code, r.Header.Get("ETag"))
+	}
+	if n := skipped(); n != 2 {
+		t.Fatalf("reads skipped = %v, want 2", n)
+	}
+}

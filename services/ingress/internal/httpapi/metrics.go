@@ -51,6 +51,7 @@ type Metrics struct {
 	rateLimited         *prometheus.CounterVec
 	waits               *prometheus.CounterVec
 	waiting             prometheus.Gauge
+	readsSkipped        prometheus.Counter
 }
 
 // Outcomes of a GET /v1/provisioning/{id} that asked to wait (Prefer:
@@ -107,8 +108,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "claw_ingress_provisioning_waiting",
 			Help: "GET /v1/provisioning/{id} requests waiting for a change now.",
 		}),
+		readsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claw_ingress_provisioning_reads_skipped_total",
+			Help: "Waiting GET /v1/provisioning/{id} requests that began waiting without a read: this process had just answered the ETag they sent, and nothing was notified since.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited, m.waits, m.waiting} {
+	for _, c := range []prometheus.Collector{m.webhooks, m.requests, m.duration, m.apiVersionMismatch, m.reveals, m.revealHashMalformed, m.expired, m.rateLimited, m.waits, m.waiting, m.readsSkipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingress metrics: %w", err)
 		}
