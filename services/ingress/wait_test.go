@@ -153,6 +153,21 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	}
 }
 
+// otherListener starts a Changes of its own on the ingress's database (as
+// another ingress process would) until ctx ends, and returns it once its
+// LISTEN shows in pg_stat_activity.
+func (h *harness) otherListener(ctx context.Context, t *testing.T) *store.Changes {
+	t.Helper()
+	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
+	go other.Run(ctx)
+	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
+		var n int
+		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
+		return err == nil && n >= 2
+	})
+	return other
+}
+
 // TestChangesNotifiesEveryListener: progress recorded by the projector
 // wakes a subscriber of another Changes (another ingress process) on the
 // same database, through Postgres notifications alone.
@@ -160,8 +175,7 @@ func TestChangesNotifiesEveryListener(t *testing.T) {
 	h := start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
-	go other.Run(ctx)
+	other := h.otherListener(ctx, t)
 	const cs = "cs_test_notify0001"
 	saga := names.SignupSagaID(cs)
 	changed, stop := other.Subscribe(saga)
@@ -171,12 +185,6 @@ func TestChangesNotifiesEveryListener(t *testing.T) {
 	if other.Waiting() != 2 {
 		t.Fatalf("waiting = %d, want 2", other.Waiting())
 	}
-	// The listener is up once its LISTEN shows in pg_stat_activity.
-	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
-		var n int
-		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
-		return err == nil && n >= 2
-	})
 	if res := h.deliver(t, checkout{EventID: "evt_notify", SessionID: cs, Customer: "cus_N1", Plan: "starter"}.payload(t)); res.Code != 200 {
 		t.Fatalf("webhook: %d %v", res.Code, res.Body)
 	}
@@ -205,15 +213,8 @@ func TestWaitAfterAnAnswerSkipsItsRead(t *testing.T) {
 	const cs = "cs_test_skip00001"
 	saga := names.SignupSagaID(cs)
 	// A listener of its own tells the test when a step was notified.
-	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
-	go other.Run(ctx)
-	changed, stop := other.Subscribe(saga)
+	changed, stop := h.otherListener(ctx, t).Subscribe(saga)
 	defer stop()
-	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
-		var n int
-		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
-		return err == nil && n >= 2
-	})
 	if res := h.deliver(t, checkout{EventID: "evt_skip", SessionID: cs, Customer: "cus_S1", Plan: "starter"}.payload(t)); res.Code != 200 {
 		t.Fatalf("webhook: %d %v", res.Code, res.Body)
 	}

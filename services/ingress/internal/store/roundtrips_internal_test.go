@@ -3,27 +3,15 @@ package store
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clawdbot.cloud/pkg/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// statements counts the statements a pool's connections send.
-type statements struct{ n atomic.Int64 }
-
-func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	s.n.Add(1)
-	return ctx
-}
-
-func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestProgressIsOneStatementEach: recording a report and reading a signup
 // are one statement each (the waiting reads and the projector's reports
@@ -32,22 +20,14 @@ func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 // commit together, and the read sees the row with its steps.
 func TestProgressIsOneStatementEach(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var count statements
-	cfg.ConnConfig.Tracer = &count
-	db, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db, count := pgtest.NewCountedPool(t, 0)
 	st, err := Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	listener, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	lc := db.Config().ConnConfig.Copy()
+	lc.Tracer = nil // not counted
+	listener, err := pgx.ConnectConfig(ctx, lc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +49,7 @@ func TestProgressIsOneStatementEach(t *testing.T) {
 	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
 	// A step reported before the row exists is kept (replay into a fresh
 	// read model), and still notifies.
-	count.n.Store(0)
+	count.Reset()
 	if err := st.Apply(ctx, Progress{SagaID: "signup-1", Step: &Step{Name: "database", Status: StepStarted, Seq: 2, At: at}}); err != nil {
 		t.Fatal(err)
 	}
@@ -86,16 +66,16 @@ func TestProgressIsOneStatementEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	notified()
-	if n := count.n.Load(); n != 3 {
+	if n := count.Load(); n != 3 {
 		t.Errorf("3 reports sent %d statements, want 3", n)
 	}
 
-	count.n.Store(0)
+	count.Reset()
 	p, err := st.Lookup(ctx, "cs_test_1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count.n.Load(); n != 1 {
+	if n := count.Load(); n != 1 {
 		t.Errorf("a read sent %d statements, want 1", n)
 	}
 	if p.Status != StatusReady || p.CustomerState != "" || p.APIKeyRef != "key-1" || !p.ReadyAt.Equal(at.Add(2*time.Second)) {

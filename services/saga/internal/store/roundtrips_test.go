@@ -4,33 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/services/saga/internal/domain"
 	"clawdbot.cloud/services/saga/internal/store"
 )
-
-// roundTrips counts what a pool's connections send and wait for: each
-// statement sent alone, and each batch (its statements travel together).
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // TestUpdateIsThreeRoundTrips: an update is its begin with the locked read,
 // its writes and its commit (it was eight round trips: every statement,
@@ -39,18 +19,8 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 // without one in ctx, and ends its transaction on every path.
 func TestUpdateIsThreeRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var count roundTrips
-	cfg.ConnConfig.Tracer = &count
-	cfg.MaxConns = 1 // a transaction left open would block the next call
-	db, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	// One connection: a transaction left open would block the next call.
+	db, count := pgtest.NewCountedPool(t, 1)
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -63,14 +33,14 @@ func TestUpdateIsThreeRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	count.n.Store(0)
+	count.Reset()
 	if err := st.Update(ctx, s.ID, t0, func(sg *domain.Saga) ([]store.Message, bool, error) {
 		ok := sg.Succeeded(domain.Result{Step: domain.Prepare, Attempt: 1}, t0.Add(time.Second), domain.DefaultPolicy).Changed
 		return []store.Message{{SagaID: sg.ID, CustomerID: sg.CustomerID, Subject: "cmd.database.create", MsgID: sg.ID + "-db", Payload: []byte(`{}`)}}, ok, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count.n.Load(); n != 3 {
+	if n := count.Load(); n != 3 {
 		t.Errorf("an update took %d round trips, want 3", n)
 	}
 	var tc string
@@ -81,12 +51,12 @@ func TestUpdateIsThreeRoundTrips(t *testing.T) {
 		t.Errorf("outbox trace context %q, want the saga's", tc)
 	}
 
-	count.n.Store(0)
+	count.Reset()
 	got, err := st.Get(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count.n.Load(); n != 1 {
+	if n := count.Load(); n != 1 {
 		t.Errorf("a read took %d round trips, want 1", n)
 	}
 	if i := slices.IndexFunc(got.Steps, func(st domain.Step) bool { return st.Name == domain.Prepare }); i < 0 || got.Steps[i].Status != domain.StepDone || len(got.Steps) != len(s.Steps) {
