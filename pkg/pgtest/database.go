@@ -60,9 +60,19 @@ func AdminPool(t testing.TB) *pgxpool.Pool {
 
 func newPool(t testing.TB, connURL string) *pgxpool.Pool {
 	t.Helper()
+	cfg, err := pgxpool.ParseConfig(connURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return newPoolWith(t, cfg)
+}
+
+// newPoolWith opens a pool with cfg, closed when the test ends.
+func newPoolWith(t testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, connURL)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("pgtest: pool: %v", err)
 	}

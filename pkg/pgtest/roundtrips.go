@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,12 +54,5 @@ func NewCountedPool(t testing.TB, maxConns int32) (*pgxpool.Pool, *RoundTrips) {
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("pgtest: pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool, count
+	return newPoolWith(t, cfg), count
 }
