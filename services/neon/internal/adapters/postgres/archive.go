@@ -54,7 +54,13 @@ func (d *Driver) Archive(ctx context.Context, customerID string) (app.Archive, e
 			}
 			return d.drop(ctx, c, customerID) // what an interrupted attempt left
 		}
-		if out, err = d.dump(ctx, name, ref); err != nil {
+		// pg_dump reads the role's tables as the admin, which needs the
+		// role's membership (its CONNECT and its tables' privileges).
+		err = d.asMember(ctx, c, name, func() error {
+			out, err = d.dump(ctx, name, ref)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		d.log.Info("database archived", "database", name, "archive_ref", ref, "bytes", out.Bytes, "sha256", out.SHA256)
@@ -117,32 +123,37 @@ func (d *Driver) restore(ctx context.Context, c *pgxpool.Conn, name, ref string)
 	if err := setPassword(ctx, c, name, password, roleExists); err != nil {
 		return err
 	}
-	if err := d.member(ctx, c, name); err != nil {
-		return err
-	}
-	scratch := "claw_restore_" + name[len("claw_"):]
-	for _, q := range []string{
-		"DROP DATABASE IF EXISTS " + ident(scratch) + " WITH (FORCE)",
-		"CREATE DATABASE " + ident(scratch) + " TEMPLATE template0 OWNER " + ident(name),
-		"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(scratch) + " FROM PUBLIC",
-	} {
-		if _, err := c.Exec(ctx, q); err != nil {
-			return fmt.Errorf("prepare restore of %s: %w", name, err)
+	// The admin needs the role's membership to make a database it owns and
+	// to rename that database; create takes it again after.
+	err = d.asMember(ctx, c, name, func() error {
+		scratch := "claw_restore_" + name[len("claw_"):]
+		for _, q := range []string{
+			"DROP DATABASE IF EXISTS " + ident(scratch) + " WITH (FORCE)",
+			"CREATE DATABASE " + ident(scratch) + " TEMPLATE template0 OWNER " + ident(name),
+			"REVOKE CONNECT, TEMPORARY ON DATABASE " + ident(scratch) + " FROM PUBLIC",
+		} {
+			if _, err := c.Exec(ctx, q); err != nil {
+				return fmt.Errorf("prepare restore of %s: %w", name, err)
+			}
 		}
-	}
-	// pg_restore logs in as the customer's role, not the admin: an archive
-	// is the customer's data, and whatever SQL it holds runs with no more
-	// than the customer's rights (SET ROLE would not be enough: the archive
-	// could RESET ROLE back to the admin). Everything restored belongs to
-	// the role because the role created it.
-	cmd := d.pgCommandAs(ctx, "pg_restore", scratch, name, password, "--no-owner", "--no-privileges",
-		"--exit-on-error", "--single-transaction", "--dbname="+scratch)
-	cmd.Stdin = rc
-	if err := pgdump.Run(cmd); err != nil {
-		return fmt.Errorf("pg_restore %s into %s: %w", ref, name, err)
-	}
-	if _, err := c.Exec(ctx, "ALTER DATABASE "+ident(scratch)+" RENAME TO "+ident(name)); err != nil {
-		return fmt.Errorf("restore %s: %w", name, err)
+		// pg_restore logs in as the customer's role, not the admin: an archive
+		// is the customer's data, and whatever SQL it holds runs with no more
+		// than the customer's rights (SET ROLE would not be enough: the archive
+		// could RESET ROLE back to the admin). Everything restored belongs to
+		// the role because the role created it.
+		cmd := d.pgCommandAs(ctx, "pg_restore", scratch, name, password, "--no-owner", "--no-privileges",
+			"--exit-on-error", "--single-transaction", "--dbname="+scratch)
+		cmd.Stdin = rc
+		if err := pgdump.Run(cmd); err != nil {
+			return fmt.Errorf("pg_restore %s into %s: %w", ref, name, err)
+		}
+		if _, err := c.Exec(ctx, "ALTER DATABASE "+ident(scratch)+" RENAME TO "+ident(name)); err != nil {
+			return fmt.Errorf("restore %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	d.log.Info("database restored", "database", name, "archive_ref", ref, "bytes", info.Bytes)
 	return nil

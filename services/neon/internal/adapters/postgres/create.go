@@ -66,21 +66,21 @@ func (d *Driver) create(ctx context.Context, c *pgxpool.Conn, db app.Database) e
 			return err
 		}
 	}
-	if err := d.member(ctx, c, name); err != nil {
-		return err
-	}
-	if !dbExists {
-		if err := createDatabase(ctx, c, name); err != nil {
+	err = d.asMember(ctx, c, name, func() error {
+		if !dbExists {
+			if err := createDatabase(ctx, c, name); err != nil {
+				return err
+			}
+		}
+		if err := d.handOver(ctx, c, name); err != nil {
 			return err
 		}
-	}
-	if err := d.handOver(ctx, c, name); err != nil {
-		return err
-	}
-	if err := d.limitRole(ctx, c, name); err != nil {
-		return err
-	}
-	if err := closeDatabase(ctx, c, name); err != nil {
+		if err := d.limitRole(ctx, c, name); err != nil {
+			return err
+		}
+		return closeDatabase(ctx, c, name)
+	})
+	if err != nil {
 		return err
 	}
 	if !fresh {

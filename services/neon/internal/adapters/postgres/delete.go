@@ -42,17 +42,19 @@ func (d *Driver) drop(ctx context.Context, c *pgxpool.Conn, customerID string) e
 func (d *Driver) dropName(ctx context.Context, c *pgxpool.Conn, name string) error {
 	const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE (datname = $1 OR usename = $1) AND pid <> pg_backend_pid()`
-	if _, err := c.Exec(ctx, terminate, name); err != nil {
-		return fmt.Errorf("end sessions of %s: %w", name, err)
-	}
 	var roleExists bool
 	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&roleExists); err != nil {
 		return fmt.Errorf("inspect %s: %w", name, err)
 	}
+	// Ending the role's sessions and dropping its database need its
+	// membership; dropping the role ends that too.
 	if roleExists {
 		if err := d.member(ctx, c, name); err != nil {
 			return err
 		}
+	}
+	if _, err := c.Exec(ctx, terminate, name); err != nil {
+		return fmt.Errorf("end sessions of %s: %w", name, err)
 	}
 	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %s: %w", name, err)

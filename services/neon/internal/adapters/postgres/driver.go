@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -163,6 +164,10 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		admin.Close()
 		return nil, err
 	}
+	if err := d.leaveStale(ctx); err != nil {
+		admin.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -247,6 +252,8 @@ func (d *Driver) connect(ctx context.Context, database, user, password string) (
 // role, handing objects over to it and dropping its database require of an
 // admin that is not a superuser (CREATEROLE lets it grant itself any
 // non-superuser role on PostgreSQL 15, the roles it created from 16).
+//
+// The admin is a member only while it works on the role: see asMember.
 func (d *Driver) member(ctx context.Context, c *pgxpool.Conn, role string) error {
 	if d.super {
 		return nil
@@ -254,6 +261,108 @@ func (d *Driver) member(ctx context.Context, c *pgxpool.Conn, role string) error
 	if _, err := c.Exec(ctx, "GRANT "+ident(role)+" TO CURRENT_USER"); err != nil {
 		return fmt.Errorf("make the admin a member of %s: %w", role, err)
 	}
+	return nil
+}
+
+// asMember runs fn with the admin a member of role, and ends the membership
+// after, whether fn succeeded or not.
+//
+// An admin that stayed a member of every customer's role made the server
+// slower with every customer: PostgreSQL recomputes the roles a role belongs
+// to after any role change on the server, and up to 16 it looks up each
+// membership list by a linear search of the catalog cache's lists
+// (SearchCatCacheList), so every statement of the admin that checks a
+// privilege after a signup cost O(customers²). At 1,500 customers an ALTER
+// DATABASE … RENAME took 12 ms instead of 0.4 (psql against a scratch
+// cluster), and in a 500-signup burst the admin's backends were 40 % of the
+// machine's CPU (perf; docs/architecture.md, "What the statements cost").
+//
+// A membership left behind (a crash between the grant and the revoke, or an
+// earlier version that kept them all) is revoked by leaveStale at the next
+// start; until then it only costs time.
+func (d *Driver) asMember(ctx context.Context, c *pgxpool.Conn, role string, fn func() error) error {
+	if err := d.member(ctx, c, role); err != nil {
+		return err
+	}
+	err := fn()
+	if !d.super {
+		if _, lerr := c.Exec(context.WithoutCancel(ctx), "REVOKE "+ident(role)+" FROM CURRENT_USER"); lerr != nil {
+			d.log.Warn("cannot end the admin's membership of a customer role; the next start will", "role", role, "err", lerr)
+		}
+	}
+	return err
+}
+
+// leaveStale revokes the admin's memberships that no work holds: those an
+// earlier version kept for good and those a crash left behind (see
+// asMember). A customer's role is left alone while another process holds its
+// lock, and entries being made or dropped for the warm pool while the
+// pool's lock holder works on them (dropping them ends the membership); the
+// template owner's membership is for good. Claims and fills grant and
+// revoke inside one transaction, so a ready pool entry's membership is
+// always stale.
+func (d *Driver) leaveStale(ctx context.Context) error {
+	if d.super {
+		return nil
+	}
+	c, err := d.admin.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("admin connection: %w", err)
+	}
+	defer c.Release()
+	rows, err := c.Query(ctx, `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+		WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+		AND r.rolname <> $1 AND NOT starts_with(r.rolname, $2) AND NOT starts_with(r.rolname, $3)`,
+		TemplateOwner, fillPrefix, dropPrefix)
+	if err != nil {
+		return fmt.Errorf("list the admin's memberships: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(roles) == 0 {
+		return err
+	}
+	ids := make([]int64, len(roles))
+	for i, r := range roles {
+		ids[i] = lockID("customer:" + r)
+		if strings.HasPrefix(r, poolPrefix) {
+			ids[i] = 0 // no lock: pool entries are claimed in one transaction
+		}
+	}
+	rows, err = c.Query(ctx, `SELECT n, id FROM unnest($1::text[], $2::bigint[]) AS u(n, id)
+		WHERE id = 0 OR pg_try_advisory_lock(id)`, roles, ids)
+	if err != nil {
+		return fmt.Errorf("lock the admin's stale memberships: %w", err)
+	}
+	type held struct {
+		Name string
+		ID   int64
+	}
+	free, err := pgx.CollectRows(rows, pgx.RowToStructByPos[held])
+	if err != nil {
+		return fmt.Errorf("lock the admin's stale memberships: %w", err)
+	}
+	defer func() {
+		locked := []int64{}
+		for _, h := range free {
+			if h.ID != 0 {
+				locked = append(locked, h.ID)
+			}
+		}
+		if _, err := c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(id) FROM unnest($1::bigint[]) AS u(id)", locked); err != nil {
+			c.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing releases the locks
+		}
+	}()
+	if len(free) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(free))
+	for i, h := range free {
+		quoted[i] = ident(h.Name)
+	}
+	if _, err := c.Exec(ctx, "REVOKE "+strings.Join(quoted, ", ")+" FROM CURRENT_USER"); err != nil {
+		return fmt.Errorf("revoke the admin's stale memberships: %w", err)
+	}
+	d.log.Info("ended the admin's stale memberships of customer roles", "roles", len(free))
 	return nil
 }
 

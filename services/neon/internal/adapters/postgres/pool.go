@@ -189,22 +189,22 @@ func (d *Driver) claim(ctx context.Context, c *pgxpool.Conn, db app.Database) (b
 // rename moves the database and the role named from to to, and runs then
 // (a statement, or "") in the same implicit transaction: one round trip,
 // all or nothing. It reports false when from is no longer there (another
-// claimer renamed it first).
+// claimer renamed it first). The admin is a member of the role only inside
+// that transaction (see asMember).
 func (d *Driver) rename(ctx context.Context, c *pgxpool.Conn, from, to, then string) (bool, error) {
-	if err := d.member(ctx, c, from); err != nil {
-		if sqlState(err) == "42704" { // undefined_object: the role went with its entry
-			return false, nil
-		}
-		return false, err
-	}
 	q := "ALTER DATABASE " + ident(from) + " RENAME TO " + ident(to) + "; ALTER ROLE " + ident(from) + " RENAME TO " + ident(to)
 	if then != "" {
 		q += "; " + then
 	}
+	if !d.super {
+		q = "GRANT " + ident(from) + " TO CURRENT_USER; " + q + "; REVOKE " + ident(to) + " FROM CURRENT_USER"
+	}
 	// No arguments: pgx sends it in the simple protocol, where several
 	// statements form one implicit transaction.
 	if _, err := c.Exec(ctx, q); err != nil {
-		if sqlState(err) == "3D000" { // invalid_catalog_name: claimed meanwhile
+		switch sqlState(err) {
+		case "42704", // undefined_object: the role went with its entry
+			"3D000": // invalid_catalog_name: claimed meanwhile
 			return false, nil
 		}
 		return false, fmt.Errorf("rename %s: %w", from, err)

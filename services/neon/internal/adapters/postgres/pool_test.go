@@ -25,8 +25,16 @@ type poolFixture struct {
 
 func newPoolFixture(t testing.TB, size int) *poolFixture {
 	t.Helper()
+	return newPoolFixtureWith(t, postgres.Config{Pool: postgres.PoolConfig{Size: size}})
+}
+
+// newPoolFixtureWith is newPoolFixture for a driver configured by cfg, whose
+// pool refills every 20 ms into its own metrics registry.
+func newPoolFixtureWith(t testing.TB, cfg postgres.Config) *poolFixture {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	f := openFixture(t, postgres.Config{Pool: postgres.PoolConfig{Size: size, Interval: 20 * time.Millisecond, Metrics: reg}})
+	cfg.Pool.Interval, cfg.Pool.Metrics = 20*time.Millisecond, reg
+	f := openFixture(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.driver.RunPool(ctx) }()
