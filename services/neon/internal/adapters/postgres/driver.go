@@ -164,9 +164,10 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 		admin.Close()
 		return nil, err
 	}
+	// Stale memberships cost only time: failing to end them (a pool entry
+	// dropped by another replica meanwhile, say) must not stop the service.
 	if err := d.leaveStale(ctx); err != nil {
-		admin.Close()
-		return nil, err
+		d.log.Warn("cannot end the admin's stale memberships of customer roles", "err", err)
 	}
 	return d, nil
 }
