@@ -229,7 +229,14 @@ func TestWarmPoolClaimIsTheCustomersDatabase(t *testing.T) {
 // entries; each entry goes to exactly one customer, the others clone the
 // template, and every customer gets a database of its own.
 func TestWarmPoolNeverGivesAnEntryTwice(t *testing.T) {
-	f := newPoolFixture(t, 4)
+	t.Run("superuser admin", func(t *testing.T) { testWarmPoolNeverGivesAnEntryTwice(t, "") })
+	// An admin that is not a superuser grants itself the entry's role inside
+	// the claim's transaction: two claimers of one entry meet there first.
+	t.Run("customer admin", func(t *testing.T) { testWarmPoolNeverGivesAnEntryTwice(t, customerAdminURL(t)) })
+}
+
+func testWarmPoolNeverGivesAnEntryTwice(t *testing.T, adminURL string) {
+	f := newPoolFixtureWith(t, postgres.Config{AdminURL: adminURL, Pool: postgres.PoolConfig{Size: 4}})
 	before := f.waitReady(t, 4)
 	f.stop() // no refill: exactly four entries to fight over
 
