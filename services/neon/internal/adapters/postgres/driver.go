@@ -276,7 +276,7 @@ func (d *Driver) member(ctx context.Context, c *pgxpool.Conn, role string) error
 // privilege after a signup cost O(customers²). At 1,500 customers an ALTER
 // DATABASE … RENAME took 12 ms instead of 0.4 (psql against a scratch
 // cluster), and in a 500-signup burst the admin's backends were 40 % of the
-// machine's CPU (perf; docs/architecture.md, "What the statements cost").
+// machine's CPU (perf; docs/architecture.md, "What grew with the customers").
 //
 // A membership left behind (a crash between the grant and the revoke, or an
 // earlier version that kept them all) is revoked by leaveStale at the next
@@ -340,6 +340,9 @@ func (d *Driver) leaveStale(ctx context.Context) error {
 	}
 	free, err := pgx.CollectRows(rows, pgx.RowToStructByPos[held])
 	if err != nil {
+		// Some locks may be held without being known: closing the
+		// connection releases them.
+		c.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck
 		return fmt.Errorf("lock the admin's stale memberships: %w", err)
 	}
 	defer func() {
