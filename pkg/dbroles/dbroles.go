@@ -98,8 +98,10 @@ var Services = []Service{
 	{Name: "neon", Schemas: []string{"neon"}, Secrets: []Access{{"db/", readWrite}, {"archive-key/", readWrite}}},
 	// Compute: hands the database URL to a runtime; owns instance tokens.
 	{Name: "railway", Schemas: []string{"railway"}, Secrets: []Access{{"db/", readOnly}, {"instance-token/", readWrite}}},
-	// Workspaces: writes key reveals; connects to the customer's database.
-	{Name: "workspace", Schemas: []string{"workspace"}, Secrets: []Access{{"apikey/", readWrite}, {"db/", readOnly}}},
+	// Workspaces: writes key reveals; connects to the customer's database;
+	// hands a signup's workspace to its instance with the instance's token
+	// (and opens the Google grant sealed with it, to revoke it).
+	{Name: "workspace", Schemas: []string{"workspace"}, Secrets: []Access{{"apikey/", readWrite}, {"db/", readOnly}, {"instance-token/", readOnly}}},
 	// Probes read an instance's usage with its token.
 	{Name: "health", Schemas: []string{"health"}, Secrets: []Access{{"instance-token/", readOnly}}},
 	// The dashboard reaches the customer's instance with its token.

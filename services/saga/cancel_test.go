@@ -110,7 +110,9 @@ func TestResubscribeBeforeArchiveKeepsDatabase(t *testing.T) {
 	}
 	var build pb.BuildWorkspace
 	f.last(subjects.CmdWorkspaceBuild, &build)
-	if build.Step.GetName() != "rekey" || build.DatabaseRef != "db/"+cus || build.Plan != "team" {
+	// The runtime is stopped while its key is re-issued: no instance to
+	// hand the build to.
+	if build.Step.GetName() != "rekey" || build.DatabaseRef != "db/"+cus || build.Plan != "team" || build.InstanceUrl != "" {
 		t.Errorf("rekey = %v", &build)
 	}
 	var done pb.SagaCompleted

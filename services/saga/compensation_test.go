@@ -13,20 +13,21 @@ import (
 )
 
 func TestFailureCompensatesInReverse(t *testing.T) {
-	// The simulator answers compute only after workspace is done, so the
-	// parallel steps finish in a known order and the relay publishes in
-	// outbox order: the whole command sequence is exact. When the database
-	// fails, cmd.compute.prepare is left unanswered (in flight): it is
-	// undone first, by cmd.compute.delete. Once compute was provisioned, its
-	// cmd.compute.delete undoes prepare too: it is not sent twice.
-	undoAll := []string{"cmd.compute.delete#1", "cmd.workspace.delete#1", "cmd.database.delete#1"}
+	// The simulator answers the instance check only after the workspace is
+	// done, so the parallel steps finish in a known order and the relay
+	// publishes in outbox order: the whole command sequence is exact. When
+	// the database fails, cmd.compute.prepare is left unanswered (in
+	// flight): it is undone first, by cmd.compute.delete. Once compute was
+	// provisioned, its cmd.compute.delete undoes prepare too: it is not sent
+	// twice. The workspace, built after the compute step, is undone first.
+	undoAll := []string{"cmd.workspace.delete#1", "cmd.compute.delete#1", "cmd.database.delete#1"}
 	for _, tc := range []struct {
 		failing string
 		want    []string
 	}{
 		{subjects.CmdDatabaseCreate, []string{"cmd.database.create#1", "cmd.compute.prepare#1", "cmd.compute.delete#1", "cmd.database.delete#1"}},
-		{subjects.CmdWorkspaceBuild, append(forward[:4:4], undoAll...)},
-		{subjects.CmdComputeProvision, append(forward[:4:4], undoAll...)},
+		{subjects.CmdComputeProvision, append(forward[:3:3], "cmd.compute.delete#1", "cmd.database.delete#1")},
+		{subjects.CmdWorkspaceBuild, append(forward[:5:5], undoAll...)},
 		{subjects.CmdInstanceCheck, append(forward[:5:5], undoAll...)},
 	} {
 		step := strings.Split(tc.failing, ".")[1]

@@ -151,8 +151,8 @@ const (
 )
 
 // sim plays the step services: it consumes cmd.* with its own durable
-// consumer and answers as decide says. cmd.compute.provision is answered
-// only once the workspace step is done (or the saga stopped running), so the
+// consumer and answers as decide says. cmd.instance.check is answered only
+// once the workspace step is done (or the saga stopped running), so the
 // parallel steps finish in a known order.
 type sim struct {
 	t      *testing.T
@@ -227,7 +227,7 @@ func (s *sim) handle(m jetstream.Msg) {
 	if act == drop {
 		return
 	}
-	if c.Subject != subjects.CmdComputeProvision && act != held {
+	if c.Subject != subjects.CmdInstanceCheck && act != held {
 		s.answer(c, step, act)
 		return
 	}
@@ -242,7 +242,7 @@ func (s *sim) handle(m jetstream.Msg) {
 			}
 			act = reply
 		}
-		for c.Subject == subjects.CmdComputeProvision && !s.workspaceSettled(c.SagaID) {
+		for c.Subject == subjects.CmdInstanceCheck && !s.workspaceSettled(c.SagaID) {
 			select {
 			case <-s.ctx.Done():
 				return

@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var forward = []string{
-	"cmd.database.create#1", "cmd.compute.prepare#1", "cmd.workspace.build#1", "cmd.compute.provision#1", "cmd.instance.check#1",
+	"cmd.database.create#1", "cmd.compute.prepare#1", "cmd.compute.provision#1", "cmd.workspace.build#1", "cmd.instance.check#1",
 }
 
 func TestHappyPath(t *testing.T) {
@@ -57,7 +57,9 @@ func TestHappyPath(t *testing.T) {
 	}
 	var build pb.BuildWorkspace
 	f.last(subjects.CmdWorkspaceBuild, &build)
-	if build.DatabaseRef != names.DatabaseRef("cus_cs_happy") || build.Email != "ada@example.com" || build.Timezone != "Europe/Paris" || build.Plan != "pro" {
+	// The build follows the compute step and names its instance.
+	if build.DatabaseRef != names.DatabaseRef("cus_cs_happy") || build.Email != "ada@example.com" || build.Timezone != "Europe/Paris" || build.Plan != "pro" ||
+		build.InstanceUrl != "http://127.0.0.1:9/cus_cs_happy" {
 		t.Errorf("cmd.workspace.build = %v", &build)
 	}
 	for name, want := range map[string]float64{

@@ -82,7 +82,7 @@ func TestTimeouts(t *testing.T) {
 			f.clock.Advance(30 * time.Second)
 		}
 		f.waitStatus(id, "failed")
-		if got := f.sim.seen("cmd.workspace.delete"); len(got) != 0 {
+		if got := f.sim.seen("cmd.database.delete"); len(got) != 0 {
 			t.Errorf("went on compensating past a stuck step: %v", got)
 		}
 		if f.count(subjects.SagaCompensated) != 0 {

@@ -10,6 +10,9 @@
 // Settings (environment):
 //
 //	WORKSPACE_DB_CONNECT_TIMEOUT  how long to wait for a customer database (default 10s)
+//	WORKSPACE_HANDOVER_TIMEOUT    how long a build waits for the signup's running instance
+//	                              to write its workspace (default 10s); after that, or
+//	                              any other failure, the service writes it itself
 //	WORKSPACE_RETRY_BASE          first redelivery delay after a failure for now (default 200ms)
 //	WORKSPACE_RETRY_MAX           longest redelivery delay (default 30s); after 12 deliveries
 //	                              the build fails for good with workspace.failed
@@ -35,6 +38,10 @@ func Run(ctx context.Context, env *service.Env) error {
 	if connectTimeout <= 0 {
 		env.Config.Problem("WORKSPACE_DB_CONNECT_TIMEOUT must be positive")
 	}
+	handOver := env.Config.Duration("WORKSPACE_HANDOVER_TIMEOUT", app.DefaultHandOverTimeout)
+	if handOver <= 0 {
+		env.Config.Problem("WORKSPACE_HANDOVER_TIMEOUT must be positive")
+	}
 	consumer := app.ConsumerConfig()
 	consumer.RetryBase = env.Config.Duration("WORKSPACE_RETRY_BASE", 200*time.Millisecond)
 	consumer.RetryMax = env.Config.Duration("WORKSPACE_RETRY_MAX", 30*time.Second)
@@ -58,6 +65,7 @@ func Run(ctx context.Context, env *service.Env) error {
 		Metrics: env.Metrics,
 
 		GoogleOAuthBaseURL: googleBase,
+		HandOverTimeout:    handOver,
 	})
 	if err != nil {
 		return err

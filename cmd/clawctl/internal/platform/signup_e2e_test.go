@@ -92,6 +92,30 @@ func TestSignupEndToEnd(t *testing.T) {
 			}
 		}
 	}
+
+	// Both workspaces went to their running instances, which wrote them
+	// through their own connections: the workspace service opened none.
+	metrics := scrape(t, "http://"+h.running.Ops["workspace"]+"/metrics")
+	for via, want := range map[string]string{"instance": "2", "direct": "0", "fallback": "0"} {
+		if line := `claw_workspace_deliveries_total{via="` + via + `"} ` + want; !strings.Contains(metrics, line+"\n") {
+			t.Errorf("workspace metrics lack %q", line)
+		}
+	}
+}
+
+// scrape returns a /metrics page.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 // The same Stripe event delivered 10 times at once provisions once.

@@ -438,13 +438,19 @@ func (x *DatabaseDeleted) GetDatabaseName() string {
 // BuildWorkspace asks the workspace service to render the customer's OpenClaw
 // workspace into their database and to issue their first API key.
 type BuildWorkspace struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
-	Plan          string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
-	Timezone      string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
-	DatabaseRef   string                 `protobuf:"bytes,6,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Step        *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Plan        string                 `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Email       string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Timezone    string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	DatabaseRef string                 `protobuf:"bytes,6,opt,name=database_ref,json=databaseRef,proto3" json:"database_ref,omitempty"`
+	// The signup's running instance (compute.provisioned), when the build
+	// follows it: the workspace is handed to the instance, which writes it
+	// through the database connection it already holds (PUT
+	// /platform/workspace with the instance token); empty, or when the
+	// instance does not take it, the workspace service writes it itself.
+	InstanceUrl   string `protobuf:"bytes,7,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +523,13 @@ func (x *BuildWorkspace) GetTimezone() string {
 func (x *BuildWorkspace) GetDatabaseRef() string {
 	if x != nil {
 		return x.DatabaseRef
+	}
+	return ""
+}
+
+func (x *BuildWorkspace) GetInstanceUrl() string {
+	if x != nil {
+		return x.InstanceUrl
 	}
 	return ""
 }
@@ -3253,14 +3266,15 @@ const file_clawdbot_v1_events_proto_rawDesc = "" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\"]\n" +
 	"\x0fDatabaseDeleted\x12%\n" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12#\n" +
-	"\rdatabase_name\x18\x02 \x01(\tR\fdatabaseName\"\xb4\x01\n" +
+	"\rdatabase_name\x18\x02 \x01(\tR\fdatabaseName\"\xd7\x01\n" +
 	"\x0eBuildWorkspace\x12%\n" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x12\n" +
 	"\x04plan\x18\x02 \x01(\tR\x04plan\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x1a\n" +
 	"\btimezone\x18\x05 \x01(\tR\btimezone\x12!\n" +
-	"\fdatabase_ref\x18\x06 \x01(\tR\vdatabaseRef\"\x93\x01\n" +
+	"\fdatabase_ref\x18\x06 \x01(\tR\vdatabaseRef\x12!\n" +
+	"\finstance_url\x18\a \x01(\tR\vinstanceUrl\"\x93\x01\n" +
 	"\x0eWorkspaceBuilt\x12%\n" +
 	"\x04step\x18\x01 \x01(\v2\x11.clawdbot.v1.StepR\x04step\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x05R\x05files\x12\x1e\n" +

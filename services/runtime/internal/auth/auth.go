@@ -171,3 +171,20 @@ func unauthorized(w http.ResponseWriter, challenge, msg string) {
 	w.Header().Set("WWW-Authenticate", challenge)
 	respond.Error(w, http.StatusUnauthorized, msg)
 }
+
+// RequireInstance returns middleware that admits only "Authorization:
+// Bearer <instanceToken>": the platform itself, for what only the platform
+// may do (the workspace service's delivery). An API key or a dashboard
+// token is refused like no credential at all, with 401.
+func RequireInstance(instanceToken string) func(http.Handler) http.Handler {
+	sum := sha256.Sum256([]byte(instanceToken))
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if instanceToken == "" || !isToken(r.Header.Get("Authorization"), sum[:]) {
+				unauthorized(w, challenge, "this endpoint takes the instance token")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), InstanceIdentity)))
+		})
+	}
+}

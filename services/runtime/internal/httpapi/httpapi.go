@@ -94,7 +94,8 @@ type Options struct {
 	// Ready, when set, must return nil for /health to answer 200: the
 	// openclaw engine's gateway is up (nil on the runtime engine).
 	Ready func() error
-	// InstanceToken, when set, also opens /status (the platform's reads).
+	// InstanceToken, when set, also opens /status (the platform's reads)
+	// and PUT /platform/workspace (the workspace service's delivery).
 	InstanceToken string
 	// DashboardOrigin is the one origin CORS allows; none when empty.
 	DashboardOrigin string
@@ -145,6 +146,9 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /status", keyOrToken(status(o)))
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", keyOrToken(o.Metrics))
+	}
+	if o.InstanceToken != "" {
+		mux.Handle("PUT "+PlatformWorkspacePath, auth.RequireInstance(o.InstanceToken)(deliverWorkspace(o)))
 	}
 	mux.Handle("POST /api/chat", key(chatHandler(o)))
 	mux.Handle("GET /api/conversations", key(listConversations(o)))

@@ -85,7 +85,13 @@ func command(s *domain.Saga, c domain.Send, step *pb.Step) proto.Message {
 	case domain.CmdCreateDatabase:
 		return &pb.CreateDatabase{Step: step, Plan: s.Plan}
 	case domain.CmdBuildWorkspace:
-		return &pb.BuildWorkspace{Step: step, Plan: s.Plan, Name: s.Name, Email: s.Email, Timezone: s.Timezone, DatabaseRef: s.DatabaseRef}
+		m := &pb.BuildWorkspace{Step: step, Plan: s.Plan, Name: s.Name, Email: s.Email, Timezone: s.Timezone, DatabaseRef: s.DatabaseRef}
+		if c.Step == domain.Workspace {
+			// The signup's instance, running since the compute step; a
+			// reactivation's rekey runs while its runtime is stopped.
+			m.InstanceUrl = s.InstanceURL
+		}
+		return m
 	case domain.CmdPrepareCompute:
 		return &pb.PrepareCompute{Step: step, Plan: s.Plan}
 	case domain.CmdProvisionCompute:

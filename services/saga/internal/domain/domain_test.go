@@ -64,16 +64,16 @@ func TestHappyPath(t *testing.T) {
 		want   []Send
 	}{{
 		name:   "workspace finishes first",
-		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1)},
-		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
-	}, {
-		name:   "compute finishes first",
 		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), ok(Instance, 1)},
-		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1)},
+	}, {
+		name:   "instance finishes first",
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Instance, 1), ok(Workspace, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1)},
 	}, {
 		name:   "prepare finishes before the database",
-		script: []input{ok(Prepare, 1), ok(Database, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1)},
-		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1)},
+		script: []input{ok(Prepare, 1), ok(Database, 1), ok(Compute, 1), ok(Workspace, 1), ok(Instance, 1)},
+		want:   []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1)},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, sends, outs := run(t, tc.script)
@@ -104,12 +104,13 @@ func TestParallelStepsStartTogether(t *testing.T) {
 		t.Errorf("rank 1 started before compute was prepared: %v", outs[1].Sends)
 	}
 	_, _, outs = run(t, []input{ok(Database, 1), ok(Prepare, 1)})
-	if diff := cmp.Diff([]Send{fwd(Workspace, 1), fwd(Compute, 1)}, outs[2].Sends); diff != "" {
+	if diff := cmp.Diff([]Send{fwd(Compute, 1)}, outs[2].Sends); diff != "" {
 		t.Errorf("after database.created and compute.prepared (-want +got):\n%s", diff)
 	}
-	_, _, outs = run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1)})
-	if len(outs[3].Sends) != 0 {
-		t.Errorf("instance started before compute was done: %v", outs[3].Sends)
+	// The workspace goes to the running instance, beside its check.
+	_, _, outs = run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1)})
+	if diff := cmp.Diff([]Send{fwd(Workspace, 1), fwd(Instance, 1)}, outs[3].Sends); diff != "" {
+		t.Errorf("after compute.provisioned (-want +got):\n%s", diff)
 	}
 }
 
@@ -144,28 +145,28 @@ func TestFailureCompensatesInReverse(t *testing.T) {
 		script: []input{ok(Database, 1), fail(Prepare, 1), deleted(Prepare, 1), deleted(Database, 1)},
 		want:   []Send{fwd(Prepare, 1), undo(Prepare, 1), undo(Database, 1)},
 	}, {
-		name: "workspace fails while compute runs",
-		script: []input{ok(Database, 1), ok(Prepare, 1), fail(Workspace, 1),
-			deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
-		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
-			undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
+		name: "compute fails",
+		script: []input{ok(Database, 1), ok(Prepare, 1), fail(Compute, 1),
+			deleted(Compute, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Compute, 1),
+			undo(Compute, 1), undo(Database, 1)},
 	}, {
-		name: "workspace fails after compute",
+		name: "workspace fails while the instance check runs",
 		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), fail(Workspace, 1),
 			deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
-		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
+		want: []Send{fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1),
 			undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
 	}, {
-		name: "compute fails after workspace",
-		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), fail(Compute, 1),
-			deleted(Compute, 1), deleted(Workspace, 1), deleted(Database, 1)},
-		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1),
-			undo(Compute, 1), undo(Workspace, 1), undo(Database, 1)},
+		name: "workspace fails after the instance check",
+		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Instance, 1), fail(Workspace, 1),
+			deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
+		want: []Send{fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1),
+			undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
 	}, {
 		name: "instance fails",
 		script: []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), fail(Instance, 1),
 			deleted(Workspace, 1), deleted(Compute, 1), deleted(Database, 1)},
-		want: []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), fwd(Instance, 1),
+		want: []Send{fwd(Prepare, 1), fwd(Compute, 1), fwd(Workspace, 1), fwd(Instance, 1),
 			undo(Workspace, 1), undo(Compute, 1), undo(Database, 1)},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,7 +195,7 @@ func TestFailureCompensatesInReverse(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	t.Run("retry then succeed", func(t *testing.T) {
 		s, sends, _ := run(t, []input{tick(29 * time.Second), tick(time.Second), ok(Database, 1), ok(Database, 2), ok(Prepare, 2)})
-		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Workspace, 1), fwd(Compute, 1)}
+		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Compute, 1)}
 		if diff := cmp.Diff(want, sends); diff != "" {
 			t.Errorf("commands (-want +got):\n%s", diff)
 		}
@@ -217,31 +218,31 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("instance has a longer timeout", func(t *testing.T) {
-		_, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), tick(30 * time.Second), tick(30 * time.Second)})
+		_, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), tick(30 * time.Second), tick(30 * time.Second)})
 		if diff := cmp.Diff(fwd(Instance, 2), sends[len(sends)-1]); diff != "" || len(sends) != 6 {
 			t.Errorf("instance re-sent at 60s only: %v", sends)
 		}
 	})
 	t.Run("parallel steps time out together", func(t *testing.T) {
-		_, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), tick(30 * time.Second)})
-		if diff := cmp.Diff([]Send{fwd(Workspace, 2), fwd(Compute, 2)}, sends[4:]); diff != "" {
+		_, sends, _ := run(t, []input{tick(30 * time.Second)})
+		if diff := cmp.Diff([]Send{fwd(Database, 2), fwd(Prepare, 2)}, sends[2:]); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
 	t.Run("compensation retried then saga failed", func(t *testing.T) {
-		s, sends, outs := run(t, []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), fail(Compute, 1),
-			tick(30 * time.Second), fail(Compute, 2), fail(Compute, 3), deleted(Workspace, 1)})
-		want := []Send{fwd(Prepare, 1), fwd(Workspace, 1), fwd(Compute, 1), undo(Compute, 1), undo(Compute, 2), undo(Compute, 3)}
+		s, sends, outs := run(t, []input{ok(Database, 1), ok(Prepare, 1), fail(Compute, 1),
+			tick(30 * time.Second), fail(Compute, 2), fail(Compute, 3), deleted(Database, 1)})
+		want := []Send{fwd(Prepare, 1), fwd(Compute, 1), undo(Compute, 1), undo(Compute, 2), undo(Compute, 3)}
 		if diff := cmp.Diff(want, sends[1:]); diff != "" {
 			t.Errorf("commands (-want +got):\n%s", diff)
 		}
-		if s.Status != Failed || outs[7].Finished != Failed {
+		if s.Status != Failed || outs[6].Finished != Failed {
 			t.Errorf("status %s; want failed", s.Status)
 		}
 		if want := "compute: boom; compensating compute failed after 3 attempts: boom"; s.Reason != want {
 			t.Errorf("reason %q, want %q", s.Reason, want)
 		}
-		if outs[8].Ignored == "" {
+		if outs[7].Ignored == "" {
 			t.Errorf("a result after the saga failed was applied")
 		}
 	})
@@ -263,12 +264,12 @@ func TestIgnored(t *testing.T) {
 		{"result of an attempt never sent", []input{ok(Database, 2)}},
 		{"result for a pending step", []input{ok(Workspace, 1)}},
 		{"failure after success", []input{ok(Database, 1), fail(Database, 1)}},
-		{"late success while compensating", []input{ok(Database, 1), ok(Prepare, 1), fail(Workspace, 1), ok(Compute, 1)}},
+		{"late success while compensating", []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), fail(Workspace, 1), ok(Instance, 1)}},
 		{"late prepare while compensating", []input{fail(Database, 1), ok(Prepare, 1)}},
 		{"prepare deleted while running", []input{deleted(Prepare, 1)}},
 		{"deleted while running", []input{deleted(Database, 1)}},
 		{"duplicate deleted", []input{fail(Database, 1), deleted(Database, 1), deleted(Database, 1)}},
-		{"result after completion", []input{ok(Database, 1), ok(Prepare, 1), ok(Workspace, 1), ok(Compute, 1), ok(Instance, 1), ok(Instance, 1)}},
+		{"result after completion", []input{ok(Database, 1), ok(Prepare, 1), ok(Compute, 1), ok(Workspace, 1), ok(Instance, 1), ok(Instance, 1)}},
 		{"unknown step", []input{ok("billing", 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

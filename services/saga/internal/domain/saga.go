@@ -85,7 +85,7 @@ const (
 )
 
 // Order lists the signup steps in their forward order.
-var Order = []StepName{Database, Prepare, Workspace, Compute, Instance}
+var Order = []StepName{Database, Prepare, Compute, Workspace, Instance}
 
 // Command is what a step asks a step service to do, named
 // <service>.<verb>. The coordinator's app publishes each on its bus subject;
@@ -170,11 +170,15 @@ const (
 	waitEngine
 )
 
+// defs is every step. A signup's workspace follows the compute step and
+// goes to its running instance, which writes it through the connection it
+// opened at start (one backend per new customer instead of two), beside the
+// instance check, which does not need it.
 var defs = map[StepName]stepDef{
 	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer, triesConfigured},
 	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer, triesConfigured},
-	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 1, waitAnswer, triesConfigured},
 	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer, triesConfigured},
+	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 2, waitAnswer, triesConfigured},
 	Instance:  {CmdCheckInstance, "", 2, waitBoot, triesConfigured},
 
 	Resize:           {CmdResizeCompute, CmdResizeCompute, 0, waitEngine, triesConfigured},

@@ -64,7 +64,7 @@ func TestConcurrentUpdatesApplyOnce(t *testing.T) {
 	st := open(t)
 	s := start(t, st, "cs_2")
 	// The compute was prepared already: the database's result completes
-	// rank 0 and sends rank 1.
+	// rank 0 and sends rank 1 (the compute step).
 	if err := st.Update(context.Background(), s.ID, t0, func(sg *domain.Saga) ([]store.Message, bool, error) {
 		return nil, sg.Succeeded(domain.Result{Step: domain.Prepare, Attempt: 1}, t0, domain.DefaultPolicy).Changed, nil
 	}); err != nil {
@@ -97,11 +97,11 @@ func TestConcurrentUpdatesApplyOnce(t *testing.T) {
 	if applied.Load() != 1 {
 		t.Errorf("applied %d times, want 1", applied.Load())
 	}
-	if n, _ := st.Pending(context.Background()); n != 3 {
-		t.Errorf("%d messages queued, want 3 (create, workspace, compute)", n)
+	if n, _ := st.Pending(context.Background()); n != 2 {
+		t.Errorf("%d messages queued, want 2 (create, compute)", n)
 	}
 	got, _ := st.Get(context.Background(), s.ID)
-	if got.Step(domain.Workspace).Status != domain.StepRunning || got.DatabaseRef != "db/x" {
+	if got.Step(domain.Compute).Status != domain.StepRunning || got.DatabaseRef != "db/x" {
 		t.Errorf("saga after updates: %+v", got)
 	}
 }

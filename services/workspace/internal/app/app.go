@@ -72,6 +72,9 @@ type Options struct {
 	GoogleOAuthBaseURL string
 	// HTTP calls Google (a 15-second timeout when nil).
 	HTTP *http.Client
+	// HandOverTimeout bounds handing a build's workspace to its instance
+	// (DefaultHandOverTimeout when zero).
+	HandOverTimeout time.Duration
 }
 
 // App handles the workspace commands; the bus.StepWorker answers them,
@@ -86,6 +89,9 @@ type App struct {
 	worker  *bus.StepWorker
 	google  string
 	http    *http.Client
+	// instances hands workspaces over to running instances.
+	instances  *http.Client
+	deliveries *prometheus.CounterVec
 }
 
 // New returns an App and registers its metrics.
@@ -102,8 +108,15 @@ func New(o Options) (*App, error) {
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 15 * time.Second}
 	}
+	if o.HandOverTimeout <= 0 {
+		o.HandOverTimeout = DefaultHandOverTimeout
+	}
+	deliveries, err := newDeliveries(o.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{log: o.Log, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, worker: w,
-		google: o.GoogleOAuthBaseURL, http: o.HTTP}
+		google: o.GoogleOAuthBaseURL, http: o.HTTP, instances: newInstanceClient(o.HandOverTimeout), deliveries: deliveries}
 	bus.HandleStep(w, subjects.CmdWorkspaceBuild, subjects.WorkspaceBuilt, a.build)
 	// A delete that fails is dead-lettered for an operator to re-drive.
 	bus.HandleStep(w, subjects.CmdWorkspaceDelete, subjects.WorkspaceDeleted, a.delete, bus.WithoutFailedEvent())

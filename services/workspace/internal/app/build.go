@@ -60,24 +60,23 @@ func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (*pb.WorkspaceB
 		return nil, bus.Permanent(err)
 	}
 
-	db, err := a.open(ctx, ref)
-	switch {
-	case errors.Is(err, secrets.ErrNotFound):
-		return nil, failed("no database URL is stored under " + ref)
-	case errors.Is(err, customerconn.ErrGone), errors.Is(err, customerconn.ErrBadURL):
-		return nil, bus.Permanent(err)
-	case err != nil:
-		return nil, err
-	}
-	defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only from here on if it fails
-
-	prefix, err := a.deliver(ctx, db, step.GetSagaId(), files)
-	if errors.Is(err, customerdb.ErrInvalidFiles) {
-		return nil, bus.Permanent(err)
-	}
+	// The key waits for its one-time reveal before its hash is delivered,
+	// so that no working key exists that the customer could not be shown.
+	key, err := a.revealableKey(ctx, step.GetSagaId())
 	if err != nil {
 		return nil, err
 	}
+	d := customerdb.Delivery{
+		Files:  make([]customerdb.DeliveredFile, len(files)),
+		APIKey: customerdb.DeliveredKey{Hash: apikey.Hash(key), Prefix: apikey.Prefix(key)},
+	}
+	for i, f := range files {
+		d.Files[i] = customerdb.DeliveredFile{Path: f.Path, Content: f.Content, PlanManaged: render.PlanManaged(f.Path)}
+	}
+	if err := a.deliver(ctx, step.GetCustomerId(), ref, cmd.GetInstanceUrl(), d); err != nil {
+		return nil, err
+	}
+	prefix := d.APIKey.Prefix
 
 	ok, err := a.ledger.MarkBuilt(ctx, ledger.Record{
 		SagaID: step.GetSagaId(), CustomerID: step.GetCustomerId(), Files: len(files), APIKeyPrefix: prefix,
@@ -88,6 +87,11 @@ func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (*pb.WorkspaceB
 	if !ok {
 		// cmd.workspace.delete ran while we built: undo what we wrote, as
 		// its own cleanup may have run before our writes.
+		db, err := a.openDatabase(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // nothing left to do on it
 		if err := a.wipe(ctx, db, step.GetSagaId()); err != nil {
 			return nil, err
 		}
@@ -100,42 +104,55 @@ func (a *App) build(ctx context.Context, cmd *pb.BuildWorkspace) (*pb.WorkspaceB
 // failed is a permanent failure with reason.
 func failed(reason string) error { return bus.Permanent(errors.New(reason)) }
 
-// deliver writes the files into the customer's database and makes sure the
-// saga's API key works there. It returns the key's displayable prefix.
-func (a *App) deliver(ctx context.Context, db CustomerDB, sagaID string, files []render.File) (string, error) {
+// deliver writes the workspace and the key's hash into the customer's
+// database. A build that names the signup's running instance hands them to
+// it (PUT /platform/workspace), and the instance writes them through the
+// connection it opened at its start: a new customer's database then serves
+// one backend during the signup, not two. Without an instance, or when the
+// instance does not take them for any reason (a runtime older than the
+// endpoint, no instance token, not answering in time), the service writes
+// them over a connection of its own.
+func (a *App) deliver(ctx context.Context, customerID, ref, instanceURL string, d customerdb.Delivery) error {
+	// Checked here, so that an instance refusing a delivery means only
+	// that it cannot take it (an older runtime may know fewer fields).
+	if err := d.Validate(); err != nil {
+		return bus.Permanent(err)
+	}
+	if instanceURL != "" {
+		err := a.handOver(ctx, customerID, instanceURL, d)
+		if err == nil {
+			a.deliveries.WithLabelValues(viaInstance).Inc()
+			return nil
+		}
+		a.deliveries.WithLabelValues(viaFallback).Inc()
+		a.log.Warn("the instance did not take the workspace; writing it directly", "customer_id", customerID, "err", err)
+	} else {
+		a.deliveries.WithLabelValues(viaDirect).Inc()
+	}
+	db, err := a.openDatabase(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.WithoutCancel(ctx)) //nolint:errcheck // written or failed by then
 	// The database is normally cloned from a migrated template; migrating
 	// again is a cheap no-op that also covers a bare database.
 	if err := customerdb.Migrate(ctx, db); err != nil {
-		return "", err
+		return err
 	}
-	// A workspace delivered before belongs to the customer now: their
-	// memories, their USER.md, a BOOTSTRAP.md the agent deleted. Building
-	// again (a returning customer's new key) only refreshes what the plan
-	// manages: skills and openclaw.json.
-	existing, err := customerdb.HasWorkspace(ctx, db)
-	if err != nil {
-		return "", err
+	return customerdb.Deliver(ctx, db, d)
+}
+
+// openDatabase connects to the customer's database, mapping what no retry
+// can fix to a permanent failure.
+func (a *App) openDatabase(ctx context.Context, ref string) (CustomerDB, error) {
+	db, err := a.open(ctx, ref)
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		return nil, failed("no database URL is stored under " + ref)
+	case errors.Is(err, customerconn.ErrGone), errors.Is(err, customerconn.ErrBadURL):
+		return nil, bus.Permanent(err)
 	}
-	out := make([]customerdb.File, 0, len(files))
-	for _, f := range files {
-		if existing && !render.PlanManaged(f.Path) {
-			continue
-		}
-		out = append(out, customerdb.File{Path: f.Path, Content: f.Content})
-	}
-	if err := customerdb.ReplaceWorkspace(ctx, db, out); err != nil {
-		return "", err
-	}
-	key, err := a.revealableKey(ctx, sagaID)
-	if err != nil {
-		return "", err
-	}
-	// Only the hash reaches the customer's database. Adding it again is a
-	// no-op, so a retry after a crash here is harmless.
-	if err := customerdb.AddAPIKey(ctx, db, apikey.Hash(key), apikey.Prefix(key)); err != nil {
-		return "", err
-	}
-	return apikey.Prefix(key), nil
+	return db, err
 }
 
 // revealableKey returns the saga's API key: the one already waiting in the
