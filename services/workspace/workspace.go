@@ -66,6 +66,7 @@ func Run(ctx context.Context, env *service.Env) error {
 
 		GoogleOAuthBaseURL: googleBase,
 		HandOverTimeout:    handOver,
+		Tracer:             env.Tracer,
 	})
 	if err != nil {
 		return err

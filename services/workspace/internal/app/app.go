@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/customerdb"
@@ -75,6 +76,9 @@ type Options struct {
 	// HandOverTimeout bounds handing a build's workspace to its instance
 	// (DefaultHandOverTimeout when zero).
 	HandOverTimeout time.Duration
+	// Tracer records each hand-over as a client span (nil: the global
+	// provider).
+	Tracer trace.TracerProvider
 }
 
 // App handles the workspace commands; the bus.StepWorker answers them,
@@ -116,7 +120,7 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{log: o.Log, secrets: o.Secrets, ledger: o.Ledger, connect: o.Connect, now: o.Now, worker: w,
-		google: o.GoogleOAuthBaseURL, http: o.HTTP, instances: newInstanceClient(o.HandOverTimeout), deliveries: deliveries}
+		google: o.GoogleOAuthBaseURL, http: o.HTTP, instances: newInstanceClient(o.HandOverTimeout, o.Tracer), deliveries: deliveries}
 	bus.HandleStep(w, subjects.CmdWorkspaceBuild, subjects.WorkspaceBuilt, a.build)
 	// A delete that fails is dead-lettered for an operator to re-drive.
 	bus.HandleStep(w, subjects.CmdWorkspaceDelete, subjects.WorkspaceDeleted, a.delete, bus.WithoutFailedEvent())

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/promreg"
+	"clawdbot.cloud/pkg/telemetry"
 )
 
 // PlatformWorkspacePath is the runtime's endpoint for a delivery
@@ -51,12 +53,14 @@ func newDeliveries(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 
 // newInstanceClient is the HTTP client of hand-overs: one request per new
 // instance, so no connection is kept, and a redirect is an answer, never
-// followed (the instance token goes to the instance's own URL only).
-func newInstanceClient(timeout time.Duration) *http.Client {
+// followed (the instance token goes to the instance's own URL only). Each
+// hand-over is a client span of the signup's trace (tp; nil: the global
+// provider).
+func newInstanceClient(timeout time.Duration, tp trace.TracerProvider) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableKeepAlives = true
 	return &http.Client{
-		Transport:     tr,
+		Transport:     telemetry.TraceTransport(tr, tp),
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
