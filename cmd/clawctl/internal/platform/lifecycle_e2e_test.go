@@ -11,6 +11,7 @@ import (
 
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
 	"clawdbot.cloud/cmd/clawctl/internal/signup"
+	"clawdbot.cloud/pkg/googletest"
 	"clawdbot.cloud/pkg/stripefixture"
 )
 
@@ -186,4 +187,48 @@ func TestReturningCustomerGetsDataBack(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// A cancellation revokes the customer's Google grant at Google: the
+// workspace service opens the grant, sealed with the instance's token,
+// through its own role's access to the secret store.
+func TestCancellationRevokesGoogle(t *testing.T) {
+	g := googletest.New(t, googletest.Options{})
+	h := start(t, map[string]string{
+		"GOOGLE_CLIENT_ID":      g.ClientID(),
+		"GOOGLE_CLIENT_SECRET":  g.ClientSecret(),
+		"GOOGLE_OAUTH_BASE_URL": g.URL,
+		"GOOGLE_API_BASE_URL":   g.URL,
+	})
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	co := stripefixture.Checkout{Email: "grant@example.com", Name: "Grant", Plan: "pro", Created: t0}
+	res := h.signupCheckout(t, co)
+	url, key := res.Status.InstanceURL, res.Status.APIKey
+
+	tok := g.Grant(t, googletest.ScopeGmailReadonly)
+	body, err := json.Marshal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, url+"/api/google", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !g.Granted(tok.RefreshToken) {
+		t.Fatalf("PUT /api/google = %d; granted %v", resp.StatusCode, g.Granted(tok.RefreshToken))
+	}
+
+	del := stripefixture.Subscription{CustomerID: res.Checkout.CustomerID, SubscriptionID: res.Checkout.SubscriptionID,
+		Plan: "pro", Created: t0.Add(time.Second)}
+	del.Fill()
+	h.post(t, stripefixture.SubscriptionDeleted(del))
+	waitFor(t, "the customer to be canceled", func() bool { return h.customerState(t, res.Checkout.CustomerID) == "canceled" })
+	waitFor(t, "the grant to be revoked at Google", func() bool { return !g.Granted(tok.RefreshToken) })
+	if n := g.Count("revoke"); n != 1 {
+		t.Errorf("Google saw %d revocations, want 1", n)
+	}
 }
