@@ -91,15 +91,12 @@ func (d Delivery) Validate() error {
 	if p := d.APIKey.Prefix; p == "" || len(p) > MaxKeyPrefixLen {
 		return fmt.Errorf("%w: api key prefix must be 1 to %d bytes", ErrInvalidDelivery, MaxKeyPrefixLen)
 	}
-	seen := make(map[string]bool, len(d.Files))
+	paths := make([]string, len(d.Files))
 	for i, f := range d.Files {
-		if f.Path == "" {
-			return fmt.Errorf("%w: %w: file %d has an empty path", ErrInvalidDelivery, ErrInvalidFiles, i)
-		}
-		if seen[f.Path] {
-			return fmt.Errorf("%w: %w: path %q appears twice", ErrInvalidDelivery, ErrInvalidFiles, f.Path)
-		}
-		seen[f.Path] = true
+		paths[i] = f.Path
+	}
+	if err := checkPaths(paths); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidDelivery, err)
 	}
 	return nil
 }

@@ -31,20 +31,11 @@ ON CONFLICT (path) DO UPDATE
 SET content = excluded.content, updated_at = excluded.updated_at
 WHERE workspace_files.content IS DISTINCT FROM excluded.content`
 
-// ReplaceWorkspace delivers a rendered workspace: every file in files is
-// created or overwritten, all of them or none. Files not in the set (memories
-// the assistant wrote, for example) are kept. It is what the workspace service
-// calls on signup and after a plan change; replaying it changes nothing.
-func ReplaceWorkspace(ctx context.Context, db DB, files []File) error {
-	if err := writeFiles(ctx, db, files); err != nil {
-		return fmt.Errorf("replace workspace: %w", err)
-	}
-	return nil
-}
-
-// PutFiles creates or overwrites the given files atomically and leaves the
-// others alone. It is ReplaceWorkspace for a handful of files, as the runtime
-// writes them one at a time.
+// PutFiles creates or overwrites the given files atomically, all of them or
+// none, and leaves the others alone (memories the assistant wrote, for
+// example); replaying it changes nothing. The runtime writes files with it,
+// the workspace service a plan's skills. A signup's whole workspace goes in
+// with Deliver.
 func PutFiles(ctx context.Context, db DB, files ...File) error {
 	if err := writeFiles(ctx, db, files); err != nil {
 		return fmt.Errorf("put workspace files: %w", err)
@@ -58,31 +49,16 @@ func writeFiles(ctx context.Context, db DB, files []File) error {
 	}
 	paths := make([]string, len(files))
 	contents := make([]string, len(files))
-	seen := make(map[string]bool, len(files))
 	for i, f := range files {
-		if f.Path == "" {
-			return fmt.Errorf("%w: file %d has an empty path", ErrInvalidFiles, i)
-		}
-		if seen[f.Path] {
-			return fmt.Errorf("%w: path %q appears twice", ErrInvalidFiles, f.Path)
-		}
-		seen[f.Path] = true
 		paths[i], contents[i] = f.Path, f.Content
+	}
+	if err := checkPaths(paths); err != nil {
+		return err
 	}
 	if _, err := db.Exec(ctx, upsertFiles, paths, contents); err != nil {
 		return err
 	}
 	return nil
-}
-
-// HasWorkspace reports whether any workspace file exists: the workspace was
-// delivered before (a returning customer, a re-issued key).
-func HasWorkspace(ctx context.Context, db DB) (bool, error) {
-	var ok bool
-	if err := db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM workspace_files)").Scan(&ok); err != nil {
-		return false, fmt.Errorf("look for a workspace: %w", err)
-	}
-	return ok, nil
 }
 
 // ReadWorkspace returns every workspace file, ordered by path.
@@ -159,4 +135,20 @@ func DeleteFiles(ctx context.Context, db DB, paths ...string) (int64, error) {
 		return 0, fmt.Errorf("delete workspace files: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// checkPaths reports the first empty or repeated path of a file set
+// (ErrInvalidFiles).
+func checkPaths(paths []string) error {
+	seen := make(map[string]bool, len(paths))
+	for i, p := range paths {
+		if p == "" {
+			return fmt.Errorf("%w: file %d has an empty path", ErrInvalidFiles, i)
+		}
+		if seen[p] {
+			return fmt.Errorf("%w: path %q appears twice", ErrInvalidFiles, p)
+		}
+		seen[p] = true
+	}
+	return nil
 }

@@ -25,14 +25,14 @@ func TestWorkspace(t *testing.T) {
 		t.Fatalf("new workspace holds %v", got)
 	}
 	rendered := []File{{"SOUL.md", "soul v1"}, {"AGENTS.md", "agents v1"}}
-	if err := ReplaceWorkspace(ctx, pool, rendered); err != nil {
+	if err := PutFiles(ctx, pool, rendered...); err != nil {
 		t.Fatal(err)
 	}
 	if err := PutFiles(ctx, pool, File{"memory/2026-01-31.md", "remember"}); err != nil {
 		t.Fatal(err)
 	}
 	// A re-render (plan change) overwrites its files and keeps the memory.
-	if err := ReplaceWorkspace(ctx, pool, []File{{"AGENTS.md", "agents v2"}, {"TOOLS.md", "tools"}}); err != nil {
+	if err := PutFiles(ctx, pool, File{"AGENTS.md", "agents v2"}, File{"TOOLS.md", "tools"}); err != nil {
 		t.Fatal(err)
 	}
 	want := []File{
@@ -64,8 +64,8 @@ func TestWorkspaceRejectsBadSetsWhole(t *testing.T) {
 		"empty path": {{"a.md", "1"}, {"", "2"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := ReplaceWorkspace(ctx, pool, files); !errors.Is(err, ErrInvalidFiles) {
-				t.Errorf("ReplaceWorkspace = %v, want ErrInvalidFiles", err)
+			if err := PutFiles(ctx, pool, files...); !errors.Is(err, ErrInvalidFiles) {
+				t.Errorf("PutFiles = %v, want ErrInvalidFiles", err)
 			}
 			if got := readAll(t, pool); len(got) != 0 {
 				t.Errorf("a rejected set was partly written: %v", got)
@@ -88,12 +88,12 @@ func TestReplayingWorkspaceKeepsUpdatedAt(t *testing.T) {
 		return at
 	}
 	files := []File{{"a.md", "same"}}
-	if err := ReplaceWorkspace(ctx, pool, files); err != nil {
+	if err := PutFiles(ctx, pool, files...); err != nil {
 		t.Fatal(err)
 	}
 	first := updatedAt()
 	// now() is the transaction's start time, so the replay gets a later one.
-	if err := ReplaceWorkspace(ctx, pool, files); err != nil {
+	if err := PutFiles(ctx, pool, files...); err != nil {
 		t.Fatal(err)
 	}
 	if got := updatedAt(); !got.Equal(first) {
