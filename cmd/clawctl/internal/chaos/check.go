@@ -366,6 +366,9 @@ func (k *checker) databases(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
+// streamReadPatience is how long the event check retries reading the stream.
+const streamReadPatience = 30 * time.Second
+
 // ingressSubjects are the events the ingress publishes for webhooks.
 var ingressSubjects = []string{subjects.CustomerSignedUp, subjects.CustomerPlanChanged, subjects.CustomerPaymentFailed,
 	subjects.CustomerPaymentSucceeded, subjects.CustomerCanceled}
@@ -381,10 +384,23 @@ func (k *checker) events(ctx context.Context, conn *pgx.Conn) {
 		return
 	}
 	defer b.Close()
-	onStream, err := msgIDs(ctx, b.JetStream(), subjects.Stream, ingressSubjects)
-	if err != nil {
-		k.r.add(Check{Name: name, Detail: "read the stream: " + err.Error()})
-		return
+	// A node just restarted may not answer JetStream's API for a moment
+	// ("no responders"): reading is retried for a while, as any client
+	// would; a stream that stays unreadable fails the check.
+	var onStream map[string]int
+	for tries, deadline := 1, time.Now().Add(streamReadPatience); ; tries++ {
+		onStream, err = msgIDs(ctx, b.JetStream(), subjects.Stream, ingressSubjects)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			k.r.add(Check{Name: name, Detail: fmt.Sprintf("read the stream (%d tries): %v", tries, err)})
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
 	var problems []string
 	acked := 0
