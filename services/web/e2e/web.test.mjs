@@ -201,6 +201,17 @@ try {
     const { statSync } = await import("node:fs");
     check(statSync(path).size > 100, "a non-empty export");
   });
+  await step("the dashboard rides out the instance's rate limit", async () => {
+    // Spend the budget every tab of this customer's dashboard shares at the
+    // instance, then search: the dashboard waits out the Retry-After.
+    const codes = await a.evaluate(() => Promise.all(Array.from({ length: 40 }, () =>
+      fetch("/app/api/instance/api/usage", { credentials: "same-origin" }).then((r) => r.status))));
+    check(codes.includes(429) && codes.includes(200), "40 requests at once meet the limit: " + codes.join(","));
+    check(await a.locator("#memory-list mark").count() === 0, "no highlights before the search");
+    await a.getByLabel("Search memories").fill("green");
+    await a.getByRole("button", { name: "Search" }).click();
+    await a.locator("#memory-list mark", { hasText: /green/i }).first().waitFor({ timeout: 15000 });
+  });
   await step("Telegram: a bot connected from the dashboard, paired, answering its owner", async () => {
     check(TG_CONTROL && TG_TOKEN, "TELEGRAM_CONTROL_URL and TELEGRAM_BOT_TOKEN are set (TestWebApp sets them)");
     await a.locator("#tg-status", { hasText: "No bot connected" }).waitFor();

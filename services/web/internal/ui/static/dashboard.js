@@ -6,13 +6,27 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
 
+  // send is fetch that rides out rate limits: every tab of a customer's
+  // dashboard shares one budget at the instance (5 requests a second, a
+  // burst of 30), and a page load alone spends about ten. A 429 is refused
+  // before anything runs, so any request may be sent again once the
+  // Retry-After has passed; after three refusals the error reaches the page.
+  async function send(path, opts) {
+    for (let attempt = 1; ; attempt++) {
+      const resp = await fetch(path, opts);
+      if (resp.status !== 429 || attempt === 3) return resp;
+      const wait = Math.min(10, Math.max(1, Number(resp.headers.get("Retry-After")) || 1));
+      await new Promise((done) => setTimeout(done, wait * 1000));
+    }
+  }
+
   async function api(method, path, body) {
     const opts = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } };
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
-    const resp = await fetch(path, opts);
+    const resp = await send(path, opts);
     let data = null;
     if (resp.status !== 204 && (resp.headers.get("Content-Type") || "").includes("json")) data = await resp.json();
     if (!resp.ok) throw new Error((data && data.error) || ("error " + resp.status));
@@ -87,7 +101,7 @@
     try {
       const body = { message, stream: true };
       if (conversation) body.conversation_id = conversation;
-      const resp = await fetch("/app/api/instance/api/chat", {
+      const resp = await send("/app/api/instance/api/chat", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "text/event-stream" },
         body: JSON.stringify(body),
