@@ -96,3 +96,65 @@ func TestProgressIsOneStatementEach(t *testing.T) {
 		t.Errorf("unknown session: %v, want not found", err)
 	}
 }
+
+// TestAStepAloneLeavesTheRowAsItIs: a report of a step alone records the
+// step and notifies without writing a new version of the signup's row once
+// the row has its customer (most of a signup's reports are steps); a report
+// that carries something for the row still writes it.
+func TestAStepAloneLeavesTheRowAsItIs(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewPool(t)
+	st, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func() string {
+		t.Helper()
+		var xmin string
+		if err := db.QueryRow(ctx, `SELECT xmin::text FROM ingress.provisioning WHERE checkout_session_id = 'cs_test_3'`).Scan(&xmin); err != nil {
+			t.Fatal(err)
+		}
+		return xmin
+	}
+	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	step := func(name, status string, seq uint64, pr Progress) {
+		t.Helper()
+		pr.SagaID, pr.CustomerID = "signup-3", "cus_3"
+		pr.Step = &Step{Name: name, Status: status, Seq: seq, At: at.Add(time.Duration(seq) * time.Second)}
+		if err := st.Apply(ctx, pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Apply(ctx, Progress{CheckoutSessionID: "cs_test_3", SagaID: "signup-3"}); err != nil {
+		t.Fatal(err)
+	}
+	created := version()
+
+	step("database", StepStarted, 1, Progress{}) // the row learns its customer
+	learned := version()
+	if learned == created {
+		t.Fatal("the first step did not record the customer")
+	}
+	step("database", StepDone, 2, Progress{})
+	step("compute", StepStarted, 3, Progress{})
+	if v := version(); v != learned {
+		t.Errorf("a step alone wrote the row again (xmin %s, was %s)", v, learned)
+	}
+	step("compute", StepDone, 4, Progress{InstanceURL: "http://127.0.0.1:2"})
+	if v := version(); v == learned {
+		t.Error("a step with the instance URL did not write the row")
+	}
+
+	p, err := st.Lookup(ctx, "cs_test_3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.InstanceURL != "http://127.0.0.1:2" || p.Status != StatusProvisioning || len(p.Steps) != 2 ||
+		p.Steps[0].Status != StepDone || p.Steps[1].Name != "compute" || p.Steps[1].Status != StepDone {
+		t.Errorf("read %+v", p)
+	}
+	var customer string
+	if err := db.QueryRow(ctx, `SELECT customer_id FROM ingress.provisioning WHERE checkout_session_id = 'cs_test_3'`).Scan(&customer); err != nil || customer != "cus_3" {
+		t.Errorf("customer %q, %v", customer, err)
+	}
+}
