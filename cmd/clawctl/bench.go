@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +98,10 @@ type benchPhase struct {
 	// CPUPerSignupMs is the processor time the platform (this process, the
 	// runtimes, its Postgres) spent per signup; 0 with --url.
 	CPUPerSignupMs float64 `json:"cpu_per_signup_ms,omitempty"`
+	// PostgresPerSignupMs splits the Postgres part of it by who used it:
+	// a service's role ("ingress"), "customers" (the runtimes' roles),
+	// "exited backends", or a server process ("checkpointer").
+	PostgresPerSignupMs map[string]float64 `json:"postgres_per_signup_ms,omitempty"`
 }
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
@@ -325,7 +331,14 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 		cpuPer := per(used.Total())
 		if o.json {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer)}); err != nil {
+			var pgBy map[string]float64
+			for part, d := range used.PostgresBy {
+				if pgBy == nil {
+					pgBy = map[string]float64{}
+				}
+				pgBy[part] = ms(per(d))
+			}
+			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer), pgBy}); err != nil {
 				return err
 			}
 			continue
@@ -344,8 +357,25 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 		}
 		fmt.Fprintf(w, "%s%-10s n=%d ready=%d p50=%v p99=%v max=%v wall=%v (%.1f/s)%s\n", label, phase.name, n, r.Ready, r.P50, r.P99, r.Max,
 			r.Wall.Round(time.Millisecond), perSecond, cpuNote)
+		if line := postgresParts(used.PostgresBy, per); line != "" {
+			fmt.Fprintf(w, "  postgres/signup by who used it: %s\n", line)
+		}
 	}
 	return nil
+}
+
+// postgresParts formats a phase's Postgres time per signup by part, the
+// largest first, leaving out parts under 0.1 ms.
+func postgresParts(by map[string]time.Duration, per func(time.Duration) time.Duration) string {
+	parts := slices.Collect(maps.Keys(by))
+	slices.SortFunc(parts, func(a, b string) int { return cmp.Or(cmp.Compare(by[b], by[a]), cmp.Compare(a, b)) })
+	var out []string
+	for _, p := range parts {
+		if d := per(by[p]); d >= 100*time.Microsecond {
+			out = append(out, fmt.Sprintf("%s %v", p, d.Round(100*time.Microsecond)))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // redact hides the password of a database URL.
