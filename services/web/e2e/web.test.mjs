@@ -223,8 +223,10 @@ try {
     await a.waitForFunction(() => document.getElementById("tg-pair-command").value.startsWith("/start "));
     await a.locator("#tg-status", { hasText: "@web_e2e_bot · waiting for pairing" }).waitFor();
     check(!(await a.content()).includes(TG_TOKEN), "the token is not on the page");
+    const tp = performance.now();
     await tgOwner("send", await a.getByLabel("Pairing message").inputValue());
     await a.locator("#tg-status", { hasText: "paired with you" }).waitFor({ timeout: 15000 });
+    figures.telegram_paired_shown_ms = Math.round(performance.now() - tp);
     const t0 = performance.now();
     await tgOwner("send", "Hello from Telegram");
     await until("the reply on Telegram", async () => (await tgOwner("sent")).includes(REPLY));

@@ -260,10 +260,25 @@
   });
 
   // --- telegram -------------------------------------------------------
+  // The bot's state is read again 5 s after each read, and 1.5 s after
+  // while a connected bot waits for its owner's /start, so the pairing
+  // shows as it happens. Every read (a click's included) schedules the
+  // next one: one timer, never two.
+  let tgTimer = 0;
   async function loadTelegram() {
+    let waiting = false;
+    try { waiting = await showTelegram(); }
+    finally {
+      clearTimeout(tgTimer);
+      tgTimer = setTimeout(loadTelegram, waiting ? 1500 : 5000);
+    }
+  }
+  // showTelegram shows the bot's state and reports whether it waits for
+  // its pairing.
+  async function showTelegram() {
     let t;
     try { t = await inst("GET", "api/channels/telegram"); }
-    catch (e) { $("tg-status").textContent = "Telegram is not available: " + e.message; return; }
+    catch (e) { $("tg-status").textContent = "Telegram is not available: " + e.message; return false; }
     const status = $("tg-status");
     status.className = "";
     if (!t.connected) {
@@ -278,6 +293,7 @@
     if (t.paired) $("tg-pair").hidden = true;
     $("tg-form").hidden = t.connected && !t.broken;
     $("tg-disconnect").hidden = !t.connected;
+    return t.connected && !t.broken && !t.paired;
   }
   $("tg-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -304,6 +320,5 @@
 
   refreshState();
   setInterval(refreshState, 5000);
-  setInterval(loadTelegram, 5000);
   Promise.allSettled([loadEngine(), loadConversation(), loadMemories(), refreshUsage(), loadSkills(), loadKeys(), loadTelegram()]);
 })();
