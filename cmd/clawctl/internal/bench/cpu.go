@@ -37,10 +37,13 @@ type CPUTime struct {
 	children   time.Duration
 }
 
-// pgProcess is one Postgres process of a sample.
+// pgProcess is one Postgres process of a sample: who it works for, when
+// it started (clock ticks after boot: a pid reused by a new process has
+// another) and its processor time.
 type pgProcess struct {
-	part string
-	used time.Duration
+	part  string
+	start int64
+	used  time.Duration
 }
 
 // Parts of PostgresBy beside the roles of backends.
@@ -73,8 +76,8 @@ func (c CPUTime) Sub(earlier CPUTime) CPUTime {
 	exited := c.children - earlier.children
 	for pid, p := range c.pg {
 		e, seen := earlier.pg[pid]
-		if seen && (e.part != p.part || e.used > p.used) {
-			exited -= e.used // the pid of an exited backend, reused
+		if seen && e.start != p.start {
+			exited -= e.used // the pid of an exited process, reused
 			e = pgProcess{}
 		}
 		d.PostgresBy[p.part] += p.used - e.used
@@ -103,23 +106,37 @@ func PostgresPart(title string) string {
 	if !ok {
 		return PartPostmaster
 	}
-	f := strings.Fields(rest)
-	switch {
-	case len(f) >= 3 && (strings.Contains(f[2], "(") || f[2] == "[local]" || strings.HasPrefix(f[2], "127.") || f[2] == "::1"):
-		role := f[0]
-		if r, ok := strings.CutPrefix(role, "clawsvc_"); ok {
-			return r
+	// A server process's title may change while it runs ("checkpointer
+	// performing checkpoint"): it counts for its kind.
+	for _, kind := range serverProcesses {
+		if rest == kind || strings.HasPrefix(rest, kind+" ") {
+			return kind
 		}
-		if strings.HasPrefix(role, "claw_") {
-			return PartCustomers
-		}
-		return role
-	case len(f) >= 2 && f[0] == "autovacuum":
-		return "autovacuum " + f[1]
-	case len(f) >= 1:
-		return strings.Join(f, " ")
 	}
-	return PartPostmaster
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return PartPostmaster
+	}
+	if len(f) < 3 {
+		return f[0]
+	}
+	// A backend: "role database host(port) activity".
+	role := f[0]
+	if r, ok := strings.CutPrefix(role, "clawsvc_"); ok {
+		return r
+	}
+	if strings.HasPrefix(role, "claw_") {
+		return PartCustomers
+	}
+	return role
+}
+
+// serverProcesses are the kinds of Postgres's own processes, as their
+// titles start.
+var serverProcesses = []string{
+	"checkpointer", "background writer", "walwriter", "autovacuum launcher", "autovacuum worker",
+	"logical replication launcher", "logical replication worker", "archiver", "walsender", "walreceiver",
+	"startup", "parallel worker", "background worker",
 }
 
 // CPU samples the processor time of a platform running in this process
@@ -156,22 +173,23 @@ func CPU(runtimeBinary string, postmaster int) (CPUTime, error) {
 				continue
 			}
 		}
-		own, children, err := cpuTicks(pid)
+		st, err := readStat(pid)
 		if err != nil {
 			continue // exited meanwhile
 		}
-		*part += ticks(own + children)
+		*part += ticks(st.own + st.children)
 		if part == &c.Postgres {
 			if c.pg == nil {
 				c.pg, c.postmaster = map[int]pgProcess{}, postmaster
 			}
-			who := PartPostmaster
+			p := pgProcess{part: PartPostmaster, start: st.start, used: ticks(st.own + st.children)}
 			if pid == postmaster {
-				c.children = ticks(children)
+				// Its children's time is its exited backends'.
+				p.used, c.children = ticks(st.own), ticks(st.children)
 			} else if title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-				who = PostgresPart(strings.TrimRight(strings.ReplaceAll(string(title), "\x00", " "), " "))
+				p.part = PostgresPart(strings.TrimRight(strings.ReplaceAll(string(title), "\x00", " "), " "))
 			}
-			c.pg[pid] = pgProcess{part: who, used: ticks(own)}
+			c.pg[pid] = p
 		}
 	}
 	return c, nil
@@ -180,30 +198,34 @@ func CPU(runtimeBinary string, postmaster int) (CPUTime, error) {
 // ticks converts clock ticks to a duration.
 func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
 
-// cpuTicks is utime + stime of /proc/<pid>/stat (own), and the children's
-// that were waited for (cutime + cstime: exited backends of the
-// postmaster, runtimes the compute service stopped).
-func cpuTicks(pid int) (own, children int64, err error) {
+// procStat is what CPU reads of /proc/<pid>/stat, in clock ticks: utime
+// + stime (own), the children's that were waited for (cutime + cstime:
+// exited backends of the postmaster, runtimes the compute service
+// stopped), and the start time after boot.
+type procStat struct{ own, children, start int64 }
+
+func readStat(pid int) (procStat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return procStat{}, err
 	}
 	// The command name is in parentheses and may hold spaces.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return procStat{}, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[i+1:])
-	// After the name: state is field 3, utime..cstime fields 14..17.
-	if len(f) < 15 {
-		return 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
+	// After the name: state is field 3, utime..cstime fields 14..17,
+	// starttime field 22.
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	var t [4]int64
-	for j, v := range f[11:15] {
-		if t[j], err = strconv.ParseInt(v, 10, 64); err != nil {
-			return 0, 0, err
+	var n [5]int64
+	for j, k := range []int{11, 12, 13, 14, 19} {
+		if n[j], err = strconv.ParseInt(f[k], 10, 64); err != nil {
+			return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
 	}
-	return t[0] + t[1], t[2] + t[3], nil
+	return procStat{own: n[0] + n[1], children: n[2] + n[3], start: n[4]}, nil
 }

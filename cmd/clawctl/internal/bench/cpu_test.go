@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -23,7 +24,9 @@ func TestPostgresPart(t *testing.T) {
 		"postgres: claw_0123456789abcdef0123456789abcdef claw_0123456789abcdef0123456789abcdef 127.0.0.1(1) idle": PartCustomers,
 		"postgres: postgres clawdbot [local] idle":                                                                "postgres",
 		"postgres: checkpointer ":                                  "checkpointer",
-		"postgres: checkpointer performing restartpoint":           "checkpointer performing restartpoint",
+		"postgres: checkpointer performing restartpoint":           "checkpointer",
+		"postgres: walwriter ":                                     "walwriter",
+		"postgres: logical replication launcher ":                  "logical replication launcher",
 		"postgres: background writer ":                             "background writer",
 		"postgres: autovacuum worker claw_0123":                    "autovacuum worker",
 		"postgres: autovacuum launcher ":                           "autovacuum launcher",
@@ -32,6 +35,41 @@ func TestPostgresPart(t *testing.T) {
 		if got := PostgresPart(title); got != want {
 			t.Errorf("PostgresPart(%q) = %q, want %q", title, got, want)
 		}
+	}
+}
+
+// TestSubCountsEachProcessOnce: a process that stays counts what it used
+// in between, one that exited what it used after the first sample (through
+// the postmaster's children), and a pid reused by a new process counts as
+// the old one exiting and the new one starting.
+func TestSubCountsEachProcessOnce(t *testing.T) {
+	ms := time.Millisecond
+	earlier := CPUTime{Postgres: 10*ms + 100*ms + 40*ms + 200*ms + 5*ms, postmaster: 1, children: 200 * ms, pg: map[int]pgProcess{
+		1:  {part: PartPostmaster, start: 1, used: 10 * ms},
+		10: {part: "ingress", start: 50, used: 100 * ms},   // exits; pid 10 is reused by a saga backend
+		11: {part: "saga", start: 60, used: 40 * ms},       // stays
+		12: {part: PartCustomers, start: 70, used: 5 * ms}, // exits
+	}}
+	// In between: the postmaster 2 ms, the ingress backend 20 ms before it
+	// exited, the customer's 7 ms, the staying saga backend 15 ms, the new
+	// one on pid 10 30 ms, a backend started and exited in between 9 ms.
+	later := CPUTime{postmaster: 1, children: (200 + 120 + 12 + 9) * ms, pg: map[int]pgProcess{
+		1:  {part: PartPostmaster, start: 1, used: 12 * ms},
+		10: {part: "saga", start: 90, used: 30 * ms},
+		11: {part: "saga", start: 60, used: 55 * ms},
+	}}
+	later.Postgres = 12*ms + 30*ms + 55*ms + later.children
+	d := later.Sub(earlier)
+	want := map[string]time.Duration{PartPostmaster: 2 * ms, "saga": 45 * ms, PartExited: (20 + 7 + 9) * ms}
+	if !maps.Equal(d.PostgresBy, want) {
+		t.Errorf("PostgresBy = %v, want %v", d.PostgresBy, want)
+	}
+	var sum time.Duration
+	for _, v := range d.PostgresBy {
+		sum += v
+	}
+	if sum != d.Postgres {
+		t.Errorf("parts add up to %v, the total is %v", sum, d.Postgres)
 	}
 }
 
@@ -70,7 +108,7 @@ func TestCPUSplitsPostgresByWhoUsedIt(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 			t.Fatal(err)
 		}
-		start, _, err := cpuTicks(pid)
+		st, err := readStat(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,11 +116,11 @@ func TestCPUSplitsPostgresByWhoUsedIt(t *testing.T) {
 			if _, err := conn.Exec(ctx, `SELECT count(*) FROM generate_series(1, 500000)`); err != nil {
 				t.Fatal(err)
 			}
-			own, _, err := cpuTicks(pid)
+			now, err := readStat(pid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			used = own - start
+			used = now.own - st.own
 		}
 	}
 
