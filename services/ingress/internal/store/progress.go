@@ -91,7 +91,8 @@ func (s *Store) Apply(ctx context.Context, p Progress) error {
 		// creates the row. A report of a step alone leaves a row that has
 		// its customer as it is: most of a signup's reports are steps, and
 		// rewriting the row for each (a new version, its WAL, a dead tuple)
-		// cost three times the rest of the statement.
+		// cost about twice the rest of the statement (pgbench: 0.34 against
+		// 0.12 ms).
 		row = `
 			UPDATE ingress.provisioning AS p SET` +
 			strings.ReplaceAll(progressSet, "n.customer_id", "$3::text") + `
