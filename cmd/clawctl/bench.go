@@ -331,12 +331,12 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 		cpuPer := per(used.Total())
 		if o.json {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			var pgBy map[string]float64
-			for part, d := range used.PostgresBy {
-				if pgBy == nil {
-					pgBy = map[string]float64{}
+			var pgBy map[string]float64 // omitted when not measured
+			if len(used.PostgresBy) > 0 {
+				pgBy = make(map[string]float64, len(used.PostgresBy))
+				for part, d := range used.PostgresBy {
+					pgBy[part] = ms(per(d))
 				}
-				pgBy[part] = ms(per(d))
 			}
 			if err := writeJSON(w, benchPhase{l.busAuth, l.pool, live, phase.name, n, r.Ready, ms(r.P50), ms(r.P99), ms(r.Max), ms(r.Wall), perSecond, ms(cpuPer), pgBy}); err != nil {
 				return err

@@ -29,9 +29,10 @@ type CPUTime struct {
 	// Sub, for the time between two samples.
 	PostgresBy map[string]time.Duration
 
-	// pg is each Postgres process of the sample: who it works for and its
-	// own processor time; postmaster is the postmaster's pid and
-	// children the time of its children that exited (cutime + cstime).
+	// pg is each Postgres process of the sample (see pgProcess);
+	// postmaster is the postmaster's pid and children the time of its
+	// children that exited (cutime + cstime), which pg's entry for the
+	// postmaster leaves out.
 	pg         map[int]pgProcess
 	postmaster int
 	children   time.Duration
@@ -39,7 +40,7 @@ type CPUTime struct {
 
 // pgProcess is one Postgres process of a sample: who it works for, when
 // it started (clock ticks after boot: a pid reused by a new process has
-// another) and its processor time.
+// another) and its processor time, with that of children it waited for.
 type pgProcess struct {
 	part  string
 	start int64
@@ -99,8 +100,8 @@ func (c CPUTime) Sub(earlier CPUTime) CPUTime {
 // PostgresPart names who a Postgres process works for from its title
 // (/proc/<pid>/cmdline): a backend's role, without the platform's
 // "clawsvc_" prefix ("ingress", "customer_admin"), PartCustomers for the
-// customers' own roles, or the title of a server process ("checkpointer",
-// "autovacuum worker").
+// customers' own roles, or the kind of a server process ("checkpointer",
+// "autovacuum worker"), whatever its title adds.
 func PostgresPart(title string) string {
 	rest, ok := strings.CutPrefix(title, "postgres: ")
 	if !ok {
