@@ -53,6 +53,10 @@ type Bus struct {
 // connectTimeout bounds each attempt to reach a server.
 const connectTimeout = 10 * time.Second
 
+// asyncAckTimeout bounds the wait for the stream's answer to a message sent
+// in a Batch.
+const asyncAckTimeout = 10 * time.Second
+
 // Option configures how Connect reaches the server.
 type Option func(*connectOptions)
 
@@ -119,7 +123,9 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger, reg pro
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
 	}
-	js, err := jetstream.New(nc)
+	// A Batch's message the stream never answers fails after
+	// asyncAckTimeout instead of waiting forever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -304,16 +310,27 @@ type Envelope struct {
 // stored a message with the same id. The message carries the trace context
 // of a producer span started under ctx (see HeaderTraceParent).
 func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, env Envelope) (duplicate bool, err error) {
+	m, err := b.message(subject, msg, env)
+	if err != nil {
+		return false, err
+	}
+	ctx, span := b.startPublish(ctx, subject, env.MsgID, m.Header)
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(env.MsgID))
+	return b.published(subject, span, ack, err)
+}
+
+// message encodes msg for subject with the platform's headers.
+func (b *Bus) message(subject string, msg proto.Message, env Envelope) (*nats.Msg, error) {
 	if env.MsgID == "" {
-		return false, fmt.Errorf("publish %s: empty message id", subject)
+		return nil, fmt.Errorf("publish %s: empty message id", subject)
 	}
 	want := subjects.New(subject)
 	if want == nil || want.ProtoReflect().Descriptor() != msg.ProtoReflect().Descriptor() {
-		return false, fmt.Errorf("publish %s: message %s does not belong on this subject", subject, msg.ProtoReflect().Descriptor().FullName())
+		return nil, fmt.Errorf("publish %s: message %s does not belong on this subject", subject, msg.ProtoReflect().Descriptor().FullName())
 	}
 	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
 	if err != nil {
-		return false, fmt.Errorf("publish %s: encode: %w", subject, err)
+		return nil, fmt.Errorf("publish %s: encode: %w", subject, err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = data
@@ -323,8 +340,12 @@ func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, en
 	setIf(m.Header, HeaderSagaID, env.SagaID)
 	setIf(m.Header, HeaderCustomerID, env.CustomerID)
 	setIf(m.Header, HeaderStripeEventID, env.StripeEventID)
-	ctx, span := b.startPublish(ctx, subject, env.MsgID, m.Header)
-	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(env.MsgID))
+	return m, nil
+}
+
+// published counts and ends the span of a publish the stream answered with
+// ack or err.
+func (b *Bus) published(subject string, span trace.Span, ack *jetstream.PubAck, err error) (duplicate bool, _ error) {
 	if err != nil {
 		b.m.published.WithLabelValues(subject, "error").Inc()
 		err = fmt.Errorf("publish %s: %w", subject, err)
@@ -338,6 +359,76 @@ func (b *Bus) Publish(ctx context.Context, subject string, msg proto.Message, en
 	b.m.published.WithLabelValues(subject, result).Inc()
 	endSpan(span, nil, result)
 	return ack.Duplicate, nil
+}
+
+// A Batch publishes messages without waiting for each one's acknowledgement
+// before sending the next: Add sends, Wait collects the acknowledgements, so
+// a batch costs one round trip to the stream instead of one per message.
+// The messages go out on one connection in the order they were added and
+// the stream stores them in that order; only a message the client sends
+// again (the stream had no leader for a moment) can land after later ones,
+// which consumers must bear anyway (they see redeliveries). A Batch is not
+// safe for concurrent use; start one per batch with NewBatch.
+type Batch struct {
+	b       *Bus
+	pending []pendingPublish
+}
+
+type pendingPublish struct {
+	subject string
+	span    trace.Span
+	ack     jetstream.PubAckFuture
+}
+
+// NewBatch starts an empty batch.
+func (b *Bus) NewBatch() *Batch { return &Batch{b: b} }
+
+// Add encodes msg and sends it on subject, like Publish, without waiting for
+// the stream. An error means it was not sent; what was added before it still
+// is, and Wait reports on those.
+func (bt *Batch) Add(ctx context.Context, subject string, msg proto.Message, env Envelope) error {
+	m, err := bt.b.message(subject, msg, env)
+	if err != nil {
+		return err
+	}
+	_, span := bt.b.startPublish(ctx, subject, env.MsgID, m.Header)
+	ack, err := bt.b.js.PublishMsgAsync(m, jetstream.WithMsgID(env.MsgID))
+	if err != nil {
+		_, err = bt.b.published(subject, span, nil, err)
+		return err
+	}
+	bt.pending = append(bt.pending, pendingPublish{subject: subject, span: span, ack: ack})
+	return nil
+}
+
+// Wait waits for the stream's answer to every message added, and returns how
+// many of them, counted from the first, the stream stored (or already had)
+// before the first one it did not, with that one's error. A message after a
+// failed one may have been stored too; it is not counted, so a caller that
+// sends the rest again (with the same message ids) loses nothing and the
+// stream drops what it already has. When ctx ends first, the answers not yet
+// in count as failed.
+func (bt *Batch) Wait(ctx context.Context) (int, error) {
+	stored := 0
+	var first error
+	for _, p := range bt.pending {
+		var err error
+		var ack *jetstream.PubAck
+		select {
+		case ack = <-p.ack.Ok():
+		case err = <-p.ack.Err():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if _, err = bt.b.published(p.subject, p.span, ack, err); err != nil && first == nil {
+			first = err
+		}
+		if first == nil {
+			stored++
+		}
+	}
+	bt.pending = nil
+	return stored, first
 }
 
 func setIf(h nats.Header, k, v string) {

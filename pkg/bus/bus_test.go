@@ -82,6 +82,72 @@ func TestPublishRejectsWrongMessageAndEmptyID(t *testing.T) {
 	}
 }
 
+func TestBatchStoresInOrderAndCountsWhatTheStreamTook(t *testing.T) {
+	b := newBus(t)
+	ctx := context.Background()
+	if _, err := b.Publish(ctx, subjects.CustomerSignedUp, signup("evt_0"), bus.Envelope{MsgID: "evt_0"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Twenty messages, the first already stored: all count, in order.
+	bt := b.NewBatch()
+	for i := range 20 {
+		id := fmt.Sprintf("evt_%d", i)
+		if err := bt.Add(ctx, subjects.CustomerSignedUp, signup(id), bus.Envelope{MsgID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := bt.Wait(ctx); n != 20 || err != nil {
+		t.Fatalf("Wait = %d, %v; want 20, nil", n, err)
+	}
+	st, err := b.JetStream().Stream(ctx, subjects.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := range uint64(20) {
+		raw, err := st.GetMsg(ctx, seq+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pb.CustomerSignedUp
+		if err := bus.Decode(raw.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("evt_%d", seq); got.StripeEventId != want {
+			t.Fatalf("stream message %d is %s, want %s", seq+1, got.StripeEventId, want)
+		}
+	}
+
+	// A message Add refuses is not sent, and what was added before it still is.
+	bt = b.NewBatch()
+	if err := bt.Add(ctx, subjects.CustomerSignedUp, signup("evt_20"), bus.Envelope{MsgID: "evt_20"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bt.Add(ctx, subjects.DatabaseCreated, signup("evt_21"), bus.Envelope{MsgID: "evt_21"}); err == nil {
+		t.Fatal("Add took a message that does not belong on its subject")
+	}
+	if n, err := bt.Wait(ctx); n != 1 || err != nil {
+		t.Fatalf("Wait = %d, %v; want 1, nil", n, err)
+	}
+
+	// The stream refuses the third of five: two count, and its error.
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgs, cfg.Discard = 23, jetstream.DiscardNew
+	if _, err := b.JetStream().UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	bt = b.NewBatch()
+	for i := 30; i < 35; i++ {
+		id := fmt.Sprintf("evt_%d", i)
+		if err := bt.Add(ctx, subjects.CustomerSignedUp, signup(id), bus.Envelope{MsgID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := bt.Wait(ctx); n != 2 || err == nil {
+		t.Fatalf("Wait = %d, %v; want 2 and the stream's refusal", n, err)
+	}
+}
+
 func TestConsumerOutcomes(t *testing.T) {
 	b := newBus(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/saga/internal/store"
@@ -22,16 +20,19 @@ import (
 
 // Outbox is the store side of the relay (store.Store).
 type Outbox interface {
-	Relay(ctx context.Context, limit int, now time.Time, publish func(context.Context, store.Message) error) (int, error)
+	Relay(ctx context.Context, limit int, now time.Time, publish func(context.Context, []store.Message) (int, error)) (int, error)
 }
 
-// Publisher publishes one message (bus.Bus).
+// Publisher publishes batches of messages (bus.Bus).
 type Publisher interface {
-	Publish(ctx context.Context, subject string, msg proto.Message, env bus.Envelope) (bool, error)
+	NewBatch() *bus.Batch
 }
 
 // batch is how many messages one transaction relays.
 const batch = 100
+
+// publishTimeout bounds the wait for the stream's answers to one batch.
+const publishTimeout = 10 * time.Second
 
 // Relay moves outbox messages onto the bus.
 type Relay struct {
@@ -94,18 +95,36 @@ func (r *Relay) Flush(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) publish(ctx context.Context, m store.Message) error {
-	msg := subjects.New(m.Subject)
-	if msg == nil {
-		return fmt.Errorf("outbox message %s: unknown subject %s", m.MsgID, m.Subject)
+// publish sends every message of one relayed batch before waiting for the
+// stream's answers: one round trip for the batch instead of one per message,
+// which under a burst of signups is the difference between the relay keeping
+// up and every saga waiting in its line. It returns how many messages,
+// counted from the first, the stream stored.
+func (r *Relay) publish(ctx context.Context, ms []store.Message) (int, error) {
+	b := r.pub.NewBatch()
+	var stop error
+	for _, m := range ms {
+		msg := subjects.New(m.Subject)
+		if msg == nil {
+			stop = fmt.Errorf("outbox message %s: unknown subject %s", m.MsgID, m.Subject)
+			break
+		}
+		if err := bus.Decode(m.Payload, msg); err != nil {
+			stop = fmt.Errorf("outbox message %s: %w", m.MsgID, err)
+			break
+		}
+		// The message continues the trace it was queued in, whenever and by
+		// whichever replica it is published.
+		env := bus.Envelope{MsgID: m.MsgID, SagaID: m.SagaID, CustomerID: m.CustomerID}
+		if stop = b.Add(bus.WithTraceContext(ctx, m.TraceContext), m.Subject, msg, env); stop != nil {
+			break
+		}
 	}
-	if err := bus.Decode(m.Payload, msg); err != nil {
-		return fmt.Errorf("outbox message %s: %w", m.MsgID, err)
-	}
-	// The message continues the trace it was queued in, whenever and by
-	// whichever replica it is published.
-	pctx, cancel := context.WithTimeout(bus.WithTraceContext(ctx, m.TraceContext), 10*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	_, err := r.pub.Publish(pctx, m.Subject, msg, bus.Envelope{MsgID: m.MsgID, SagaID: m.SagaID, CustomerID: m.CustomerID})
-	return err
+	n, err := b.Wait(wctx)
+	if err == nil {
+		err = stop
+	}
+	return n, err
 }

@@ -8,13 +8,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Relay publishes up to limit unsent outbox messages, oldest first, and
-// marks those published as sent at now. Rows being relayed are locked and
-// skipped by other replicas (FOR UPDATE SKIP LOCKED). It stops at the first
-// publish error, keeping the rest for the next call, and returns how many
-// it sent. A crash after publishing but before marking republishes with the
-// same message id, which the stream drops as a duplicate.
-func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish func(context.Context, Message) error) (int, error) {
+// Relay hands up to limit unsent outbox messages, oldest first, to publish
+// and marks the ones it reports sent at now. publish returns how many of
+// the messages, counted from the first, were published, and the error that
+// stopped it, if any; the rest stay for the next call. Rows being relayed
+// are locked and skipped by other replicas (FOR UPDATE SKIP LOCKED). Relay
+// returns how many it marked. A crash after publishing but before marking
+// republishes with the same message ids, which the stream drops as
+// duplicates.
+func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish func(context.Context, []Message) (int, error)) (int, error) {
 	sent := 0
 	var perr error
 	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
@@ -23,33 +25,26 @@ func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish fu
 		if err != nil {
 			return err
 		}
-		type row struct {
-			id int64
-			m  Message
-		}
-		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-			var x row
+		var ids []int64
+		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+			var m Message
+			var id int64
 			var payload string
-			err := r.Scan(&x.id, &x.m.SagaID, &x.m.CustomerID, &x.m.Subject, &x.m.MsgID, &payload, &x.m.TraceContext)
-			x.m.Payload = []byte(payload)
-			return x, err
+			err := r.Scan(&id, &m.SagaID, &m.CustomerID, &m.Subject, &m.MsgID, &payload, &m.TraceContext)
+			m.Payload = []byte(payload)
+			ids = append(ids, id)
+			return m, err
 		})
-		if err != nil {
+		if err != nil || len(msgs) == 0 {
 			return err
 		}
-		var ids []int64
-		for _, x := range batch {
-			if perr = publish(ctx, x.m); perr != nil {
-				break
-			}
-			ids = append(ids, x.id)
-		}
-		if len(ids) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE saga.outbox SET sent_at = $1 WHERE id = ANY($2)`, now, ids); err != nil {
+		sent, perr = publish(ctx, msgs)
+		sent = min(max(sent, 0), len(ids))
+		if sent > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE saga.outbox SET sent_at = $1 WHERE id = ANY($2)`, now, ids[:sent]); err != nil {
 				return err
 			}
 		}
-		sent = len(ids)
 		return nil // commit what was sent, even when a later publish failed
 	})
 	if err != nil {

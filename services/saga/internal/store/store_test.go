@@ -106,6 +106,19 @@ func TestConcurrentUpdatesApplyOnce(t *testing.T) {
 	}
 }
 
+// each publishes a relayed batch one message at a time with publish,
+// stopping at the first error.
+func each(publish func(context.Context, store.Message) error) func(context.Context, []store.Message) (int, error) {
+	return func(ctx context.Context, ms []store.Message) (int, error) {
+		for i, m := range ms {
+			if err := publish(ctx, m); err != nil {
+				return i, err
+			}
+		}
+		return len(ms), nil
+	}
+}
+
 func TestRelay(t *testing.T) {
 	st := open(t)
 	start(t, st, "cs_3")
@@ -120,15 +133,15 @@ func TestRelay(t *testing.T) {
 		got = append(got, m.MsgID)
 		return nil
 	}
-	n, err := st.Relay(ctx, 10, t0, publish)
+	n, err := st.Relay(ctx, 10, t0, each(publish))
 	if n != 1 || !errors.Is(err, boom) {
 		t.Fatalf("first relay: sent %d err %v; want 1 and the publish error", n, err)
 	}
 	boom = nil
-	if n, err := st.Relay(ctx, 10, t0, publish); n != 1 || err != nil {
+	if n, err := st.Relay(ctx, 10, t0, each(publish)); n != 1 || err != nil {
 		t.Fatalf("second relay: sent %d err %v", n, err)
 	}
-	if n, err := st.Relay(ctx, 10, t0, publish); n != 0 || err != nil {
+	if n, err := st.Relay(ctx, 10, t0, each(publish)); n != 0 || err != nil {
 		t.Fatalf("third relay: sent %d err %v", n, err)
 	}
 	if diff := cmp.Diff([]string{"signup-cs_3-m", "signup-cs_4-m"}, got); diff != "" {

@@ -42,10 +42,10 @@ func TestOutboxContinuesTheSagasTrace(t *testing.T) {
 
 	// Relayed from the rows alone, as a restarted coordinator would.
 	got := map[string]trace.SpanContext{}
-	if _, err := st.Relay(context.Background(), 10, t0.Add(time.Second), func(_ context.Context, m store.Message) error {
+	if _, err := st.Relay(context.Background(), 10, t0.Add(time.Second), each(func(_ context.Context, m store.Message) error {
 		got[m.MsgID] = trace.SpanContextFromContext(bus.WithTraceContext(context.Background(), m.TraceContext))
 		return nil
-	}); err != nil {
+	})); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]trace.SpanID{"m1": span.SpanContext().SpanID(), "m2": span.SpanContext().SpanID(), "m3": reply.SpanContext().SpanID()}
