@@ -56,6 +56,10 @@ type settings struct {
 	// PoolSize is DATABASE_POOL_SIZE: how many databases the postgres
 	// driver keeps made ahead of signups (0, the default, keeps none).
 	PoolSize int
+	// PoolBusyCommits is DATABASE_POOL_BUSY_COMMITS: the server's
+	// transactions a second above which a refill of the pool waits (default
+	// 300; 0 refills regardless; see postgres.PoolConfig.BusyCommits).
+	PoolBusyCommits int
 	// Neon is the neon driver's settings (NEON_*).
 	Neon neonSettings
 }
@@ -107,6 +111,10 @@ func loadConfig(l *config.Loader) (settings, error) {
 		c.PoolSize = l.Int("DATABASE_POOL_SIZE", 0)
 		if c.PoolSize < 0 || c.PoolSize > maxPoolSize {
 			l.Problem("DATABASE_POOL_SIZE must be between 0 and %d", maxPoolSize)
+		}
+		c.PoolBusyCommits = l.Int("DATABASE_POOL_BUSY_COMMITS", 300)
+		if c.PoolBusyCommits < 0 {
+			l.Problem("DATABASE_POOL_BUSY_COMMITS must be 0 (off) or more")
 		}
 		if c.Limits.ConnectionLimit < 1 {
 			l.Problem("CUSTOMER_DB_CONNECTION_LIMIT must be at least 1")

@@ -134,7 +134,7 @@ func openDriver(ctx context.Context, cfg settings, env *service.Env) (driver, er
 			Archives:     archives,
 			BinDir:       binDir,
 			Limits:       cfg.Limits,
-			Pool:         postgres.PoolConfig{Size: cfg.PoolSize, Metrics: registerer(env)},
+			Pool:         postgres.PoolConfig{Size: cfg.PoolSize, BusyCommits: cfg.PoolBusyCommits, Metrics: registerer(env)},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("postgres driver: %w", err)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -52,6 +53,13 @@ type PoolConfig struct {
 	// the pool lock, refills or shrinks it. A claim in this process starts a
 	// round at once. Default 1s.
 	Interval time.Duration
+	// BusyCommits is the server's rate of transactions a second above
+	// which a refill waits for the server to calm down (see busy); 0
+	// refills regardless.
+	BusyCommits int
+	// MaxDefer is the longest a refill waits for a busy server before it
+	// makes one entry anyway. Default 10s.
+	MaxDefer time.Duration
 	// Metrics receives the pool's metrics; nil registers none.
 	Metrics prometheus.Registerer
 }
@@ -71,6 +79,18 @@ const (
 // fillTimeout bounds the making of one pool entry.
 const fillTimeout = time.Minute
 
+// A refill waits while the server is busy — committing more than
+// PoolConfig.BusyCommits transactions a second — but makes one entry at
+// least every PoolConfig.MaxDefer, so a server that never calms down still gets
+// its pool back, slowly. The claims of a burst end within its first
+// moments, yet its signups keep the server busy long after: 50 concurrent
+// signups ran for ~2 s after claims that took 0.3 s, 500 for ~35 s, and a
+// refill started a second after the last claim took a quarter of the
+// server from them (`clawctl bench -n 500`: p99 31 s with the refill held
+// back, 37–39 s without; 100–175 transactions a second while only the
+// pool fills, 800–2,100 during a burst, ~45 on an idle platform).
+const defaultMaxDefer = 10 * time.Second
+
 // pool is the driver's warm pool state.
 type pool struct {
 	size     int
@@ -79,6 +99,19 @@ type pool struct {
 	// lastClaim is when this process last claimed (or missed), in
 	// UnixNano: refills wait for a quiet moment (see poolRound).
 	lastClaim atomic.Int64
+	// The rest is the refill's, touched only by RunPool's goroutine.
+	busyCommits int
+	// filling is set once a refill has started, until the pool is full or
+	// a claim interrupts it: the server's rate is not checked again
+	// meanwhile (the refill's own transactions would count).
+	filling bool
+	// commits and sampledAt are the server's transaction count when last
+	// sampled; deferredSince is when the refill first waited for a busy
+	// server (zero while it does not).
+	commits                  int64
+	sampledAt, deferredSince time.Time
+	busyNow                  bool
+	maxDefer                 time.Duration
 
 	ready  prometheus.Gauge
 	target prometheus.Gauge
@@ -95,6 +128,7 @@ func newPool(cfg PoolConfig) (*pool, error) {
 	}
 	p := &pool{
 		size: cfg.Size, interval: cfg.Interval, kick: make(chan struct{}, 1),
+		busyCommits: cfg.BusyCommits, maxDefer: cmp.Or(cfg.MaxDefer, defaultMaxDefer),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_database_pool_ready",
 			Help: "Warm pool databases ready to be claimed, as last counted by this replica."}),
 		target: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claw_database_pool_size",
@@ -102,13 +136,13 @@ func newPool(cfg PoolConfig) (*pool, error) {
 		claims: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claw_database_pool_claims_total",
 			Help: "Customer database creates by whether a warm pool database was claimed (hit) or none was ready (miss)."}, []string{"result"}),
 		fills: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claw_database_pool_fills_total",
-			Help: "Warm pool databases made (ok) or failed to make (error), and dropped when the pool shrank (dropped)."}, []string{"result"}),
+			Help: "Warm pool databases made (ok) or failed to make (error), dropped when the pool shrank (dropped), and refill rounds put off while the server was busy (deferred)."}, []string{"result"}),
 	}
 	p.target.Set(float64(cfg.Size))
 	for _, r := range []string{"hit", "miss"} {
 		p.claims.WithLabelValues(r)
 	}
-	for _, r := range []string{"ok", "error", "dropped"} {
+	for _, r := range []string{"ok", "error", "dropped", "deferred"} {
 		p.fills.WithLabelValues(r)
 	}
 	if cfg.Metrics != nil {
@@ -280,27 +314,107 @@ func (d *Driver) poolRound(ctx context.Context) error {
 		case n < d.pool.size && time.Since(time.Unix(0, d.pool.lastClaim.Load())) < d.quietBeforeFill(n):
 			// Signups are claiming right now: a fill costs the server what a
 			// signup's template clone would (~0.2 s of CPU here), so it
-			// waits until the burst is over instead of slowing it down.
+			// waits until the burst is over instead of slowing it down. What
+			// the server did before the burst says nothing of it after.
+			d.pool.filling, d.pool.sampledAt = false, time.Time{}
 			return nil
-		case n < d.pool.size:
-			// A fill runs to its end even when ctx ends: a CREATE DATABASE
-			// canceled on the client may still complete on the server, and
-			// stopping should not leave that behind.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fillTimeout)
-			err := d.fillOne(fctx, c)
-			cancel()
+		case n < d.pool.size && !d.pool.filling:
+			busy, err := d.busy(ctx, c)
 			if err != nil {
 				return err
 			}
-			d.pool.fills.WithLabelValues("ok").Inc()
+			now := time.Now()
+			if !busy {
+				d.pool.deferredSince = time.Time{}
+				d.pool.filling = true
+				continue
+			}
+			if d.pool.deferredSince.IsZero() {
+				d.pool.deferredSince = now
+			}
+			if now.Sub(d.pool.deferredSince) < d.pool.maxDefer {
+				d.pool.fills.WithLabelValues("deferred").Inc()
+				return nil
+			}
+			// Overdue: one entry now, then wait again.
+			d.pool.deferredSince = now
+			if err := d.fill(ctx, c); err != nil {
+				return err
+			}
+		case n < d.pool.size:
+			if err := d.fill(ctx, c); err != nil {
+				return err
+			}
 		case n > d.pool.size:
 			if err := d.shrinkOne(ctx, c); err != nil {
 				return err
 			}
 		default:
+			d.pool.filling = false
 			return nil
 		}
 	}
+	return nil
+}
+
+// fill makes one entry. It runs to its end even when ctx ends: a CREATE
+// DATABASE canceled on the client may still complete on the server, and
+// stopping should not leave that behind.
+func (d *Driver) fill(ctx context.Context, c *pgxpool.Conn) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fillTimeout)
+	defer cancel()
+	if err := d.fillOne(fctx, c); err != nil {
+		return err
+	}
+	d.pool.fills.WithLabelValues("ok").Inc()
+	// The next busy check measures from here, after this entry's own
+	// transactions.
+	return d.sampleCommits(ctx, c)
+}
+
+// busy reports whether the server committed more than BusyCommits
+// transactions a second over the last busyWindow or more; over a shorter
+// window it repeats its last verdict. Without a recent sample (claims held the
+// refill back meanwhile, or none was taken yet) it takes one and reports
+// busy; a later round knows.
+func (d *Driver) busy(ctx context.Context, c *pgxpool.Conn) (bool, error) {
+	p := d.pool
+	if p.busyCommits <= 0 {
+		return false, nil
+	}
+	since := time.Since(p.sampledAt)
+	switch {
+	case p.sampledAt.IsZero() || since > busyStale:
+		p.busyNow = true
+		return true, d.sampleCommits(ctx, c)
+	case since < busyWindow:
+		return p.busyNow, nil
+	}
+	prev := p.commits
+	if err := d.sampleCommits(ctx, c); err != nil {
+		return false, err
+	}
+	rate := float64(p.commits-prev) / since.Seconds()
+	p.busyNow = rate > float64(p.busyCommits)
+	return p.busyNow, nil
+}
+
+// busyWindow is the shortest window busy measures the server's rate over;
+// a sample older than busyStale starts a new measurement. A backend that
+// never goes idle reports its counts every second or two (at the end of a
+// transaction, when no one holds the stats entry it adds to), so a window
+// of one second missed a busy backend's report now and then.
+const busyWindow, busyStale = 2 * time.Second, 6 * time.Second
+
+// sampleCommits records the server's count of transactions ended, every
+// database's: pg_stat_database is readable by any role. Backends report
+// their counts at least every second, so the count lags by about that.
+func (d *Driver) sampleCommits(ctx context.Context, c *pgxpool.Conn) error {
+	var n int64
+	if err := c.QueryRow(ctx, `SELECT COALESCE(sum(xact_commit + xact_rollback), 0)::bigint FROM pg_stat_database`).Scan(&n); err != nil {
+		return fmt.Errorf("server activity: %w", err)
+	}
+	d.pool.commits, d.pool.sampledAt = n, time.Now()
 	return nil
 }
 

@@ -381,3 +381,50 @@ func TestContractWithWarmPool(t *testing.T) {
 		t.Error("no create of the contract claimed a pool database")
 	}
 }
+
+// load keeps the server committing thousands of one-statement transactions
+// a second until the returned stop is called. (The pool's own rounds, every
+// 20 ms here, commit a few hundred a second: the tests' threshold is 1,000.)
+func load(t *testing.T, f *poolFixture) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			_, _ = f.admin.Exec(ctx, "SELECT 1")
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestWarmPoolRefillWaitsForABusyServer: a refill does not compete with
+// what keeps the server busy (a burst's signups outlast its claims), and
+// fills once the server calms down.
+func TestWarmPoolRefillWaitsForABusyServer(t *testing.T) {
+	f := newPoolFixtureWith(t, postgres.Config{Pool: postgres.PoolConfig{Size: 2, BusyCommits: 1000, MaxDefer: time.Hour}})
+	stop := load(t, f)
+	time.Sleep(3 * time.Second)
+	if n := len(f.ready(t)); n != 0 {
+		t.Fatalf("the pool made %d entries while the server was busy", n)
+	}
+	if f.metric("claw_database_pool_fills_total", "deferred") == 0 {
+		t.Error("no deferred refill counted")
+	}
+	stop()
+	f.waitReady(t, 2)
+}
+
+// TestWarmPoolRefillsABusyServerSlowly: a server that never calms down
+// still gets its pool back, an entry every MaxDefer.
+func TestWarmPoolRefillsABusyServerSlowly(t *testing.T) {
+	f := newPoolFixtureWith(t, postgres.Config{Pool: postgres.PoolConfig{Size: 2, BusyCommits: 1000, MaxDefer: 500 * time.Millisecond}})
+	load(t, f)
+	f.waitReady(t, 2)
+	if f.metric("claw_database_pool_fills_total", "deferred") == 0 {
+		t.Error("the pool filled a busy server without waiting")
+	}
+}
