@@ -85,10 +85,11 @@ const fillTimeout = time.Minute
 // its pool back, slowly. The claims of a burst end within its first
 // moments, yet its signups keep the server busy long after: 50 concurrent
 // signups ran for ~2 s after claims that took 0.3 s, 500 for ~35 s, and a
-// refill started a second after the last claim took a quarter of the
-// server from them (`clawctl bench -n 500`: p99 31 s with the refill held
-// back, 37–39 s without; 100–175 transactions a second while only the
-// pool fills, 800–2,100 during a burst, ~45 on an idle platform).
+// refill started a second after the last claim took a fifth of the
+// server's CPU from them (`clawctl bench -n 500`: p99 31 s with the refill
+// held back, 37–39 s without, one run each; 100–175 transactions a second
+// while only the pool fills, 800–2,100 during a burst, ~45 on an idle
+// platform).
 const defaultMaxDefer = 10 * time.Second
 
 // pool is the driver's warm pool state.
@@ -367,6 +368,9 @@ func (d *Driver) fill(ctx context.Context, c *pgxpool.Conn) error {
 		return err
 	}
 	d.pool.fills.WithLabelValues("ok").Inc()
+	if d.pool.busyCommits <= 0 {
+		return nil
+	}
 	// The next busy check measures from here, after this entry's own
 	// transactions.
 	return d.sampleCommits(ctx, c)
