@@ -112,7 +112,10 @@ func Run(ctx context.Context, env *service.Env) error {
 	if err != nil {
 		return fmt.Errorf("saga store: %w", err)
 	}
-	rel := relay.New(st, env.Bus, now, cfg.SweepInterval, env.Log)
+	rel, err := relay.New(st, env.Bus, now, cfg.SweepInterval, env.Log, env.Metrics)
+	if err != nil {
+		return err
+	}
 	a := app.New(app.Options{
 		Store: st, Policy: cfg.Policy, Now: now, Log: env.Log, Metrics: metrics,
 		Notify: rel.Kick, OutboxRetention: cfg.OutboxRetention,

@@ -69,6 +69,13 @@ func TestHappyPath(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
+	// Every message the relay got stored had its wait measured (before the
+	// relay marks it sent).
+	servicetest.Eventually(t, 5*time.Second, "outbox lag observed", func() bool {
+		var sent uint64
+		err := f.p.DB.QueryRow(context.Background(), `SELECT count(*) FROM saga.outbox WHERE sent_at IS NOT NULL`).Scan(&sent)
+		return err == nil && sent >= 11 && servicetest.HistogramCount(t, env.Metrics, "claw_saga_outbox_lag_seconds", nil) == sent
+	})
 }
 
 func TestDuplicateSignupsStartOneSaga(t *testing.T) {

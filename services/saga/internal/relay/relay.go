@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"clawdbot.cloud/pkg/bus"
+	"clawdbot.cloud/pkg/promreg"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/saga/internal/store"
 )
@@ -42,11 +45,22 @@ type Relay struct {
 	interval time.Duration
 	log      *slog.Logger
 	kick     chan struct{}
+	lag      prometheus.Histogram
 }
 
-// New returns a relay that polls every interval and whenever kicked.
-func New(out Outbox, pub Publisher, now func() time.Time, interval time.Duration, log *slog.Logger) *Relay {
-	return &Relay{out: out, pub: pub, now: now, interval: interval, log: log, kick: make(chan struct{}, 1)}
+// New returns a relay that polls every interval and whenever kicked. Its
+// metric is registered on reg (nil: none).
+func New(out Outbox, pub Publisher, now func() time.Time, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) (*Relay, error) {
+	lag, err := promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "claw_saga_outbox_lag_seconds",
+		Help: "From a transition to the stream storing a message it queued (the outbox relay's line).",
+		// 1 ms to ~10 min: a burst's line, a stream that was away.
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 15),
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("register relay metrics: %w", err)
+	}
+	return &Relay{out: out, pub: pub, now: now, interval: interval, log: log, kick: make(chan struct{}, 1), lag: lag}, nil
 }
 
 // Kick asks the relay to publish now. It never blocks.
@@ -125,6 +139,12 @@ func (r *Relay) publish(ctx context.Context, ms []store.Message) (int, error) {
 	n, err := b.Wait(wctx)
 	if err == nil {
 		err = stop
+	}
+	now := r.now()
+	for _, m := range ms[:n] {
+		if !m.CreatedAt.IsZero() {
+			r.lag.Observe(max(now.Sub(m.CreatedAt), 0).Seconds())
+		}
 	}
 	return n, err
 }

@@ -20,7 +20,7 @@ func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish fu
 	sent := 0
 	var perr error
 	err := pgx.BeginFunc(ctx, st.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, saga_id, customer_id, subject, msg_id, payload::text, trace_context FROM saga.outbox
+		rows, err := tx.Query(ctx, `SELECT id, saga_id, customer_id, subject, msg_id, payload::text, trace_context, created_at FROM saga.outbox
 			WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return err
@@ -30,7 +30,7 @@ func (st *Store) Relay(ctx context.Context, limit int, now time.Time, publish fu
 			var m Message
 			var id int64
 			var payload string
-			err := r.Scan(&id, &m.SagaID, &m.CustomerID, &m.Subject, &m.MsgID, &payload, &m.TraceContext)
+			err := r.Scan(&id, &m.SagaID, &m.CustomerID, &m.Subject, &m.MsgID, &payload, &m.TraceContext, &m.CreatedAt)
 			m.Payload = []byte(payload)
 			ids = append(ids, id)
 			return m, err

@@ -42,6 +42,9 @@ type Message struct {
 	// when empty, the store fills in the trace of the transaction's cause
 	// (the handler's span, or the saga's own trace).
 	TraceContext string
+	// CreatedAt is the time of the transition that queued it (read back
+	// by Relay; the transition's own time is stored when queueing).
+	CreatedAt time.Time
 }
 
 // Store reads and writes sagas.
