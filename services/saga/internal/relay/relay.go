@@ -54,7 +54,7 @@ func New(out Outbox, pub Publisher, now func() time.Time, interval time.Duration
 	lag, err := promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "claw_saga_outbox_lag_seconds",
 		Help: "From a transition to the stream storing a message it queued (the outbox relay's line).",
-		// 1 ms to ~10 min: a burst's line, a stream that was away.
+		// 1 ms to ~6 min: a burst's line, a stream that was away.
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 15),
 	}))
 	if err != nil {
