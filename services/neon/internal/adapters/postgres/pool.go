@@ -412,7 +412,7 @@ const busyWindow, busyStale = 2 * time.Second, 6 * time.Second
 
 // sampleCommits records the server's count of transactions ended, every
 // database's: pg_stat_database is readable by any role. Backends report
-// their counts at least every second, so the count lags by about that.
+// their counts every second or two (see busyWindow), so it lags by that.
 func (d *Driver) sampleCommits(ctx context.Context, c *pgxpool.Conn) error {
 	var n int64
 	if err := c.QueryRow(ctx, `SELECT COALESCE(sum(xact_commit + xact_rollback), 0)::bigint FROM pg_stat_database`).Scan(&n); err != nil {
