@@ -2,6 +2,7 @@ package saga_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -58,11 +59,24 @@ func TestAdminIsANATSService(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("endpoints %v, want %v", got, want)
 	}
-	var stats micro.Stats
-	control(micro.StatsVerb, &stats)
-	for _, e := range stats.Endpoints {
-		if e.Subject == subjects.AdminSagaGet && (e.NumRequests != 1 || e.NumErrors != 1) {
-			t.Errorf("%s: %d requests, %d errors; want 1 and 1", e.Subject, e.NumRequests, e.NumErrors)
+	// micro counts a request after its handler returns, and the handler has
+	// already replied: the stats can trail the reply by a moment.
+	getStats := func() string {
+		var stats micro.Stats
+		control(micro.StatsVerb, &stats)
+		for _, e := range stats.Endpoints {
+			if e.Subject == subjects.AdminSagaGet {
+				return fmt.Sprintf("%d requests, %d errors", e.NumRequests, e.NumErrors)
+			}
 		}
+		return "no such endpoint"
+	}
+	const wantStats = "1 requests, 1 errors"
+	seen := getStats()
+	for deadline := time.Now().Add(5 * time.Second); seen != wantStats && time.Now().Before(deadline); seen = getStats() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if seen != wantStats {
+		t.Errorf("%s: %s; want %s", subjects.AdminSagaGet, seen, wantStats)
 	}
 }
