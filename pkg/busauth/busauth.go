@@ -94,8 +94,11 @@ var table = []Principal{
 		Publish: []string{
 			subjects.CustomerSignedUp, subjects.CustomerPlanChanged, subjects.CustomerTrialWillEnd,
 			subjects.CustomerPaymentFailed, subjects.CustomerPaymentSucceeded, subjects.CustomerCanceled,
-			"admin.saga.>",
+			"admin.saga.>", subjects.IngressProgressChanged,
 		},
+		// Progress recorded by any ingress process wakes the waiting reads of
+		// all of them (core NATS, services/ingress/internal/changes).
+		Subscribe: []string{subjects.IngressProgressChanged},
 		Consumers: []Consumer{{Durable: "ingress-projector"}},
 	},
 	{

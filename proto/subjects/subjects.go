@@ -187,6 +187,14 @@ const (
 	AdminSagaRetry = "admin.saga.saga.retry"
 )
 
+// IngressProgressChanged is a core NATS subject (not the stream): the
+// ingress's projector publishes a saga id on it after recording progress of
+// that signup, and every ingress process wakes the reads waiting on it. Only
+// the ingress may publish or subscribe (pkg/busauth). The payload is the
+// saga id as plain text: saga ids grant nothing (they are in every log line),
+// the Checkout Session id, which does, is never sent.
+const IngressProgressChanged = "ingress.progress.changed"
+
 // Admin request/reply subjects of the compute service (core NATS): the
 // process driver's owner answers them with JSON; `clawctl openclaw` calls
 // them as the operator. Shapes: services/railway/README.md.

@@ -41,6 +41,7 @@ import (
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/services/ingress/internal/billing"
+	"clawdbot.cloud/services/ingress/internal/changes"
 	"clawdbot.cloud/services/ingress/internal/expiry"
 	"clawdbot.cloud/services/ingress/internal/httpapi"
 	"clawdbot.cloud/services/ingress/internal/projector"
@@ -70,7 +71,7 @@ type Server struct {
 	// sweeper deletes the keys nobody revealed within RevealTTL.
 	sweeper *expiry.Sweeper
 	// changes wakes provisioning reads waiting for a change.
-	changes *store.Changes
+	changes *changes.Feed
 }
 
 // New validates the configuration, migrates schema "ingress", registers the
@@ -89,7 +90,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes := store.NewChanges(env.DB, env.Log)
+	feed := changes.New(env.Bus.Conn(), env.Log)
 	deps := httpapi.Deps{
 		Log:            env.Log,
 		Verifier:       stripeevent.NewVerifier(cfg.WebhookSecret),
@@ -108,7 +109,7 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 		Now:            env.Now,
 		LiveMode:       cfg.LiveMode(),
 		RateLimits:     cfg.Limits.limiters(env.Now),
-		Changes:        changes,
+		Changes:        feed,
 	}
 	if cfg.CheckoutEnabled() {
 		bc := billing.New(billing.Config{
@@ -146,8 +147,8 @@ func New(ctx context.Context, env *service.Env) (*Server, error) {
 			MaxHeaderBytes: 64 << 10,
 			ErrorLog:       slog.NewLogLogger(env.Log.Handler(), slog.LevelWarn),
 		},
-		proj:    projector.New(st, env.Now),
-		changes: changes,
+		proj:    projector.New(st, feed, env.Now),
+		changes: feed,
 		sweeper: &expiry.Sweeper{
 			Store: st, Secrets: env.Secrets, Log: env.Log, TTL: cfg.RevealTTL, Grace: cfg.RevealGrace,
 			Interval: cfg.RevealSweepInterval, Now: env.Now, Expired: m.KeysExpired,

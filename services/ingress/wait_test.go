@@ -14,7 +14,7 @@ import (
 	"clawdbot.cloud/pkg/servicetest"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
-	"clawdbot.cloud/services/ingress/internal/store"
+	"clawdbot.cloud/services/ingress/internal/changes"
 )
 
 // conditionalRequest is a read of cs's provisioning with If-None-Match:
@@ -153,29 +153,32 @@ func TestProvisioningWaitsForAChange(t *testing.T) {
 	}
 }
 
-// otherListener starts a Changes of its own on the ingress's database (as
-// another ingress process would) until ctx ends, and returns it once its
-// LISTEN shows in pg_stat_activity.
-func (h *harness) otherListener(ctx context.Context, t *testing.T) *store.Changes {
+// otherProcess starts a changes.Feed of its own on a bus connection of its
+// own (as another ingress process would) until ctx ends, and returns it
+// once it receives the ingress's notices.
+func (h *harness) otherProcess(ctx context.Context, t *testing.T) *changes.Feed {
 	t.Helper()
-	other := store.NewChanges(h.env.DB, slog.New(slog.DiscardHandler))
+	other := changes.New(h.p.Env(t, "ingress", nil).Bus.Conn(), slog.New(slog.DiscardHandler))
 	go other.Run(ctx)
-	servicetest.Eventually(t, 10*time.Second, "a second listener", func() bool {
-		var n int
-		err := h.env.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN ingress_provisioning'`).Scan(&n)
-		return err == nil && n >= 2
+	probe := changes.New(h.env.Bus.Conn(), slog.New(slog.DiscardHandler))
+	servicetest.Eventually(t, 10*time.Second, "another process to receive notices", func() bool {
+		// A notice for the probe and for no other saga since a fresh mark:
+		// Run wakes everyone once it has subscribed, which proves nothing.
+		m := other.Mark()
+		probe.Notify("signup-probe")
+		time.Sleep(10 * time.Millisecond)
+		return other.ChangedSince("signup-probe", m) && !other.ChangedSince("signup-nobody", m)
 	})
 	return other
 }
 
-// TestChangesNotifiesEveryListener: progress recorded by the projector
-// wakes a subscriber of another Changes (another ingress process) on the
-// same database, through Postgres notifications alone.
-func TestChangesNotifiesEveryListener(t *testing.T) {
+// TestChangesNotifyEveryProcess: progress recorded by the projector wakes
+// a subscriber of another ingress process, through the bus alone.
+func TestChangesNotifyEveryProcess(t *testing.T) {
 	h := start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	other := h.otherListener(ctx, t)
+	other := h.otherProcess(ctx, t)
 	const cs = "cs_test_notify0001"
 	saga := names.SignupSagaID(cs)
 	changed, stop := other.Subscribe(saga)
@@ -192,7 +195,7 @@ func TestChangesNotifiesEveryListener(t *testing.T) {
 	select {
 	case <-changed:
 	case <-time.After(15 * time.Second):
-		t.Fatal("no notification for the saga's progress")
+		t.Fatal("no notice for the saga's progress")
 	}
 	stop()
 	quiet()
@@ -212,8 +215,8 @@ func TestWaitAfterAnAnswerSkipsItsRead(t *testing.T) {
 	defer cancel()
 	const cs = "cs_test_skip00001"
 	saga := names.SignupSagaID(cs)
-	// A listener of its own tells the test when a step was notified.
-	changed, stop := h.otherListener(ctx, t).Subscribe(saga)
+	// A process of its own tells the test when a step was notified.
+	changed, stop := h.otherProcess(ctx, t).Subscribe(saga)
 	defer stop()
 	if res := h.deliver(t, checkout{EventID: "evt_skip", SessionID: cs, Customer: "cus_S1", Plan: "starter"}.payload(t)); res.Code != 200 {
 		t.Fatalf("webhook: %d %v", res.Code, res.Body)

@@ -58,12 +58,12 @@ type Secrets interface {
 }
 
 // Changes tells when a signup's progress may have changed:
-// *store.Changes.
+// *changes.Feed.
 type Changes interface {
 	Subscribe(sagaID string) (changed <-chan struct{}, stop func())
 	// Mark and ChangedSince tell whether a saga may have changed since a
 	// mark taken before a read, so a waiter subscribed after its read
-	// reads again only then (store.Changes).
+	// reads again only then (changes.Feed).
 	Mark() uint64
 	ChangedSince(sagaID string, mark uint64) bool
 }

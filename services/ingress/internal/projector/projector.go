@@ -34,15 +34,23 @@ type Applier interface {
 	ApplyCustomerState(ctx context.Context, cs store.CustomerState) error
 }
 
-// Projector maps saga events onto read-model progress.
-type Projector struct {
-	store Applier
-	now   func() time.Time
+// Notifier tells the reads waiting on a signup, in every ingress process,
+// that its progress may have changed: *changes.Feed.
+type Notifier interface {
+	Notify(sagaID string)
 }
 
-// New returns a Projector writing to st, stamping steps with now.
-func New(st Applier, now func() time.Time) *Projector {
-	return &Projector{store: st, now: now}
+// Projector maps saga events onto read-model progress.
+type Projector struct {
+	store  Applier
+	notify Notifier
+	now    func() time.Time
+}
+
+// New returns a Projector writing to st, telling n of each signup it
+// recorded progress of, stamping steps with now.
+func New(st Applier, n Notifier, now func() time.Time) *Projector {
+	return &Projector{store: st, notify: n, now: now}
 }
 
 // Router returns the routes of every subject the projector follows.
@@ -148,7 +156,13 @@ func (p *Projector) apply(ctx context.Context, sagaID, customerID string, pr sto
 		return bus.Permanent(fmt.Errorf("saga %s: its checkout session does not derive its id", sagaID))
 	}
 	pr.SagaID, pr.CustomerID, pr.At = sagaID, customerID, p.now().UTC()
-	return p.store.Apply(ctx, pr)
+	if err := p.store.Apply(ctx, pr); err != nil {
+		return err
+	}
+	// Committed: the waiters may read it now. A change that turns out to
+	// be none (a redelivery) only costs them a read.
+	p.notify.Notify(sagaID)
+	return nil
 }
 
 // customerState records a state change; reports arrive in any order and

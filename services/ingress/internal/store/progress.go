@@ -61,17 +61,17 @@ const progressSet = `
 	                      THEN $7::text ELSE p.failure_reason END,
 	updated_at     = now()`
 
-// Apply records p, and notifies the waiters of its saga (Changes), in one
-// statement: the row, the step and the notification commit together, and a
-// signup's dozen reports cost a dozen statements, not five times as many
-// (a transaction's begin, row, step, notify and commit were each a round
-// trip). Applying the same Progress again changes nothing.
+// Apply records p in one statement: the row and the step commit together,
+// and a signup's dozen reports cost a dozen statements, not five times as
+// many (a transaction's begin, row, step and commit were each a round
+// trip). Applying the same Progress again changes nothing. The caller tells
+// the waiting reads (package changes) once it returns.
 func (s *Store) Apply(ctx context.Context, p Progress) error {
 	at := p.At
 	if at.IsZero() {
 		at = time.Now()
 	}
-	// $9.. are the step's, inserted when $15 says there is one.
+	// $9.. are the step's, inserted when $14 says there is one.
 	var step Step
 	if p.Step != nil {
 		step = *p.Step
@@ -99,19 +99,17 @@ func (s *Store) Apply(ctx context.Context, p Progress) error {
 			WHERE saga_id = $2 AND $1::text = ''
 			  AND (p.customer_id = '' OR $4::text <> '' OR $5::text <> '' OR $6::text <> '' OR $7::text <> '')`
 	}
-	// The notification is delivered at commit, to every ingress process
-	// waiting on this signup; a change that turns out to be none only costs
-	// the waiters a read. Data-modifying WITH queries run whether or not
-	// the main query reads them.
+	// Data-modifying WITH queries run whether or not the main query reads
+	// them.
 	_, err := s.db.Exec(ctx, `
 		WITH progress AS (`+row+`),
 		step AS (
 			INSERT INTO ingress.provisioning_steps (saga_id, name, compensation, status, seq, at)
-			SELECT $2, $9, $10, $11, $12, $13 WHERE $15::bool
+			SELECT $2, $9, $10, $11, $12, $13 WHERE $14::bool
 			ON CONFLICT (saga_id, name, compensation, status) DO NOTHING)
-		SELECT pg_notify($14, $2)`,
+		SELECT`,
 		p.CheckoutSessionID, p.SagaID, p.CustomerID, p.Status, p.InstanceURL, p.APIKeyRef, p.FailureReason, at,
-		step.Name, step.Compensation, step.Status, int64(step.Seq), step.At, changesChannel, p.Step != nil)
+		step.Name, step.Compensation, step.Status, int64(step.Seq), step.At, p.Step != nil)
 	if err != nil {
 		return fmt.Errorf("apply progress of %s: %w", p.SagaID, err)
 	}

@@ -1,4 +1,4 @@
-package store
+package changes
 
 import (
 	"log/slog"
@@ -7,11 +7,11 @@ import (
 )
 
 // TestChangedSince: a waiter that marked before its read re-reads after
-// subscribing only when its saga was notified (or the listener lost its
-// connection) after the mark; a saga whose last notification was
-// forgotten counts as changed for marks taken before it.
+// subscribing only when its saga was notified (or a notice may have been
+// missed) after the mark; a saga whose last notice was forgotten counts as
+// changed for marks taken before it.
 func TestChangedSince(t *testing.T) {
-	c := NewChanges(nil, slog.New(slog.DiscardHandler))
+	c := New(nil, slog.New(slog.DiscardHandler))
 	m0 := c.Mark()
 	if c.ChangedSince("a", m0) {
 		t.Fatal("nothing notified, yet changed")
@@ -26,7 +26,7 @@ func TestChangedSince(t *testing.T) {
 	}
 	c.wake("")
 	if !c.ChangedSince("b", m1) {
-		t.Fatal("a lost listener does not count as a change")
+		t.Fatal("a possibly missed notice does not count as a change")
 	}
 	m2 := c.Mark()
 
