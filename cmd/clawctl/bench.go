@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"clawdbot.cloud/cmd/clawctl/internal/bench"
 	"clawdbot.cloud/cmd/clawctl/internal/platform"
@@ -40,6 +41,8 @@ func newBenchCmd() *cobra.Command {
 				return usageErrorf("bench: --pool is on, off or both, not %q", o.pool)
 			case o.url != "" && (cmd.Flags().Changed("bus-auth") || cmd.Flags().Changed("pool")):
 				return usageErrorf("bench: --bus-auth and --pool apply to the platform bench starts, not to --url")
+			case o.trace && (o.url != "" || o.json):
+				return usageErrorf("bench: --trace records the spans of the platform bench starts; it goes with neither --url nor --json")
 			}
 			for i, c := range o.live {
 				if c < 0 || (i > 0 && c <= o.live[i-1]) {
@@ -62,6 +65,7 @@ func newBenchCmd() *cobra.Command {
 	fs.StringVar(&o.busAuth, "bus-auth", "on", "the started platform's bus: on (each service its own NATS user), off, or both (off, then on, in this run)")
 	fs.StringVar(&o.pool, "pool", "on", "the started platform's warm pool of databases (DATABASE_POOL_SIZE, at least -n, full before each phase): on, off, or both (off, then on)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of this process (a started platform's services) over the whole run to this file (go tool pprof)")
+	fs.BoolVar(&o.trace, "trace", false, "after each phase, print where its signups spent their time: the services' spans by kind (count, when half and all had ended, durations), in the order they end")
 	fs.IntSliceVar(&o.live, "live", nil, "customers live when the phases run, one round per count (e.g. 100,1000: throughput, idle cost and memory as customers accumulate)")
 	secretFlag(fs, &o.secret)
 	jsonFlag(fs, &o.json)
@@ -76,6 +80,8 @@ type benchOptions struct {
 	// cpuProfile is where the phases' Go CPU profile goes; empty for none.
 	cpuProfile string
 	json       bool
+	// trace prints each phase's stages (bench.Stages).
+	trace bool
 }
 
 // benchPhase is one phase's figures as --json prints them.
@@ -117,7 +123,7 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		defer pprof.StopCPUProfile()
 	}
 	if o.url != "" {
-		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil, nil)
+		return benchPhases(ctx, w, o, strings.TrimRight(o.url, "/"), o.secret, benchLabel{}, nil, nil, nil, nil)
 	}
 	both := func(mode string) []string {
 		if mode == "both" {
@@ -173,7 +179,17 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 		return base(k)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := platform.Start(ctx, platform.Options{DataDir: dir, Env: env, Log: log})
+	popts := platform.Options{DataDir: dir, Env: env, Log: log}
+	var stages *bench.Stages
+	if o.trace {
+		// Every service records into one provider; spans carry their
+		// service (claw.service).
+		stages = bench.NewStages()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(stages))
+		defer tp.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck // nothing is exported
+		popts.Tracer = tp
+	}
+	p, err := platform.Start(ctx, popts)
 	if err != nil {
 		return err
 	}
@@ -198,7 +214,7 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 		}
 		return benchIdle(ctx, w, customers, cpu, func() (bench.Memory, error) { return bench.MeasureMemory(binary, postmaster) })
 	}
-	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu, idle)
+	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu, idle, stages)
 }
 
 // idleWindow is how long benchIdle measures an idle platform: the health
@@ -259,9 +275,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // and the concurrent phase against ingress, each after waitPool (if any),
 // then idle (if any) with the customers now live. With cpu (a platform
 // bench started), each phase also reports the processor time the platform
-// spent per signup.
+// spent per signup, and with stages where its signups spent their time.
 func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error,
-	cpu func() (bench.CPUTime, error), idle func(customers int) error) error {
+	cpu func() (bench.CPUTime, error), idle func(customers int) error, stages *bench.Stages) error {
 	rounds := o.live
 	if len(rounds) == 0 {
 		rounds = []int{0}
@@ -280,7 +296,7 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 			}
 			live = want
 		}
-		if err := benchRound(ctx, w, o, live, ingress, whsec, l, waitPool, cpu); err != nil {
+		if err := benchRound(ctx, w, o, live, ingress, whsec, l, waitPool, cpu, stages); err != nil {
 			return err
 		}
 		live += 2 * o.n
@@ -296,7 +312,7 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 // benchRound runs the sequential and the concurrent phase with live
 // customers signed up before them.
 func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingress, whsec string, l benchLabel, waitPool func() error,
-	cpu func() (bench.CPUTime, error)) error {
+	cpu func() (bench.CPUTime, error), stages *bench.Stages) error {
 	n := o.n
 	for _, phase := range []struct {
 		name        string
@@ -314,6 +330,10 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 				return err
 			}
 		}
+		if stages != nil {
+			stages.Reset()
+		}
+		began := time.Now()
 		r, err := bench.Signups(ctx, ingress, whsec, n, phase.concurrency)
 		if err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
@@ -359,6 +379,14 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 			r.Wall.Round(time.Millisecond), perSecond, cpuNote)
 		if line := postgresParts(used.PostgresBy, per); line != "" {
 			fmt.Fprintf(w, "  postgres/signup by who used it: %s\n", line)
+		}
+		if stages != nil {
+			// Spans of the pool's refill and health's rounds may fall in
+			// the phase too; a step of every signup has n or more.
+			fmt.Fprintf(w, "  where the %s phase's signups spent their time (ms from its start; spans of every signup):\n", phase.name)
+			if err := bench.WriteStages(w, stages.Table(began), n); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

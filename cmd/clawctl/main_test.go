@@ -50,6 +50,8 @@ func TestUsage(t *testing.T) {
 		{"bench bus-auth with url", []string{"bench", "--bus-auth", "off", "--url", "http://127.0.0.1:1"}, 2, "", "not to --url"},
 		{"bench pool", []string{"bench", "--pool", "maybe"}, 2, "", "--pool is on, off or both"},
 		{"bench pool with url", []string{"bench", "--pool", "off", "--url", "http://127.0.0.1:1"}, 2, "", "not to --url"},
+		{"bench trace with url", []string{"bench", "--trace", "--url", "http://127.0.0.1:1"}, 2, "", "--trace records the spans"},
+		{"bench trace with json", []string{"bench", "--trace", "--json"}, 2, "", "--trace records the spans"},
 		{"bench live", []string{"bench", "--live", "-1"}, 2, "", "--live is a growing list"},
 		{"bench live order", []string{"bench", "--live", "100,50"}, 2, "", "--live is a growing list"},
 		{"nats-auth without out", []string{"nats-auth"}, 2, "", "--out is required"},
