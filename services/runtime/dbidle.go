@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +40,9 @@ type idleCloser struct {
 	armed   bool
 	last    time.Time // the last release
 	stopped bool
+	// held keeps the connections of a warm runtime open until release:
+	// connecting is what a warm runtime saves its customer.
+	held bool
 }
 
 // TraceRelease is pgxpool's release tracer (openDB), called as a
@@ -70,7 +75,8 @@ func (c *idleCloser) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 // waits the rest of idle otherwise.
 func (c *idleCloser) fire() {
 	c.mu.Lock()
-	if c.stopped {
+	if c.stopped || c.held {
+		c.armed = false
 		c.mu.Unlock()
 		return
 	}
@@ -90,6 +96,14 @@ func (c *idleCloser) fire() {
 	}
 }
 
+// release ends a hold: the connections close after idle unless used.
+func (c *idleCloser) release() {
+	c.mu.Lock()
+	c.held = false
+	c.mu.Unlock()
+	c.TraceRelease(nil, pgxpool.TraceReleaseData{})
+}
+
 // stop ends the timer; the pool's Close closes what is left.
 func (c *idleCloser) stop() {
 	c.mu.Lock()
@@ -100,22 +114,51 @@ func (c *idleCloser) stop() {
 	}
 }
 
+// customerDB is the instance's pool on the customer's database with what
+// watches it: /health's check (dbHealth), the activity token and the idle
+// timer. A warm runtime opens it before its customer is known (Warm) and
+// hands it to the customer's instance (adopt).
+type customerDB struct {
+	pool  *pgxpool.Pool
+	check *dbHealth
+	act   *activity
+	idle  *idleCloser
+	// target is the server and database the pool connects to, with the
+	// user and password left out (sameTarget); login replaces those of
+	// the URL the pool was opened with, for connections opened after a
+	// claim set a new password (adopt).
+	target *pgx.ConnConfig
+	login  atomic.Pointer[login]
+}
+
+type login struct{ user, password string }
+
+// close stops the idle timer and closes the pool.
+func (db *customerDB) close() { db.idle.stop(); db.pool.Close() }
+
 // openDB opens the instance's pool on the customer's database: at most
 // maxDBConns connections, none kept open while unused for Options.DBIdle
-// (idleCloser), /health's check (dbHealth) and the activity token.
-// closeDB stops the idle timer and closes the pool.
-func openDB(ctx context.Context, url string, opts Options) (pool *pgxpool.Pool, check *dbHealth, act *activity, closeDB func(), err error) {
+// (idleCloser), /health's check (dbHealth) and the activity token. A held
+// pool (a warm runtime's) keeps its connections until release.
+func openDB(ctx context.Context, url string, opts Options, held bool) (*customerDB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, nil, nil, nil, errors.New("parse database_url: invalid connection string")
+		return nil, errors.New("parse database_url: invalid connection string")
 	}
+	db := &customerDB{target: cfg.ConnConfig.Copy()}
 	// Named in pg_stat_activity and the server's connection log, beside
 	// the workspace service's "clawdbot-workspace".
 	cfg.ConnConfig.RuntimeParams["application_name"] = "clawdbot-runtime"
 	cfg.MaxConns = maxDBConns
 	cfg.MinConns = 0
-	idle := &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle)}
-	cfg.MaxConnIdleTime = idle.idle
+	db.idle = &idleCloser{idle: cmp.Or(opts.DBIdle, dbIdle), held: held}
+	cfg.MaxConnIdleTime = db.idle.idle
+	if held {
+		// A pool entry may wait hours for its customer; idleCloser closes
+		// idle connections once it is released, this would at the next
+		// hourly check.
+		cfg.MaxConnIdleTime = 0
+	}
 	cfg.HealthCheckPeriod = dbIdleCheck
 	// The timer is armed from the release tracer, which pgxpool calls on
 	// the releasing goroutine, and not from AfterRelease: with an
@@ -125,17 +168,47 @@ func openDB(ctx context.Context, url string, opts Options) (pool *pgxpool.Pool, 
 	// queries) often found none idle and opened another: two backend
 	// starts per instance start where one does (counted with
 	// log_connections: 200 runtime connections for 100 signups).
-	cfg.ConnConfig.Tracer = idle
-	check = &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
-	cfg.AfterConnect = check.afterConnect
-	if act, err = newActivity(); err != nil {
-		return nil, nil, nil, nil, err
+	cfg.ConnConfig.Tracer = db.idle
+	db.check = &dbHealth{maxAge: cmp.Or(opts.DBHealthMaxAge, dbHealthMaxAge)}
+	cfg.AfterConnect = db.check.afterConnect
+	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+		if l := db.login.Load(); l != nil {
+			cc.User, cc.Password = l.user, l.password
+		}
+		return nil
 	}
-	cfg.PrepareConn = act.prepareConn
-	if pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("open customer database: %w", err)
+	if db.act, err = newActivity(); err != nil {
+		return nil, err
 	}
-	check.pool = pool
-	idle.pool = pool
-	return pool, check, act, func() { idle.stop(); pool.Close() }, nil
+	cfg.PrepareConn = db.act.prepareConn
+	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("open customer database: %w", err)
+	}
+	db.check.pool = db.pool
+	db.idle.pool = db.pool
+	return db, nil
+}
+
+// adopt makes a warm pool the customer's, whose database URL is url: new
+// connections log in with its user and password, and idle connections
+// close again. It reports false, changing nothing, when url names another
+// server or database than the pool's.
+func (db *customerDB) adopt(url string) (bool, error) {
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return false, errors.New("parse database_url: invalid connection string")
+	}
+	if !sameTarget(db.target, cc) {
+		return false, nil
+	}
+	db.login.Store(&login{user: cc.User, password: cc.Password})
+	db.idle.release()
+	return true, nil
+}
+
+// sameTarget reports whether a and b reach the same database on the same
+// server the same way, whoever logs in.
+func sameTarget(a, b *pgx.ConnConfig) bool {
+	return a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
+		(a.TLSConfig == nil) == (b.TLSConfig == nil) && maps.Equal(a.RuntimeParams, b.RuntimeParams)
 }

@@ -18,11 +18,12 @@ import (
 // And the idle timer still closes the connection, and the next query opens
 // one again.
 func TestSequentialWorkOpensOneBackend(t *testing.T) {
-	pool, _, _, closeDB, err := openDB(t.Context(), pgtest.NewDatabase(t), Options{DBIdle: 200 * time.Millisecond})
+	db, err := openDB(t.Context(), pgtest.NewDatabase(t), Options{DBIdle: 200 * time.Millisecond}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeDB()
+	defer db.close()
+	pool := db.pool
 	plan, err := plans.Lookup(plans.Starter)
 	if err != nil {
 		t.Fatal(err)

@@ -158,23 +158,23 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) e
 // ServeWith is Serve with Options.
 func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, opts Options) error {
 	defer ln.Close()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	plan, err := plans.Lookup(cfg.Plan)
+	plan, err := checkConfig(cfg)
 	if err != nil {
 		return err
 	}
-	if plan, err = planEngine(plan, cfg.Engine, cfg.Env.Engines); err != nil {
+	db, err := openDB(ctx, cfg.DatabaseURL, opts, false)
+	if err != nil {
 		return err
 	}
-	log = log.With("service", "runtime", "customer_id", cfg.CustomerID, "instance_id", cfg.InstanceID)
+	defer db.close()
+	return serve(ctx, cfg, plan, db, ln, log, opts)
+}
 
-	pool, dbCheck, act, closeDB, err := openDB(ctx, cfg.DatabaseURL, opts)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
+// serve is ServeWith on the customer's database, open: checked cfg and its
+// plan.
+func serve(ctx context.Context, cfg Config, plan plans.Plan, db *customerDB, ln net.Listener, log *slog.Logger, opts Options) error {
+	log = log.With("service", "runtime", "customer_id", cfg.CustomerID, "instance_id", cfg.InstanceID)
+	pool, dbCheck, act := db.pool, db.check, db.act
 	if err := customerdb.Migrate(ctx, pool); err != nil {
 		return err
 	}
@@ -197,6 +197,7 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 	var oc *openclawEngine
 	if plan.Engine == plans.EngineOpenClaw {
 		// The runtime stays the front door; chat goes to the gateway.
+		var err error
 		if oc, err = newGateway(ctx, cfg, plan, model, pool, opts, log); err != nil {
 			return err
 		}
@@ -301,6 +302,18 @@ func ServeWith(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logge
 		return nil
 	})
 	return g.Wait()
+}
+
+// checkConfig validates cfg and returns its plan with the engine it runs.
+func checkConfig(cfg Config) (plans.Plan, error) {
+	if err := cfg.Validate(); err != nil {
+		return plans.Plan{}, err
+	}
+	plan, err := plans.Lookup(cfg.Plan)
+	if err != nil {
+		return plans.Plan{}, err
+	}
+	return planEngine(plan, cfg.Engine, cfg.Env.Engines)
 }
 
 // controlUI is the gateway's Control UI behind the front door; nil on the

@@ -150,7 +150,9 @@ func threadTimes(tb testing.TB, pid int) (ns, switches int64) {
 // its /health answers, on a customer database that already carries the
 // schema (a clone of the migrated template). Polled every millisecond.
 // from-config is the same from the moment a runtime already started (and
-// blocked reading stdin) gets its configuration.
+// blocked reading stdin) gets its configuration; from-warm, from the moment
+// a runtime started warm (connected to the database, the schema checked:
+// a warm pool entry) gets it.
 func BenchmarkBinaryStart(b *testing.B) {
 	bin := buildBinary(b)
 	dbURL := pgtest.NewDatabase(b)
@@ -164,12 +166,19 @@ func BenchmarkBinaryStart(b *testing.B) {
 	}
 	health := fmt.Sprintf("http://127.0.0.1:%d/health", port)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	warm, err := json.Marshal(map[string]any{"warm": true, "database_url": dbURL, "instance_id": "bin-start-warm"})
+	if err != nil {
+		b.Fatal(err)
+	}
 	// run starts the runtime; spawned first, it waits until the process
-	// is blocked reading its configuration before the clock starts.
-	run := func(spawned bool) time.Duration {
+	// is blocked reading its configuration before the clock starts;
+	// started warm, until it has connected and checked the schema.
+	run := func(spawned, warmed bool) time.Duration {
 		begin := time.Now()
 		cmd := exec.Command(bin)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GOMAXPROCS=1"}
+		logs := &lockedBuffer{}
+		cmd.Stderr = logs
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			b.Fatal(err)
@@ -178,8 +187,20 @@ func BenchmarkBinaryStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		if spawned {
+		switch {
+		case spawned:
 			time.Sleep(300 * time.Millisecond)
+			begin = time.Now()
+		case warmed:
+			if _, err := stdin.Write(warm); err != nil {
+				b.Fatal(err)
+			}
+			for !strings.Contains(logs.String(), "warm: connected") {
+				if time.Since(begin) > 30*time.Second {
+					b.Fatalf("runtime not warm within 30s:\n%s", logs)
+				}
+				time.Sleep(time.Millisecond)
+			}
 			begin = time.Now()
 		}
 		if _, err := stdin.Write(cfg); err != nil {
@@ -196,16 +217,17 @@ func BenchmarkBinaryStart(b *testing.B) {
 		b.Fatal("runtime not answering /health within 30s")
 		return 0
 	}
-	run(false) // migrates the database once, as the template carries it
-	var cold, spawned []time.Duration
+	run(false, false) // migrates the database once, as the template carries it
+	var cold, spawned, warmed []time.Duration
 	for b.Loop() {
-		cold = append(cold, run(false))
-		spawned = append(spawned, run(true))
+		cold = append(cold, run(false, false))
+		spawned = append(spawned, run(true, false))
+		warmed = append(warmed, run(false, true))
 	}
 	for _, m := range []struct {
 		name string
 		lat  []time.Duration
-	}{{"start", cold}, {"from-config", spawned}} {
+	}{{"start", cold}, {"from-config", spawned}, {"from-warm", warmed}} {
 		sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
 		b.ReportMetric(float64(m.lat[len(m.lat)/2].Microseconds())/1000, m.name+"-p50-ms")
 		b.ReportMetric(float64(m.lat[len(m.lat)*99/100].Microseconds())/1000, m.name+"-p99-ms")

@@ -1,7 +1,10 @@
 // Command runtime is one customer's Clawdbot instance. The compute service
 // starts it with its JSON configuration on stdin (see package
-// clawdbot.cloud/services/runtime/internal/config); it stops gracefully on
-// SIGTERM or SIGINT and exits 0. Logs are JSON on stderr; LOG_FORMAT=text
+// clawdbot.cloud/services/runtime/internal/config), or ahead of its
+// customer with a warm document first ({"warm": true, "database_url",
+// "instance_id"}: it connects to that database and checks the schema, then
+// waits for the configuration); it stops gracefully on SIGTERM or SIGINT
+// and exits 0. Logs are JSON on stderr; LOG_FORMAT=text
 // switches them to text.
 package main
 
@@ -33,7 +36,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := config.Load(os.Stdin, os.Getenv)
+	staged, err := config.LoadStaged(os.Stdin, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -53,7 +56,42 @@ func run(ctx context.Context, log *slog.Logger) error {
 		defer cancel()
 		_ = tracing.Shutdown(sctx)
 	}()
-	return runtime.Run(ctx, cfg, log)
+	if staged.Warm == nil {
+		return runtime.Run(ctx, staged.Config, log)
+	}
+	return runWarm(ctx, staged, log)
+}
+
+// runWarm starts the runtime of a warm pool entry: connected to its
+// database, it waits for its customer's configuration, the second document
+// on stdin, then serves it. Stopped (or its stdin closed) before that, it
+// exits without serving.
+func runWarm(ctx context.Context, staged config.Staged, log *slog.Logger) error {
+	w, err := runtime.WarmUp(ctx, *staged.Warm, log, runtime.Options{})
+	if err != nil {
+		return err
+	}
+	type next struct {
+		cfg runtime.Config
+		err error
+	}
+	got := make(chan next, 1)
+	go func() {
+		cfg, err := staged.Next()
+		got <- next{cfg, err}
+	}()
+	select {
+	case <-ctx.Done():
+		w.Close()
+		log.Info("stopped before a customer claimed it", "service", "runtime", "instance_id", staged.Warm.InstanceID)
+		return nil
+	case n := <-got:
+		if n.err != nil {
+			w.Close()
+			return n.err
+		}
+		return runtime.RunWarmed(ctx, w, n.cfg, log)
+	}
 }
 
 func newLogger(format string) *slog.Logger {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -182,6 +183,100 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Errorf("no graceful stop logged:\n%s", logs)
+	}
+}
+
+// A runtime started warm connects to its database, waits for its
+// customer's configuration on stdin, then serves it; one stopped before
+// any customer came exits 0 without serving.
+func TestBinaryStartedWarmServesTheConfigThatFollows(t *testing.T) {
+	bin := buildBinary(t)
+	dbURL := pgtest.NewDatabase(t)
+	warm, err := json.Marshal(map[string]any{"warm": true, "database_url": dbURL, "instance_id": "pool-bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := json.Marshal(map[string]string{
+		"customer_id": "cus_WARMBIN", "plan": "starter", "listen_addr": "127.0.0.1:0",
+		"database_url": dbURL, "instance_id": "bin-warm", "version": "v-bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startWarm := func(t *testing.T) (*exec.Cmd, io.WriteCloser, *lockedBuffer, <-chan error) {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited, waited := make(chan error, 1), make(chan struct{})
+		go func() {
+			defer close(waited)
+			exited <- cmd.Wait()
+		}()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-waited })
+		if _, err := stdin.Write(warm); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, logs, exited, "warm: connected, waiting for the customer")
+		return cmd, stdin, logs, exited
+	}
+	t.Run("serves its customer", func(t *testing.T) {
+		_, stdin, logs, exited := startWarm(t)
+		if _, err := stdin.Write(cfg); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, logs, exited, `"msg":"serving"`)
+		resp, err := http.Get("http://" + servingAddr(logs.String()) + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /health = %d", resp.StatusCode)
+		}
+		if strings.Contains(logs.String(), "not the one warmed up") || strings.Contains(logs.String(), dbURL) {
+			t.Fatalf("logs:\n%s", logs)
+		}
+	})
+	t.Run("stopped before a customer came", func(t *testing.T) {
+		cmd, _, logs, exited := startWarm(t)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, logs)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("warm runtime still running 30s after SIGTERM\n%s", logs)
+		}
+		if servingAddr(logs.String()) != "" {
+			t.Fatalf("a warm runtime served with no customer:\n%s", logs)
+		}
+	})
+}
+
+// waitLog waits until logs contain s, failing if the process exits first.
+func waitLog(t *testing.T, logs *lockedBuffer, exited <-chan error, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), s) {
+		select {
+		case err := <-exited:
+			t.Fatalf("runtime exited before logging %q: %v\n%s", s, err, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within 30s:\n%s", s, logs)
+		}
 	}
 }
 

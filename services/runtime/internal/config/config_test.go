@@ -142,6 +142,17 @@ func pipe(t *testing.T, data string, keepOpen bool) *os.File {
 	return r
 }
 
+// pipeOpen returns both ends of a pipe, closed when the test ends.
+func pipeOpen(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
 func TestLoad(t *testing.T) {
 	stdinCfg, envCfg := validConfig(), validConfig()
 	envCfg.CustomerID = "cus_FROMENV"

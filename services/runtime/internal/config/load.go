@@ -25,34 +25,39 @@ var ErrNoConfig = errors.New("no runtime config: write the JSON document to stdi
 // a terminal or /dev/null (a character device), or is empty, the document is
 // taken from the environment variable EnvVar instead. The model-provider
 // settings (Config.Env) always come from the environment. getenv is
-// os.Getenv outside tests.
+// os.Getenv outside tests. A warm document (see LoadStaged) is an error.
 func Load(stdin *os.File, getenv func(string) string) (Config, error) {
-	c, err := load(stdin, getenv)
+	s, err := LoadStaged(stdin, getenv)
 	if err != nil {
 		return Config{}, err
 	}
+	if s.Warm != nil {
+		return Config{}, errors.New("a warm runtime document, and no configuration")
+	}
+	return s.Config, nil
+}
+
+// fromEnv is the configuration in EnvVar.
+func fromEnv(getenv func(string) string) (Config, error) {
+	v := getenv(EnvVar)
+	if v == "" {
+		return Config{}, ErrNoConfig
+	}
+	c, err := Decode(bytes.NewReader([]byte(v)))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvVar, err)
+	}
+	return c.withEnv(getenv)
+}
+
+// withEnv adds the provider settings of the environment to c and
+// validates it.
+func (c Config) withEnv(getenv func(string) string) (Config, error) {
 	c.Env = EnvFrom(getenv)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
-}
-
-func load(stdin *os.File, getenv func(string) string) (Config, error) {
-	if stdin != nil && !isCharDevice(stdin) {
-		c, err := Decode(stdin)
-		if !errors.Is(err, ErrNoConfig) {
-			return c, err
-		}
-	}
-	if v := getenv(EnvVar); v != "" {
-		c, err := Decode(bytes.NewReader([]byte(v)))
-		if err != nil {
-			return Config{}, fmt.Errorf("%s: %w", EnvVar, err)
-		}
-		return c, nil
-	}
-	return Config{}, ErrNoConfig
 }
 
 // Decode reads one JSON config document from r and validates it. An empty r
