@@ -86,8 +86,9 @@ type Principal struct {
 func InboxPrefix(name string) string { return bus.InboxPrefix(name) }
 
 // table is every principal. Keep it in step with the services' consumers
-// and publishes: TestServicesStayWithinTheirPermissions and the platform's
-// end-to-end tests run the real services under it.
+// and publishes: TestPermissions and TestJetStreamPermissions check it
+// against a real server, and the platform's end-to-end tests run the real
+// services under it.
 var table = []Principal{
 	{
 		Name: Ingress,
