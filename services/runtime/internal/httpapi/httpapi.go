@@ -143,12 +143,13 @@ func New(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", health(o))
 	mux.Handle("GET /openapi.json", openAPI())
-	mux.Handle("GET /status", keyOrToken(status(o)))
+	statusCache := &statusCache{}
+	mux.Handle("GET /status", keyOrToken(status(o, statusCache)))
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", keyOrToken(o.Metrics))
 	}
 	if o.InstanceToken != "" {
-		mux.Handle("PUT "+PlatformWorkspacePath, auth.RequireInstance(o.InstanceToken)(deliverWorkspace(o)))
+		mux.Handle("PUT "+PlatformWorkspacePath, auth.RequireInstance(o.InstanceToken)(deliverWorkspace(o, statusCache)))
 	}
 	mux.Handle("POST /api/chat", key(chatHandler(o)))
 	mux.Handle("GET /api/conversations", key(listConversations(o)))

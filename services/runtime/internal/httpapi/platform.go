@@ -20,7 +20,7 @@ const PlatformWorkspacePath = "/platform/workspace"
 // changes nothing), 400 for a body that is not a valid delivery, 503 when
 // the database cannot be written (the workspace service then writes it
 // itself).
-func deliverWorkspace(o Options) http.Handler {
+func deliverWorkspace(o Options, cache *statusCache) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var d customerdb.Delivery
 		if !decode(w, r, &d) {
@@ -41,6 +41,10 @@ func deliverWorkspace(o Options) http.Handler {
 			return
 		}
 		o.Log.InfoContext(r.Context(), "workspace delivered", "files", len(d.Files), "api_key_prefix", d.APIKey.Prefix)
+		// A signup's last use of the database: /status read now, on the
+		// connection the delivery just released, answers the health
+		// service's first read of the instance (statusCache).
+		cache.refresh(r.Context(), o)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

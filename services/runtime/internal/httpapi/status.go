@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"clawdbot.cloud/pkg/plans"
@@ -91,61 +93,154 @@ type ModelBody struct {
 func Period(t time.Time) (start, end time.Time) { return quota.Period(t) }
 
 // status answers GET /status: the customer's usage this period against the
-// plan's quota.
-func status(o Options) http.Handler {
+// plan's quota. An answer the cache holds for the current activity token
+// is given without reading the database (statusCache).
+func status(o Options, cache *statusCache) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Reading /status is the platform (or the customer) looking, not
 		// the instance working: it does not change the activity token.
-		r = r.WithContext(observe.Mark(r.Context()))
+		ctx := observe.Mark(r.Context())
 		// The token as of before the reads: work done while they run moves
 		// it past what this answer carries, so the next probe reads again.
-		var activity string
-		if o.Activity != nil {
-			activity = o.Activity()
-		}
-		plan, err := skills.CurrentPlan(r.Context(), o.DB, o.Plan)
-		q, qerr := quota.Read(r.Context(), o.DB, plan, o.Now())
-		if err = errors.Join(err, qerr); err != nil {
-			o.Log.ErrorContext(r.Context(), "status: read usage", "err", err)
-			respond.Error(w, http.StatusServiceUnavailable, "usage unavailable, try again")
+		activity := activityToken(o)
+		if body, ok := cache.get(activity, o.Now()); ok {
+			respond.JSON(w, http.StatusOK, body)
 			return
 		}
-		body := StatusBody{
-			InstanceID: o.InstanceID,
-			Plan:       plan.ID,
-			Usage: UsageBody{
-				Messages:     q.Used.Messages,
-				InputTokens:  q.Used.InputTokens,
-				OutputTokens: q.Used.OutputTokens,
-				PeriodStart:  q.Start,
-				PeriodEnd:    q.ResetAt,
-			},
-			Quota:   quotaBody(q),
-			Version: o.Version,
-			Engine:  engineName(o.Plan.Engine),
-		}
-		if o.Telegram != nil {
-			tg, err := o.Telegram.State(r.Context())
-			if err != nil {
-				o.Log.ErrorContext(r.Context(), "status: read telegram channel", "err", err)
-				respond.Error(w, http.StatusServiceUnavailable, "channel state unavailable, try again")
-				return
+		body, err := readStatus(ctx, o)
+		if err != nil {
+			o.Log.ErrorContext(ctx, "status: read", "err", err)
+			msg := "status unavailable, try again"
+			if se := (*statusError)(nil); errors.As(err, &se) {
+				msg = se.msg
 			}
-			if tg.Connected {
-				body.Channels = &ChannelsBody{Telegram: &ChannelState{
-					Broken: tg.Broken, BrokenReason: tg.BrokenReason, BrokenAt: tg.BrokenAt, BotUsername: tg.BotUsername,
-				}}
-			}
-		}
-		if o.Chat != nil {
-			body.Model.Model = o.Chat.Model
-			if o.Chat.Provider != nil {
-				body.Model.Provider = o.Chat.Provider.Name()
-			}
+			respond.Error(w, http.StatusServiceUnavailable, msg)
+			return
 		}
 		body.Activity = activity
 		respond.JSON(w, http.StatusOK, body)
 	})
+}
+
+// statusError is a /status read that failed: msg is what the answer says,
+// err (logged) why.
+type statusError struct {
+	msg string
+	err error
+}
+
+func (e *statusError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// readStatus reads /status's body from the database (its Activity left
+// empty). ctx should be marked (observe.Mark): reading is not activity.
+func readStatus(ctx context.Context, o Options) (StatusBody, error) {
+	plan, err := skills.CurrentPlan(ctx, o.DB, o.Plan)
+	q, qerr := quota.Read(ctx, o.DB, plan, o.Now())
+	if err = errors.Join(err, qerr); err != nil {
+		return StatusBody{}, &statusError{"usage unavailable, try again", err}
+	}
+	body := StatusBody{
+		InstanceID: o.InstanceID,
+		Plan:       plan.ID,
+		Usage: UsageBody{
+			Messages:     q.Used.Messages,
+			InputTokens:  q.Used.InputTokens,
+			OutputTokens: q.Used.OutputTokens,
+			PeriodStart:  q.Start,
+			PeriodEnd:    q.ResetAt,
+		},
+		Quota:   quotaBody(q),
+		Version: o.Version,
+		Engine:  engineName(o.Plan.Engine),
+	}
+	if o.Telegram != nil {
+		tg, err := o.Telegram.State(ctx)
+		if err != nil {
+			return StatusBody{}, &statusError{"channel state unavailable, try again", err}
+		}
+		if tg.Connected {
+			body.Channels = &ChannelsBody{Telegram: &ChannelState{
+				Broken: tg.Broken, BrokenReason: tg.BrokenReason, BrokenAt: tg.BrokenAt, BotUsername: tg.BotUsername,
+			}}
+		}
+	}
+	if o.Chat != nil {
+		body.Model.Model = o.Chat.Model
+		if o.Chat.Provider != nil {
+			body.Model.Provider = o.Chat.Provider.Name()
+		}
+	}
+	return body, nil
+}
+
+// activityToken is o.Activity's token, "" without one.
+func activityToken(o Options) string {
+	if o.Activity == nil {
+		return ""
+	}
+	return o.Activity()
+}
+
+// statusCacheTTL bounds how long a cached /status answer stands. The
+// platform reads /status again after HEALTH_STATUS_MAX_AGE (15 minutes)
+// even when the activity token did not move, to see what changed in the
+// database without the instance (a plan the workspace service wrote
+// itself); a cached answer must not outlive that, and it only has to
+// outlive the health service's first read of a new instance, within one
+// cycle (30 s) of its readiness.
+const statusCacheTTL = 2 * time.Minute
+
+// statusCache holds the /status answer read right after a workspace
+// delivery, while the instance's database connection is open for it. The
+// health service's first read of a new instance comes seconds later, once
+// the instance has closed its idle connection (5 s): answered from here,
+// it costs the customers' server no new backend (~15–30 ms of its CPU a
+// signup in `clawctl bench`'s steady phases). An answer stands while the
+// activity token is the one it was read at — anything the instance does
+// to its database moves the token — for statusCacheTTL, and within its
+// quota period.
+type statusCache struct {
+	mu    sync.Mutex
+	body  StatusBody
+	until time.Time
+}
+
+// get returns the cached answer if it stands for activity at now.
+func (c *statusCache) get(activity string, now time.Time) (StatusBody, bool) {
+	if activity == "" {
+		return StatusBody{}, false // no token, no way to tell it changed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.body.Activity != activity || !now.Before(c.until) {
+		return StatusBody{}, false
+	}
+	return c.body, true
+}
+
+// refresh reads /status now and caches it; failures only leave the cache
+// empty.
+func (c *statusCache) refresh(ctx context.Context, o Options) {
+	ctx = observe.Mark(ctx)
+	activity := activityToken(o)
+	if activity == "" {
+		return
+	}
+	body, err := readStatus(ctx, o)
+	if err != nil {
+		o.Log.WarnContext(ctx, "status: cannot cache after the delivery", "err", err)
+		return
+	}
+	body.Activity = activity
+	now := o.Now()
+	until := now.Add(statusCacheTTL)
+	if end := body.Usage.PeriodEnd; !end.IsZero() && end.Before(until) {
+		until = end
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.body, c.until = body, until
 }
 
 // quotaBody is the quota part of /status and /api/usage.
