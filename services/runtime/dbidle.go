@@ -116,7 +116,7 @@ func (c *idleCloser) stop() {
 
 // customerDB is the instance's pool on the customer's database with what
 // watches it: /health's check (dbHealth), the activity token and the idle
-// timer. A warm runtime opens it before its customer is known (Warm) and
+// timer. A warm runtime opens it before its customer is known (WarmUp) and
 // hands it to the customer's instance (adopt).
 type customerDB struct {
 	pool  *pgxpool.Pool
