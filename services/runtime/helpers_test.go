@@ -44,6 +44,8 @@ type setup struct {
 	healthWait time.Duration
 	// dbURL is the instance's database: a fresh one when empty.
 	dbURL string
+	// serve serves the instance (runtime.ServeWith when nil).
+	serve func(ctx context.Context, cfg runtime.Config, ln net.Listener, log *slog.Logger, opts runtime.Options) error
 }
 
 // option changes the setup of a test instance.
@@ -71,6 +73,15 @@ func withOptions(o runtime.Options) option { return func(s *setup) { s.opts = o 
 // withDatabase runs the instance on an existing database (another
 // instance's, stopped: the same customer after a plan change).
 func withDatabase(url string) option { return func(s *setup) { s.dbURL = url } }
+
+// withWarmed serves the instance from w, a runtime started warm.
+func withWarmed(w *runtime.Warmed) option {
+	return func(s *setup) {
+		s.serve = func(ctx context.Context, cfg runtime.Config, ln net.Listener, log *slog.Logger, opts runtime.Options) error {
+			return runtime.ServeWarmed(ctx, w, cfg, ln, log, opts)
+		}
+	}
+}
 
 func startInstance(t testing.TB, customerID, plan string, opts ...option) *instance {
 	t.Helper()
@@ -101,7 +112,10 @@ func startInstance(t testing.TB, customerID, plan string, opts ...option) *insta
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	go func() { done <- runtime.ServeWith(ctx, s.cfg, ln, log, s.opts) }()
+	if s.serve == nil {
+		s.serve = runtime.ServeWith
+	}
+	go func() { done <- s.serve(ctx, s.cfg, ln, log, s.opts) }()
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,34 +93,6 @@ func (db *warmDB) backends(t *testing.T) []int {
 	return pids
 }
 
-// serveWarmed serves cfg from w in the background until the test ends.
-func serveWarmed(t *testing.T, w *runtime.Warmed, cfg runtime.Config, log *slog.Logger, opts runtime.Options) *instance {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ListenAddr = ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runtime.ServeWarmed(ctx, w, cfg, ln, log, opts) }()
-	stop := func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ServeWarmed returned %v after cancel, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("ServeWarmed did not return within 30s of cancel")
-		}
-	}
-	t.Cleanup(stop)
-	in := &instance{url: "http://" + cfg.ListenAddr, stop: stop}
-	waitHealthyWithin(t, in.url, done, 0)
-	return in
-}
-
 // A runtime started ahead of its customer connects and checks the schema
 // while it waits, keeps that connection however long it waits, and serves
 // its customer on it after a claim renamed its role and changed its
@@ -147,15 +118,16 @@ func TestAWarmRuntimeServesItsCustomerOnTheConnectionItOpenedAhead(t *testing.T)
 	}
 
 	db.claim(t, "claw_customer_"+db.role, "second-password")
-	in := serveWarmed(t, w, runtime.Config{
-		CustomerID: "cus_WARM", Plan: plans.Starter, InstanceID: "inst-warm", Version: "v-test",
-		DatabaseURL: db.url(t, db.role, "second-password"),
-	}, log, opts)
+	in := startInstance(t, "cus_WARM", plans.Starter, withWarmed(w), withOptions(opts),
+		withDatabase(db.url(t, db.role, "second-password")))
 	if got := db.backends(t); len(got) != 1 || got[0] != warm[0] {
 		t.Fatalf("backends once serving = %v, want the warm one %v", got, warm)
 	}
 	if strings.Contains(logs.String(), "not the one warmed up") {
 		t.Fatalf("the customer's own database was taken for another:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "warm: connected") {
+		t.Fatalf("no warm start logged:\n%s", logs)
 	}
 
 	// Serving a customer, it closes idle connections again...
@@ -167,12 +139,6 @@ func TestAWarmRuntimeServesItsCustomerOnTheConnectionItOpenedAhead(t *testing.T)
 		time.Sleep(20 * time.Millisecond)
 	}
 	// ...and the next one logs in as the customer, with the new password.
-	super, err := pgxpool.New(t.Context(), db.super)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer super.Close()
-	in.pool = super
 	key := in.addKey(t)
 	resp, body := in.do(t, http.MethodGet, "/api/memory", key, nil)
 	if resp.StatusCode != http.StatusOK {
@@ -193,22 +159,13 @@ func TestAWarmRuntimeGivenAnotherDatabaseConnectsToIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := pgtest.NewDatabase(t)
-	in := serveWarmed(t, w, runtime.Config{
-		CustomerID: "cus_WARM2", Plan: plans.Starter, InstanceID: "inst-warm2", Version: "v-test", DatabaseURL: other,
-	}, log, runtime.Options{})
+	in := startInstance(t, "cus_WARM2", plans.Starter, withWarmed(w))
 	if !strings.Contains(logs.String(), "not the one warmed up") {
 		t.Errorf("no warning that the warmed connection went unused:\n%s", logs)
 	}
 	if got := db.backends(t); len(got) != 0 {
 		t.Errorf("the warmed database still has backends %v", got)
 	}
-	super, err := pgxpool.New(t.Context(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer super.Close()
-	in.pool = super
 	key := in.addKey(t)
 	if resp, body := in.do(t, http.MethodGet, "/api/memory", key, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /api/memory: %d %s", resp.StatusCode, body)

@@ -167,17 +167,7 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("GET /health = %d %+v %v", resp.StatusCode, health, err)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, logs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("runtime still running 30s after SIGTERM\n%s", logs)
-	}
+	sigtermExits0(t, cmd, exited, logs)
 	if strings.Contains(logs.String(), dbURL) {
 		t.Errorf("logs contain the database URL:\n%s", logs)
 	}
@@ -247,21 +237,27 @@ func TestBinaryStartedWarmServesTheConfigThatFollows(t *testing.T) {
 	})
 	t.Run("stopped before a customer came", func(t *testing.T) {
 		cmd, _, logs, exited := startWarm(t)
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, logs)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("warm runtime still running 30s after SIGTERM\n%s", logs)
-		}
+		sigtermExits0(t, cmd, exited, logs)
 		if servingAddr(logs.String()) != "" {
 			t.Fatalf("a warm runtime served with no customer:\n%s", logs)
 		}
 	})
+}
+
+// sigtermExits0 sends cmd SIGTERM and waits for it to exit 0.
+func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error, logs *lockedBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0\n%s", err, logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("runtime still running 30s after SIGTERM\n%s", logs)
+	}
 }
 
 // waitLog waits until logs contain s, failing if the process exits first.
