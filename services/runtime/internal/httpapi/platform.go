@@ -1,12 +1,17 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/services/runtime/internal/respond"
 )
+
+// statusRefreshTimeout bounds the /status read after a delivery.
+const statusRefreshTimeout = 5 * time.Second
 
 // PlatformWorkspacePath is where the workspace service delivers a signup's
 // workspace (PUT, the instance token only).
@@ -41,10 +46,15 @@ func deliverWorkspace(o Options, cache *statusCache) http.Handler {
 			return
 		}
 		o.Log.InfoContext(r.Context(), "workspace delivered", "files", len(d.Files), "api_key_prefix", d.APIKey.Prefix)
+		w.WriteHeader(http.StatusNoContent)
 		// A signup's last use of the database: /status read now, on the
 		// connection the delivery just released, answers the health
-		// service's first read of the instance (statusCache).
-		cache.refresh(r.Context(), o)
-		w.WriteHeader(http.StatusNoContent)
+		// service's first read of the instance (statusCache). Answered
+		// first, so a slow read neither delays the delivery nor makes the
+		// workspace service give up on it; the client may be gone by then.
+		_ = http.NewResponseController(w).Flush()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), statusRefreshTimeout)
+		defer cancel()
+		cache.refresh(ctx, o)
 	})
 }
