@@ -19,9 +19,11 @@ type Driver interface {
 	// Prepare does, for the customer's runtime, everything that needs no
 	// database, and returns the service and, when the backend knows it
 	// already, the URL the runtime will answer at ("" otherwise). Nothing
-	// is started; a later Provision finds what Prepare did and does not do
-	// it again. It lets the saga prepare compute while the database is
-	// created (cmd.compute.prepare); Delete undoes it.
+	// serves yet: a driver may start the runtime's process ahead (the
+	// process driver does, blocked on its configuration), never more than
+	// one. A later Provision finds what Prepare did and does not do it
+	// again. It lets the saga prepare compute while the database is created
+	// (cmd.compute.prepare); Delete undoes it.
 	Prepare(ctx context.Context, customerID string, plan plans.Plan) (Instance, error)
 	// Provision makes sure the customer's runtime runs with the request's
 	// plan and database, and returns where it answers once it does. An

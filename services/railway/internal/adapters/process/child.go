@@ -1,9 +1,9 @@
 package process
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -36,31 +36,32 @@ type child struct {
 	// oomKilled is set (before exited closes) when the kernel killed a
 	// process of the runtime's cgroup for exceeding its memory.
 	oomKilled bool
+	// stdin takes the configuration (configure); output logs the runtime's
+	// stdout and stderr.
+	stdin  io.WriteCloser
+	output [2]*lineLogger
 }
 
 // startChild starts the runtime of in on port, in a process group of its
 // own, with its configuration on stdin; with t, as t's uid in t's cgroup
 // and directory. t's cgroup is removed once the runtime has exited.
 func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token string, log *slog.Logger) (*child, error) {
-	engine, err := engineOf(o.Engines, in.Plan)
+	c, err := launch(o, in, t, log)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := json.Marshal(runtimeconfig.Document{
-		CustomerID:    in.CustomerID,
-		Plan:          in.Plan,
-		ListenAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		DatabaseURL:   dbURL,
-		InstanceID:    in.ServiceName,
-		Version:       o.Version,
-		InstanceToken: token,
-		Provider:      o.Provider,
-		Model:         o.Model,
-		Engine:        engine,
-	})
-	if err != nil {
+	if err := c.configure(o, in, port, dbURL, token); err != nil {
+		c.kill()
 		return nil, err
 	}
+	return c, nil
+}
+
+// launch starts the runtime of in as startChild does, but without its
+// configuration: the process starts and waits for it on stdin
+// (child.configure). Until then it knows nothing of the customer but its
+// instance name, and serves nothing.
+func launch(o Options, in store.Instance, t *tenant, log *slog.Logger) (*child, error) {
 	var dir string
 	if t == nil && o.WorkDir != "" {
 		dir = filepath.Join(o.WorkDir, in.ServiceName)
@@ -68,15 +69,13 @@ func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token 
 			return nil, fmt.Errorf("runtime work dir: %w", err)
 		}
 	}
-	redact := append(secretsOf(dbURL), token)
-	stdout := newLineLogger(log, "stdout", redact)
-	stderr := newLineLogger(log, "stderr", redact)
+	stdout := newLineLogger(log, "stdout", nil)
+	stderr := newLineLogger(log, "stderr", nil)
 	cmd := &exec.Cmd{
 		Path:   o.Binary,
 		Args:   []string{o.Binary}, // nothing else: argv is world-readable
 		Env:    childEnv(&o, in),
 		Dir:    dir,
-		Stdin:  bytes.NewReader(cfg),
 		Stdout: stdout,
 		Stderr: stderr,
 		SysProcAttr: &syscall.SysProcAttr{
@@ -91,18 +90,23 @@ func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token 
 		// Bounds the wait for the output pipes once the process is gone.
 		WaitDelay: o.StopGrace,
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start runtime: %w", err)
+	}
 	var group *cgroup.Group
 	if t != nil {
 		t.isolate(cmd)
 		group = t.group
 	}
 	if err := startIn(cmd, group); err != nil {
+		_ = stdin.Close()
 		if group != nil {
 			_ = group.Remove()
 		}
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
-	c := &child{pid: cmd.Process.Pid, port: port, exited: make(chan struct{})}
+	c := &child{pid: cmd.Process.Pid, exited: make(chan struct{}), stdin: stdin, output: [2]*lineLogger{stdout, stderr}}
 	go func() { // ends when the process does; supervisors always wait for exited
 		c.err = cmd.Wait()
 		// Whatever the runtime left in its process group goes with it, and
@@ -119,6 +123,52 @@ func startChild(o Options, in store.Instance, t *tenant, port int, dbURL, token 
 		close(c.exited)
 	}()
 	return c, nil
+}
+
+// configure gives a launched child its configuration, which makes it serve
+// on port, and closes its stdin. Its output is redacted of the database
+// URL and token from then on.
+func (c *child) configure(o Options, in store.Instance, port int, dbURL, token string) error {
+	engine, err := engineOf(o.Engines, in.Plan)
+	if err != nil {
+		return err
+	}
+	cfg, err := json.Marshal(runtimeconfig.Document{
+		CustomerID:    in.CustomerID,
+		Plan:          in.Plan,
+		ListenAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		DatabaseURL:   dbURL,
+		InstanceID:    in.ServiceName,
+		Version:       o.Version,
+		InstanceToken: token,
+		Provider:      o.Provider,
+		Model:         o.Model,
+		Engine:        engine,
+	})
+	if err != nil {
+		return err
+	}
+	redact := append(secretsOf(dbURL), token)
+	for _, w := range c.output {
+		w.addRedact(redact...)
+	}
+	c.port = port
+	// A pipe's buffer (64 KiB) takes the document whole: the write does not
+	// wait for the runtime to read it.
+	_, err = c.stdin.Write(cfg)
+	if cerr := c.stdin.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("configure runtime: %w", err)
+	}
+	return nil
+}
+
+// kill stops the child at once and waits until it is reaped.
+func (c *child) kill() {
+	_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+	<-c.exited
 }
 
 // terminate stops the child's process group: SIGTERM, then SIGKILL after

@@ -66,6 +66,9 @@ type Options struct {
 	// StartTimeout bounds how long Provision and Restart wait for a runtime
 	// to answer /health. Default 60s.
 	StartTimeout time.Duration
+	// EarlyTTL is how long a runtime Prepare started early waits for its
+	// Provision before it is stopped (early.go). Default 2m.
+	EarlyTTL time.Duration
 	// StopGrace is how long a runtime has to exit after SIGTERM before it
 	// is killed. Default 15s: longer than the runtime's own 10s shutdown.
 	StopGrace time.Duration
@@ -114,6 +117,7 @@ func (o *Options) defaults() {
 	}
 	def(&o.StartTimeout, time.Minute)
 	def(&o.StopGrace, 15*time.Second)
+	def(&o.EarlyTTL, defaultEarlyTTL)
 	def(&o.EngineStart, 5*time.Minute)
 	def(&o.RolloutTimeout, 5*time.Minute)
 	def(&o.MinBackoff, 100*time.Millisecond)
@@ -161,7 +165,10 @@ type Driver struct {
 	// responders answer for stopped instances, by customer id.
 	responders map[string]*responder
 	locks      map[string]*sync.Mutex // serialise operations per customer
-	closed     bool
+	// early holds the runtimes Prepare started ahead of their Provision,
+	// by customer id (early.go).
+	early  map[string]*early
+	closed bool
 	// pinned is the OpenClaw version new instances get (loadPin, Rollout).
 	pinned string
 	// rollout is held by the one Rollout that may run at a time; last is
@@ -205,7 +212,7 @@ func New(o Options) (*Driver, error) {
 	d := &Driver{
 		o: o, log: o.Log, ctx: ctx, cancel: cancel, iso: iso, rollCtx: rollCtx, rollCancel: rollCancel,
 		sups: map[string]*supervisor{}, locks: map[string]*sync.Mutex{},
-		responders: map[string]*responder{},
+		responders: map[string]*responder{}, early: map[string]*early{},
 	}
 	if d.m, err = newMetrics(o.Metrics, d.phases, d.Versions); err != nil {
 		cancel()
@@ -291,8 +298,8 @@ func (d *Driver) Status(customerID string) (Status, bool) {
 	return s.status(), true
 }
 
-// Close stops every child (SIGTERM, then SIGKILL after StopGrace) and waits
-// for them. The instances keep wanting to run, so the next Start brings
+// Close stops every child (SIGTERM, then SIGKILL after StopGrace), and every
+// runtime started early, and waits for them. The instances keep wanting to run, so the next Start brings
 // them back. Close is for shutdown; Delete is for customers leaving.
 func (d *Driver) Close() {
 	d.rollCancel()
@@ -305,8 +312,15 @@ func (d *Driver) Close() {
 	d.sups = map[string]*supervisor{}
 	responders := d.responders
 	d.responders = map[string]*responder{}
+	earlyOnes := make([]string, 0, len(d.early))
+	for id := range d.early {
+		earlyOnes = append(earlyOnes, id)
+	}
 	d.mu.Unlock()
 	var wg sync.WaitGroup
+	for _, id := range earlyOnes {
+		wg.Go(func() { d.dropEarly(id, earlyDiscarded) })
+	}
 	for _, s := range sups {
 		wg.Go(s.stop)
 	}

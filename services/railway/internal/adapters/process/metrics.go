@@ -16,6 +16,8 @@ type metrics struct {
 	// versions and rollouts are the openclaw engine's versions (Rollout).
 	versions *versionsCollector
 	rollouts *prometheus.CounterVec
+	// early counts the runtimes started early by what became of them.
+	early *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, phases, versions func() map[string]int) (*metrics, error) {
@@ -24,7 +26,7 @@ func newMetrics(reg prometheus.Registerer, phases, versions func() map[string]in
 		instances: &instancesCollector{
 			phases: phases,
 			desc: prometheus.NewDesc("claw_compute_instances",
-				"Supervised runtime instances by state (starting, running, backoff).", []string{"state"}, nil),
+				"Runtime instances by state: starting, running, backoff (supervised), prepared (started early, waiting for their configuration).", []string{"state"}, nil),
 		},
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claw_compute_restarts_total",
@@ -40,6 +42,10 @@ func newMetrics(reg prometheus.Registerer, phases, versions func() map[string]in
 			Name: "claw_compute_openclaw_rollouts_total",
 			Help: "OpenClaw version rollouts by outcome (succeeded, rolled_back, rollback_failed, refused).",
 		}, []string{"outcome"}),
+		early: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claw_compute_early_starts_total",
+			Help: "Runtimes started early (by cmd.compute.prepare, waiting for their configuration) by what became of them: used (provisioned), expired (no provision in time), discarded (deleted, another plan, failed to start or exited, or the service stopped).",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -60,6 +66,12 @@ func newMetrics(reg prometheus.Registerer, phases, versions func() map[string]in
 	}
 	if m.rollouts, err = promreg.Register(reg, m.rollouts); err != nil {
 		return nil, fmt.Errorf("register compute metrics: %w", err)
+	}
+	if m.early, err = promreg.Register(reg, m.early); err != nil {
+		return nil, fmt.Errorf("register compute metrics: %w", err)
+	}
+	for _, r := range []string{earlyUsed, earlyExpired, earlyDiscarded} {
+		m.early.WithLabelValues(r)
 	}
 	for _, o := range []string{RolloutSucceeded, RolloutRolledBack, RolloutRollbackFailed, RolloutRefused} {
 		m.rollouts.WithLabelValues(o) // every outcome is a series from the start, for the alert's increase()
@@ -85,20 +97,24 @@ func (c *instancesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc
 
 func (c *instancesCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := c.phases()
-	for _, p := range []phase{starting, running, backoff} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[p.String()]), p.String())
+	for _, p := range []string{starting.String(), running.String(), backoff.String(), prepared} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[p]), p)
 	}
 }
 
-// phases counts the supervised instances by phase.
+// prepared is the instances gauge's state of runtimes started early.
+const prepared = "prepared"
+
+// phases counts the supervised instances by phase, and the runtimes
+// started early as prepared.
 func (d *Driver) phases() map[string]int {
 	d.mu.Lock()
 	sups := make([]*supervisor, 0, len(d.sups))
 	for _, s := range d.sups {
 		sups = append(sups, s)
 	}
+	out := map[string]int{prepared: len(d.early)}
 	d.mu.Unlock()
-	out := map[string]int{}
 	for _, s := range sups {
 		out[s.status().Phase]++
 	}

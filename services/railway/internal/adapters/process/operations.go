@@ -109,6 +109,7 @@ func (d *Driver) Delete(ctx context.Context, customerID string) error {
 		s.stop()
 		d.log.Info("instance deleted", "customer_id", customerID, "service_id", s.in.ServiceName)
 	}
+	d.dropEarly(customerID, earlyDiscarded)
 	d.unrespond(customerID)
 	if err := d.forgetTenant(ctx, customerID); err != nil {
 		return err

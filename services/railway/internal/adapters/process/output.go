@@ -45,6 +45,13 @@ func (w *lineLogger) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// addRedact adds secrets to redact from the lines logged from now on.
+func (w *lineLogger) addRedact(secrets ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.redact = append(w.redact, secrets...)
+}
+
 // Flush logs an unterminated last line.
 func (w *lineLogger) Flush() {
 	w.mu.Lock()

@@ -142,13 +142,22 @@ func (s *supervisor) spawn() (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.d.prepareTenant(ctx, s.in)
-	if err != nil {
-		return nil, fmt.Errorf("isolate runtime: %w", err)
-	}
-	c, err := startChild(s.d.o, s.in, t, port, string(dbURL), token, s.log)
-	if err != nil {
-		return nil, err
+	var t *tenant
+	var c *child
+	if e := s.d.takeEarly(s.in); e != nil {
+		// Started by Prepare, waiting for this configuration.
+		t, c = e.t, e.c
+		if err := c.configure(s.d.o, s.in, port, string(dbURL), token); err != nil {
+			c.kill()
+			return nil, err
+		}
+	} else {
+		if t, err = s.d.prepareTenant(ctx, s.in); err != nil {
+			return nil, fmt.Errorf("isolate runtime: %w", err)
+		}
+		if c, err = startChild(s.d.o, s.in, t, port, string(dbURL), token, s.log); err != nil {
+			return nil, err
+		}
 	}
 	uid := os.Geteuid()
 	if t != nil {
