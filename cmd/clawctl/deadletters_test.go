@@ -15,6 +15,7 @@ import (
 	"clawdbot.cloud/cmd/clawctl/internal/deadletter"
 	"clawdbot.cloud/pkg/bus"
 	"clawdbot.cloud/pkg/natstest"
+	"clawdbot.cloud/pkg/testbuf"
 	pb "clawdbot.cloud/proto/gen/clawdbot/v1"
 	"clawdbot.cloud/proto/subjects"
 )
@@ -119,7 +120,7 @@ func TestTailDecodesEvents(t *testing.T) {
 	if _, err := b.Publish(ctx, subjects.CustomerSignedUp, &pb.CustomerSignedUp{CustomerId: "cus_9"}, bus.Envelope{MsgID: "m2"}); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- tail(ctx, tailOptions{all: true, nats: url, subjects: []string{"saga.>"}}, &out) }()
 	deadline := time.Now().Add(10 * time.Second)
@@ -148,7 +149,7 @@ func TestTailJSON(t *testing.T) {
 	if _, err := b.Publish(ctx, subjects.SagaCompleted, &pb.SagaCompleted{SagaId: "signup-cs_9"}, bus.Envelope{MsgID: "m1", SagaID: "signup-cs_9"}); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- tail(ctx, tailOptions{all: true, json: true, nats: url}, &out) }()
 	deadline := time.Now().Add(10 * time.Second)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"clawdbot.cloud/pkg/plans"
 	"clawdbot.cloud/pkg/service"
 	"clawdbot.cloud/pkg/servicetest"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/proto/subjects"
 	"clawdbot.cloud/services/ingress"
 )
@@ -32,7 +32,7 @@ const secret = "whsec_test_ingress"
 
 // harness is one running ingress on real NATS and Postgres.
 type harness struct {
-	logs *syncBuffer // everything the ingress logged, at debug level
+	logs *testbuf.Buffer // everything the ingress logged, at debug level
 	p    *servicetest.Platform
 	env  *service.Env
 	nats *server.Server
@@ -52,7 +52,7 @@ func startWith(t *testing.T, extra map[string]string) *harness {
 	// Our own server, so a test can take NATS away.
 	ns := natstest.Server(t)
 	p.NATSURL = ns.ClientURL()
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	p.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -258,22 +258,4 @@ func (h *harness) stored(t testing.TB, filter string) []jetstream.Msg {
 func (h *harness) webhooks(t testing.TB, eventType, outcome string) float64 {
 	t.Helper()
 	return servicetest.Counter(t, h.env.Metrics, "claw_ingress_webhooks_total", map[string]string{"event_type": eventType, "outcome": outcome})
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

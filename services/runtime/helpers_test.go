@@ -18,6 +18,7 @@ import (
 	"clawdbot.cloud/pkg/apikey"
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/runtime"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropictest"
 	"clawdbot.cloud/services/runtime/internal/llm/openaitest"
@@ -26,8 +27,8 @@ import (
 // instance is a runtime serving in-process on its own fresh database.
 type instance struct {
 	url  string
-	pool *pgxpool.Pool // the instance's database, for arranging test data
-	logs *syncBuffer   // everything the instance logged
+	pool *pgxpool.Pool   // the instance's database, for arranging test data
+	logs *testbuf.Buffer // everything the instance logged
 	// stop stops the instance and waits for it (also run at cleanup).
 	stop func()
 }
@@ -110,7 +111,7 @@ func startInstance(t testing.TB, customerID, plan string, opts ...option) *insta
 	t.Cleanup(pool.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	if s.serve == nil {
 		s.serve = runtime.ServeWith
@@ -137,24 +138,6 @@ func startInstance(t testing.TB, customerID, plan string, opts ...option) *insta
 	}
 	waitHealthyWithin(t, in.url, done, s.healthWait)
 	return in
-}
-
-// syncBuffer collects logs written concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitHealthyWithin polls /health until it answers 200, failing if the

@@ -16,6 +16,7 @@ import (
 
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/plans"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/runtime"
 )
 
@@ -99,7 +100,7 @@ func (db *warmDB) backends(t *testing.T) []int {
 // password; connections it opens later log in as the customer.
 func TestAWarmRuntimeServesItsCustomerOnTheConnectionItOpenedAhead(t *testing.T) {
 	db := newWarmDB(t)
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	opts := runtime.Options{DBIdle: 100 * time.Millisecond}
 	w, err := runtime.WarmUp(t.Context(), runtime.Warm{Warm: true, InstanceID: "pool-entry-1",
@@ -152,7 +153,7 @@ func TestAWarmRuntimeServesItsCustomerOnTheConnectionItOpenedAhead(t *testing.T)
 // served all the same, on a connection of its own.
 func TestAWarmRuntimeGivenAnotherDatabaseConnectsToIt(t *testing.T) {
 	db := newWarmDB(t)
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	w, err := runtime.WarmUp(t.Context(), runtime.Warm{Warm: true, InstanceID: "pool-entry-2",
 		DatabaseURL: db.url(t, db.role, "first-password")}, log, runtime.Options{})

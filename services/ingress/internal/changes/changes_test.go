@@ -1,11 +1,9 @@
 package changes_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"clawdbot.cloud/pkg/busauth"
 	"clawdbot.cloud/pkg/natstest"
 	"clawdbot.cloud/pkg/servicetest"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/ingress/internal/changes"
 )
 
@@ -144,7 +143,7 @@ func TestALostConnectionWakesEveryone(t *testing.T) {
 // receives anything.
 func TestARefusedSubscriptionIsReported(t *testing.T) {
 	ns := natstest.Server(t)
-	var logs syncBuffer
+	var logs testbuf.Buffer
 	f := changes.New(connect(t, ns, busauth.Web), slog.New(slog.NewTextHandler(&logs, nil)))
 	m := f.Mark()
 	running(t, f)
@@ -155,22 +154,4 @@ func TestARefusedSubscriptionIsReported(t *testing.T) {
 	if !f.ChangedSince("signup-1", m) {
 		t.Fatal("waiters were not told that notices may be missed")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

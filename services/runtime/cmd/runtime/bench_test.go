@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/testbuf"
 )
 
 // statusKB reads a "VmRSS:"-style field of /proc/<pid>/status, in kB.
@@ -177,7 +178,7 @@ func BenchmarkBinaryStart(b *testing.B) {
 		begin := time.Now()
 		cmd := exec.Command(bin)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GOMAXPROCS=1"}
-		logs := &lockedBuffer{}
+		logs := &testbuf.Buffer{}
 		cmd.Stderr = logs
 		stdin, err := cmd.StdinPipe()
 		if err != nil {

@@ -15,13 +15,14 @@ import (
 	"clawdbot.cloud/pkg/apikey"
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropictest"
 )
 
 const instanceToken = "it_0123456789abcdef0123456789abcdef0123"
 
 // waitServing waits for the "serving" log line and returns its address.
-func waitServing(t testing.TB, logs *lockedBuffer, exited <-chan error) string {
+func waitServing(t testing.TB, logs *testbuf.Buffer, exited <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -45,7 +46,7 @@ type chatInstance struct {
 	url, key string
 	pid      int
 	model    *anthropictest.Server
-	logs     *lockedBuffer
+	logs     *testbuf.Buffer
 }
 
 func startChatInstance(t testing.TB, plan string) *chatInstance {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"clawdbot.cloud/pkg/pgtest"
+	"clawdbot.cloud/pkg/testbuf"
 )
 
 // binDir holds the binary the tests share; removed after them.
@@ -62,24 +63,6 @@ func buildBinary(t testing.TB) string {
 	return buildBin
 }
 
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // servingAddr returns the address of the "serving" log line, if written yet.
 func servingAddr(logs string) string {
 	sc := bufio.NewScanner(strings.NewReader(logs))
@@ -94,12 +77,12 @@ func servingAddr(logs string) string {
 
 // start runs the binary with stdin as its standard input and without
 // RUNTIME_CONFIG_JSON in its environment; env adds variables.
-func start(t testing.TB, bin, stdin string, env ...string) (*exec.Cmd, *lockedBuffer, <-chan error) {
+func start(t testing.TB, bin, stdin string, env ...string) (*exec.Cmd, *testbuf.Buffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	logs := &lockedBuffer{}
+	logs := &testbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,14 +176,14 @@ func TestBinaryStartedWarmServesTheConfigThatFollows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startWarm := func(t *testing.T) (*exec.Cmd, io.WriteCloser, *lockedBuffer, <-chan error) {
+	startWarm := func(t *testing.T) (*exec.Cmd, io.WriteCloser, *testbuf.Buffer, <-chan error) {
 		cmd := exec.Command(bin)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &lockedBuffer{}
+		logs := &testbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -245,7 +228,7 @@ func TestBinaryStartedWarmServesTheConfigThatFollows(t *testing.T) {
 }
 
 // sigtermExits0 sends cmd SIGTERM and waits for it to exit 0.
-func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error, logs *lockedBuffer) {
+func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error, logs *testbuf.Buffer) {
 	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -261,7 +244,7 @@ func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error, logs *locke
 }
 
 // waitLog waits until logs contain s, failing if the process exits first.
-func waitLog(t *testing.T, logs *lockedBuffer, exited <-chan error, s string) {
+func waitLog(t *testing.T, logs *testbuf.Buffer, exited <-chan error, s string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(logs.String(), s) {

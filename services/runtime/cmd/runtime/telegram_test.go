@@ -18,6 +18,7 @@ import (
 	"clawdbot.cloud/pkg/customerdb"
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/telegramtest"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/runtime/internal/llm/anthropictest"
 	"clawdbot.cloud/services/runtime/internal/llm/llmtest"
 )
@@ -32,11 +33,11 @@ type tgInstance struct {
 	db            *pgxpool.Pool
 
 	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	logs   *testbuf.Buffer
 	exited <-chan error
 	url    string
 	// allLogs keeps the logs of every run.
-	allLogs []*lockedBuffer
+	allLogs []*testbuf.Buffer
 	// backend is url for the TLS edge in front (webhook tests), set at
 	// every start.
 	backend atomic.Pointer[string]

@@ -1,18 +1,17 @@
 package neon_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/url"
-	"sync"
 	"testing"
 
 	"clawdbot.cloud/pkg/names"
 	"clawdbot.cloud/pkg/pgtest"
 	"clawdbot.cloud/pkg/secrets"
+	"clawdbot.cloud/pkg/testbuf"
 	"clawdbot.cloud/services/neon/internal/adapters/neon"
 	"clawdbot.cloud/services/neon/internal/drivertest"
 	"clawdbot.cloud/services/neon/internal/neontest"
@@ -93,7 +92,7 @@ type fixture struct {
 	srv     *neontest.Server
 	driver  *neon.Driver
 	secrets *secrets.Store
-	logs    *syncBuffer
+	logs    *testbuf.Buffer
 }
 
 // newFixture starts a test server and opens a driver on it, waiting on the
@@ -108,7 +107,7 @@ func newFixtureOn(t testing.TB, o neontest.Options, configure func(*neon.Config)
 	t.Helper()
 	o.AdminURL, o.DatabaseName, o.RoleName = pgtest.AdminURL(t), dbName, roleName
 	srv := neontest.New(t, o)
-	f := &fixture{srv: srv, secrets: newStore(t), logs: &syncBuffer{}}
+	f := &fixture{srv: srv, secrets: newStore(t), logs: &testbuf.Buffer{}}
 	cfg := neon.Config{
 		APIURL:         srv.URL,
 		APIKey:         srv.Settings()["NEON_API_KEY"],
@@ -182,22 +181,4 @@ func (f *fixture) storedURL(t testing.TB, customerID string) string {
 		t.Fatalf("stored URL: %v", err)
 	}
 	return string(u)
-}
-
-// syncBuffer is a log sink the driver's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
