@@ -29,6 +29,7 @@ func TestCustomerRoleLimits(t *testing.T) {
 	})
 
 	t.Run("statement timeout", func(t *testing.T) {
+		sessionsGone(t, f, db.Name) // the last subtest's, past the limit of 2
 		conn := connect(t, u)
 		_, err := conn.Exec(t.Context(), "SELECT pg_sleep(5)")
 		if sqlState(err) != "57014" {
@@ -37,6 +38,7 @@ func TestCustomerRoleLimits(t *testing.T) {
 	})
 
 	t.Run("idle in transaction", func(t *testing.T) {
+		sessionsGone(t, f, db.Name)
 		conn := connect(t, u)
 		tx, err := conn.Begin(t.Context())
 		if err != nil {
@@ -102,5 +104,27 @@ func TestDefaultLimits(t *testing.T) {
 	var timeout string
 	if err := connect(t, f.url(t, db)).QueryRow(t.Context(), "SHOW statement_timeout").Scan(&timeout); err != nil || timeout != "30s" {
 		t.Errorf("a customer session's statement_timeout: %q (%v), want 30s", timeout, err)
+	}
+}
+
+// sessionsGone waits until role has no session left on the server. A
+// closed connection's backend exits after the client has moved on, and
+// until it has, it counts against the role's CONNECTION LIMIT (a loaded
+// machine failed the next subtest's connection with 53300).
+func sessionsGone(t *testing.T, f *fixture, role string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := f.admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of %s still open 10 s after their connections closed", n, role)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
