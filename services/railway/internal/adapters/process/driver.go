@@ -299,8 +299,9 @@ func (d *Driver) Status(customerID string) (Status, bool) {
 }
 
 // Close stops every child (SIGTERM, then SIGKILL after StopGrace), and every
-// runtime started early, and waits for them. The instances keep wanting to run, so the next Start brings
-// them back. Close is for shutdown; Delete is for customers leaving.
+// runtime started early, and waits for them. The instances keep wanting to
+// run, so the next Start brings them back. Close is for shutdown; Delete is
+// for customers leaving.
 func (d *Driver) Close() {
 	d.rollCancel()
 	d.mu.Lock()
