@@ -18,7 +18,7 @@ func early(t *testing.T, h *harness, result string) float64 {
 	return sum(t, h, "claw_compute_early_starts_total", map[string]string{"result": result})
 }
 
-// prepare runs the driver's Prepare for req's customer on plan and returns
+// prepare runs the driver's Prepare for customerID on plan and returns
 // the one runtime process it left running.
 func prepare(t *testing.T, d *process.Driver, customerID string, plan plans.Plan) int {
 	t.Helper()
