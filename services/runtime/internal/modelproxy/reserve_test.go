@@ -13,12 +13,13 @@ import (
 )
 
 // gate holds every upstream call until opened, so a test can have calls
-// in flight at once; entered receives one value per call held.
+// in flight at once; entered receives one value per call that reaches it.
+// hold closes an opened gate again.
 type gate struct {
 	base    http.RoundTripper
 	entered chan struct{}
-	open    chan struct{}
-	once    sync.Once
+	mu      sync.Mutex
+	open    chan struct{} // closed while calls go through
 }
 
 func newGate(t *testing.T, calls int) *gate {
@@ -29,15 +30,36 @@ func newGate(t *testing.T, calls int) *gate {
 
 func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 	g.entered <- struct{}{}
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
 	select {
-	case <-g.open:
+	case <-open:
 	case <-r.Context().Done():
 		return nil, r.Context().Err()
 	}
 	return g.base.RoundTrip(r)
 }
 
-func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+func (g *gate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
 
 func (g *gate) client(o *Options) { o.Client = &http.Client{Transport: g} }
 
@@ -216,6 +238,10 @@ func TestProxyCountsAFrontDoorTurnOnce(t *testing.T) {
 		held := f.reservations(t)
 		giveBack := f.turns.Lend(r)
 		f.model.Enqueue(llmtest.Answer{Status: http.StatusInternalServerError})
+		// The call must still be out when the turn ends: with the gate
+		// open it could fail first and hand the reservation back, and the
+		// turn would rightly keep it (a CI run did that).
+		g.hold()
 		g2 := make(chan int, 1)
 		go func() {
 			resp, _, err := f.send(f.path(), gatewayKey, f.body("test-model", false, false))
@@ -229,6 +255,7 @@ func TestProxyCountsAFrontDoorTurnOnce(t *testing.T) {
 		if giveBack() {
 			t.Error("the turn kept a reservation its call had taken")
 		}
+		g.release()
 		if code := <-g2; code != http.StatusInternalServerError {
 			t.Fatalf("failing call = %d", code)
 		}
