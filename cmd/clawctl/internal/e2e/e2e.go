@@ -44,6 +44,7 @@ func build(pkgs ...string) string {
 	}
 	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)
 	build := exec.Command("go", args...)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and the images
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build", pkgs, err)

@@ -49,6 +49,7 @@ func Build(name, pkg string) (string, error) {
 	defer os.RemoveAll(tmp)
 	exe := filepath.Base(pkg)
 	cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, exe), pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and the images
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}

@@ -52,7 +52,9 @@ func buildBinary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(binDir, "runtime")
-		out, err := exec.Command(goTool, "build", "-o", buildBin, ".").CombinedOutput()
+		build := exec.Command(goTool, "build", "-o", buildBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and the images
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
