@@ -197,9 +197,9 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 	if !o.json {
 		fmt.Fprintf(w, "platform started in %s (bus auth %s, pool %s)\n", dir, l.busAuth, poolSize)
 	}
-	var waitPool func() error
+	var pool *warmPool
 	if poolSize != "0" {
-		waitPool = func() error { return bench.WaitPool(ctx, "http://"+p.Ops["neon"]+"/metrics", 5*time.Minute) }
+		pool = &warmPool{metrics: "http://" + p.Ops["neon"] + "/metrics"}
 	}
 	binary, _ := env("RUNTIME_BINARY")
 	binary = cmp.Or(binary, platform.DefaultBinary("runtime"))
@@ -214,7 +214,20 @@ func benchStarted(ctx context.Context, w io.Writer, o benchOptions, l benchLabel
 		}
 		return benchIdle(ctx, w, customers, cpu, func() (bench.Memory, error) { return bench.MeasureMemory(binary, postmaster) })
 	}
-	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, waitPool, cpu, idle, stages)
+	return benchPhases(ctx, w, o, p.IngressURL, p.WebhookSecret, l, pool, cpu, idle, stages)
+}
+
+// warmPool is a started platform's warm pool of databases, as its database
+// service's /metrics reports it.
+type warmPool struct{ metrics string }
+
+// full waits until the pool is full.
+func (p *warmPool) full(ctx context.Context) (bench.Pool, error) {
+	return bench.WaitPool(ctx, p.metrics, 5*time.Minute)
+}
+
+func (p *warmPool) read(ctx context.Context) (bench.Pool, error) {
+	return bench.ReadPool(ctx, p.metrics)
 }
 
 // idleWindow is how long benchIdle measures an idle platform: the health
@@ -272,11 +285,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // benchPhases runs a round per count of o.live (one round with none): it
 // signs up customers until that many are live, then runs the sequential
-// and the concurrent phase against ingress, each after waitPool (if any),
+// and the concurrent phase against ingress, each with pool (if any) full,
 // then idle (if any) with the customers now live. With cpu (a platform
 // bench started), each phase also reports the processor time the platform
 // spent per signup, and with stages where its signups spent their time.
-func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, waitPool func() error,
+func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whsec string, l benchLabel, pool *warmPool,
 	cpu func() (bench.CPUTime, error), idle func(customers int) error, stages *bench.Stages) error {
 	rounds := o.live
 	if len(rounds) == 0 {
@@ -296,7 +309,7 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 			}
 			live = want
 		}
-		if err := benchRound(ctx, w, o, live, ingress, whsec, l, waitPool, cpu, stages); err != nil {
+		if err := benchRound(ctx, w, o, live, ingress, whsec, l, pool, cpu, stages); err != nil {
 			return err
 		}
 		live += 2 * o.n
@@ -311,19 +324,21 @@ func benchPhases(ctx context.Context, w io.Writer, o benchOptions, ingress, whse
 
 // benchRound runs the sequential and the concurrent phase with live
 // customers signed up before them.
-func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingress, whsec string, l benchLabel, waitPool func() error,
+func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingress, whsec string, l benchLabel, pool *warmPool,
 	cpu func() (bench.CPUTime, error), stages *bench.Stages) error {
 	n := o.n
 	for _, phase := range []struct {
 		name        string
 		concurrency int
 	}{{"sequential", 1}, {"concurrent", n}} {
-		if waitPool != nil {
-			if err := waitPool(); err != nil {
+		var full bench.Pool // as the phase began
+		if pool != nil {
+			var err error
+			if full, err = pool.full(ctx); err != nil {
 				return err
 			}
 		}
-		var cpu0 bench.CPUTime
+		var cpu0, cpu1 bench.CPUTime
 		if cpu != nil {
 			var err error
 			if cpu0, err = cpu(); err != nil {
@@ -341,8 +356,7 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 		perSecond := float64(r.Ready) / r.Wall.Seconds()
 		var used bench.CPUTime
 		if cpu != nil {
-			cpu1, err := cpu()
-			if err != nil {
+			if cpu1, err = cpu(); err != nil {
 				return err
 			}
 			used = cpu1.Sub(cpu0)
@@ -388,8 +402,47 @@ func benchRound(ctx context.Context, w io.Writer, o benchOptions, live int, ingr
 				return err
 			}
 		}
+		if pool != nil && cpu != nil {
+			if err := benchRefill(ctx, w, pool, full, cpu, cpu1); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// benchRefill waits for the warm pool to be full again after a phase that
+// began with it as began and ended at cpuEnd. It reports how many entries
+// were made during the phase (their cost is in the phase's figures: a
+// refill waits while the server is busy, so a burst leaves few) and after
+// it, and the platform's processor time from the phase's end until the
+// pool is full, per entry made then: what a signup costs beyond its own
+// figures once its entry is made again.
+func benchRefill(ctx context.Context, w io.Writer, pool *warmPool, began bench.Pool, cpu func() (bench.CPUTime, error), cpuEnd bench.CPUTime) error {
+	ended, err := pool.read(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	full, err := pool.full(ctx)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	c, err := cpu()
+	if err != nil {
+		return err
+	}
+	during, after := ended.Made-began.Made, full.Made-ended.Made
+	line := fmt.Sprintf("  warm pool: %.0f entries made during the phase, %.0f after it in %v", during, after, took.Round(time.Millisecond))
+	if after > 0 {
+		used := c.Sub(cpuEnd)
+		per := func(d time.Duration) time.Duration { return time.Duration(float64(d) / after).Round(time.Millisecond) }
+		line += fmt.Sprintf("; the platform's CPU until full %v an entry (services %v, runtimes %v, postgres %v)",
+			per(used.Total()), per(used.Services), per(used.Runtimes), per(used.Postgres))
+	}
+	_, err = fmt.Fprintln(w, line)
+	return err
 }
 
 // postgresParts formats a phase's Postgres time per signup by part, the

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -141,37 +142,55 @@ var (
 	portsGiven = map[int]bool{}
 )
 
+// Pool is what the database service reports of its warm pool.
+type Pool struct {
+	Ready, Size float64
+	// Made counts the entries it has made since it started
+	// (claw_database_pool_fills_total{result="ok"}).
+	Made float64
+}
+
 // WaitPool waits until the database service whose /metrics is metricsURL
 // reports its warm pool full (claw_database_pool_ready at
-// claw_database_pool_size), or timeout passes.
-func WaitPool(ctx context.Context, metricsURL string, timeout time.Duration) error {
+// claw_database_pool_size), or timeout passes, and returns the pool then.
+func WaitPool(ctx context.Context, metricsURL string, timeout time.Duration) (Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		ready, size, err := poolGauges(ctx, metricsURL)
-		if err == nil && size > 0 && ready >= size {
-			return nil
+		p, err := ReadPool(ctx, metricsURL)
+		if err == nil && p.Size > 0 && p.Ready >= p.Size {
+			return p, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("warm pool not full (%v of %v ready, last error %v): %w", ready, size, err, ctx.Err())
+			return p, fmt.Errorf("warm pool not full (%v of %v ready, last error %v): %w", p.Ready, p.Size, err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// poolGauges reads the pool's two gauges from a Prometheus text page.
-func poolGauges(ctx context.Context, metricsURL string) (ready, size float64, err error) {
+// ReadPool reads the pool's gauges and entries made from the database
+// service's /metrics at metricsURL.
+func ReadPool(ctx context.Context, metricsURL string) (Pool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return 0, 0, err
+		return Pool{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return Pool{}, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return Pool{}, fmt.Errorf("%s: %s", metricsURL, resp.Status)
+	}
+	return parsePool(resp.Body)
+}
+
+// parsePool reads a Pool from a Prometheus text page.
+func parsePool(r io.Reader) (Pool, error) {
+	var p Pool
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
 		if !ok {
@@ -181,10 +200,12 @@ func poolGauges(ctx context.Context, metricsURL string) (ready, size float64, er
 		switch {
 		case perr != nil:
 		case name == "claw_database_pool_ready":
-			ready = v
+			p.Ready = v
 		case name == "claw_database_pool_size":
-			size = v
+			p.Size = v
+		case name == `claw_database_pool_fills_total{result="ok"}`:
+			p.Made = v
 		}
 	}
-	return ready, size, sc.Err()
+	return p, sc.Err()
 }
