@@ -81,7 +81,8 @@ func (s *Saga) sendCompensation(st *Step, now time.Time, p Policy, out *Outcome)
 	out.Changed = true
 }
 
-// Compensated applies a compensation's result (<domain>.deleted).
+// Compensated applies a compensation's result (<domain>.deleted), of any
+// attempt sent so far (anySent: an undo is re-sent unchanged too).
 func (s *Saga) Compensated(n StepName, attempt int, now time.Time, p Policy) Outcome {
 	var out Outcome
 	st := s.Step(n)
@@ -92,7 +93,7 @@ func (s *Saga) Compensated(n StepName, attempt int, now time.Time, p Policy) Out
 		out.ignore("saga is %s", s.Status)
 	case st.Status != StepCompensating:
 		out.ignore("step %s is %s", n, st.Status)
-	case attempt != st.CompensationAttempt:
+	case !anySent.applies(attempt, st.CompensationAttempt):
 		out.ignore("step %s: compensation result of attempt %d, attempt %d in flight", n, attempt, st.CompensationAttempt)
 	default:
 		st.Status = StepCompensated

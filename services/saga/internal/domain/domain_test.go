@@ -203,6 +203,35 @@ func TestTimeouts(t *testing.T) {
 			t.Errorf("database %s attempt %d", st.Status, st.Attempt)
 		}
 	})
+	t.Run("an older attempt's success ends the step", func(t *testing.T) {
+		// Attempt 2 was sent when attempt 1 passed its deadline; attempt
+		// 1's answer, late, is as good as attempt 2's would be.
+		s, sends, outs := run(t, []input{tick(30 * time.Second), ok(Database, 1), ok(Prepare, 1), ok(Database, 2)})
+		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Compute, 1)}
+		if diff := cmp.Diff(want, sends); diff != "" {
+			t.Errorf("commands (-want +got):\n%s", diff)
+		}
+		if st := s.Step(Database); st.Status != StepDone || st.Deadline != (time.Time{}) {
+			t.Errorf("database %s, deadline %v", st.Status, st.Deadline)
+		}
+		if outs[4].Ignored == "" {
+			t.Errorf("the newer attempt's answer after the step ended was applied: %+v", outs[4])
+		}
+		// No deadline is left to re-send anything.
+		if _, more, _ := run(t, []input{tick(30 * time.Second), ok(Database, 1), ok(Prepare, 1), tick(29 * time.Second)}); len(more) != len(want) {
+			t.Errorf("commands after the step ended: %v", more[len(want):])
+		}
+	})
+	t.Run("an older compensation attempt's success ends the undo", func(t *testing.T) {
+		s, sends, _ := run(t, []input{ok(Database, 1), ok(Prepare, 1), fail(Compute, 1), tick(30 * time.Second), deleted(Compute, 1), deleted(Database, 1)})
+		want := []Send{fwd(Prepare, 1), fwd(Compute, 1), undo(Compute, 1), undo(Compute, 2), undo(Database, 1)}
+		if diff := cmp.Diff(want, sends[1:]); diff != "" {
+			t.Errorf("commands (-want +got):\n%s", diff)
+		}
+		if s.Status != Compensated {
+			t.Errorf("status %s, want compensated", s.Status)
+		}
+	})
 	t.Run("exhausted then compensate", func(t *testing.T) {
 		s, sends, outs := run(t, []input{tick(30 * time.Second), tick(30 * time.Second), tick(30 * time.Second), deleted(Prepare, 1), deleted(Database, 1)})
 		want := []Send{fwd(Database, 1), fwd(Prepare, 1), fwd(Database, 2), fwd(Prepare, 2), fwd(Database, 3), fwd(Prepare, 3),
@@ -260,7 +289,9 @@ func TestIgnored(t *testing.T) {
 		script []input
 	}{
 		{"duplicate result", []input{ok(Database, 1), ok(Database, 1)}},
-		{"result of an older attempt", []input{tick(30 * time.Second), ok(Database, 1)}},
+		{"failure of an older attempt", []input{tick(30 * time.Second), fail(Database, 1)}},
+		{"older attempt after the newer's success", []input{tick(30 * time.Second), ok(Database, 2), ok(Database, 1)}},
+		{"compensation failure of an older attempt", []input{fail(Database, 1), tick(30 * time.Second), fail(Database, 1)}},
 		{"result of an attempt never sent", []input{ok(Database, 2)}},
 		{"result for a pending step", []input{ok(Workspace, 1)}},
 		{"failure after success", []input{ok(Database, 1), fail(Database, 1)}},

@@ -58,7 +58,7 @@ type Result struct {
 // done, the next rank is sent; after the last, the saga is completed.
 func (s *Saga) Succeeded(r Result, now time.Time, p Policy) Outcome {
 	var out Outcome
-	st := s.forwardInFlight(r.Step, r.Attempt, &out)
+	st := s.forwardInFlight(r.Step, r.Attempt, anySent, &out)
 	if st == nil {
 		return out
 	}
@@ -127,7 +127,7 @@ func (s *Saga) StepFailed(n StepName, attempt int, reason string, now time.Time,
 		s.touch(now, &out)
 		return out
 	}
-	st := s.forwardInFlight(n, attempt, &out)
+	st := s.forwardInFlight(n, attempt, onlyLatest, &out)
 	if st == nil {
 		return out
 	}
@@ -177,9 +177,40 @@ func (s *Saga) Expire(now time.Time, p Policy) Outcome {
 	return out
 }
 
+// Which attempts of a step a result may answer (forwardInFlight,
+// Compensated).
+type answers bool
+
+const (
+	// anySent: a success. Every attempt of a step sends the same command,
+	// and a step service answers a command it already carried out with the
+	// same result, so the first success to arrive ends the step, whichever
+	// attempt it answers. Waiting for the latest attempt's own answer threw
+	// successes away under load: a compute step past its deadline was
+	// re-sent, the re-send queued behind the burst, and the first attempt's
+	// answer, a few seconds late, was ignored, so the step ended only if a
+	// re-send was answered within its own deadline (in a burst of 500
+	// signups, most were not ready after two minutes and some were
+	// compensated: docs/architecture.md, "Late answers").
+	anySent answers = true
+	// onlyLatest: a failure. An earlier attempt's failure says nothing of
+	// the attempt in flight, which may still succeed.
+	onlyLatest answers = false
+)
+
+// applies reports whether a result of attempt answers a step whose latest
+// attempt is latest.
+func (a answers) applies(attempt, latest int) bool {
+	if a == anySent {
+		return attempt >= 1 && attempt <= latest
+	}
+	return attempt == latest
+}
+
 // forwardInFlight returns step n if a result for its attempt applies now:
-// the saga runs, the step runs, and attempt is the one in flight.
-func (s *Saga) forwardInFlight(n StepName, attempt int, out *Outcome) *Step {
+// the saga runs, the step runs, and attempt is one which answers (see
+// answers).
+func (s *Saga) forwardInFlight(n StepName, attempt int, which answers, out *Outcome) *Step {
 	st := s.Step(n)
 	switch {
 	case st == nil:
@@ -188,7 +219,7 @@ func (s *Saga) forwardInFlight(n StepName, attempt int, out *Outcome) *Step {
 		out.ignore("saga is %s", s.Status)
 	case st.Status != StepRunning:
 		out.ignore("step %s is %s", n, st.Status)
-	case attempt != st.Attempt:
+	case !which.applies(attempt, st.Attempt):
 		out.ignore("step %s: result of attempt %d, attempt %d in flight", n, attempt, st.Attempt)
 	default:
 		return st
