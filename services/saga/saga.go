@@ -14,8 +14,10 @@
 // Settings (environment or service.Env.Config):
 //
 //	SAGA_STEP_TIMEOUT      one attempt of a step or a compensation (default 30s)
-//	SAGA_INSTANCE_TIMEOUT  one attempt of the instance check (default 6m; health bounds it itself)
-//	SAGA_ENGINE_TIMEOUT    one attempt of a resize, which may start an OpenClaw gateway (default 6m)
+//	SAGA_INSTANCE_TIMEOUT  one attempt of the compute step and of the instance check, which wait
+//	                       for a new runtime (default 6m; compute and health bound it themselves)
+//	SAGA_ENGINE_TIMEOUT    one attempt of a resize or a resume's start, which may start an OpenClaw
+//	                       gateway (default 6m)
 //	SAGA_STEP_ATTEMPTS     attempts per step and per compensation (default 3)
 //	SAGA_SWEEP_INTERVAL    how often deadlines and the outbox are polled (default 500ms)
 //	SAGA_OUTBOX_RETENTION  how long sent outbox messages are kept (default 168h)

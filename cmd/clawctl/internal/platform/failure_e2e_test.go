@@ -26,6 +26,9 @@ func TestHangingRuntimeIsCompensated(t *testing.T) {
 	h := start(t, map[string]string{
 		"RUNTIME_BINARY":        hang,
 		"RUNTIME_START_TIMEOUT": "2s",
+		// The compute step waits as long as the instance check (it waits
+		// for the runtime to answer).
+		"SAGA_INSTANCE_TIMEOUT": "3s",
 		"SAGA_STEP_TIMEOUT":     "3s",
 		"SAGA_STEP_ATTEMPTS":    "1",
 	})

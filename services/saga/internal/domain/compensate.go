@@ -76,7 +76,7 @@ func needsCompensation(st *Step) bool {
 func (s *Saga) sendCompensation(st *Step, now time.Time, p Policy, out *Outcome) {
 	st.Status = StepCompensating
 	st.CompensationAttempt++
-	st.Deadline = now.Add(p.Step(st.Name).Timeout)
+	st.Deadline = now.Add(p.Step(st.Name).UndoTimeout)
 	out.Sends = append(out.Sends, Send{Step: st.Name, Attempt: st.CompensationAttempt, Compensation: true})
 	out.Changed = true
 }

@@ -339,18 +339,19 @@ func TestMsgIDs(t *testing.T) {
 	}
 }
 
-// Every step's policy comes from its row in the step table: the instance
-// check waits for a runtime to boot, a resize for a runtime perhaps on
-// another engine to be healthy, every other step for an answer; the day-7
-// and day-30 steps get twice the attempts.
+// Every step's policy comes from its row in the step table: the compute
+// step and the instance check wait for a runtime to boot, a resize and a
+// resume's start for a runtime perhaps on another engine to be healthy,
+// every other step for an answer; the day-7 and day-30 steps get twice the
+// attempts.
 func TestStepPolicyFromTheTable(t *testing.T) {
 	for n := range defs {
-		want := StepPolicy{Timeout: policy.StepTimeout, Attempts: policy.MaxAttempts}
+		want := StepPolicy{Timeout: policy.StepTimeout, UndoTimeout: policy.StepTimeout, Attempts: policy.MaxAttempts}
 		switch n {
-		case Instance:
+		case Compute, Instance:
 			want.Timeout = policy.InstanceTimeout
-		case Resize:
-			want.Timeout = policy.EngineTimeout
+		case Resize, StartCompute:
+			want.Timeout, want.UndoTimeout = policy.EngineTimeout, policy.EngineTimeout
 		}
 		switch n {
 		case Archive, DestroyCompute, DestroyWorkspace, DestroyDatabase, DestroyArchive:

@@ -190,8 +190,8 @@ const (
 	// re-sent, the re-send queued behind the burst, and the first attempt's
 	// answer, a few seconds late, was ignored, so the step ended only if a
 	// re-send was answered within its own deadline (in a burst of 500
-	// signups, most were not ready after two minutes and some were
-	// compensated: docs/architecture.md, "Late answers").
+	// signups, 381 second attempts timed out and 5 steps were compensated
+	// with their runtimes running: docs/architecture.md, "Late answers").
 	anySent answers = true
 	// onlyLatest: a failure. An earlier attempt's failure says nothing of
 	// the attempt in flight, which may still succeed.

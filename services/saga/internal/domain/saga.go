@@ -157,11 +157,19 @@ type wait int
 const (
 	// waitAnswer: a step service answers (Policy.StepTimeout).
 	waitAnswer wait = iota
-	// waitBoot: a freshly started runtime answers its first health probe
-	// (Policy.InstanceTimeout).
+	// waitBoot: a freshly started runtime answers (Policy.InstanceTimeout):
+	// its first health probe (the instance check), or the compute service
+	// that started it (the compute step: the process driver waits until it
+	// answers, up to RUNTIME_START_TIMEOUT, 1 minute; the Railway driver
+	// until its deployment succeeds, up to 10 minutes). At the answer
+	// timeout (30 s) a burst of 300 signups on two cores re-sent 39-76
+	// compute commands, each of which held one of the compute service's
+	// handlers waiting on the customer's lock for the first, and a Railway
+	// deployment longer than three of them failed the signup.
 	waitBoot
-	// waitEngine: the compute service restarts the runtime, perhaps on
-	// another engine, and answers once it is healthy: an OpenClaw
+	// waitEngine: the compute service restarts the runtime (a resize, a
+	// resume's start), perhaps on another engine, and answers once it is
+	// healthy: an OpenClaw
 	// gateway's start takes minutes on a loaded machine (the larger of
 	// Policy.EngineTimeout and Policy.StepTimeout). The compute service
 	// bounds the wait itself (OPENCLAW_START_TIMEOUT) and answers
@@ -177,7 +185,7 @@ const (
 var defs = map[StepName]stepDef{
 	Database:  {CmdCreateDatabase, CmdDeleteDatabase, 0, waitAnswer, triesConfigured},
 	Prepare:   {CmdPrepareCompute, CmdDeleteCompute, 0, waitAnswer, triesConfigured},
-	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitAnswer, triesConfigured},
+	Compute:   {CmdProvisionCompute, CmdDeleteCompute, 1, waitBoot, triesConfigured},
 	Workspace: {CmdBuildWorkspace, CmdDeleteWorkspace, 2, waitAnswer, triesConfigured},
 	Instance:  {CmdCheckInstance, "", 2, waitBoot, triesConfigured},
 
@@ -187,7 +195,7 @@ var defs = map[StepName]stepDef{
 	Revoke:           {CmdRevokeKeys, "", 0, waitAnswer, triesConfigured},
 	Restore:          {CmdRestoreDatabase, "", 0, waitAnswer, triesConfigured},
 	Rekey:            {CmdBuildWorkspace, "", 1, waitAnswer, triesConfigured},
-	StartCompute:     {CmdStartCompute, "", 2, waitAnswer, triesConfigured},
+	StartCompute:     {CmdStartCompute, "", 2, waitEngine, triesConfigured},
 	Archive:          {CmdArchiveDatabase, "", 0, waitAnswer, triesPatient},
 	DestroyCompute:   {CmdDeleteCompute, "", 0, waitAnswer, triesPatient},
 	DestroyWorkspace: {CmdDeleteWorkspace, "", 1, waitAnswer, triesPatient},
@@ -343,7 +351,8 @@ type Policy struct {
 	// service's answer, and of every compensation.
 	StepTimeout time.Duration
 	// InstanceTimeout bounds one attempt of a step that waits for a freshly
-	// started runtime (the instance check).
+	// started runtime (the compute step, the instance check); their undo
+	// takes StepTimeout.
 	InstanceTimeout time.Duration
 	// EngineTimeout bounds one attempt of a resize (and of its
 	// compensation), which may restart the runtime on the openclaw engine
@@ -368,26 +377,31 @@ type Policy struct {
 var DefaultPolicy = Policy{StepTimeout: 30 * time.Second, InstanceTimeout: 6 * time.Minute, EngineTimeout: 6 * time.Minute, MaxAttempts: 3}
 
 // StepPolicy is one step's policy (temporal's ActivityOptions): how long
-// one attempt of its command or compensation may take before it is sent
-// again, and how many attempts are sent before it is given up.
+// one attempt of its command (Timeout) or of its compensation (UndoTimeout)
+// may take before it is sent again, and how many attempts are sent before it
+// is given up.
 type StepPolicy struct {
-	Timeout  time.Duration
-	Attempts int
+	Timeout     time.Duration
+	UndoTimeout time.Duration
+	Attempts    int
 }
 
 // Step is step n's policy: the timeout and the attempts its row in the step
 // table names.
 func (p Policy) Step(n StepName) StepPolicy {
-	timeout := p.StepTimeout
+	timeout, undo := p.StepTimeout, p.StepTimeout
 	switch defs[n].wait {
 	case waitBoot:
+		// Undoing it (deleting the compute) boots nothing.
 		timeout = p.InstanceTimeout
 	case waitEngine:
+		// Undoing a resize restarts the runtime too.
 		timeout = max(p.StepTimeout, p.EngineTimeout)
+		undo = timeout
 	}
 	attempts := p.MaxAttempts
 	if defs[n].tries == triesPatient {
 		attempts *= 2
 	}
-	return StepPolicy{Timeout: timeout, Attempts: attempts}
+	return StepPolicy{Timeout: timeout, UndoTimeout: undo, Attempts: attempts}
 }
