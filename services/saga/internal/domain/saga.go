@@ -169,12 +169,11 @@ const (
 	waitBoot
 	// waitEngine: the compute service restarts the runtime (a resize, a
 	// resume's start), perhaps on another engine, and answers once it is
-	// healthy: an OpenClaw
-	// gateway's start takes minutes on a loaded machine (the larger of
-	// Policy.EngineTimeout and Policy.StepTimeout). The compute service
-	// bounds the wait itself (OPENCLAW_START_TIMEOUT) and answers
-	// compute.failed, so this timeout only covers a compute service that
-	// does not answer at all.
+	// healthy: an OpenClaw gateway's start takes minutes on a loaded
+	// machine (the larger of Policy.EngineTimeout and Policy.StepTimeout).
+	// The compute service bounds the wait itself (OPENCLAW_START_TIMEOUT)
+	// and answers compute.failed, so this timeout only covers a compute
+	// service that does not answer at all.
 	waitEngine
 )
 
@@ -348,7 +347,7 @@ func (s *Saga) Step(n StepName) *Step {
 // which of its timeouts bounds each step (Policy.Step).
 type Policy struct {
 	// StepTimeout bounds one attempt of a step that waits for a step
-	// service's answer, and of every compensation.
+	// service's answer, and of every compensation but a resize's.
 	StepTimeout time.Duration
 	// InstanceTimeout bounds one attempt of a step that waits for a freshly
 	// started runtime (the compute step, the instance check); their undo
